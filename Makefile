@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The two set-up commands of the README, and a few more. CMake does the build;
+# this file installs what is missing, configures, builds and runs.
+#
+#   make run    install dependencies, build, run spackle
+#   make test   install dependencies, build (plain and sanitized), run ctest
+
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 600
+
+# Debian packages, by what needs them.
+PKGS_BUILD = build-essential cmake pkg-config netbase \
+	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
+	libnetfilter-queue-dev libmnl-dev libjansson-dev
+PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
+	iproute2 iptables nftables
+
+.PHONY: all deps deps-test build build-san run test fuzz bench format \
+	format-check clean
+
+all: build
+
+deps:
+	@./.ci/install-deps $(PKGS_BUILD)
+
+deps-test:
+	@./.ci/install-deps $(PKGS_BUILD) $(PKGS_TEST)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(BUILD_SAN)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug \
+		-DSPACKLE_SANITIZE=ON -DSPACKLE_FUZZ=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-san: deps-test $(BUILD_SAN)/CMakeCache.txt
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+
+# Until the daemon lands, `run` replays a capture the build generates, through
+# the same parser, name cache, flow table and rules the daemon will use.
+run: build
+	$(BUILD)/mkcap demo $(BUILD)/demo.pcap
+	$(BUILD)/spackle replay --rules rules/examples --local 192.0.2.0/24 \
+		--local 2001:db8:1::/48 $(BUILD)/demo.pcap
+
+test: deps-test build build-san
+	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD_SAN) && ctest --output-on-failure
+
+# Longer fuzzing: every harness for FUZZ_SECONDS, corpus grows in build-san.
+fuzz: build-san
+	@set -e; for f in $(BUILD_SAN)/fuzz/fuzz_*; do \
+		n=$$(basename $$f | sed 's/^fuzz_//'); \
+		mkdir -p $(BUILD_SAN)/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD_SAN)/corpus/$$n tests/fuzz/corpus/$$n; \
+	done
+
+bench: build
+	$(BUILD)/bench/classify
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

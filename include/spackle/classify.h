@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The classifier: parse, names, flow, rules -- one packet in, one verdict out. */
+#ifndef SPACKLE_CLASSIFY_H
+#define SPACKLE_CLASSIFY_H
+
+#include "spackle/flow.h"
+#include "spackle/names.h"
+#include "spackle/packet.h"
+#include "spackle/rules.h"
+
+#define CLASSIFY_LOCAL_MAX 32
+
+/* Who owns a flow's local socket, when attribution can tell. */
+struct classify_owner {
+	int32_t pid;         /* -1 unknown */
+	uint32_t uid;        /* FLOW_UID_UNKNOWN unknown */
+	char exe[SP_PATH_MAX]; /* "" unknown */
+};
+
+/*
+ * Attribution hook, asked once per new flow; the daemon plugs the process
+ * lookup in here. Replay has none: a capture carries no process.
+ */
+typedef bool (*classify_owner_fn)(const struct flow *f, uint32_t uid_hint,
+				  struct classify_owner *out, void *arg);
+
+struct classify_config {
+	const struct ruleset *rules; /* compiled; NULL decides by dflt */
+	enum sp_verdict dflt;
+	/* Networks that hold the local side; none: the first sender is. */
+	struct sp_addr local[CLASSIFY_LOCAL_MAX];
+	unsigned local_plen[CLASSIFY_LOCAL_MAX];
+	size_t nlocal;
+	struct flow_config flows;
+	size_t names_cap; /* 0: SP_NAMES_DEFAULT */
+	classify_owner_fn owner;
+	void *owner_arg;
+	flow_cb ended; /* a flow leaves the table (expiry or eviction) */
+	void *ended_arg;
+};
+
+struct classify_stats {
+	uint64_t packets, bytes;
+	uint64_t malformed; /* PACKET_SHORT or PACKET_BAD */
+	uint64_t not_ip;    /* frames without IP (ARP, ...) */
+	uint64_t fragments_unmatched; /* later fragments of unseen datagrams */
+	uint64_t decisions;
+	uint64_t verdicts[4]; /* packets by enum sp_verdict */
+	uint64_t dns_answers, dns_bad;
+};
+
+/* The outcome for one packet. */
+struct classify_result {
+	enum packet_status status;
+	enum sp_verdict verdict; /* SP_VERDICT_NONE: no flow (malformed) */
+	struct flow *flow;       /* NULL unless a flow took the packet */
+	bool new_flow;
+};
+
+struct classifier;
+
+struct classifier *classify_new(const struct classify_config *cfg);
+void classify_free(struct classifier *c);
+
+/*
+ * Classify one frame of link type `link` (enum packet_link) seen at now_ns
+ * (wall clock or capture time: the clock only has to move forward).
+ */
+void classify_frame(struct classifier *c, int link, const uint8_t *p,
+		    size_t len, uint64_t now_ns, uint32_t uid_hint,
+		    struct classify_result *res);
+
+/* Expire idle flows (handing each to cfg->ended); call about once a second. */
+size_t classify_expire(struct classifier *c, uint64_t now_ns);
+
+/* Hand every live flow to cfg->ended and empty the table. */
+void classify_flush(struct classifier *c);
+
+void classify_stats(const struct classifier *c, struct classify_stats *st);
+struct flow_table *classify_flows(struct classifier *c);
+struct names_cache *classify_names(struct classifier *c);
+
+/* Names of f's remote end known at now_ns, most recent first. */
+size_t classify_remote_names(struct classifier *c, const struct flow *f,
+			     uint64_t now_ns, const char **out, size_t max);
+
+/*
+ * The remote name a live flow was decided with (NULL when its address had
+ * none), and its process's executable (NULL when unknown). Valid while the
+ * flow is in the table and during the cfg->ended callback.
+ */
+const char *classify_flow_host(const struct classifier *c,
+			       const struct flow *f);
+const char *classify_flow_exe(const struct classifier *c,
+			      const struct flow *f);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Subcommands of the spackle binary; main.c dispatches to them. */
+#ifndef SPACKLE_CMD_H
+#define SPACKLE_CMD_H
+
+#include <stdio.h>
+
+#include "spackle/rules.h"
+
+/*
+ * Each takes the arguments after its own name (argv[0] is the subcommand's
+ * name) and returns the process exit status: 0 success, 1 the answer is
+ * "no" (errors found, holes found), 2 usage or operational error.
+ */
+int cmd_replay(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/*
+ * Where a command takes its rules from: --rules PATH, or -c CONF's `rules`
+ * and `default`, or the default config file when it exists. --default
+ * overrides the verdict either way.
+ */
+struct cmd_rules_source {
+	const char *rules;  /* --rules */
+	const char *config; /* -c */
+	const char *dflt;   /* --default */
+	bool optional;      /* no rules at all is fine (replay) */
+	struct ruleset *rs; /* out: loaded and compiled, or NULL */
+	enum sp_verdict verdict; /* out: the default verdict */
+};
+
+/* Load and compile; on errors print them (FILE:LINE:COL) and return -1. */
+int cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err);
+
+#endif

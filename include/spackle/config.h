@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* spackle.conf: `key = value` lines, every key of DESIGN.md, checked. */
+#ifndef SPACKLE_CONFIG_H
+#define SPACKLE_CONFIG_H
+
+#include <stdio.h>
+
+#include "spackle/spackle.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/spackle/spackle.conf"
+#define CONFIG_EXEMPT_MAX   16
+#define CONFIG_IFNAME_MAX   16
+
+enum config_mode { CONFIG_MODE_ENFORCE = 0, CONFIG_MODE_MONITOR };
+enum config_divert { CONFIG_DIVERT_PACKET = 0, CONFIG_DIVERT_FLOW };
+enum config_failure { CONFIG_FAILURE_OPEN = 0, CONFIG_FAILURE_CLOSED };
+enum config_firewall {
+	CONFIG_FIREWALL_AUTO = 0,
+	CONFIG_FIREWALL_IPTABLES,
+	CONFIG_FIREWALL_NFT,
+};
+
+struct config {
+	enum config_mode mode;
+	enum config_divert divert;
+	enum sp_verdict dflt; /* `default` */
+	enum config_failure failure;
+	char rules[SP_PATH_MAX];
+	char db[SP_PATH_MAX];
+	char control[SP_PATH_MAX];
+	unsigned queues;
+	unsigned queue_base;
+	unsigned hooks; /* enum config_hook bits */
+	char exempt[CONFIG_EXEMPT_MAX][CONFIG_IFNAME_MAX];
+	unsigned nexempt;
+	enum config_firewall firewall;
+	char path[SP_PATH_MAX]; /* the file it was read from, "" for defaults */
+};
+
+enum config_hook {
+	CONFIG_HOOK_OUT = 1u << 0,
+	CONFIG_HOOK_IN = 1u << 1,
+	CONFIG_HOOK_FORWARD = 1u << 2,
+};
+
+/* Fill c with DESIGN.md's defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * Read path over the defaults. On an error, print every problem as
+ * FILE:LINE: message to err and return -1; c is then unchanged.
+ */
+int config_load(struct config *c, const char *path, FILE *err);
+
+/* Parse text held in memory; name is used in messages. */
+int config_parse(struct config *c, const char *name, const char *text,
+		 FILE *err);
+
+/* Write c back as a config file (round trip for tests and `status`). */
+void config_print(FILE *f, const struct config *c);
+
+#endif

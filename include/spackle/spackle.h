@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Types, limits and small helpers shared by every spackle module. */
+#ifndef SPACKLE_SPACKLE_H
+#define SPACKLE_SPACKLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPACKLE_VERSION "0.1.0"
+
+/* Limits set at start; everything that grows has one. */
+#define SP_NAME_MAX        253 /* longest DNS name, dotted, no final dot */
+#define SP_PATH_MAX        4096
+#define SP_FLOWS_DEFAULT   (1u << 18)
+#define SP_NAMES_DEFAULT   (1u << 16)
+#define SP_NAMES_PER_ADDR  8 /* names kept for one address */
+#define SP_IPV6_EXT_MAX    8 /* IPv6 extension headers walked at most */
+#define SP_DNS_JUMPS_MAX   16 /* compression pointers followed per name */
+#define SP_DNS_RECORDS_MAX 64 /* resource records read per message */
+
+/* IP protocol numbers used by name. */
+enum sp_proto {
+	SP_PROTO_ICMP = 1,
+	SP_PROTO_TCP = 6,
+	SP_PROTO_UDP = 17,
+	SP_PROTO_ICMP6 = 58,
+};
+
+enum sp_verdict {
+	SP_VERDICT_NONE = 0, /* not decided yet */
+	SP_VERDICT_ALLOW,
+	SP_VERDICT_DENY,
+	SP_VERDICT_REJECT,
+};
+
+/* Direction of a flow or a rule, seen from this host. */
+enum sp_dir {
+	SP_DIR_OUT = 1u << 0, /* the local side started the flow */
+	SP_DIR_IN = 1u << 1,  /* the remote side started it */
+	SP_DIR_ANY = SP_DIR_OUT | SP_DIR_IN,
+};
+
+/*
+ * An IPv4 or IPv6 address. IPv4 is stored as an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d), so both families compare, hash and sit in one trie the
+ * same way; family says which one it really is.
+ */
+struct sp_addr {
+	uint8_t b[16];
+	uint8_t family; /* AF_INET or AF_INET6; 0 when unset */
+};
+
+/* A bounded view of bytes, in the spirit of MDB_val. */
+struct sp_view {
+	const uint8_t *p;
+	size_t len;
+};
+
+void sp_addr_from_v4(struct sp_addr *a, const uint8_t v4[4]);
+void sp_addr_from_v6(struct sp_addr *a, const uint8_t v6[16]);
+/* Parse a textual address; false when it is neither IPv4 nor IPv6. */
+bool sp_addr_parse(struct sp_addr *a, const char *s);
+/* Parse "ADDR" or "ADDR/LEN"; *plen is in the address's own family. */
+bool sp_cidr_parse(struct sp_addr *a, unsigned *plen, const char *s);
+/* Format into buf (at least 46 bytes); returns buf. */
+char *sp_addr_format(const struct sp_addr *a, char *buf, size_t len);
+int sp_addr_cmp(const struct sp_addr *a, const struct sp_addr *b);
+bool sp_addr_equal(const struct sp_addr *a, const struct sp_addr *b);
+/* Does a lie in net/plen (plen in net's family)? Families must agree. */
+bool sp_cidr_contains(const struct sp_addr *net, unsigned plen,
+		      const struct sp_addr *a);
+/* Prefix length in the 128-bit mapped space (IPv4 /n is /96+n). */
+unsigned sp_cidr_plen128(const struct sp_addr *net, unsigned plen);
+
+const char *sp_verdict_name(enum sp_verdict v);
+const char *sp_dir_name(enum sp_dir d);
+/* "tcp", "udp", "icmp", "icmp6", or NULL for other numbers. */
+const char *sp_proto_name(unsigned proto);
+
+/* Monotonic and wall clocks in nanoseconds. */
+uint64_t sp_now_mono(void);
+uint64_t sp_now_wall(void);
+
+/* 64-bit keyed hash for tables whose keys come from the network. */
+uint64_t sp_hash(const void *p, size_t len, uint64_t seed);
+
+#endif

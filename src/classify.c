@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The classifier: the data path from a frame to a verdict, shared by the
+ * daemon and replay so both decide exactly alike. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "spackle/classify.h"
+
+#define CLASSIFY_NAMES_QUERY 8 /* remote names handed to the rules */
+
+/*
+ * What a flow carries beyond its table entry ("names aside"): the remote
+ * name it was decided with and its executable. Kept in an open-addressing
+ * map keyed by flow id, sized for the flow cap, so struct flow stays small.
+ */
+struct classify_extra {
+	uint64_t id; /* 0: empty slot */
+	char *host;
+	char *exe;
+};
+
+struct classifier {
+	struct classify_config cfg;
+	struct flow_table *flows;
+	struct names_cache *names;
+	struct classify_stats st;
+	struct packet_stats pst;
+	struct classify_extra *extra;
+	size_t extra_mask;
+	uint64_t seed;
+};
+
+static struct classify_extra *
+extra_slot(const struct classifier *c, uint64_t id)
+{
+	size_t i = sp_hash(&id, sizeof(id), c->seed) & c->extra_mask;
+
+	while (c->extra[i].id != 0 && c->extra[i].id != id)
+		i = (i + 1) & c->extra_mask;
+	return &c->extra[i];
+}
+
+static void
+extra_del(struct classifier *c, uint64_t id)
+{
+	struct classify_extra *e = extra_slot(c, id);
+	size_t i, j, k;
+
+	if (e->id == 0)
+		return;
+	free(e->host);
+	free(e->exe);
+	memset(e, 0, sizeof(*e));
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	i = (size_t)(e - c->extra);
+	j = i;
+	for (;;) {
+		j = (j + 1) & c->extra_mask;
+		if (c->extra[j].id == 0)
+			break;
+		k = sp_hash(&c->extra[j].id, sizeof(uint64_t), c->seed) &
+		    c->extra_mask;
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			c->extra[i] = c->extra[j];
+			memset(&c->extra[j], 0, sizeof(c->extra[j]));
+			i = j;
+		}
+	}
+}
+
+static void
+classify_flow_ended(const struct flow *f, void *arg)
+{
+	struct classifier *c = arg;
+
+	if (c->cfg.ended != NULL)
+		c->cfg.ended(f, c->cfg.ended_arg);
+	extra_del(c, f->id);
+}
+
+struct classifier *
+classify_new(const struct classify_config *cfg)
+{
+	struct classifier *c;
+	size_t cap, n = 2;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->cfg = *cfg;
+	c->seed = sp_now_mono() ^ (uintptr_t)c;
+	cap = cfg->flows.max_flows ? cfg->flows.max_flows : SP_FLOWS_DEFAULT;
+	while (n < cap * 2)
+		n <<= 1;
+	c->extra_mask = n - 1;
+	c->extra = calloc(n, sizeof(*c->extra));
+	c->flows = flow_table_new(&cfg->flows);
+	c->names = names_new(cfg->names_cap ? cfg->names_cap
+					    : SP_NAMES_DEFAULT);
+	if (c->extra == NULL || c->flows == NULL || c->names == NULL) {
+		classify_free(c);
+		return NULL;
+	}
+	flow_set_evict_cb(c->flows, classify_flow_ended, c);
+	return c;
+}
+
+void
+classify_free(struct classifier *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->extra != NULL) {
+		for (i = 0; i <= c->extra_mask; i++) {
+			free(c->extra[i].host);
+			free(c->extra[i].exe);
+		}
+	}
+	free(c->extra);
+	flow_table_free(c->flows);
+	names_free(c->names);
+	free(c);
+}
+
+static bool
+classify_is_local(const struct classifier *c, const struct sp_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->cfg.nlocal; i++)
+		if (sp_cidr_contains(&c->cfg.local[i], c->cfg.local_plen[i], a))
+			return true;
+	return false;
+}
+
+/* Decide which end is local and so the flow's direction (see replay). */
+static void
+classify_orient(struct classifier *c, struct flow *f)
+{
+	bool orig_a = (f->flags & FLOW_F_ORIG_A) != 0;
+	bool local_a = orig_a;
+
+	if (c->cfg.nlocal > 0) {
+		bool la = classify_is_local(c, &f->key.a);
+		bool lb = classify_is_local(c, &f->key.b);
+
+		if (la != lb)
+			local_a = la;
+	}
+	if (local_a)
+		f->flags |= FLOW_F_LOCAL_A;
+	else
+		f->flags &= ~(uint32_t)FLOW_F_LOCAL_A;
+	f->dir = local_a == orig_a ? SP_DIR_OUT : SP_DIR_IN;
+}
+
+static void
+classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
+		uint64_t now_ns)
+{
+	const char *names[CLASSIFY_NAMES_QUERY];
+	struct classify_owner own;
+	struct rules_query q;
+	struct rules_result res;
+	const struct sp_addr *raddr, *laddr;
+	uint16_t rport, lport;
+	struct classify_extra *e;
+	size_t n;
+
+	classify_orient(c, f);
+	flow_remote(f, &raddr, &rport);
+	flow_local(f, &laddr, &lport);
+
+	memset(&q, 0, sizeof(q));
+	q.dir = (enum sp_dir)f->dir;
+	q.proto = f->key.proto;
+	q.remote = *raddr;
+	q.remote_port = rport;
+	q.local_port = lport;
+	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
+	q.names = names;
+	q.nnames = n;
+	q.exe = NULL;
+	q.uid = uid_hint;
+
+	own.pid = -1;
+	own.uid = uid_hint;
+	own.exe[0] = '\0';
+	if (c->cfg.owner != NULL && c->cfg.owner(f, uid_hint, &own,
+						 c->cfg.owner_arg)) {
+		f->pid = own.pid;
+		q.uid = own.uid;
+		if (own.exe[0] != '\0')
+			q.exe = own.exe;
+	}
+	f->uid = q.uid;
+
+	memset(&res, 0, sizeof(res));
+	f->verdict = (uint8_t)(c->cfg.rules != NULL
+				       ? rules_match(c->cfg.rules, &q,
+						     c->cfg.dflt, &res)
+				       : c->cfg.dflt);
+	f->rule = c->cfg.rules != NULL && res.rule != UINT32_MAX
+			  ? res.rule
+			  : FLOW_RULE_DEFAULT;
+	c->st.decisions++;
+
+	if (n == 0 && q.exe == NULL)
+		return;
+	e = extra_slot(c, f->id);
+	e->id = f->id;
+	/* The host is the name that was asked for: the oldest of the
+	 * newest answer's chain is the question (names.h keeps order). */
+	e->host = n > 0 ? strdup(names[0]) : NULL;
+	e->exe = q.exe != NULL ? strdup(q.exe) : NULL;
+}
+
+void
+classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
+	       uint64_t now_ns, uint32_t uid_hint, struct classify_result *res)
+{
+	struct packet pkt;
+	struct flow *f;
+	bool created = false;
+	int dir = 0;
+
+	res->verdict = SP_VERDICT_NONE;
+	res->flow = NULL;
+	res->new_flow = false;
+	c->st.packets++;
+	c->st.bytes += len;
+	res->status = packet_parse_frame(link, p, len, &pkt);
+	packet_stats_count(&c->pst, res->status);
+	if (res->status == PACKET_NOT_IP) {
+		c->st.not_ip++;
+		return;
+	}
+	if (res->status != PACKET_OK) {
+		c->st.malformed++;
+		return;
+	}
+	/* DNS answers feed the names before anything is decided. */
+	if (pkt.sport == 53 || pkt.sport == 5353) {
+		switch (names_feed_packet(c->names, &pkt, now_ns)) {
+		case DNS_OK:
+			c->st.dns_answers++;
+			break;
+		case DNS_SHORT:
+		case DNS_BAD:
+			c->st.dns_bad++;
+			break;
+		case DNS_NOT_ANSWER:
+			break;
+		}
+	}
+	if (pkt.flags & PACKET_F_FRAG_LATER) {
+		f = flow_lookup_fragment(c->flows, &pkt, &dir);
+		if (f == NULL) {
+			c->st.fragments_unmatched++;
+			return;
+		}
+	} else {
+		f = flow_lookup(c->flows, &pkt, now_ns, &created, &dir);
+		if (f == NULL) {
+			c->st.malformed++;
+			return;
+		}
+	}
+	if (created)
+		classify_decide(c, f, uid_hint, now_ns);
+	flow_update(c->flows, f, &pkt, dir, now_ns);
+	c->st.verdicts[f->verdict & 3]++;
+	res->verdict = (enum sp_verdict)f->verdict;
+	res->flow = f;
+	res->new_flow = created;
+}
+
+size_t
+classify_expire(struct classifier *c, uint64_t now_ns)
+{
+	return flow_expire(c->flows, now_ns);
+}
+
+static void
+classify_end_one(struct flow *f, void *arg)
+{
+	classify_flow_ended(f, arg);
+}
+
+void
+classify_flush(struct classifier *c)
+{
+	struct flow_table *t;
+
+	flow_foreach(c->flows, classify_end_one, c);
+	/* Start over with an empty table of the same shape. */
+	t = flow_table_new(&c->cfg.flows);
+	if (t == NULL)
+		return;
+	flow_table_free(c->flows);
+	c->flows = t;
+	flow_set_evict_cb(c->flows, classify_flow_ended, c);
+}
+
+void
+classify_stats(const struct classifier *c, struct classify_stats *st)
+{
+	*st = c->st;
+}
+
+struct flow_table *
+classify_flows(struct classifier *c)
+{
+	return c->flows;
+}
+
+struct names_cache *
+classify_names(struct classifier *c)
+{
+	return c->names;
+}
+
+size_t
+classify_remote_names(struct classifier *c, const struct flow *f,
+		      uint64_t now_ns, const char **out, size_t max)
+{
+	const struct sp_addr *a;
+	uint16_t port;
+
+	flow_remote(f, &a, &port);
+	return names_lookup(c->names, a, now_ns, out, max);
+}
+
+const char *
+classify_flow_host(const struct classifier *c, const struct flow *f)
+{
+	const struct classify_extra *e = extra_slot(c, f->id);
+
+	return e->id == f->id ? e->host : NULL;
+}
+
+const char *
+classify_flow_exe(const struct classifier *c, const struct flow *f)
+{
+	const struct classify_extra *e = extra_slot(c, f->id);
+
+	return e->id == f->id ? e->exe : NULL;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Addresses, names of enums, clocks and the hash shared by every module. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "spackle/spackle.h"
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+void
+sp_addr_from_v4(struct sp_addr *a, const uint8_t v4[4])
+{
+	memcpy(a->b, v4mapped, sizeof(v4mapped));
+	memcpy(a->b + 12, v4, 4);
+	a->family = AF_INET;
+}
+
+void
+sp_addr_from_v6(struct sp_addr *a, const uint8_t v6[16])
+{
+	memcpy(a->b, v6, 16);
+	a->family = AF_INET6;
+}
+
+bool
+sp_addr_parse(struct sp_addr *a, const char *s)
+{
+	uint8_t buf[16];
+
+	if (strchr(s, ':') == NULL) {
+		if (inet_pton(AF_INET, s, buf) != 1)
+			return false;
+		sp_addr_from_v4(a, buf);
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, buf) != 1)
+		return false;
+	sp_addr_from_v6(a, buf);
+	return true;
+}
+
+bool
+sp_cidr_parse(struct sp_addr *a, unsigned *plen, const char *s)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max, len;
+	char *end;
+	unsigned long v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (!sp_addr_parse(a, buf))
+		return false;
+	max = a->family == AF_INET ? 32 : 128;
+	len = max;
+	if (slash) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return false;
+		v = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || v > max)
+			return false;
+		len = (unsigned)v;
+	}
+	*plen = len;
+	return true;
+}
+
+char *
+sp_addr_format(const struct sp_addr *a, char *buf, size_t len)
+{
+	if (a->family == AF_INET)
+		inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
+	else if (a->family == AF_INET6)
+		inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int
+sp_addr_cmp(const struct sp_addr *a, const struct sp_addr *b)
+{
+	int c = memcmp(a->b, b->b, sizeof(a->b));
+
+	if (c != 0)
+		return c;
+	return (int)a->family - (int)b->family;
+}
+
+bool
+sp_addr_equal(const struct sp_addr *a, const struct sp_addr *b)
+{
+	return a->family == b->family && memcmp(a->b, b->b, 16) == 0;
+}
+
+unsigned
+sp_cidr_plen128(const struct sp_addr *net, unsigned plen)
+{
+	return net->family == AF_INET ? plen + 96 : plen;
+}
+
+bool
+sp_cidr_contains(const struct sp_addr *net, unsigned plen,
+		 const struct sp_addr *a)
+{
+	unsigned bits, full, rest;
+
+	if (net->family != a->family)
+		return false;
+	bits = sp_cidr_plen128(net, plen);
+	full = bits / 8;
+	rest = bits % 8;
+	if (memcmp(net->b, a->b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((net->b[full] ^ a->b[full]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+const char *
+sp_verdict_name(enum sp_verdict v)
+{
+	switch (v) {
+	case SP_VERDICT_ALLOW:
+		return "allow";
+	case SP_VERDICT_DENY:
+		return "deny";
+	case SP_VERDICT_REJECT:
+		return "reject";
+	case SP_VERDICT_NONE:
+		break;
+	}
+	return "none";
+}
+
+const char *
+sp_dir_name(enum sp_dir d)
+{
+	switch (d) {
+	case SP_DIR_OUT:
+		return "out";
+	case SP_DIR_IN:
+		return "in";
+	case SP_DIR_ANY:
+		return "any";
+	}
+	return "?";
+}
+
+const char *
+sp_proto_name(unsigned proto)
+{
+	switch (proto) {
+	case SP_PROTO_TCP:
+		return "tcp";
+	case SP_PROTO_UDP:
+		return "udp";
+	case SP_PROTO_ICMP:
+		return "icmp";
+	case SP_PROTO_ICMP6:
+		return "icmp6";
+	}
+	return NULL;
+}
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+sp_now_mono(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t
+sp_now_wall(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	/* The splitmix64 finaliser: every input bit reaches every output bit. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t
+sp_hash(const void *p, size_t len, uint64_t seed)
+{
+	const uint8_t *s = p;
+	uint64_t h = mix64(seed ^ (len * 0x9e3779b97f4a7c15ull));
+	uint64_t w;
+
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ull;
+		s += 8;
+		len -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	return mix64(h ^ w ^ ((uint64_t)len << 56));
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Reads spackle.conf: one `key = value` per line, every key checked. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spackle/config.h"
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+struct config_ctx {
+	struct config *c;
+	const char *name;
+	unsigned line;
+	FILE *err;
+	unsigned errors;
+};
+
+static void
+config_error(struct config_ctx *x, const char *fmt, const char *a,
+	     const char *b)
+{
+	fprintf(x->err, "%s:%u: ", x->name, x->line);
+	fprintf(x->err, fmt, a, b);
+	fputc('\n', x->err);
+	x->errors++;
+}
+
+void
+config_defaults(struct config *c)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(c, 0, sizeof(*c));
+	c->mode = CONFIG_MODE_ENFORCE;
+	c->divert = CONFIG_DIVERT_PACKET;
+	c->dflt = SP_VERDICT_ALLOW;
+	c->failure = CONFIG_FAILURE_OPEN;
+	snprintf(c->rules, sizeof(c->rules), "/etc/spackle/rules.d");
+	snprintf(c->db, sizeof(c->db), "/var/lib/spackle");
+	snprintf(c->control, sizeof(c->control), "/run/spackle.sock");
+	c->queues = n > 0 && n <= 64 ? (unsigned)n : 1;
+	c->queue_base = 4200;
+	c->hooks = CONFIG_HOOK_OUT | CONFIG_HOOK_IN;
+	snprintf(c->exempt[0], sizeof(c->exempt[0]), "lo");
+	c->nexempt = 1;
+	c->firewall = CONFIG_FIREWALL_AUTO;
+}
+
+/* Match value against a table of words; -1 when none. */
+static int
+config_word(const char *v, const char *const *words, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v, words[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool
+config_uint(struct config_ctx *x, const char *key, const char *v,
+	    unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	if (!isdigit((unsigned char)v[0]))
+		goto bad;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < lo || n > hi)
+		goto bad;
+	*out = (unsigned)n;
+	return true;
+bad:
+	fprintf(x->err, "%s:%u: %s: \"%s\" is not a number from %lu to %lu\n",
+		x->name, x->line, key, v, lo, hi);
+	x->errors++;
+	return false;
+}
+
+static bool
+config_path(struct config_ctx *x, const char *key, const char *v, char *out,
+	    size_t len)
+{
+	if (v[0] == '\0' || strlen(v) >= len) {
+		config_error(x, "%s: path \"%s\" is empty or too long", key, v);
+		return false;
+	}
+	snprintf(out, len, "%s", v);
+	return true;
+}
+
+/* Split a comma- or space-separated list in place; calls fn per item. */
+static bool
+config_list(struct config_ctx *x, const char *key, char *v,
+	    bool (*fn)(struct config_ctx *, const char *, const char *))
+{
+	char *save = NULL, *tok;
+	bool ok = true, any = false;
+
+	for (tok = strtok_r(v, ", \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		any = true;
+		if (!fn(x, key, tok))
+			ok = false;
+	}
+	if (!any && strcmp(key, "exempt") != 0) {
+		config_error(x, "%s: needs at least one value%s", key, "");
+		return false;
+	}
+	return ok;
+}
+
+static bool
+config_hook(struct config_ctx *x, const char *key, const char *tok)
+{
+	static const char *const words[] = {"out", "in", "forward"};
+	int w = config_word(tok, words, 3);
+
+	if (w < 0) {
+		config_error(x, "%s: unknown hook \"%s\" (out, in, forward)",
+			     key, tok);
+		return false;
+	}
+	x->c->hooks |= 1u << w;
+	return true;
+}
+
+static bool
+config_exempt(struct config_ctx *x, const char *key, const char *tok)
+{
+	const char *s;
+
+	if (strlen(tok) >= CONFIG_IFNAME_MAX) {
+		config_error(x, "%s: interface name \"%s\" is too long", key,
+			     tok);
+		return false;
+	}
+	for (s = tok; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("-_.@", *s)) {
+			config_error(x, "%s: \"%s\" is not an interface name",
+				     key, tok);
+			return false;
+		}
+	}
+	if (x->c->nexempt >= CONFIG_EXEMPT_MAX) {
+		config_error(x, "%s: more than 16 exemptions (at \"%s\")", key,
+			     tok);
+		return false;
+	}
+	snprintf(x->c->exempt[x->c->nexempt++], CONFIG_IFNAME_MAX, "%s", tok);
+	return true;
+}
+
+static void
+config_set(struct config_ctx *x, const char *key, char *v)
+{
+	static const char *const modes[] = {"enforce", "monitor"};
+	static const char *const diverts[] = {"packet", "flow"};
+	static const char *const dflts[] = {"allow", "deny", "reject"};
+	static const char *const failures[] = {"open", "closed"};
+	static const char *const firewalls[] = {"auto", "iptables", "nft"};
+	struct config *c = x->c;
+	int w;
+
+#define WORD(table, field, type, what)                                         \
+	do {                                                                   \
+		w = config_word(v, table, sizeof(table) / sizeof(table[0]));   \
+		if (w < 0)                                                     \
+			config_error(x, "%s: \"%s\" is not one of " what, key, \
+				     v);                                       \
+		else                                                           \
+			field = (type)w;                                       \
+	} while (0)
+
+	if (strcmp(key, "mode") == 0)
+		WORD(modes, c->mode, enum config_mode, "enforce, monitor");
+	else if (strcmp(key, "divert") == 0)
+		WORD(diverts, c->divert, enum config_divert, "packet, flow");
+	else if (strcmp(key, "default") == 0) {
+		w = config_word(v, dflts, 3);
+		if (w < 0)
+			config_error(x, "%s: \"%s\" is not one of allow, deny, "
+					"reject",
+				     key, v);
+		else
+			c->dflt = (enum sp_verdict)(SP_VERDICT_ALLOW + w);
+	} else if (strcmp(key, "failure") == 0)
+		WORD(failures, c->failure, enum config_failure,
+		     "open, closed");
+	else if (strcmp(key, "firewall") == 0)
+		WORD(firewalls, c->firewall, enum config_firewall,
+		     "auto, iptables, nft");
+	else if (strcmp(key, "rules") == 0)
+		config_path(x, key, v, c->rules, sizeof(c->rules));
+	else if (strcmp(key, "db") == 0)
+		config_path(x, key, v, c->db, sizeof(c->db));
+	else if (strcmp(key, "control") == 0)
+		config_path(x, key, v, c->control, sizeof(c->control));
+	else if (strcmp(key, "queues") == 0)
+		config_uint(x, key, v, 1, 64, &c->queues);
+	else if (strcmp(key, "queue_base") == 0)
+		config_uint(x, key, v, 0, 65535 - 64, &c->queue_base);
+	else if (strcmp(key, "hooks") == 0) {
+		c->hooks = 0;
+		config_list(x, key, v, config_hook);
+	} else if (strcmp(key, "exempt") == 0) {
+		c->nexempt = 0;
+		config_list(x, key, v, config_exempt);
+	} else
+		config_error(x, "unknown key \"%s\"%s", key, "");
+#undef WORD
+}
+
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_parse(struct config *c, const char *name, const char *text, FILE *err)
+{
+	struct config tmp = *c;
+	struct config_ctx x = {&tmp, name, 0, err, 0};
+	const char *p = text, *nl;
+	char buf[SP_PATH_MAX + 64], *line, *eq, *key, *val, *hash;
+	size_t n;
+
+	while (*p != '\0') {
+		x.line++;
+		nl = strchr(p, '\n');
+		n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n >= sizeof(buf)) {
+			config_error(&x, "line is longer than %s bytes%s",
+				     "4160", "");
+			goto next;
+		}
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if ((hash = strchr(buf, '#')) != NULL)
+			*hash = '\0';
+		line = config_trim(buf);
+		if (*line == '\0')
+			goto next;
+		if ((eq = strchr(line, '=')) == NULL) {
+			config_error(&x, "expected `key = value`, got \"%s\"%s",
+				     line, "");
+			goto next;
+		}
+		*eq = '\0';
+		key = config_trim(line);
+		val = config_trim(eq + 1);
+		if (*key == '\0') {
+			config_error(&x, "missing key before '='%s%s", "", "");
+			goto next;
+		}
+		config_set(&x, key, val);
+	next:
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (x.errors > 0)
+		return -1;
+	snprintf(tmp.path, sizeof(tmp.path), "%s", name);
+	*c = tmp;
+	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, FILE *err)
+{
+	FILE *f;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if ((text = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		fprintf(err, "%s: out of memory\n", path);
+		goto out;
+	}
+	len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		fprintf(err, "%s: read error: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		fprintf(err, "%s: larger than 1 MiB, not a config file\n",
+			path);
+		goto out;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		fprintf(err, "%s: holds a NUL byte, not a config file\n",
+			path);
+		goto out;
+	}
+	text[len] = '\0';
+	rc = config_parse(c, path, text, err);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+void
+config_print(FILE *f, const struct config *c)
+{
+	static const char *const fw[] = {"auto", "iptables", "nft"};
+	unsigned i;
+	bool first = true;
+
+	fprintf(f, "mode = %s\n",
+		c->mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce");
+	fprintf(f, "divert = %s\n",
+		c->divert == CONFIG_DIVERT_FLOW ? "flow" : "packet");
+	fprintf(f, "default = %s\n", sp_verdict_name(c->dflt));
+	fprintf(f, "failure = %s\n",
+		c->failure == CONFIG_FAILURE_CLOSED ? "closed" : "open");
+	fprintf(f, "rules = %s\n", c->rules);
+	fprintf(f, "db = %s\n", c->db);
+	fprintf(f, "control = %s\n", c->control);
+	fprintf(f, "queues = %u\n", c->queues);
+	fprintf(f, "queue_base = %u\n", c->queue_base);
+	fprintf(f, "hooks =");
+	for (i = 0; i < 3; i++) {
+		static const char *const names[] = {"out", "in", "forward"};
+		if (c->hooks & (1u << i)) {
+			fprintf(f, "%s %s", first ? "" : ",", names[i]);
+			first = false;
+		}
+	}
+	fprintf(f, "\nexempt =");
+	for (i = 0; i < c->nexempt; i++)
+		fprintf(f, "%s %s", i ? "," : "", c->exempt[i]);
+	fprintf(f, "\nfirewall = %s\n", fw[c->firewall]);
+}
