@@ -54,10 +54,11 @@ enum packet_tcp_flag {
  * end where the IP header says the datagram ends (link padding is not data),
  * or at the end of the capture when PACKET_F_TRUNCATED is set. With
  * PACKET_F_L4_SHORT the snap length cut the transport header after its ports
- * (ICMP: type, code, echo id): l4 is what was captured, payload is empty,
- * tcp_flags 0. Where no transport header is parsed (PACKET_F_FRAG_LATER, or a
- * protocol other than TCP, UDP, ICMP, ICMPv6), l4 and payload both hold the
- * bytes after the IP headers and the ports are 0.
+ * (ICMP: type, code, echo id): l4 is what was captured, payload is empty, and
+ * tcp_flags is 0 unless TCP's first 20 bytes were captured. Where no transport
+ * header is parsed (PACKET_F_FRAG_LATER, or a protocol other than TCP, UDP,
+ * ICMP, ICMPv6), l4 and payload both hold the bytes after the IP headers and
+ * the ports are 0.
  */
 struct packet {
 	struct sp_view l3;      /* from the IP header to the end of the data */
