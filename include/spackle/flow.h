@@ -63,7 +63,8 @@ struct flow {
 	/* Table links, by index into the table's pool. */
 	uint32_t hnext;
 	uint32_t lprev, lnext;
-	uint8_t cls; /* enum flow_class */
+	uint8_t cls;     /* enum flow_class */
+	uint64_t lru_ns; /* when it last moved to its list's tail */
 };
 
 #define FLOW_RULE_DEFAULT UINT32_MAX
