@@ -102,20 +102,28 @@ make_capture(const struct bench_opts *o, const char *path)
 			 i % 60000 + 1);
 		cn[0] = cname;
 		ad[0] = addr;
+		/* the query, then its answer: only solicited answers name */
 		memset(&p, 0, sizeof(p));
+		p.src = "192.0.2.10";
+		p.dst = "198.51.100.53";
+		p.proto = SP_PROTO_UDP;
+		p.sport = (uint16_t)(10000 + i);
+		p.dport = 53;
+		p.payload = msg;
+		p.plen = capgen_dns_query(msg, sizeof(msg), (uint16_t)i, qname);
+		if (capgen_write(g, now, &p) != 0)
+			goto fail;
 		p.src = "198.51.100.53";
 		p.dst = "192.0.2.10";
-		p.proto = SP_PROTO_UDP;
 		p.sport = 53;
 		p.dport = (uint16_t)(10000 + i);
-		p.payload = msg;
 		p.plen = capgen_dns_response(msg, sizeof(msg), (uint16_t)i,
 					     qname, cn, 1, ad, 1, 3600);
 		if (capgen_write(g, now, &p) != 0)
 			goto fail;
 		now += 1000;
 	}
-	for (i = o->names; i < o->packets; i++) {
+	for (i = 2 * o->names; i < o->packets; i++) {
 		fl = rnd(&seed) % o->flows;
 		memset(&p, 0, sizeof(p));
 		if (fl % 8 == 0) {
@@ -157,7 +165,7 @@ fail:
 static int
 make_rules(const struct bench_opts *o, const char *dir)
 {
-	char path[512];
+	char path[SP_PATH_MAX + 32];
 	FILE *f;
 	unsigned i;
 
@@ -282,8 +290,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (o.flows == 0 || o.list == 0 || o.names == 0 || o.rounds == 0 ||
-	    o.names >= o.packets) {
-		fprintf(stderr, "bench: -f, -l, -n, -r must be > 0 and -n < -p\n");
+	    2 * o.names >= o.packets) {
+		fprintf(stderr, "bench: -f, -l, -n, -r must be > 0 and -p > 2 * -n\n");
 		return 2;
 	}
 	if (mkdtemp(dir) == NULL) {
@@ -385,7 +393,7 @@ main(int argc, char **argv)
 		for (i = 0; i < corp.n; i++)
 			classify_frame(cls, PACKET_LINK_ETHERNET,
 				       corp.data + corp.f[i].off,
-				       corp.f[i].len, corp.f[i].ts,
+				       corp.f[i].len, corp.f[i].len, corp.f[i].ts,
 				       UINT32_MAX, &res);
 		t1 = sp_now_mono();
 		first_pass = t1 - t0;
@@ -394,7 +402,7 @@ main(int argc, char **argv)
 		for (i = 0; i < corp.n; i++)
 			classify_frame(cls, PACKET_LINK_ETHERNET,
 				       corp.data + corp.f[i].off,
-				       corp.f[i].len, corp.f[i].ts,
+				       corp.f[i].len, corp.f[i].len, corp.f[i].ts,
 				       UINT32_MAX, &res);
 		t1 = sp_now_mono();
 		second_pass = t1 - t0;

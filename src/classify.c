@@ -217,9 +217,27 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	e->exe = q.exe != NULL ? strdup(q.exe) : NULL;
 }
 
+static void
+classify_feed_dns(struct classifier *c, const struct packet *pkt,
+		  uint64_t now_ns)
+{
+	switch (names_feed_packet(c->names, pkt, now_ns)) {
+	case DNS_OK:
+		c->st.dns_answers++;
+		break;
+	case DNS_SHORT:
+	case DNS_BAD:
+		c->st.dns_bad++;
+		break;
+	case DNS_NOT_ANSWER:
+		break;
+	}
+}
+
 void
 classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
-	       uint64_t now_ns, uint32_t uid_hint, struct classify_result *res)
+	       size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
+	       struct classify_result *res)
 {
 	struct packet pkt;
 	struct flow *f;
@@ -230,8 +248,12 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 	res->flow = NULL;
 	res->new_flow = false;
 	c->st.packets++;
-	c->st.bytes += len;
+	c->st.bytes += wirelen;
 	res->status = packet_parse_frame(link, p, len, &pkt);
+	if (res->status == PACKET_OK &&
+	    (pkt.flags & (PACKET_F_TRUNCATED | PACKET_F_L4_SHORT)) &&
+	    wirelen <= len)
+		res->status = PACKET_SHORT;
 	packet_stats_count(&c->pst, res->status);
 	if (res->status == PACKET_NOT_IP) {
 		c->st.not_ip++;
@@ -240,20 +262,6 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 	if (res->status != PACKET_OK) {
 		c->st.malformed++;
 		return;
-	}
-	/* DNS answers feed the names before anything is decided. */
-	if (pkt.sport == 53 || pkt.sport == 5353) {
-		switch (names_feed_packet(c->names, &pkt, now_ns)) {
-		case DNS_OK:
-			c->st.dns_answers++;
-			break;
-		case DNS_SHORT:
-		case DNS_BAD:
-			c->st.dns_bad++;
-			break;
-		case DNS_NOT_ANSWER:
-			break;
-		}
 	}
 	if (pkt.flags & PACKET_F_FRAG_LATER) {
 		f = flow_lookup_fragment(c->flows, &pkt, &dir);
@@ -268,6 +276,14 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 			return;
 		}
 	}
+	/*
+	 * DNS answers feed the names before the application can read them, so
+	 * a domain rule is ready when its connection starts. Only a reply
+	 * within a flow the querier began counts: an unsolicited "answer" sent
+	 * to us cannot name addresses.
+	 */
+	if (!created && dir == 1 && (pkt.sport == 53 || pkt.sport == 5353))
+		classify_feed_dns(c, &pkt, now_ns);
 	if (created)
 		classify_decide(c, f, uid_hint, now_ns);
 	flow_update(c->flows, f, &pkt, dir, now_ns);

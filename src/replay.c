@@ -56,8 +56,8 @@ replay_packet(const struct divert_packet *dp, void *arg)
 	struct replay *r = arg;
 	struct classify_result res;
 
-	classify_frame(r->cls, dp->link, dp->data, dp->caplen, dp->ts_ns,
-		       dp->uid, &res);
+	classify_frame(r->cls, dp->link, dp->data, dp->caplen, dp->wirelen,
+		       dp->ts_ns, dp->uid, &res);
 	if (dp->ts_ns >= r->last_expire + NS_PER_S) {
 		classify_expire(r->cls, dp->ts_ns);
 		r->last_expire = dp->ts_ns;

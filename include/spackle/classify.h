@@ -64,11 +64,15 @@ void classify_free(struct classifier *c);
 
 /*
  * Classify one frame of link type `link` (enum packet_link) seen at now_ns
- * (wall clock or capture time: the clock only has to move forward).
+ * (wall clock or capture time: the clock only has to move forward). len
+ * bytes are at p; wirelen is how long the packet really was. A packet cut by
+ * a snap length or a copy range (len < wirelen) is classified on what is
+ * there; one whose IP header claims more than the whole packet held
+ * (wirelen <= len) is malformed.
  */
 void classify_frame(struct classifier *c, int link, const uint8_t *p,
-		    size_t len, uint64_t now_ns, uint32_t uid_hint,
-		    struct classify_result *res);
+		    size_t len, size_t wirelen, uint64_t now_ns,
+		    uint32_t uid_hint, struct classify_result *res);
 
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);

@@ -30,10 +30,10 @@ struct rules_target {
 
 /* One line of a list file: an address, a CIDR or a name (a domain). */
 struct rules_list_entry {
-	struct sp_addr addr;         /* ADDR, CIDR */
-	uint8_t plen;                /* ADDR, CIDR: in the address's family */
-	uint8_t kind;                /* enum rules_target_kind */
-	const char *name;            /* DOMAIN: lower case; else the text */
+	struct sp_addr addr; /* ADDR, CIDR */
+	uint8_t plen;        /* ADDR, CIDR: in the address's family */
+	uint8_t kind;        /* enum rules_target_kind */
+	const char *name;    /* DOMAIN: lower case; else the text */
 };
 
 /* A list file, loaded once per path and shared by the rules naming it. */
@@ -42,15 +42,16 @@ struct rules_list {
 	char *key;  /* realpath(3) of path: what "once per path" compares */
 	struct rules_list_entry *v;
 	size_t n;
-	char *buf;  /* the file's text; entries' names point into it */
-	bool bad;   /* it had errors: every rule naming it is refused */
-	bool used;  /* named by a rule that was loaded */
+	char *buf; /* the file's text; entries' names point into it */
+	bool bad;  /* it had errors: every rule naming it is refused */
+	bool used; /* named by a rule that was loaded */
 };
 
 /* Caps: a bigger file is refused with a message saying so. */
 #define RULES_FILE_MAX    (16u << 20)  /* bytes of one rule file */
 #define RULES_LIST_MAX    (256u << 20) /* bytes of one list file */
 #define RULES_ENTRIES_MAX (8u << 20)   /* entries of one list file */
+#define RULES_ERRORS_MAX  1000u        /* errors reported per file */
 
 #define RULES_PROTO_ANY 256 /* `any` in rules_rule.proto_set */
 
@@ -74,23 +75,23 @@ enum rules_clause {
 struct rules_rule {
 	enum sp_verdict action;
 	enum sp_dir dir;
-	uint32_t clauses;    /* enum rules_clause */
-	uint8_t protos[32];  /* bitmap of protocol numbers; all set for any */
+	uint32_t clauses;   /* enum rules_clause */
+	uint8_t protos[32]; /* bitmap of protocol numbers; all set for any */
 	bool proto_any;
 	uint16_t *proto_set; /* as written, in order; RULES_PROTO_ANY for any */
 	size_t nproto_set;
-	char *process;       /* glob, NULL for none or "any" (no constraint) */
-	uint32_t uid;        /* with RULES_C_USER */
-	char *user;          /* the name as written, NULL when numeric */
-	bool remote_from;    /* written with "from" rather than "to" */
+	char *process;    /* glob, NULL for none or "any" (no constraint) */
+	uint32_t uid;     /* with RULES_C_USER */
+	char *user;       /* the name as written, NULL when numeric */
+	bool remote_from; /* written with "from" rather than "to" */
 	struct rules_target *targets;
 	size_t ntargets;
 	struct rules_port *ports;
 	size_t nports;
 	char *note;
-	const char *file; /* owned by the ruleset */
+	const char *file;   /* owned by the ruleset */
 	unsigned line, col; /* where its action word is */
-	uint32_t index; /* load order, 0-based: the last precedence key */
+	uint32_t index;     /* load order, 0-based: the last precedence key */
 };
 
 /* One error or warning, as FILE:LINE:COL: message. */
@@ -130,15 +131,15 @@ void rules_free(struct ruleset *rs);
  * -1. `name` is how the file is named in diagnostics and FILE:LINE.
  */
 int rules_load_file(struct ruleset *rs, const char *path,
-		    struct rules_diags *d);
+                    struct rules_diags *d);
 
 /* Parse rule text held in memory (fuzzers, tests, `explain`). */
 int rules_load_buffer(struct ruleset *rs, const char *name, const char *text,
-		      size_t len, struct rules_diags *d);
+                      size_t len, struct rules_diags *d);
 
 /* Load *.rules of dir in lexical order, or path itself when it is a file. */
 int rules_load_path(struct ruleset *rs, const char *path,
-		    struct rules_diags *d);
+                    struct rules_diags *d);
 
 /*
  * Build the indices; call once after loading, before rules_match(). Loading
@@ -172,8 +173,8 @@ struct rules_query {
 	enum sp_dir dir; /* SP_DIR_OUT or SP_DIR_IN */
 	uint8_t proto;
 	struct sp_addr remote;
-	uint16_t remote_port; /* the port clause's port for dir out */
-	uint16_t local_port;  /* the port clause's port for dir in */
+	uint16_t remote_port;     /* the port clause's port for dir out */
+	uint16_t local_port;      /* the port clause's port for dir in */
 	const char *const *names; /* names of the remote address */
 	size_t nnames;
 	const char *exe; /* NULL when the process is unknown */
@@ -186,7 +187,7 @@ struct rules_key {
 	bool process;
 	uint8_t remote_class; /* 3 host, 2 domain, 1 address/CIDR, 0 any */
 	uint16_t remote_len;  /* domain labels, or prefix length in the 128-bit
-				 mapped space (IPv4 /24 is 120); 0 for host */
+	                         mapped space (IPv4 /24 is 120); 0 for host */
 	bool port;
 	uint8_t action_rank; /* 2 reject, 1 deny, 0 allow */
 	uint32_t index;
@@ -202,7 +203,8 @@ struct rules_result {
 	enum sp_verdict verdict;
 	uint32_t rule; /* index, or UINT32_MAX when the default decided */
 	struct rules_key key;
-	/* Filled only when the caller gives room: every candidate, best first. */
+	/* Filled only when the caller gives room: every candidate, best first.
+	 */
 	struct rules_candidate *cands;
 	size_t ncands, cands_cap;
 	/*
@@ -220,14 +222,14 @@ struct rules_result {
  * matches).
  */
 enum sp_verdict rules_match(const struct ruleset *rs,
-			    const struct rules_query *q, enum sp_verdict dflt,
-			    struct rules_result *res);
+                            const struct rules_query *q, enum sp_verdict dflt,
+                            struct rules_result *res);
 
 /* -1 when a ranks before b, 1 after, 0 equal. */
 int rules_key_cmp(const struct rules_key *a, const struct rules_key *b);
 /* The name of the first field where a and b differ, NULL when equal. */
 const char *rules_key_field(const struct rules_key *a,
-			    const struct rules_key *b);
+                            const struct rules_key *b);
 
 /* Shell-style match of a whole path: `*` (also over `/`) and `?`. */
 bool rules_glob_match(const char *pattern, const char *s);
@@ -236,7 +238,7 @@ void rules_diags_free(struct rules_diags *d);
 void rules_diags_print(FILE *f, const struct rules_diags *d);
 /* Add a diagnostic (printf-style message). */
 void rules_diag_add(struct rules_diags *d, bool warning, const char *file,
-		    unsigned line, unsigned col, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                    unsigned line, unsigned col, const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
 
 #endif

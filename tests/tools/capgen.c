@@ -323,8 +323,10 @@ capgen_open(const char *path, int link, enum capgen_format fmt)
 	g->link = link;
 	g->fmt = fmt;
 	if (fmt == CAPGEN_PCAP) {
+		/* libpcap speaks DLT_ numbers; LINKTYPE_RAW is DLT_RAW. */
 		g->dead = pcap_open_dead_with_tstamp_precision(
-			link, 262144, PCAP_TSTAMP_PRECISION_NANO);
+			link == PACKET_LINK_RAW ? DLT_RAW : link, 262144,
+			PCAP_TSTAMP_PRECISION_NANO);
 		if (g->dead == NULL)
 			goto fail;
 		g->dumper = pcap_dump_open(g->dead, path);
