@@ -234,43 +234,46 @@ classify_feed_dns(struct classifier *c, const struct packet *pkt,
 	}
 }
 
-void
-classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
-	       size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
-	       struct classify_result *res)
+/* Parse a frame and count it; PACKET_OK when it goes on to a flow. */
+static enum packet_status
+classify_parse(struct classifier *c, int link, const uint8_t *p, size_t len,
+	       size_t wirelen, struct packet *pkt)
 {
-	struct packet pkt;
+	enum packet_status s;
+
+	c->st.packets++;
+	c->st.bytes += wirelen;
+	s = packet_parse_frame(link, p, len, pkt);
+	if (s == PACKET_OK &&
+	    (pkt->flags & (PACKET_F_TRUNCATED | PACKET_F_L4_SHORT)) &&
+	    wirelen <= len)
+		s = PACKET_SHORT;
+	packet_stats_count(&c->pst, s);
+	if (s == PACKET_NOT_IP)
+		c->st.not_ip++;
+	else if (s != PACKET_OK)
+		c->st.malformed++;
+	return s;
+}
+
+/* The flow of a parsed packet, its decision when new, and its counters. */
+static void
+classify_packet(struct classifier *c, const struct packet *pkt,
+		uint64_t now_ns, uint32_t uid_hint,
+		struct classify_result *res)
+{
 	struct flow *f;
 	bool created = false;
 	int dir = 0;
 
-	res->verdict = SP_VERDICT_NONE;
-	res->flow = NULL;
-	res->new_flow = false;
-	c->st.packets++;
-	c->st.bytes += wirelen;
-	res->status = packet_parse_frame(link, p, len, &pkt);
-	if (res->status == PACKET_OK &&
-	    (pkt.flags & (PACKET_F_TRUNCATED | PACKET_F_L4_SHORT)) &&
-	    wirelen <= len)
-		res->status = PACKET_SHORT;
-	packet_stats_count(&c->pst, res->status);
-	if (res->status == PACKET_NOT_IP) {
-		c->st.not_ip++;
-		return;
-	}
-	if (res->status != PACKET_OK) {
-		c->st.malformed++;
-		return;
-	}
-	if (pkt.flags & PACKET_F_FRAG_LATER) {
-		f = flow_lookup_fragment(c->flows, &pkt, &dir);
+	if (pkt->flags & PACKET_F_FRAG_LATER) {
+		f = flow_lookup_fragment(c->flows, pkt, &dir);
 		if (f == NULL) {
 			c->st.fragments_unmatched++;
 			return;
 		}
 	} else {
-		f = flow_lookup(c->flows, &pkt, now_ns, &created, &dir);
+		f = flow_lookup(c->flows, pkt, now_ns, &created, &dir);
 		if (f == NULL) {
 			c->st.malformed++;
 			return;
@@ -282,15 +285,64 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 	 * within a flow the querier began counts: an unsolicited "answer" sent
 	 * to us cannot name addresses.
 	 */
-	if (!created && dir == 1 && (pkt.sport == 53 || pkt.sport == 5353))
-		classify_feed_dns(c, &pkt, now_ns);
+	if (!created && dir == 1 && (pkt->sport == 53 || pkt->sport == 5353))
+		classify_feed_dns(c, pkt, now_ns);
 	if (created)
 		classify_decide(c, f, uid_hint, now_ns);
-	flow_update(c->flows, f, &pkt, dir, now_ns);
+	flow_update(c->flows, f, pkt, dir, now_ns);
 	c->st.verdicts[f->verdict & 3]++;
 	res->verdict = (enum sp_verdict)f->verdict;
 	res->flow = f;
 	res->new_flow = created;
+}
+
+static void
+classify_result_init(struct classify_result *res)
+{
+	res->status = PACKET_OK;
+	res->verdict = SP_VERDICT_NONE;
+	res->flow = NULL;
+	res->new_flow = false;
+}
+
+void
+classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
+	       size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
+	       struct classify_result *res)
+{
+	struct packet pkt;
+
+	classify_result_init(res);
+	res->status = classify_parse(c, link, p, len, wirelen, &pkt);
+	if (res->status == PACKET_OK)
+		classify_packet(c, &pkt, now_ns, uid_hint, res);
+}
+
+void
+classify_burst(struct classifier *c, const struct classify_input *in,
+	       size_t n, struct classify_result *res)
+{
+	struct packet pkt[CLASSIFY_BURST];
+	uint32_t bucket[CLASSIFY_BURST];
+	size_t i;
+
+	if (n > CLASSIFY_BURST)
+		n = CLASSIFY_BURST;
+	for (i = 0; i < n; i++) {
+		classify_result_init(&res[i]);
+		res[i].status = classify_parse(c, in[i].link, in[i].p,
+					       in[i].len, in[i].wirelen,
+					       &pkt[i]);
+		if (res[i].status == PACKET_OK)
+			bucket[i] = flow_prefetch_bucket(c->flows, &pkt[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (res[i].status == PACKET_OK)
+			flow_prefetch_entry(c->flows, bucket[i]);
+	for (i = 0; i < n; i++)
+		if (res[i].status == PACKET_OK)
+			classify_packet(c, &pkt[i], in[i].ts_ns,
+					in[i].uid_hint, &res[i]);
 }
 
 size_t

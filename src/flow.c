@@ -527,6 +527,35 @@ flow_find(struct flow_table *t, const struct flow_key *k)
 	return NULL;
 }
 
+uint32_t
+flow_prefetch_bucket(const struct flow_table *t, const struct packet *pkt)
+{
+	struct flow_key k;
+	uint32_t b;
+
+	if (pkt->flags & PACKET_F_FRAG_LATER)
+		return FLOW_NIL;
+	flow_key_from_packet(&k, pkt, NULL);
+	b = flow_bucket(t, &k);
+	__builtin_prefetch(&t->bucket[b]);
+	return b;
+}
+
+void
+flow_prefetch_entry(const struct flow_table *t, uint32_t bucket)
+{
+	const char *f;
+	uint32_t i;
+
+	if (bucket == FLOW_NIL || (i = t->bucket[bucket]) == FLOW_NIL)
+		return;
+	/* An entry spans three cache lines: key, counters, links. */
+	f = (const char *)&t->pool[i];
+	__builtin_prefetch(f);
+	__builtin_prefetch(f + 64);
+	__builtin_prefetch(f + sizeof(struct flow) - 1);
+}
+
 struct flow *
 flow_lookup(struct flow_table *t, const struct packet *pkt, uint64_t now_ns,
             bool *created, int *dir)

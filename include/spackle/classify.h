@@ -74,6 +74,25 @@ void classify_frame(struct classifier *c, int link, const uint8_t *p,
 		    size_t len, size_t wirelen, uint64_t now_ns,
 		    uint32_t uid_hint, struct classify_result *res);
 
+/* One frame of a burst. */
+struct classify_input {
+	const uint8_t *p;
+	size_t len, wirelen;
+	uint64_t ts_ns;
+	uint32_t uid_hint;
+	int link;
+};
+
+#define CLASSIFY_BURST 32
+
+/*
+ * Classify up to CLASSIFY_BURST frames received together (a capture read, a
+ * batch from the divert socket), exactly as classify_frame() one by one
+ * would, but overlapping the flow table's cache misses across the burst.
+ */
+void classify_burst(struct classifier *c, const struct classify_input *in,
+		    size_t n, struct classify_result *res);
+
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);
 

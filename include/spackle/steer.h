@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Kernel steering: the netfilter rules that send packets to the divert. */
+#ifndef SPACKLE_STEER_H
+#define SPACKLE_STEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6 */
+
+#include "spackle/config.h"
+
+/*
+ * Where the rules live (docs/steering.md tells why).
+ *
+ * iptables (iptables-restore, nf_tables or legacy backend): table `filter`,
+ * one chain per configured hook, jumped to by the first rule of the hook's
+ * built-in chain: OUTPUT -> SPACKLE-OUT, INPUT -> SPACKLE-IN,
+ * FORWARD -> SPACKLE-FWD, for IPv4 and IPv6 alike. Every chain whose name
+ * starts with STEER_CHAIN_PREFIX, and every rule that jumps to one, is
+ * spackle's: the crash cleanup removes exactly those.
+ *
+ * nft (kernels with the native `queue` statement): table `inet spackle`
+ * with one base chain per hook at priority filter - 1 (STEER_NFT_PRIORITY).
+ */
+#define STEER_CHAIN_PREFIX "SPACKLE-"
+#define STEER_CHAIN_OUT    "SPACKLE-OUT"
+#define STEER_CHAIN_IN     "SPACKLE-IN"
+#define STEER_CHAIN_FWD    "SPACKLE-FWD"
+#define STEER_NFT_TABLE    "spackle" /* family inet */
+#define STEER_NFT_PRIORITY (-1)      /* filter - 1 */
+
+/*
+ * Packet mark bits, owned by spackle: bits 21-23. Nothing else in the mark
+ * is read or written, so other programs' mark bits pass untouched.
+ *
+ * The daemon answers a queued packet with NF_REPEAT and the packet's mark
+ * set to (mark & ~STEER_MARK_MASK) | STEER_MARK_x, where mark is the value
+ * the kernel delivered (NFQA_MARK, 0 when absent). The hook then runs again
+ * from its first rule, spackle's jump, and the chain acts on the value:
+ *
+ *   STEER_MARK_ACCEPT  RETURN: the packet goes on through the rest of the
+ *                      host's filter rules. (A plain NF_ACCEPT verdict would
+ *                      skip every later rule of the filter table in that
+ *                      hook, so with iptables the daemon uses this instead;
+ *                      with nft, spackle's table is its own base chain and
+ *                      NF_ACCEPT skips nothing.)
+ *   STEER_MARK_DENY    DROP (the daemon may also answer NF_DROP directly;
+ *                      the mark makes the kernel count it).
+ *   STEER_MARK_REJECT  REJECT: TCP reset for TCP, ICMP (ICMPv6) port
+ *                      unreachable for the rest.
+ *
+ * With `divert = flow` the value is also saved into the conntrack mark
+ * (same bits) and the later packets of the flow are accepted, dropped or
+ * rejected by kernel rules without crossing the divert; DNS answers still
+ * cross it. The daemon may instead set the conntrack mark itself in the
+ * verdict (NFQA_CT with CTA_MARK and CTA_MARK_MASK = STEER_MARK_MASK).
+ *
+ * Every NF_REPEAT must carry one of these values, or the packet is queued
+ * again. A process with CAP_NET_ADMIN can set SO_MARK to STEER_MARK_ACCEPT
+ * and skip the divert: the "spackle accept" rule's counters, compared with
+ * the daemon's own count of accept-repeats, show it.
+ */
+#define STEER_MARK_MASK   0x00e00000u
+#define STEER_MARK_ACCEPT 0x00200000u
+#define STEER_MARK_DENY   0x00400000u
+#define STEER_MARK_REJECT 0x00600000u
+
+/*
+ * Every rule carries a comment (iptables: `-m comment`, nft: `comment`),
+ * so `spackle audit` can read each one's counters apart. An exemption's
+ * comment is STEER_COMMENT_EXEMPT followed by the interface name, e.g.
+ * "spackle exempt lo" (on the forward hook there are two such rules per
+ * interface, one for -i and one for -o: sum them).
+ */
+#define STEER_COMMENT_ACCEPT      "spackle accept"
+#define STEER_COMMENT_DENY        "spackle deny"
+#define STEER_COMMENT_REJECT      "spackle reject"
+#define STEER_COMMENT_SAVE        "spackle save"
+#define STEER_COMMENT_DNS         "spackle dns"
+#define STEER_COMMENT_EXEMPT      "spackle exempt "
+#define STEER_COMMENT_FLOW_ACCEPT "spackle flow accept"
+#define STEER_COMMENT_FLOW_DENY   "spackle flow deny"
+#define STEER_COMMENT_FLOW_REJECT "spackle flow reject"
+#define STEER_COMMENT_QUEUE       "spackle queue"
+
+/* iptables-restore's own output is read up to this many bytes. */
+#define STEER_OUTPUT_MAX (64u << 20)
+
+enum steer_ipt_variant {
+	STEER_IPT_NONE = 0, /* iptables is not installed or does not run */
+	STEER_IPT_NFT,      /* iptables-nft: "(nf_tables)" */
+	STEER_IPT_LEGACY,   /* iptables-legacy: "(legacy)" or no suffix */
+};
+
+/*
+ * Check that c can be turned into rules: queues >= 1 and the queue range
+ * inside 0..65535, at least one hook and no unknown hook bit, every
+ * exemption a non-empty interface name of [A-Za-z0-9._@-] shorter than
+ * CONFIG_IFNAME_MAX. Returns 0, or -EINVAL with the reason in err (err may
+ * be NULL).
+ */
+int steer_validate(const struct config *c, char *err, size_t errlen);
+
+/*
+ * Generators: pure functions that write text to out and do nothing else.
+ * Each returns 0, -EINVAL when c does not validate (nothing is written) or
+ * -EIO when writing to out failed.
+ */
+
+/*
+ * iptables-restore --noflush input for family AF_INET (iptables-restore)
+ * or AF_INET6 (ip6tables-restore): declares spackle's chains, fills them
+ * and inserts each jump as rule 1 of its hook. It adds to the host's rules
+ * and replaces none of them; it is not idempotent (a second run adds a
+ * second jump), so steer_apply() cleans up first. The rule lines are in
+ * the form iptables-save prints them, so installed rules compare verbatim.
+ */
+int steer_iptables_text(const struct config *c, int family, FILE *out);
+
+/*
+ * iptables-restore --noflush input that removes what
+ * steer_iptables_text(c, ...) installed: deletes the jumps by their spec,
+ * then flushes and deletes the chains. It fails, changing nothing, when
+ * any of these is missing (see steer_iptables_cleanup_text()). The same
+ * text serves both families.
+ */
+int steer_iptables_remove_text(const struct config *c, FILE *out);
+
+/*
+ * From the output of iptables-save (or ip6tables-save), len bytes at save,
+ * write iptables-restore --noflush input that removes everything of
+ * spackle's it lists: every rule, in any chain, that jumps (-j) or goes
+ * (-g) to a chain named STEER_CHAIN_PREFIX..., once per copy, then those
+ * chains. This is the crash cleanup: it works whatever config installed
+ * the rules and however often. Returns the number of jumps plus chains
+ * found (0: nothing written, nothing to do), -EINVAL or -EIO.
+ */
+int steer_iptables_cleanup_text(const char *save, size_t len, FILE *out);
+
+/*
+ * nft -f input: the table inet spackle with its base chains. It begins by
+ * declaring and deleting the table, so one run replaces a stale table
+ * atomically and a re-run is harmless.
+ */
+int steer_nft_text(const struct config *c, FILE *out);
+
+/* nft -f input that deletes table inet spackle (it must exist). */
+int steer_nft_remove_text(FILE *out);
+
+/*
+ * Kernel side: these run iptables-restore, ip6tables-restore, *-save, nft
+ * and iptables -V (fork and exec, no shell; looked up in /usr/sbin, /sbin,
+ * /usr/local/sbin, /usr/bin, /bin) in the calling process's network
+ * namespace, and need CAP_NET_ADMIN. On failure, err (errlen bytes, may be
+ * NULL) gets a message saying what failed and the tool's own words.
+ */
+
+/*
+ * Which firewall c steers with: CONFIG_FIREWALL_IPTABLES or _NFT; `auto`
+ * picks nft when steer_detect_nft_queue() says yes, else iptables.
+ */
+enum config_firewall steer_firewall(const struct config *c);
+
+/*
+ * Does the kernel take nft's `queue` statement? Checked with `nft -c`:
+ * a check-only run of a tiny table whose regular chain holds a queue rule.
+ * The kernel validates it inside a transaction that is then aborted, and
+ * no hook is registered, so the running ruleset is not touched. False also
+ * when nft is missing or fails.
+ */
+bool steer_detect_nft_queue(void);
+
+/* Which iptables `iptables-restore` is (from `iptables -V`), for status. */
+enum steer_ipt_variant steer_iptables_variant(void);
+/* "nf_tables", "legacy" or "none". */
+const char *steer_ipt_variant_name(enum steer_ipt_variant v);
+
+/*
+ * Install c's steering rules: first steer_cleanup() (stale rules of a
+ * crashed run, of either backend), then, per steer_firewall(c), one
+ * iptables-restore --noflush run per family (IPv6 only when the kernel
+ * has it), each atomic; when IPv6 fails the IPv4 rules are taken out
+ * again. Or one nft -f run. Returns 0, -EINVAL (c does not validate),
+ * -ENOENT (a tool is missing) or -EIO (a tool failed).
+ */
+int steer_apply(const struct config *c, char *err, size_t errlen);
+
+/*
+ * Remove what steer_apply(c) installed, exactly: the jumps by their spec
+ * and spackle's chains, or the nft table. If that fails because the rules
+ * were changed meanwhile (tampering, or c is not what was applied), fall
+ * back to steer_cleanup() and return 1 with err saying so. Returns 0, 1,
+ * or -errno as steer_apply().
+ */
+int steer_remove(const struct config *c, char *err, size_t errlen);
+
+/*
+ * Remove every spackle rule of both backends and families, whatever
+ * installed it (steer_iptables_cleanup_text() on iptables-save's output,
+ * and table inet spackle if it exists). Nothing there is not an error;
+ * a missing tool is skipped. Returns 0 or -errno.
+ */
+int steer_cleanup(char *err, size_t errlen);
+
+#endif
