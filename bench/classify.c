@@ -95,11 +95,11 @@ make_capture(const struct bench_opts *o, const char *path)
 		return -1;
 	memset(payload, 0x5a, sizeof(payload));
 	for (i = 0; i < o->names; i++) {
-		snprintf(qname, sizeof(qname), "host%u.list%u.example",
-			 i, i % o->list);
+		snprintf(qname, sizeof(qname), "host%u.list%u.example", i,
+		         i % o->list);
 		snprintf(cname, sizeof(cname), "edge%u.cdn.example", i);
-		snprintf(addr, sizeof(addr), "2001:db8:%x::%x", 0x100 + i / 60000,
-			 i % 60000 + 1);
+		snprintf(addr, sizeof(addr), "2001:db8:%x::%x",
+		         0x100 + i / 60000, i % 60000 + 1);
 		cn[0] = cname;
 		ad[0] = addr;
 		/* the query, then its answer: only solicited answers name */
@@ -118,7 +118,7 @@ make_capture(const struct bench_opts *o, const char *path)
 		p.sport = 53;
 		p.dport = (uint16_t)(10000 + i);
 		p.plen = capgen_dns_response(msg, sizeof(msg), (uint16_t)i,
-					     qname, cn, 1, ad, 1, 3600);
+		                             qname, cn, 1, ad, 1, 3600);
 		if (capgen_write(g, now, &p) != 0)
 			goto fail;
 		now += 1000;
@@ -129,13 +129,13 @@ make_capture(const struct bench_opts *o, const char *path)
 		if (fl % 8 == 0) {
 			/* to one of the named (IPv6) hosts */
 			snprintf(local, sizeof(local), "2001:db8:1::%x",
-				 fl % 1000 + 1);
+			         fl % 1000 + 1);
 			snprintf(remote, sizeof(remote), "2001:db8:%x::%x",
-				 0x100 + (fl % o->names) / 60000,
-				 (fl % o->names) % 60000 + 1);
+			         0x100 + (fl % o->names) / 60000,
+			         (fl % o->names) % 60000 + 1);
 		} else {
 			snprintf(local, sizeof(local), "192.0.2.%u",
-				 fl % 200 + 1);
+			         fl % 200 + 1);
 			addr4(remote, sizeof(remote), fl & 1, fl / 2);
 		}
 		p.src = local;
@@ -180,13 +180,13 @@ make_rules(const struct bench_opts *o, const char *dir)
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "allow out proto udp to any port 53 essential note \"DNS\"\n"
-		   "deny out to list \"deny.list\"\n"
-		   "allow out process \"/usr/bin/curl\" to domain example "
-		   "port 443\n"
-		   "reject out proto tcp to 198.51.100.0/24 port 22\n"
-		   "allow in proto tcp port 22\n"
-		   "deny out to 203.0.113.128/25\n"
-		   "allow out proto tcp to 203.0.113.0/24 port { 80, 443 }\n");
+	           "deny out to list \"deny.list\"\n"
+	           "allow out process \"/usr/bin/curl\" to domain example "
+	           "port 443\n"
+	           "reject out proto tcp to 198.51.100.0/24 port 22\n"
+	           "allow in proto tcp port 22\n"
+	           "deny out to 203.0.113.128/25\n"
+	           "allow out proto tcp to 203.0.113.0/24 port { 80, 443 }\n");
 	fclose(f);
 	return 0;
 }
@@ -200,8 +200,8 @@ run_frames(struct classifier *cls, const struct corpus *c)
 
 	for (i = 0; i < c->n; i++)
 		classify_frame(cls, PACKET_LINK_ETHERNET, c->data + c->f[i].off,
-			       c->f[i].len, c->f[i].len, c->f[i].ts, UINT32_MAX,
-			       &res);
+		               c->f[i].len, c->f[i].len, c->f[i].ts, UINT32_MAX,
+		               &res);
 }
 
 /* The same in bursts, as the divert daemon receives them. */
@@ -246,8 +246,8 @@ load_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *b)
 	memcpy(c->data + c->used, b, h->caplen);
 	c->f[c->n].off = (uint32_t)c->used;
 	c->f[c->n].len = h->caplen;
-	c->f[c->n].ts = (uint64_t)h->ts.tv_sec * 1000000000u +
-			(uint64_t)h->ts.tv_usec;
+	c->f[c->n].ts =
+	        (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
 	c->used += h->caplen;
 	c->n++;
 }
@@ -265,7 +265,7 @@ pcap_read_rate(const char *path, size_t *n)
 {
 	char eb[PCAP_ERRBUF_SIZE];
 	pcap_t *pc = pcap_open_offline_with_tstamp_precision(
-		path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	        path, PCAP_TSTAMP_PRECISION_NANO, eb);
 	uint64_t t0, sum = 0;
 	int k;
 
@@ -296,7 +296,8 @@ main(int argc, char **argv)
 	pcap_t *pc;
 	size_t i, npcap = 0, r, nq;
 	uint64_t t0, t1;
-	uint64_t best[2][2] = {{UINT64_MAX, UINT64_MAX}, {UINT64_MAX, UINT64_MAX}};
+	uint64_t best[2][2] = {{UINT64_MAX, UINT64_MAX},
+	                       {UINT64_MAX, UINT64_MAX}};
 	double base_pps, load_s, decide_us, all_pps[2], cached_pps[2];
 	long rss_before, rss_rules;
 	int opt, mode;
@@ -319,14 +320,16 @@ main(int argc, char **argv)
 			o.rounds = (unsigned)atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: classify [-p packets] [-f flows] "
-					"[-n names] [-l list] [-r rounds]\n");
+			fprintf(stderr,
+			        "usage: classify [-p packets] [-f flows] "
+			        "[-n names] [-l list] [-r rounds]\n");
 			return 2;
 		}
 	}
 	if (o.flows == 0 || o.list == 0 || o.names == 0 || o.rounds == 0 ||
 	    2 * o.names >= o.packets) {
-		fprintf(stderr, "bench: -f, -l, -n, -r must be > 0 and -p > 2 * -n\n");
+		fprintf(stderr,
+		        "bench: -f, -l, -n, -r must be > 0 and -p > 2 * -n\n");
 		return 2;
 	}
 	if (mkdtemp(dir) == NULL) {
@@ -337,7 +340,8 @@ main(int argc, char **argv)
 	snprintf(rules, sizeof(rules), "%s/rules", dir);
 	if (mkdir(rules, 0700) != 0 || make_capture(&o, cap) != 0 ||
 	    make_rules(&o, rules) != 0) {
-		fprintf(stderr, "bench: cannot write the inputs under %s\n", dir);
+		fprintf(stderr, "bench: cannot write the inputs under %s\n",
+		        dir);
 		return 2;
 	}
 
@@ -375,8 +379,9 @@ main(int argc, char **argv)
 
 		for (i = 0; i < 64; i++)
 			snprintf(names[i], sizeof(names[i]),
-				 i % 2 ? "www.list%u.example" : "a.b.miss%u.test",
-				 rnd(&s) % o.list);
+			         i % 2 ? "www.list%u.example"
+			               : "a.b.miss%u.test",
+			         rnd(&s) % o.list);
 		memset(&q, 0, sizeof(q));
 		q.dir = SP_DIR_OUT;
 		q.proto = SP_PROTO_TCP;
@@ -397,9 +402,10 @@ main(int argc, char **argv)
 		t1 = sp_now_mono();
 		decide_us = (double)(t1 - t0) / 1e3 / NQ;
 		if (hit != NQ / 2) {
-			fprintf(stderr, "bench: %u of %d list lookups denied, "
-					"expected %d\n",
-				hit, NQ, NQ / 2);
+			fprintf(stderr,
+			        "bench: %u of %d list lookups denied, "
+			        "expected %d\n",
+			        hit, NQ, NQ / 2);
 			return 1;
 		}
 	}
@@ -407,7 +413,7 @@ main(int argc, char **argv)
 	/* The capture in memory, then classified: all packets, and cached. */
 	memset(&corp, 0, sizeof(corp));
 	pc = pcap_open_offline_with_tstamp_precision(
-		cap, PCAP_TSTAMP_PRECISION_NANO, eb);
+	        cap, PCAP_TSTAMP_PRECISION_NANO, eb);
 	if (pc == NULL) {
 		fprintf(stderr, "bench: %s\n", eb);
 		return 2;
@@ -445,14 +451,14 @@ main(int argc, char **argv)
 	}
 	for (mode = 0; mode < 2; mode++) {
 		all_pps[mode] = (double)corp.n / ((double)best[mode][0] / 1e9);
-		cached_pps[mode] = (double)corp.n / ((double)best[mode][1] / 1e9);
+		cached_pps[mode] =
+		        (double)corp.n / ((double)best[mode][1] / 1e9);
 	}
 
 	printf("bench/classify: %zu packets, %u flows, %u DNS names, "
 	       "%u-entry deny list, best of %u rounds\n\n",
 	       corp.n, o.flows, o.names, o.list, o.rounds);
-	printf("%-44s %14s %10s %10s\n", "row", "value", "unit",
-	       "vs libpcap");
+	printf("%-44s %14s %10s %10s\n", "row", "value", "unit", "vs libpcap");
 	printf("%-44s %14.0f %10s %10s\n", "libpcap read only (baseline)",
 	       base_pps, "pkt/s", "1.00");
 	for (mode = 0; mode < 2; mode++) {
@@ -482,9 +488,9 @@ main(int argc, char **argv)
 	printf("%-44s %14ld %10s %10s\n", "peak memory (RSS)", peak_rss_kib(),
 	       "KiB", "");
 	printf("\nlast round: %llu packets, %llu malformed, %llu decisions, "
-	       "%llu DNS answers; targets: >= 5M pkt/s cached, < 2 us/decision\n",
-	       (unsigned long long)st.packets,
-	       (unsigned long long)st.malformed,
+	       "%llu DNS answers; targets: >= 5M pkt/s cached, < 2 "
+	       "us/decision\n",
+	       (unsigned long long)st.packets, (unsigned long long)st.malformed,
 	       (unsigned long long)st.decisions,
 	       (unsigned long long)st.dns_answers);
 

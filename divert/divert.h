@@ -11,12 +11,12 @@
 /* One packet as a backend hands it over; valid during the callback only. */
 struct divert_packet {
 	const uint8_t *data;
-	size_t caplen;   /* bytes in data */
-	size_t wirelen;  /* bytes the packet had */
-	int link;        /* enum packet_link of data */
-	uint64_t ts_ns;  /* wall-clock time of capture or queueing */
-	uint32_t id;     /* the backend's id for divert_ops.verdict */
-	uint32_t uid;    /* socket owner when the backend knows it */
+	size_t caplen;  /* bytes in data */
+	size_t wirelen; /* bytes the packet had */
+	int link;       /* enum packet_link of data */
+	uint64_t ts_ns; /* wall-clock time of capture or queueing */
+	uint32_t id;    /* the backend's id for divert_ops.verdict */
+	uint32_t uid;   /* socket owner when the backend knows it */
 };
 
 typedef void (*divert_cb)(const struct divert_packet *pkt, void *arg);
@@ -32,7 +32,7 @@ struct divert_ops {
 	/* Open `spec` (a file, an interface, a queue number); on failure
 	 * return -1 with a message for a person in err. */
 	int (*open)(struct divert **d, const char *spec, char *err,
-		    size_t errlen);
+	            size_t errlen);
 	/* Hand at most max packets (0: all available) to cb. Returns how
 	 * many, 0 at the end of a finite source, -1 on error (see err). */
 	int (*dispatch)(struct divert *d, int max, divert_cb cb, void *arg);

@@ -18,7 +18,7 @@ struct divert {
 
 static int
 pcap_backend_open(struct divert **out, const char *spec, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct divert *d;
@@ -33,25 +33,25 @@ pcap_backend_open(struct divert **out, const char *spec, char *err,
 			pcap_set_snaplen(d->pc, 262144);
 			pcap_set_immediate_mode(d->pc, 1);
 			pcap_set_tstamp_precision(d->pc,
-						  PCAP_TSTAMP_PRECISION_NANO);
+			                          PCAP_TSTAMP_PRECISION_NANO);
 			if (pcap_activate(d->pc) < 0) {
 				snprintf(ebuf, sizeof(ebuf), "%s",
-					 pcap_geterr(d->pc));
+				         pcap_geterr(d->pc));
 				pcap_close(d->pc);
 				d->pc = NULL;
 			}
 		}
 	} else {
 		d->pc = pcap_open_offline_with_tstamp_precision(
-			spec, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+		        spec, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	}
 	if (d->pc == NULL) {
 		snprintf(err, errlen, "%s: %s", spec, ebuf);
 		free(d);
 		return -1;
 	}
-	d->nano = pcap_get_tstamp_precision(d->pc) ==
-		  PCAP_TSTAMP_PRECISION_NANO;
+	d->nano =
+	        pcap_get_tstamp_precision(d->pc) == PCAP_TSTAMP_PRECISION_NANO;
 	d->link = pcap_datalink(d->pc);
 	*out = d;
 	return 0;
@@ -59,7 +59,7 @@ pcap_backend_open(struct divert **out, const char *spec, char *err,
 
 static void
 pcap_backend_handler(u_char *user, const struct pcap_pkthdr *h,
-		     const u_char *bytes)
+                     const u_char *bytes)
 {
 	struct divert *d = (struct divert *)user;
 	struct divert_packet p;
@@ -70,7 +70,7 @@ pcap_backend_handler(u_char *user, const struct pcap_pkthdr *h,
 	p.wirelen = h->len;
 	p.link = d->link;
 	p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u +
-		  (d->nano ? frac : frac * 1000u);
+	          (d->nano ? frac : frac * 1000u);
 	p.id = 0;
 	p.uid = UINT32_MAX;
 	d->cb(&p, d->arg);
@@ -84,7 +84,7 @@ pcap_backend_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 	d->cb = cb;
 	d->arg = arg;
 	n = pcap_dispatch(d->pc, max > 0 ? max : -1, pcap_backend_handler,
-			  (u_char *)d);
+	                  (u_char *)d);
 	if (n == PCAP_ERROR) {
 		snprintf(d->err, sizeof(d->err), "%s", pcap_geterr(d->pc));
 		return -1;
@@ -110,10 +110,10 @@ pcap_backend_close(struct divert *d)
 }
 
 const struct divert_ops divert_pcap_ops = {
-	.name = "pcap",
-	.open = pcap_backend_open,
-	.dispatch = pcap_backend_dispatch,
-	.verdict = NULL,
-	.error = pcap_backend_error,
-	.close = pcap_backend_close,
+        .name = "pcap",
+        .open = pcap_backend_open,
+        .dispatch = pcap_backend_dispatch,
+        .verdict = NULL,
+        .error = pcap_backend_error,
+        .close = pcap_backend_close,
 };

@@ -61,7 +61,8 @@ extra_del(struct classifier *c, uint64_t id)
 			break;
 		k = sp_hash(&c->extra[j].id, sizeof(uint64_t), c->seed) &
 		    c->extra_mask;
-		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && k <= i && k > j)) {
 			c->extra[i] = c->extra[j];
 			memset(&c->extra[j], 0, sizeof(c->extra[j]));
 			i = j;
@@ -95,8 +96,8 @@ classify_new(const struct classify_config *cfg)
 	c->extra_mask = n - 1;
 	c->extra = calloc(n, sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
-	c->names = names_new(cfg->names_cap ? cfg->names_cap
-					    : SP_NAMES_DEFAULT);
+	c->names =
+	        names_new(cfg->names_cap ? cfg->names_cap : SP_NAMES_DEFAULT);
 	if (c->extra == NULL || c->flows == NULL || c->names == NULL) {
 		classify_free(c);
 		return NULL;
@@ -158,7 +159,7 @@ classify_orient(struct classifier *c, struct flow *f)
 
 static void
 classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
-		uint64_t now_ns)
+                uint64_t now_ns)
 {
 	const char *names[CLASSIFY_NAMES_QUERY];
 	struct classify_owner own;
@@ -188,8 +189,8 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	own.pid = -1;
 	own.uid = uid_hint;
 	own.exe[0] = '\0';
-	if (c->cfg.owner != NULL && c->cfg.owner(f, uid_hint, &own,
-						 c->cfg.owner_arg)) {
+	if (c->cfg.owner != NULL &&
+	    c->cfg.owner(f, uid_hint, &own, c->cfg.owner_arg)) {
 		f->pid = own.pid;
 		q.uid = own.uid;
 		if (own.exe[0] != '\0')
@@ -198,13 +199,13 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	f->uid = q.uid;
 
 	memset(&res, 0, sizeof(res));
-	f->verdict = (uint8_t)(c->cfg.rules != NULL
-				       ? rules_match(c->cfg.rules, &q,
-						     c->cfg.dflt, &res)
-				       : c->cfg.dflt);
+	f->verdict =
+	        (uint8_t)(c->cfg.rules != NULL ? rules_match(c->cfg.rules, &q,
+	                                                     c->cfg.dflt, &res)
+	                                       : c->cfg.dflt);
 	f->rule = c->cfg.rules != NULL && res.rule != UINT32_MAX
-			  ? res.rule
-			  : FLOW_RULE_DEFAULT;
+	                  ? res.rule
+	                  : FLOW_RULE_DEFAULT;
 	c->st.decisions++;
 
 	if (n == 0 && q.exe == NULL)
@@ -219,7 +220,7 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 
 static void
 classify_feed_dns(struct classifier *c, const struct packet *pkt,
-		  uint64_t now_ns)
+                  uint64_t now_ns)
 {
 	switch (names_feed_packet(c->names, pkt, now_ns)) {
 	case DNS_OK:
@@ -237,7 +238,7 @@ classify_feed_dns(struct classifier *c, const struct packet *pkt,
 /* Parse a frame and count it; PACKET_OK when it goes on to a flow. */
 static enum packet_status
 classify_parse(struct classifier *c, int link, const uint8_t *p, size_t len,
-	       size_t wirelen, struct packet *pkt)
+               size_t wirelen, struct packet *pkt)
 {
 	enum packet_status s;
 
@@ -258,9 +259,8 @@ classify_parse(struct classifier *c, int link, const uint8_t *p, size_t len,
 
 /* The flow of a parsed packet, its decision when new, and its counters. */
 static void
-classify_packet(struct classifier *c, const struct packet *pkt,
-		uint64_t now_ns, uint32_t uid_hint,
-		struct classify_result *res)
+classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
+                uint32_t uid_hint, struct classify_result *res)
 {
 	struct flow *f;
 	bool created = false;
@@ -281,11 +281,12 @@ classify_packet(struct classifier *c, const struct packet *pkt,
 	}
 	/*
 	 * DNS answers feed the names before the application can read them, so
-	 * a domain rule is ready when its connection starts. Only a reply
-	 * within a flow the querier began counts: an unsolicited "answer" sent
-	 * to us cannot name addresses.
+	 * a domain rule is ready when its connection starts. Only an answer
+	 * within a flow whose other end has sent something to the DNS port
+	 * (the query) counts: an unsolicited "answer" cannot name addresses.
 	 */
-	if (!created && dir == 1 && (pkt->sport == 53 || pkt->sport == 5353))
+	if (!created && f->packets[!dir] > 0 &&
+	    (pkt->sport == 53 || pkt->sport == 5353))
 		classify_feed_dns(c, pkt, now_ns);
 	if (created)
 		classify_decide(c, f, uid_hint, now_ns);
@@ -307,8 +308,8 @@ classify_result_init(struct classify_result *res)
 
 void
 classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
-	       size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
-	       struct classify_result *res)
+               size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
+               struct classify_result *res)
 {
 	struct packet pkt;
 
@@ -319,8 +320,8 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 }
 
 void
-classify_burst(struct classifier *c, const struct classify_input *in,
-	       size_t n, struct classify_result *res)
+classify_burst(struct classifier *c, const struct classify_input *in, size_t n,
+               struct classify_result *res)
 {
 	struct packet pkt[CLASSIFY_BURST];
 	uint32_t bucket[CLASSIFY_BURST];
@@ -330,9 +331,9 @@ classify_burst(struct classifier *c, const struct classify_input *in,
 		n = CLASSIFY_BURST;
 	for (i = 0; i < n; i++) {
 		classify_result_init(&res[i]);
-		res[i].status = classify_parse(c, in[i].link, in[i].p,
-					       in[i].len, in[i].wirelen,
-					       &pkt[i]);
+		res[i].status =
+		        classify_parse(c, in[i].link, in[i].p, in[i].len,
+		                       in[i].wirelen, &pkt[i]);
 		if (res[i].status == PACKET_OK)
 			bucket[i] = flow_prefetch_bucket(c->flows, &pkt[i]);
 	}
@@ -341,8 +342,8 @@ classify_burst(struct classifier *c, const struct classify_input *in,
 			flow_prefetch_entry(c->flows, bucket[i]);
 	for (i = 0; i < n; i++)
 		if (res[i].status == PACKET_OK)
-			classify_packet(c, &pkt[i], in[i].ts_ns,
-					in[i].uid_hint, &res[i]);
+			classify_packet(c, &pkt[i], in[i].ts_ns, in[i].uid_hint,
+			                &res[i]);
 }
 
 size_t
@@ -392,7 +393,7 @@ classify_names(struct classifier *c)
 
 size_t
 classify_remote_names(struct classifier *c, const struct flow *f,
-		      uint64_t now_ns, const char **out, size_t max)
+                      uint64_t now_ns, const char **out, size_t max)
 {
 	const struct sp_addr *a;
 	uint16_t port;

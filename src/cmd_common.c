@@ -32,7 +32,8 @@ cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err)
 	config_defaults(&cfg);
 	src->rs = NULL;
 	src->verdict = cfg.dflt;
-	if (path == NULL && conf == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+	if (path == NULL && conf == NULL &&
+	    access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		conf = CONFIG_DEFAULT_PATH;
 	if (path == NULL && conf != NULL) {
 		if (config_load(&cfg, conf, err) != 0)
@@ -42,24 +43,25 @@ cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err)
 	}
 	if (src->dflt != NULL && !cmd_parse_verdict(src->dflt, &src->verdict)) {
 		fprintf(err,
-			"spackle %s: --default \"%s\": use allow, deny or "
-			"reject\n",
-			cmd, src->dflt);
+		        "spackle %s: --default \"%s\": use allow, deny or "
+		        "reject\n",
+		        cmd, src->dflt);
 		return -1;
 	}
 	if (path == NULL) {
 		if (src->optional) {
 			fprintf(err,
-				"spackle %s: no rules given (--rules or -c) and "
-				"no %s: every flow gets the default, %s\n",
-				cmd, CONFIG_DEFAULT_PATH,
-				sp_verdict_name(src->verdict));
+			        "spackle %s: no rules given (--rules or -c) "
+			        "and "
+			        "no %s: every flow gets the default, %s\n",
+			        cmd, CONFIG_DEFAULT_PATH,
+			        sp_verdict_name(src->verdict));
 			return 0;
 		}
 		fprintf(err,
-			"spackle %s: no rules: pass --rules DIR or -c CONF "
-			"(%s does not exist)\n",
-			cmd, CONFIG_DEFAULT_PATH);
+		        "spackle %s: no rules: pass --rules DIR or -c CONF "
+		        "(%s does not exist)\n",
+		        cmd, CONFIG_DEFAULT_PATH);
 		return -1;
 	}
 	if ((src->rs = rules_new()) == NULL) {
@@ -70,7 +72,7 @@ cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err)
 	    rules_compile(src->rs, &d) != 0 || d.errors > 0) {
 		rules_diags_print(err, &d);
 		fprintf(err, "spackle %s: %s: %zu error%s, no rules loaded\n",
-			cmd, path, d.errors, d.errors == 1 ? "" : "s");
+		        cmd, path, d.errors, d.errors == 1 ? "" : "s");
 		rules_diags_free(&d);
 		rules_free(src->rs);
 		src->rs = NULL;

@@ -109,7 +109,7 @@ sp_cidr_plen128(const struct sp_addr *net, unsigned plen)
 
 bool
 sp_cidr_contains(const struct sp_addr *net, unsigned plen,
-		 const struct sp_addr *a)
+                 const struct sp_addr *a)
 {
 	unsigned bits, full, rest;
 
@@ -195,7 +195,8 @@ sp_now_wall(void)
 static uint64_t
 mix64(uint64_t x)
 {
-	/* The splitmix64 finaliser: every input bit reaches every output bit. */
+	/* The splitmix64 finaliser: every input bit reaches every output bit.
+	 */
 	x ^= x >> 30;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 27;

@@ -21,7 +21,7 @@ struct config_ctx {
 
 static void
 config_error(struct config_ctx *x, const char *fmt, const char *a,
-	     const char *b)
+             const char *b)
 {
 	fprintf(x->err, "%s:%u: ", x->name, x->line);
 	fprintf(x->err, fmt, a, b);
@@ -64,7 +64,7 @@ config_word(const char *v, const char *const *words, size_t n)
 
 static bool
 config_uint(struct config_ctx *x, const char *key, const char *v,
-	    unsigned long lo, unsigned long hi, unsigned *out)
+            unsigned long lo, unsigned long hi, unsigned *out)
 {
 	char *end;
 	unsigned long n;
@@ -79,14 +79,14 @@ config_uint(struct config_ctx *x, const char *key, const char *v,
 	return true;
 bad:
 	fprintf(x->err, "%s:%u: %s: \"%s\" is not a number from %lu to %lu\n",
-		x->name, x->line, key, v, lo, hi);
+	        x->name, x->line, key, v, lo, hi);
 	x->errors++;
 	return false;
 }
 
 static bool
 config_path(struct config_ctx *x, const char *key, const char *v, char *out,
-	    size_t len)
+            size_t len)
 {
 	if (v[0] == '\0' || strlen(v) >= len) {
 		config_error(x, "%s: path \"%s\" is empty or too long", key, v);
@@ -99,7 +99,7 @@ config_path(struct config_ctx *x, const char *key, const char *v, char *out,
 /* Split a comma- or space-separated list in place; calls fn per item. */
 static bool
 config_list(struct config_ctx *x, const char *key, char *v,
-	    bool (*fn)(struct config_ctx *, const char *, const char *))
+            bool (*fn)(struct config_ctx *, const char *, const char *))
 {
 	char *save = NULL, *tok;
 	bool ok = true, any = false;
@@ -125,7 +125,7 @@ config_hook(struct config_ctx *x, const char *key, const char *tok)
 
 	if (w < 0) {
 		config_error(x, "%s: unknown hook \"%s\" (out, in, forward)",
-			     key, tok);
+		             key, tok);
 		return false;
 	}
 	x->c->hooks |= 1u << w;
@@ -139,19 +139,19 @@ config_exempt(struct config_ctx *x, const char *key, const char *tok)
 
 	if (strlen(tok) >= CONFIG_IFNAME_MAX) {
 		config_error(x, "%s: interface name \"%s\" is too long", key,
-			     tok);
+		             tok);
 		return false;
 	}
 	for (s = tok; *s; s++) {
 		if (!isalnum((unsigned char)*s) && !strchr("-_.@", *s)) {
 			config_error(x, "%s: \"%s\" is not an interface name",
-				     key, tok);
+			             key, tok);
 			return false;
 		}
 	}
 	if (x->c->nexempt >= CONFIG_EXEMPT_MAX) {
 		config_error(x, "%s: more than 16 exemptions (at \"%s\")", key,
-			     tok);
+		             tok);
 		return false;
 	}
 	snprintf(x->c->exempt[x->c->nexempt++], CONFIG_IFNAME_MAX, "%s", tok);
@@ -174,7 +174,7 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		w = config_word(v, table, sizeof(table) / sizeof(table[0]));   \
 		if (w < 0)                                                     \
 			config_error(x, "%s: \"%s\" is not one of " what, key, \
-				     v);                                       \
+			             v);                                       \
 		else                                                           \
 			field = (type)w;                                       \
 	} while (0)
@@ -186,14 +186,14 @@ config_set(struct config_ctx *x, const char *key, char *v)
 	else if (strcmp(key, "default") == 0) {
 		w = config_word(v, dflts, 3);
 		if (w < 0)
-			config_error(x, "%s: \"%s\" is not one of allow, deny, "
-					"reject",
-				     key, v);
+			config_error(x,
+			             "%s: \"%s\" is not one of allow, deny, "
+			             "reject",
+			             key, v);
 		else
 			c->dflt = (enum sp_verdict)(SP_VERDICT_ALLOW + w);
 	} else if (strcmp(key, "failure") == 0)
-		WORD(failures, c->failure, enum config_failure,
-		     "open, closed");
+		WORD(failures, c->failure, enum config_failure, "open, closed");
 	else if (strcmp(key, "firewall") == 0)
 		WORD(firewalls, c->firewall, enum config_firewall,
 		     "auto, iptables, nft");
@@ -246,7 +246,7 @@ config_parse(struct config *c, const char *name, const char *text, FILE *err)
 		n = nl ? (size_t)(nl - p) : strlen(p);
 		if (n >= sizeof(buf)) {
 			config_error(&x, "line is longer than %s bytes%s",
-				     "4160", "");
+			             "4160", "");
 			goto next;
 		}
 		memcpy(buf, p, n);
@@ -258,7 +258,7 @@ config_parse(struct config *c, const char *name, const char *text, FILE *err)
 			goto next;
 		if ((eq = strchr(line, '=')) == NULL) {
 			config_error(&x, "expected `key = value`, got \"%s\"%s",
-				     line, "");
+			             line, "");
 			goto next;
 		}
 		*eq = '\0';
@@ -304,12 +304,11 @@ config_load(struct config *c, const char *path, FILE *err)
 	}
 	if (len > CONFIG_FILE_MAX) {
 		fprintf(err, "%s: larger than 1 MiB, not a config file\n",
-			path);
+		        path);
 		goto out;
 	}
 	if (memchr(text, '\0', len) != NULL) {
-		fprintf(err, "%s: holds a NUL byte, not a config file\n",
-			path);
+		fprintf(err, "%s: holds a NUL byte, not a config file\n", path);
 		goto out;
 	}
 	text[len] = '\0';
@@ -328,12 +327,12 @@ config_print(FILE *f, const struct config *c)
 	bool first = true;
 
 	fprintf(f, "mode = %s\n",
-		c->mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce");
+	        c->mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce");
 	fprintf(f, "divert = %s\n",
-		c->divert == CONFIG_DIVERT_FLOW ? "flow" : "packet");
+	        c->divert == CONFIG_DIVERT_FLOW ? "flow" : "packet");
 	fprintf(f, "default = %s\n", sp_verdict_name(c->dflt));
 	fprintf(f, "failure = %s\n",
-		c->failure == CONFIG_FAILURE_CLOSED ? "closed" : "open");
+	        c->failure == CONFIG_FAILURE_CLOSED ? "closed" : "open");
 	fprintf(f, "rules = %s\n", c->rules);
 	fprintf(f, "db = %s\n", c->db);
 	fprintf(f, "control = %s\n", c->control);

@@ -16,11 +16,12 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
-	{"replay", cmd_replay, "run the classifier and rules over a capture"},
-	{"rules", cmd_rules, "check or print rule files (check, print)"},
-	{"explain", cmd_explain, "which rule decides a described flow, and why"},
-	{"version", cmd_version, "print the version"},
-	{"help", cmd_help, "show this help"},
+        {"replay", cmd_replay, "run the classifier and rules over a capture"},
+        {"rules", cmd_rules, "check or print rule files (check, print)"},
+        {"explain", cmd_explain,
+         "which rule decides a described flow, and why"},
+        {"version", cmd_version, "print the version"},
+        {"help", cmd_help, "show this help"},
 };
 
 static void
@@ -31,7 +32,7 @@ usage(FILE *f)
 	fprintf(f, "usage: spackle <command> [options]\n\ncommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-9s %s\n", subcommands[i].name,
-			subcommands[i].description);
+		        subcommands[i].description);
 	fprintf(f, "\n`spackle <command> --help` describes a command.\n");
 }
 

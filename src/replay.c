@@ -57,7 +57,7 @@ replay_packet(const struct divert_packet *dp, void *arg)
 	struct classify_result res;
 
 	classify_frame(r->cls, dp->link, dp->data, dp->caplen, dp->wirelen,
-		       dp->ts_ns, dp->uid, &res);
+	               dp->ts_ns, dp->uid, &res);
 	if (dp->ts_ns >= r->last_expire + NS_PER_S) {
 		classify_expire(r->cls, dp->ts_ns);
 		r->last_expire = dp->ts_ns;
@@ -83,8 +83,7 @@ struct replay_view {
 };
 
 static void
-replay_view(const struct replay *r, const struct flow *f,
-	    struct replay_view *v)
+replay_view(const struct replay *r, const struct flow *f, struct replay_view *v)
 {
 	int out = f->dir == SP_DIR_OUT ? 0 : 1; /* index the local end sent */
 	const struct rules_rule *rule;
@@ -98,11 +97,11 @@ replay_view(const struct replay *r, const struct flow *f,
 	sp_addr_format(v->laddr, v->lbuf, sizeof(v->lbuf));
 	sp_addr_format(v->raddr, v->rbuf, sizeof(v->rbuf));
 	rule = f->rule == FLOW_RULE_DEFAULT || r->rules == NULL
-		       ? NULL
-		       : rules_get(r->rules, f->rule);
+	               ? NULL
+	               : rules_get(r->rules, f->rule);
 	if (rule != NULL)
 		snprintf(v->rule, sizeof(v->rule), "%s:%u", rule->file,
-			 rule->line);
+		         rule->line);
 	else
 		snprintf(v->rule, sizeof(v->rule), "default");
 	v->proto = sp_proto_name(f->key.proto);
@@ -130,26 +129,32 @@ replay_print_json(const struct replay *r, const struct replay_flow *rf)
 	json_object_set_new(o, "dst", json_string(v.rbuf));
 	json_object_set_new(o, "dport", json_integer(v.rport));
 	json_object_set_new(o, "dir", json_string(sp_dir_name(rf->f.dir)));
-	json_object_set_new(o, "host", rf->host ? json_string(rf->host)
-						 : json_null());
+	json_object_set_new(o, "host",
+	                    rf->host ? json_string(rf->host) : json_null());
 	json_object_set_new(o, "verdict",
-			    json_string(sp_verdict_name(rf->f.verdict)));
+	                    json_string(sp_verdict_name(rf->f.verdict)));
 	json_object_set_new(o, "rule", json_string(v.rule));
 	json_object_set_new(o, "packets",
-			    json_integer((json_int_t)(v.pkts_out + v.pkts_in)));
-	json_object_set_new(o, "bytes",
-			    json_integer((json_int_t)(v.bytes_out + v.bytes_in)));
-	json_object_set_new(o, "packets_out", json_integer((json_int_t)v.pkts_out));
-	json_object_set_new(o, "packets_in", json_integer((json_int_t)v.pkts_in));
-	json_object_set_new(o, "bytes_out", json_integer((json_int_t)v.bytes_out));
-	json_object_set_new(o, "bytes_in", json_integer((json_int_t)v.bytes_in));
+	                    json_integer((json_int_t)(v.pkts_out + v.pkts_in)));
+	json_object_set_new(
+	        o, "bytes",
+	        json_integer((json_int_t)(v.bytes_out + v.bytes_in)));
+	json_object_set_new(o, "packets_out",
+	                    json_integer((json_int_t)v.pkts_out));
+	json_object_set_new(o, "packets_in",
+	                    json_integer((json_int_t)v.pkts_in));
+	json_object_set_new(o, "bytes_out",
+	                    json_integer((json_int_t)v.bytes_out));
+	json_object_set_new(o, "bytes_in",
+	                    json_integer((json_int_t)v.bytes_in));
 	/* A capture carries no process: these stay null. */
 	json_object_set_new(o, "pid", json_null());
 	json_object_set_new(o, "exe", json_null());
 	json_object_set_new(o, "uid", json_null());
 	json_object_set_new(o, "first_ns",
-			    json_integer((json_int_t)rf->f.first_ns));
-	json_object_set_new(o, "last_ns", json_integer((json_int_t)rf->f.last_ns));
+	                    json_integer((json_int_t)rf->f.first_ns));
+	json_object_set_new(o, "last_ns",
+	                    json_integer((json_int_t)rf->f.last_ns));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (s != NULL)
 		puts(s);
@@ -165,9 +170,9 @@ replay_print_text(const struct replay *r, const struct replay_flow *rf)
 
 	replay_view(r, &rf->f, &v);
 	snprintf(l, sizeof(l), v.laddr->family == 10 ? "[%s]:%u" : "%s:%u",
-		 v.lbuf, v.lport);
+	         v.lbuf, v.lport);
 	snprintf(rm, sizeof(rm), v.raddr->family == 10 ? "[%s]:%u" : "%s:%u",
-		 v.rbuf, v.rport);
+	         v.rbuf, v.rport);
 	printf("%-3s %-5s %-24s %-3s %-28s %-24s %-6s %-28s %6llu pkts "
 	       "%9llu bytes\n",
 	       sp_dir_name(rf->f.dir), v.proto, l,
@@ -186,11 +191,11 @@ replay_print_summary(const struct replay *r, bool json)
 
 	classify_stats(r->cls, &st);
 	if (!json) {
-		printf("\n%llu packets, %llu flows, %llu malformed, %llu not IP, "
+		printf("\n%llu packets, %llu flows, %llu malformed, %llu not "
+		       "IP, "
 		       "%llu unmatched fragments, %llu DNS answers\n"
 		       "packets allowed %llu, denied %llu, rejected %llu\n",
-		       (unsigned long long)st.packets,
-		       (unsigned long long)r->n,
+		       (unsigned long long)st.packets, (unsigned long long)r->n,
 		       (unsigned long long)st.malformed,
 		       (unsigned long long)st.not_ip,
 		       (unsigned long long)st.fragments_unmatched,
@@ -205,22 +210,23 @@ replay_print_summary(const struct replay *r, bool json)
 	json_object_set_new(s, "bytes", json_integer((json_int_t)st.bytes));
 	json_object_set_new(s, "flows", json_integer((json_int_t)r->n));
 	json_object_set_new(s, "malformed",
-			    json_integer((json_int_t)st.malformed));
+	                    json_integer((json_int_t)st.malformed));
 	json_object_set_new(s, "not_ip", json_integer((json_int_t)st.not_ip));
 	json_object_set_new(s, "fragments_unmatched",
-			    json_integer((json_int_t)st.fragments_unmatched));
+	                    json_integer((json_int_t)st.fragments_unmatched));
 	json_object_set_new(s, "dns_answers",
-			    json_integer((json_int_t)st.dns_answers));
+	                    json_integer((json_int_t)st.dns_answers));
 	json_object_set_new(s, "dns_bad", json_integer((json_int_t)st.dns_bad));
 	vd = json_object();
 	json_object_set_new(
-		vd, "allow",
-		json_integer((json_int_t)st.verdicts[SP_VERDICT_ALLOW]));
+	        vd, "allow",
+	        json_integer((json_int_t)st.verdicts[SP_VERDICT_ALLOW]));
 	json_object_set_new(
-		vd, "deny", json_integer((json_int_t)st.verdicts[SP_VERDICT_DENY]));
+	        vd, "deny",
+	        json_integer((json_int_t)st.verdicts[SP_VERDICT_DENY]));
 	json_object_set_new(
-		vd, "reject",
-		json_integer((json_int_t)st.verdicts[SP_VERDICT_REJECT]));
+	        vd, "reject",
+	        json_integer((json_int_t)st.verdicts[SP_VERDICT_REJECT]));
 	json_object_set_new(s, "packets_by_verdict", vd);
 	o = json_object();
 	json_object_set_new(o, "summary", s);
@@ -255,7 +261,8 @@ replay_run(const struct replay_options *opt, FILE *err)
 	cc.ended_arg = &r;
 	r.rules = opt->rules;
 	if ((r.cls = classify_new(&cc)) == NULL) {
-		fprintf(err, "spackle replay: out of memory for the flow table\n");
+		fprintf(err,
+		        "spackle replay: out of memory for the flow table\n");
 		return 2;
 	}
 	if (divert_pcap_ops.open(&d, opt->file, ebuf, sizeof(ebuf)) != 0) {
@@ -270,10 +277,10 @@ replay_run(const struct replay_options *opt, FILE *err)
 
 		classify_stats(r.cls, &st);
 		fprintf(err,
-			"spackle replay: %s: unreadable after packet %llu: %s "
-			"(flows up to there are shown)\n",
-			opt->file, (unsigned long long)st.packets,
-			divert_pcap_ops.error(d));
+		        "spackle replay: %s: unreadable after packet %llu: %s "
+		        "(flows up to there are shown)\n",
+		        opt->file, (unsigned long long)st.packets,
+		        divert_pcap_ops.error(d));
 		rc = 1;
 	}
 	divert_pcap_ops.close(d);
@@ -302,23 +309,22 @@ replay_run(const struct replay_options *opt, FILE *err)
 static void
 replay_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: spackle replay FILE [--rules DIR|FILE | -c CONF]\n"
-		"         [--default allow|deny|reject] [--local CIDR]... "
-		"[--json]\n");
+	fprintf(f, "usage: spackle replay FILE [--rules DIR|FILE | -c CONF]\n"
+	           "         [--default allow|deny|reject] [--local CIDR]... "
+	           "[--json]\n");
 }
 
 int
 cmd_replay(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"rules", required_argument, NULL, 'r'},
-		{"config", required_argument, NULL, 'c'},
-		{"default", required_argument, NULL, 'd'},
-		{"local", required_argument, NULL, 'l'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"rules", required_argument, NULL, 'r'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"default", required_argument, NULL, 'd'},
+	        {"local", required_argument, NULL, 'l'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct replay_options opt;
 	struct cmd_rules_source src;
@@ -341,18 +347,20 @@ cmd_replay(int argc, char **argv)
 			break;
 		case 'l':
 			if (opt.nlocal == REPLAY_LOCAL_MAX) {
-				fprintf(stderr, "spackle replay: more than %d "
-						"--local networks\n",
-					REPLAY_LOCAL_MAX);
+				fprintf(stderr,
+				        "spackle replay: more than %d "
+				        "--local networks\n",
+				        REPLAY_LOCAL_MAX);
 				return 2;
 			}
 			if (!sp_cidr_parse(&opt.local[opt.nlocal],
-					   &opt.local_plen[opt.nlocal],
-					   optarg)) {
+			                   &opt.local_plen[opt.nlocal],
+			                   optarg)) {
 				fprintf(stderr,
-					"spackle replay: --local \"%s\": not an "
-					"address or CIDR\n",
-					optarg);
+				        "spackle replay: --local \"%s\": not "
+				        "an "
+				        "address or CIDR\n",
+				        optarg);
 				return 2;
 			}
 			opt.nlocal++;

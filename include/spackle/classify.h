@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The classifier: parse, names, flow, rules -- one packet in, one verdict out. */
+/* The classifier: parse, names, flow, rules -- one packet in, one verdict out.
+ */
 #ifndef SPACKLE_CLASSIFY_H
 #define SPACKLE_CLASSIFY_H
 
@@ -12,8 +13,8 @@
 
 /* Who owns a flow's local socket, when attribution can tell. */
 struct classify_owner {
-	int32_t pid;         /* -1 unknown */
-	uint32_t uid;        /* FLOW_UID_UNKNOWN unknown */
+	int32_t pid;           /* -1 unknown */
+	uint32_t uid;          /* FLOW_UID_UNKNOWN unknown */
 	char exe[SP_PATH_MAX]; /* "" unknown */
 };
 
@@ -22,7 +23,7 @@ struct classify_owner {
  * lookup in here. Replay has none: a capture carries no process.
  */
 typedef bool (*classify_owner_fn)(const struct flow *f, uint32_t uid_hint,
-				  struct classify_owner *out, void *arg);
+                                  struct classify_owner *out, void *arg);
 
 struct classify_config {
 	const struct ruleset *rules; /* compiled; NULL decides by dflt */
@@ -41,15 +42,19 @@ struct classify_config {
 
 struct classify_stats {
 	uint64_t packets, bytes;
-	uint64_t malformed; /* PACKET_SHORT or PACKET_BAD */
-	uint64_t not_ip;    /* frames without IP (ARP, ...) */
+	uint64_t malformed;           /* PACKET_SHORT or PACKET_BAD */
+	uint64_t not_ip;              /* frames without IP (ARP, ...) */
 	uint64_t fragments_unmatched; /* later fragments of unseen datagrams */
 	uint64_t decisions;
 	uint64_t verdicts[4]; /* packets by enum sp_verdict */
 	uint64_t dns_answers, dns_bad;
 };
 
-/* The outcome for one packet. */
+/*
+ * The outcome for one packet. After a burst, flow points at the flow's
+ * entry as the whole burst left it (later packets of the burst counted);
+ * verdict and new_flow are this packet's own.
+ */
 struct classify_result {
 	enum packet_status status;
 	enum sp_verdict verdict; /* SP_VERDICT_NONE: no flow (malformed) */
@@ -71,8 +76,8 @@ void classify_free(struct classifier *c);
  * (wirelen <= len) is malformed.
  */
 void classify_frame(struct classifier *c, int link, const uint8_t *p,
-		    size_t len, size_t wirelen, uint64_t now_ns,
-		    uint32_t uid_hint, struct classify_result *res);
+                    size_t len, size_t wirelen, uint64_t now_ns,
+                    uint32_t uid_hint, struct classify_result *res);
 
 /* One frame of a burst. */
 struct classify_input {
@@ -91,7 +96,7 @@ struct classify_input {
  * would, but overlapping the flow table's cache misses across the burst.
  */
 void classify_burst(struct classifier *c, const struct classify_input *in,
-		    size_t n, struct classify_result *res);
+                    size_t n, struct classify_result *res);
 
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);
@@ -105,7 +110,7 @@ struct names_cache *classify_names(struct classifier *c);
 
 /* Names of f's remote end known at now_ns, most recent first. */
 size_t classify_remote_names(struct classifier *c, const struct flow *f,
-			     uint64_t now_ns, const char **out, size_t max);
+                             uint64_t now_ns, const char **out, size_t max);
 
 /*
  * The remote name a live flow was decided with (NULL when its address had
@@ -113,8 +118,7 @@ size_t classify_remote_names(struct classifier *c, const struct flow *f,
  * flow is in the table and during the cfg->ended callback.
  */
 const char *classify_flow_host(const struct classifier *c,
-			       const struct flow *f);
-const char *classify_flow_exe(const struct classifier *c,
-			      const struct flow *f);
+                               const struct flow *f);
+const char *classify_flow_exe(const struct classifier *c, const struct flow *f);
 
 #endif

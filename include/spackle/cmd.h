@@ -22,11 +22,11 @@ int cmd_explain(int argc, char **argv);
  * overrides the verdict either way.
  */
 struct cmd_rules_source {
-	const char *rules;  /* --rules */
-	const char *config; /* -c */
-	const char *dflt;   /* --default */
-	bool optional;      /* no rules at all is fine (replay) */
-	struct ruleset *rs; /* out: loaded and compiled, or NULL */
+	const char *rules;       /* --rules */
+	const char *config;      /* -c */
+	const char *dflt;        /* --default */
+	bool optional;           /* no rules at all is fine (replay) */
+	struct ruleset *rs;      /* out: loaded and compiled, or NULL */
 	enum sp_verdict verdict; /* out: the default verdict */
 };
 

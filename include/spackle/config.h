@@ -54,7 +54,7 @@ int config_load(struct config *c, const char *path, FILE *err);
 
 /* Parse text held in memory; name is used in messages. */
 int config_parse(struct config *c, const char *name, const char *text,
-		 FILE *err);
+                 FILE *err);
 
 /* Write c back as a config file (round trip for tests and `status`). */
 void config_print(FILE *f, const struct config *c);

@@ -91,7 +91,7 @@ void flow_table_free(struct flow_table *t);
 
 /* Canonical key of a parsed packet; *orig_a is true when its sender is a. */
 void flow_key_from_packet(struct flow_key *k, const struct packet *pkt,
-			  bool *sender_is_a);
+                          bool *sender_is_a);
 
 /*
  * Find the flow of pkt, or create it (evicting the oldest idle flow when the
@@ -100,7 +100,7 @@ void flow_key_from_packet(struct flow_key *k, const struct packet *pkt,
  * Returns NULL only for a packet that has no flow key (a later fragment).
  */
 struct flow *flow_lookup(struct flow_table *t, const struct packet *pkt,
-			 uint64_t now_ns, bool *created, int *dir);
+                         uint64_t now_ns, bool *created, int *dir);
 
 /*
  * Fragments. The first fragment of a datagram (offset 0) carries the ports
@@ -110,7 +110,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct packet *pkt,
  * NULL when the first fragment was not seen (out of order or lost).
  */
 struct flow *flow_lookup_fragment(struct flow_table *t,
-				  const struct packet *pkt, int *dir);
+                                  const struct packet *pkt, int *dir);
 
 /*
  * Bursts. A table larger than the CPU's caches costs a cache miss or two per
@@ -120,7 +120,7 @@ struct flow *flow_lookup_fragment(struct flow_table *t,
  * its chain), then flow_lookup() for each as usual.
  */
 uint32_t flow_prefetch_bucket(const struct flow_table *t,
-			      const struct packet *pkt);
+                              const struct packet *pkt);
 void flow_prefetch_entry(const struct flow_table *t, uint32_t bucket);
 
 /* Find without creating. */
@@ -128,7 +128,7 @@ struct flow *flow_find(struct flow_table *t, const struct flow_key *k);
 
 /* Count pkt against f in direction dir, advance TCP state, refresh LRU. */
 void flow_update(struct flow_table *t, struct flow *f, const struct packet *pkt,
-		 int dir, uint64_t now_ns);
+                 int dir, uint64_t now_ns);
 
 /* Remove flows idle past their class timeout; returns how many. */
 size_t flow_expire(struct flow_table *t, uint64_t now_ns);
@@ -137,15 +137,15 @@ void flow_set_evict_cb(struct flow_table *t, flow_cb cb, void *arg);
 
 /* Visit every live flow in creation order is not promised; any order. */
 void flow_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *arg),
-		  void *arg);
+                  void *arg);
 
 void flow_table_stats(const struct flow_table *t, struct flow_stats *st);
 
 /* Remote and local ends of a decided flow (FLOW_F_LOCAL_A says which). */
 void flow_local(const struct flow *f, const struct sp_addr **addr,
-		uint16_t *port);
+                uint16_t *port);
 void flow_remote(const struct flow *f, const struct sp_addr **addr,
-		 uint16_t *port);
+                 uint16_t *port);
 
 /* Bytes of table memory per flow slot, for the README and bench. */
 size_t flow_table_bytes_per_flow(void);

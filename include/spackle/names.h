@@ -8,8 +8,8 @@
 
 enum dns_status {
 	DNS_OK = 0,
-	DNS_SHORT, /* message ends inside a field it announces */
-	DNS_BAD,   /* impossible value, pointer loop, too many jumps */
+	DNS_SHORT,      /* message ends inside a field it announces */
+	DNS_BAD,        /* impossible value, pointer loop, too many jumps */
 	DNS_NOT_ANSWER, /* a well-formed query, or a response with no data */
 };
 
@@ -31,7 +31,7 @@ typedef void (*dns_answer_cb)(const struct dns_addr_names *an, void *arg);
  * and only backwards; at most SP_DNS_RECORDS_MAX records are read.
  */
 enum dns_status dns_parse_response(const uint8_t *msg, size_t len,
-				   dns_answer_cb cb, void *arg);
+                                   dns_answer_cb cb, void *arg);
 
 /*
  * Parse the DNS messages in a TCP segment's payload: a two-byte length, then
@@ -39,7 +39,7 @@ enum dns_status dns_parse_response(const uint8_t *msg, size_t len,
  * DNS_SHORT after the complete ones were handed to cb.
  */
 enum dns_status dns_parse_tcp(const uint8_t *p, size_t len, dns_answer_cb cb,
-			      void *arg);
+                              void *arg);
 
 const char *dns_status_name(enum dns_status s);
 
@@ -51,21 +51,21 @@ void names_free(struct names_cache *c);
 
 /* Add name for addr, valid for ttl seconds from now_ns (0 ttl: 1 second). */
 void names_add(struct names_cache *c, const struct sp_addr *addr,
-	       const char *name, uint32_t ttl, uint64_t now_ns);
+               const char *name, uint32_t ttl, uint64_t now_ns);
 
 /*
  * Names known for addr and not expired, most recent first, up to max.
  * The pointers stay valid until the next names_add() or names_free().
  */
 size_t names_lookup(struct names_cache *c, const struct sp_addr *addr,
-		    uint64_t now_ns, const char **out, size_t max);
+                    uint64_t now_ns, const char **out, size_t max);
 
 /*
  * Feed a parsed packet: when it is a DNS answer (UDP or TCP from port 53,
  * or 5353), add what it carries. Returns DNS_NOT_ANSWER for anything else.
  */
 enum dns_status names_feed_packet(struct names_cache *c,
-				  const struct packet *pkt, uint64_t now_ns);
+                                  const struct packet *pkt, uint64_t now_ns);
 
 struct names_stats {
 	uint64_t entries, added, expired, dropped, answers, bad;

@@ -87,11 +87,11 @@ struct packet_stats {
  * decides). Fills *pkt; on anything but PACKET_OK its fields are undefined.
  */
 enum packet_status packet_parse_ip(const uint8_t *p, size_t len,
-				   struct packet *pkt);
+                                   struct packet *pkt);
 
 /* Strip a link-layer header of type `link`, then packet_parse_ip(). */
 enum packet_status packet_parse_frame(int link, const uint8_t *p, size_t len,
-				      struct packet *pkt);
+                                      struct packet *pkt);
 
 /* Is `link` a link type packet_parse_frame() knows? */
 bool packet_link_supported(int link);

@@ -14,8 +14,8 @@
 #define SP_PATH_MAX        4096
 #define SP_FLOWS_DEFAULT   (1u << 18)
 #define SP_NAMES_DEFAULT   (1u << 16)
-#define SP_NAMES_PER_ADDR  8 /* names kept for one address */
-#define SP_IPV6_EXT_MAX    8 /* IPv6 extension headers walked at most */
+#define SP_NAMES_PER_ADDR  8  /* names kept for one address */
+#define SP_IPV6_EXT_MAX    8  /* IPv6 extension headers walked at most */
 #define SP_DNS_JUMPS_MAX   16 /* compression pointers followed per name */
 #define SP_DNS_RECORDS_MAX 64 /* resource records read per message */
 
@@ -69,7 +69,7 @@ int sp_addr_cmp(const struct sp_addr *a, const struct sp_addr *b);
 bool sp_addr_equal(const struct sp_addr *a, const struct sp_addr *b);
 /* Does a lie in net/plen (plen in net's family)? Families must agree. */
 bool sp_cidr_contains(const struct sp_addr *net, unsigned plen,
-		      const struct sp_addr *a);
+                      const struct sp_addr *a);
 /* Prefix length in the 128-bit mapped space (IPv4 /n is /96+n). */
 unsigned sp_cidr_plen128(const struct sp_addr *net, unsigned plen);
 

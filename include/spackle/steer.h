@@ -84,7 +84,10 @@
 #define STEER_COMMENT_FLOW_REJECT "spackle flow reject"
 #define STEER_COMMENT_QUEUE       "spackle queue"
 
-/* iptables-restore's own output is read up to this many bytes. */
+/*
+ * A tool's output (iptables-save: the whole filter table) is read up to
+ * this many bytes; more is an error (-EFBIG).
+ */
 #define STEER_OUTPUT_MAX (64u << 20)
 
 enum steer_ipt_variant {
@@ -150,10 +153,12 @@ int steer_nft_remove_text(FILE *out);
 
 /*
  * Kernel side: these run iptables-restore, ip6tables-restore, *-save, nft
- * and iptables -V (fork and exec, no shell; looked up in /usr/sbin, /sbin,
- * /usr/local/sbin, /usr/bin, /bin) in the calling process's network
- * namespace, and need CAP_NET_ADMIN. On failure, err (errlen bytes, may be
- * NULL) gets a message saying what failed and the tool's own words.
+ * and iptables -V (fork and exec, no shell; looked up along root's usual
+ * PATH, /usr/local/sbin to /bin, not the caller's) in the calling
+ * thread's network namespace, and need CAP_NET_ADMIN. They wait for the
+ * child with waitpid(): the caller must not reap children it did not
+ * start (nor set SIGCHLD to SIG_IGN). On failure, err (errlen bytes, may
+ * be NULL) gets a message saying what failed and the tool's own words.
  */
 
 /*

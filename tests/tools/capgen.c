@@ -54,7 +54,7 @@ csum_fold(uint32_t sum)
 /* Transport header and payload, checksummed over the pseudo-header. */
 static size_t
 build_l4(uint8_t *seg, size_t cap, const struct capgen_pkt *p,
-	 const struct sp_addr *s, const struct sp_addr *d, bool v6)
+         const struct sp_addr *s, const struct sp_addr *d, bool v6)
 {
 	size_t hl, len;
 	uint32_t sum = 0;
@@ -168,7 +168,7 @@ capgen_build(uint8_t *buf, size_t cap, const struct capgen_pkt *p)
 		put16(buf + 4, (uint16_t)p->frag_id);
 		if (p->frag)
 			put16(buf + 6, (uint16_t)((p->frag_more ? 0x2000 : 0) |
-						  p->frag_off / 8));
+			                          p->frag_off / 8));
 		buf[8] = p->ttl ? p->ttl : 64;
 		buf[9] = p->proto;
 		memcpy(buf + 12, s.b + 12, 4);
@@ -190,7 +190,7 @@ capgen_build(uint8_t *buf, size_t cap, const struct capgen_pkt *p)
 	memcpy(buf + 24, d.b, 16);
 	off = 40;
 	if (p->v6_ext) {
-		buf[6] = 0; /* hop-by-hop */
+		buf[6] = 0;    /* hop-by-hop */
 		buf[off] = 60; /* then destination options */
 		memcpy(buf + off + 2, "\x01\x04\x00\x00\x00\x00", 6);
 		off += 8;
@@ -202,8 +202,8 @@ capgen_build(uint8_t *buf, size_t cap, const struct capgen_pkt *p)
 	}
 	if (p->frag) {
 		buf[off] = p->proto;
-		put16(buf + off + 2, (uint16_t)((p->frag_off & ~7u) |
-						(p->frag_more ? 1 : 0)));
+		put16(buf + off + 2,
+		      (uint16_t)((p->frag_off & ~7u) | (p->frag_more ? 1 : 0)));
 		put32(buf + off + 4, p->frag_id);
 		off += 8;
 	}
@@ -235,8 +235,8 @@ dns_name(uint8_t *p, size_t cap, const char *name)
 }
 
 static size_t
-dns_header(uint8_t *buf, size_t cap, uint16_t id, bool response,
-	   uint16_t an, const char *qname, uint16_t qtype)
+dns_header(uint8_t *buf, size_t cap, uint16_t id, bool response, uint16_t an,
+           const char *qname, uint16_t qtype)
 {
 	size_t n;
 
@@ -263,8 +263,8 @@ capgen_dns_query(uint8_t *buf, size_t cap, uint16_t id, const char *qname)
 
 size_t
 capgen_dns_response(uint8_t *buf, size_t cap, uint16_t id, const char *qname,
-		    const char *const *cnames, size_t ncnames,
-		    const char *const *addrs, size_t naddrs, uint32_t ttl)
+                    const char *const *cnames, size_t ncnames,
+                    const char *const *addrs, size_t naddrs, uint32_t ttl)
 {
 	struct sp_addr a;
 	size_t n, i, w, owner_off = 12, rd;
@@ -273,7 +273,7 @@ capgen_dns_response(uint8_t *buf, size_t cap, uint16_t id, const char *qname,
 	if (naddrs > 0 && sp_addr_parse(&a, addrs[0]) && a.family != AF_INET)
 		qtype = 28;
 	n = dns_header(buf, cap, id, true, (uint16_t)(ncnames + naddrs), qname,
-		       qtype);
+	               qtype);
 	if (n == 0)
 		return 0;
 	for (i = 0; i < ncnames; i++) {
@@ -325,8 +325,8 @@ capgen_open(const char *path, int link, enum capgen_format fmt)
 	if (fmt == CAPGEN_PCAP) {
 		/* libpcap speaks DLT_ numbers; LINKTYPE_RAW is DLT_RAW. */
 		g->dead = pcap_open_dead_with_tstamp_precision(
-			link == PACKET_LINK_RAW ? DLT_RAW : link, 262144,
-			PCAP_TSTAMP_PRECISION_NANO);
+		        link == PACKET_LINK_RAW ? DLT_RAW : link, 262144,
+		        PCAP_TSTAMP_PRECISION_NANO);
 		if (g->dead == NULL)
 			goto fail;
 		g->dumper = pcap_dump_open(g->dead, path);
@@ -378,7 +378,7 @@ fail:
 
 int
 capgen_write_raw(struct capgen *g, uint64_t ts_ns, const uint8_t *frame,
-		 size_t len)
+                 size_t len)
 {
 	struct pcap_pkthdr h;
 	uint32_t v[7], pad = 0;
@@ -408,8 +408,7 @@ capgen_write_raw(struct capgen *g, uint64_t ts_ns, const uint8_t *frame,
 }
 
 int
-capgen_write_ip(struct capgen *g, uint64_t ts_ns, const uint8_t *ip,
-		size_t len)
+capgen_write_ip(struct capgen *g, uint64_t ts_ns, const uint8_t *ip, size_t len)
 {
 	uint8_t f[CAPGEN_PKT_MAX + 32];
 	size_t hl = 0;

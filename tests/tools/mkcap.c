@@ -24,9 +24,11 @@ dns(struct capgen *g, const char *local, const char *server, uint16_t port,
     const char *const *addrs, size_t naddrs)
 {
 	uint8_t msg[1024];
-	struct capgen_pkt p = {.src = local, .dst = server,
-			       .proto = SP_PROTO_UDP, .sport = port,
-			       .dport = 53};
+	struct capgen_pkt p = {.src = local,
+	                       .dst = server,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = port,
+	                       .dport = 53};
 
 	p.plen = capgen_dns_query(msg, sizeof(msg), port, qname);
 	p.payload = msg;
@@ -37,7 +39,7 @@ dns(struct capgen *g, const char *local, const char *server, uint16_t port,
 	p.sport = 53;
 	p.dport = port;
 	p.plen = capgen_dns_response(msg, sizeof(msg), port, qname, cn, ncn,
-				     addrs, naddrs, 300);
+	                             addrs, naddrs, 300);
 	capgen_write(g, now, &p);
 	tick();
 }
@@ -50,10 +52,16 @@ tcp(struct capgen *g, const char *from, uint16_t sport, const char *to,
 {
 	static const uint8_t req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const uint8_t rsp[] = "HTTP/1.1 204 No Content\r\n\r\n";
-	struct capgen_pkt c = {.src = from, .dst = to, .proto = SP_PROTO_TCP,
-			       .sport = sport, .dport = dport};
-	struct capgen_pkt s = {.src = to, .dst = from, .proto = SP_PROTO_TCP,
-			       .sport = dport, .dport = sport};
+	struct capgen_pkt c = {.src = from,
+	                       .dst = to,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = sport,
+	                       .dport = dport};
+	struct capgen_pkt s = {.src = to,
+	                       .dst = from,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = dport,
+	                       .dport = sport};
 	int i;
 
 	c.tcp_flags = PACKET_TCP_SYN;
@@ -102,10 +110,11 @@ demo(const char *path)
 	static const char *const a_cdn[] = {"203.0.113.20"};
 	static const uint8_t ntp[48] = {0x23};
 	static const uint8_t arp[42] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1,
-		0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1};
-	static const uint8_t garbled[] = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0,
-					  0, 0, 1, 0x08, 0x00, 0x4f, 0x00};
+	        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
+	        1,    0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
+	static const uint8_t garbled[] = {0x02, 0,    0,    0,   0, 2,
+	                                  0x02, 0,    0,    0,   0, 1,
+	                                  0x08, 0x00, 0x4f, 0x00};
 	uint8_t big[1400];
 	struct capgen *g = capgen_open(path, PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct capgen_pkt p;

@@ -23,7 +23,7 @@ guard_copy(const void *p, size_t len)
 	struct guard_hdr h;
 
 	base = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
 		abort();
 	guard = base + data_pages * page;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Test inputs placed flush against a PROT_NONE page (as picohttpparser does). */
+/* Test inputs placed flush against a PROT_NONE page (as picohttpparser does).
+ */
 #ifndef SPACKLE_TEST_GUARD_H
 #define SPACKLE_TEST_GUARD_H
 

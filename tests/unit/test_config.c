@@ -53,19 +53,19 @@ static void
 test_every_key(void **state)
 {
 	static const char text[] =
-		"# a comment\n"
-		"mode = monitor\n"
-		"divert=flow\n"
-		"  default   =  reject   # trailing comment\n"
-		"failure = closed\n"
-		"rules = /tmp/r.d\n"
-		"db = /tmp/db\n"
-		"control = /tmp/s.sock\n"
-		"queues = 4\n"
-		"queue_base = 100\n"
-		"hooks = out, forward\n"
-		"exempt = lo, veth0\n"
-		"firewall = iptables\n";
+	        "# a comment\n"
+	        "mode = monitor\n"
+	        "divert=flow\n"
+	        "  default   =  reject   # trailing comment\n"
+	        "failure = closed\n"
+	        "rules = /tmp/r.d\n"
+	        "db = /tmp/db\n"
+	        "control = /tmp/s.sock\n"
+	        "queues = 4\n"
+	        "queue_base = 100\n"
+	        "hooks = out, forward\n"
+	        "exempt = lo, veth0\n"
+	        "firewall = iptables\n";
 	struct config c;
 	char err[512];
 	char out[2048];
@@ -108,13 +108,13 @@ static void
 test_errors_name_the_line(void **state)
 {
 	static const char text[] = "mode = enforce\n"
-				   "colour = blue\n"
-				   "default = maybe\n"
-				   "queues = 0\n"
-				   "queues = 12x\n"
-				   "hooks = out, sideways\n"
-				   "no equals sign here\n"
-				   "mode = monitor\n";
+	                           "colour = blue\n"
+	                           "default = maybe\n"
+	                           "queues = 0\n"
+	                           "queues = 12x\n"
+	                           "hooks = out, sideways\n"
+	                           "no equals sign here\n"
+	                           "mode = monitor\n";
 	struct config c;
 	char err[2048];
 
@@ -125,7 +125,8 @@ test_errors_name_the_line(void **state)
 	assert_non_null(strstr(err, "t.conf:3: default: \"maybe\""));
 	assert_non_null(strstr(err, "t.conf:4: queues: \"0\""));
 	assert_non_null(strstr(err, "t.conf:5: queues: \"12x\""));
-	assert_non_null(strstr(err, "t.conf:6: hooks: unknown hook \"sideways\""));
+	assert_non_null(
+	        strstr(err, "t.conf:6: hooks: unknown hook \"sideways\""));
 	assert_non_null(strstr(err, "t.conf:7: expected `key = value`"));
 	/* the earlier config is untouched, even the good lines */
 	assert_int_equal(c.mode, CONFIG_MODE_ENFORCE);
@@ -161,10 +162,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_errors_name_the_line),
-		cmocka_unit_test(test_load_file),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_every_key),
+	        cmocka_unit_test(test_errors_name_the_line),
+	        cmocka_unit_test(test_load_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,13 +63,15 @@ tick(void)
 
 static void
 dns_answer(struct capgen *g, uint16_t port, const char *qname,
-	   const char *const *cn, size_t ncn, const char *const *addrs,
-	   size_t naddrs)
+           const char *const *cn, size_t ncn, const char *const *addrs,
+           size_t naddrs)
 {
 	uint8_t msg[1024];
-	struct capgen_pkt p = {.src = LOCAL4, .dst = DNS4,
-			       .proto = SP_PROTO_UDP, .sport = port,
-			       .dport = 53};
+	struct capgen_pkt p = {.src = LOCAL4,
+	                       .dst = DNS4,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = port,
+	                       .dport = 53};
 
 	p.payload = msg;
 	p.plen = capgen_dns_query(msg, sizeof(msg), port, qname);
@@ -80,7 +82,7 @@ dns_answer(struct capgen *g, uint16_t port, const char *qname,
 	p.sport = 53;
 	p.dport = port;
 	p.plen = capgen_dns_response(msg, sizeof(msg), port, qname, cn, ncn,
-				     addrs, naddrs, 300);
+	                             addrs, naddrs, 300);
 	assert_true(p.plen > 0);
 	assert_int_equal(capgen_write(g, now, &p), 0);
 	tick();
@@ -89,14 +91,20 @@ dns_answer(struct capgen *g, uint16_t port, const char *qname,
 /* SYN from `from`, SYN-ACK back, ACK: three packets of one flow. */
 static void
 tcp_open(struct capgen *g, const char *from, uint16_t sport, const char *to,
-	 uint16_t dport)
+         uint16_t dport)
 {
-	struct capgen_pkt c = {.src = from, .dst = to, .proto = SP_PROTO_TCP,
-			       .sport = sport, .dport = dport,
-			       .tcp_flags = PACKET_TCP_SYN};
-	struct capgen_pkt s = {.src = to, .dst = from, .proto = SP_PROTO_TCP,
-			       .sport = dport, .dport = sport,
-			       .tcp_flags = PACKET_TCP_SYN | PACKET_TCP_ACK};
+	struct capgen_pkt c = {.src = from,
+	                       .dst = to,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = sport,
+	                       .dport = dport,
+	                       .tcp_flags = PACKET_TCP_SYN};
+	struct capgen_pkt s = {.src = to,
+	                       .dst = from,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = dport,
+	                       .dport = sport,
+	                       .tcp_flags = PACKET_TCP_SYN | PACKET_TCP_ACK};
 
 	assert_int_equal(capgen_write(g, now, &c), 0);
 	tick();
@@ -109,12 +117,16 @@ tcp_open(struct capgen *g, const char *from, uint16_t sport, const char *to,
 
 static void
 udp_send(struct capgen *g, const char *from, uint16_t sport, const char *to,
-	 uint16_t dport)
+         uint16_t dport)
 {
 	static const uint8_t data[32];
-	struct capgen_pkt p = {.src = from, .dst = to, .proto = SP_PROTO_UDP,
-			       .sport = sport, .dport = dport,
-			       .payload = data, .plen = sizeof(data)};
+	struct capgen_pkt p = {.src = from,
+	                       .dst = to,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = sport,
+	                       .dport = dport,
+	                       .payload = data,
+	                       .plen = sizeof(data)};
 
 	assert_int_equal(capgen_write(g, now, &p), 0);
 	tick();
@@ -131,9 +143,9 @@ run_replay(struct run *r, const char *cap, const char *extra)
 
 	assert_non_null(bin);
 	snprintf(cmd, sizeof(cmd),
-		 "%s replay --json --rules %s/rules --local 192.0.2.0/24 "
-		 "--local 2001:db8:1::/48 %s %s/%s 2>%s/stderr",
-		 bin, tmpdir, extra ? extra : "", tmpdir, cap, tmpdir);
+	         "%s replay --json --rules %s/rules --local 192.0.2.0/24 "
+	         "--local 2001:db8:1::/48 %s %s/%s 2>%s/stderr",
+	         bin, tmpdir, extra ? extra : "", tmpdir, cap, tmpdir);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	r->flows = json_array();
@@ -142,7 +154,7 @@ run_replay(struct run *r, const char *cap, const char *extra)
 		o = json_loads(line, 0, &je);
 		if (o == NULL)
 			fail_msg("replay printed a line that is not JSON: %s",
-				 line);
+			         line);
 		if (json_object_get(o, "summary") != NULL) {
 			r->summary = json_incref(json_object_get(o, "summary"));
 			json_decref(o);
@@ -190,8 +202,8 @@ flow_to(const struct run *r, const char *proto, const char *dst, int dport)
 }
 
 static void
-assert_flow(const struct run *r, const char *proto, const char *dst,
-	    int dport, const char *verdict, const char *rule_suffix)
+assert_flow(const struct run *r, const char *proto, const char *dst, int dport,
+            const char *verdict, const char *rule_suffix)
 {
 	json_t *f = flow_to(r, proto, dst, dport);
 	const char *v = json_string_value(json_object_get(f, "verdict"));
@@ -202,12 +214,12 @@ assert_flow(const struct run *r, const char *proto, const char *dst,
 	assert_non_null(rule);
 	if (strcmp(v, verdict) != 0)
 		fail_msg("flow to %s:%d: verdict %s (rule %s), expected %s",
-			 dst, dport, v, rule, verdict);
+		         dst, dport, v, rule, verdict);
 	rl = strlen(rule);
 	sl = strlen(rule_suffix);
 	if (rl < sl || strcmp(rule + rl - sl, rule_suffix) != 0)
 		fail_msg("flow to %s:%d: rule %s, expected ...%s", dst, dport,
-			 rule, rule_suffix);
+		         rule, rule_suffix);
 }
 
 static json_int_t
@@ -255,17 +267,17 @@ static void
 test_priority_and_process(void **state)
 {
 	static const char *const a[] = {"203.0.113.5"};
-	struct capgen *g = cap_open("prio.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("prio.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 
 	(void)state;
 	clear_rules();
 	write_file("rules/10.rules",
-		   "deny out to host www.example.com port 443\n"
-		   "allow out priority to 203.0.113.0/24\n"
-		   "reject out process \"*\" to 198.51.100.0/24\n"
-		   "deny out to 198.51.100.0/24\n");
+	           "deny out to host www.example.com port 443\n"
+	           "allow out priority to 203.0.113.0/24\n"
+	           "reject out process \"*\" to 198.51.100.0/24\n"
+	           "deny out to 198.51.100.0/24\n");
 	dns_answer(g, 1000, "www.example.com", NULL, 0, a, 1);
 	tcp_open(g, LOCAL4, 2000, "203.0.113.5", 443);
 	tcp_open(g, LOCAL4, 2001, "198.51.100.9", 80);
@@ -286,19 +298,18 @@ test_remote_specificity(void **state)
 	static const char *const a2[] = {"203.0.113.12"};
 	static const char *const a3[] = {"203.0.113.13"};
 	static const char *const a4[] = {"203.0.113.14"};
-	struct capgen *g = cap_open("spec.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("spec.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 
 	(void)state;
 	clear_rules();
-	write_file("rules/10.rules",
-		   "deny out to any\n"
-		   "allow out to 203.0.113.0/24\n"
-		   "deny out to 203.0.113.0/28\n"
-		   "allow out to domain example.org\n"
-		   "deny out to domain ads.example.org\n"
-		   "allow out to host ok.ads.example.org\n");
+	write_file("rules/10.rules", "deny out to any\n"
+	                             "allow out to 203.0.113.0/24\n"
+	                             "deny out to 203.0.113.0/28\n"
+	                             "allow out to domain example.org\n"
+	                             "deny out to domain ads.example.org\n"
+	                             "allow out to host ok.ads.example.org\n");
 	dns_answer(g, 1001, "ok.ads.example.org", NULL, 0, a1, 1);
 	dns_answer(g, 1002, "x.ads.example.org", NULL, 0, a2, 1);
 	dns_answer(g, 1003, "www.example.org", NULL, 0, a3, 1);
@@ -312,15 +323,15 @@ test_remote_specificity(void **state)
 	capgen_close(g);
 	run_replay(&r, "spec.pcap", NULL);
 	assert_flow(&r, "tcp", a1[0], 443, "allow", "10.rules:6"); /* host */
-	assert_flow(&r, "tcp", a2[0], 443, "deny", "10.rules:5"); /* longer */
+	assert_flow(&r, "tcp", a2[0], 443, "deny", "10.rules:5");  /* longer */
 	assert_flow(&r, "tcp", a3[0], 443, "allow", "10.rules:4"); /* domain */
 	/* a name no rule knows: the longest prefix decides */
 	assert_flow(&r, "tcp", a4[0], 443, "deny", "10.rules:3");
 	assert_flow(&r, "tcp", "203.0.113.200", 443, "allow", "10.rules:2");
 	assert_flow(&r, "tcp", "198.51.100.1", 443, "deny", "10.rules:1");
 	assert_string_equal(json_string_value(json_object_get(
-				    flow_to(&r, "tcp", a1[0], 443), "host")),
-			    "ok.ads.example.org");
+	                            flow_to(&r, "tcp", a1[0], 443), "host")),
+	                    "ok.ads.example.org");
 	run_free(&r);
 }
 
@@ -328,19 +339,19 @@ test_remote_specificity(void **state)
 static void
 test_port_action_order(void **state)
 {
-	struct capgen *g = cap_open("pao.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("pao.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 
 	(void)state;
 	clear_rules();
 	write_file("rules/10-a.rules",
-		   "deny out to 203.0.113.0/24\n"
-		   "allow out proto tcp to 203.0.113.0/24 port { 80, 443 }\n"
-		   "allow out to 198.51.100.77\n"
-		   "reject out to 198.51.100.77\n"
-		   "deny out to 198.51.100.77\n"
-		   "deny out to 198.51.100.88 note \"first\"\n");
+	           "deny out to 203.0.113.0/24\n"
+	           "allow out proto tcp to 203.0.113.0/24 port { 80, 443 }\n"
+	           "allow out to 198.51.100.77\n"
+	           "reject out to 198.51.100.77\n"
+	           "deny out to 198.51.100.77\n"
+	           "deny out to 198.51.100.88 note \"first\"\n");
 	write_file("rules/20-b.rules", "deny out to 198.51.100.88\n");
 	tcp_open(g, LOCAL4, 3001, "203.0.113.7", 443);
 	tcp_open(g, LOCAL4, 3002, "203.0.113.7", 8080);
@@ -360,8 +371,8 @@ test_port_action_order(void **state)
 static void
 test_default(void **state)
 {
-	struct capgen *g = cap_open("dflt.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("dflt.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 
 	(void)state;
@@ -383,15 +394,15 @@ test_cname_chain(void **state)
 	static const char *const cn[] = {"a.cdn.example", "b.cdn.example"};
 	static const char *const a[] = {"203.0.113.50"};
 	static const char *const a6[] = {"2001:db8:50::1"};
-	struct capgen *g = cap_open("cname.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("cname.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 	json_t *f;
 
 	(void)state;
 	clear_rules();
 	write_file("rules/10.rules", "deny out to host a.cdn.example\n"
-				     "allow out to domain b.cdn.example\n");
+	                             "allow out to domain b.cdn.example\n");
 	dns_answer(g, 1005, "www.chain.example", cn, 2, a, 1);
 	dns_answer(g, 1006, "www.chain.example", cn, 2, a6, 1);
 	tcp_open(g, LOCAL4, 5001, a[0], 443);
@@ -403,7 +414,7 @@ test_cname_chain(void **state)
 	assert_flow(&r, "tcp", a6[0], 443, "deny", "10.rules:1");
 	f = flow_to(&r, "tcp", a[0], 443);
 	assert_string_equal(json_string_value(json_object_get(f, "host")),
-			    "www.chain.example");
+	                    "www.chain.example");
 	assert_int_equal(json_integer_value(json_object_get(f, "packets")), 3);
 	assert_true(summary_int(&r, "dns_answers") >= 2);
 	run_free(&r);
@@ -413,19 +424,18 @@ test_cname_chain(void **state)
 static void
 test_ipv6_icmp_inbound(void **state)
 {
-	struct capgen *g = cap_open("v6.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("v6.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct capgen_pkt p;
 	struct run r;
 	json_t *f;
 
 	(void)state;
 	clear_rules();
-	write_file("rules/10.rules",
-		   "deny out to 2001:db8:dead::/48\n"
-		   "deny out proto icmp\n"
-		   "allow in proto tcp port 22\n"
-		   "deny in to any\n");
+	write_file("rules/10.rules", "deny out to 2001:db8:dead::/48\n"
+	                             "deny out proto icmp\n"
+	                             "allow in proto tcp port 22\n"
+	                             "deny in to any\n");
 	tcp_open(g, LOCAL6, 6001, "2001:db8:dead::1", 443);
 	tcp_open(g, LOCAL6, 6002, "2001:db8:beef::1", 443);
 	memset(&p, 0, sizeof(p));
@@ -469,8 +479,8 @@ static void
 test_fragments(void **state)
 {
 	static uint8_t big[1200];
-	struct capgen *g = cap_open("frag.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("frag.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct capgen_pkt p;
 	struct run r;
 	json_t *f;
@@ -535,12 +545,12 @@ test_link_types_and_pcapng(void **state)
 		enum capgen_format fmt;
 		const char *name;
 	} kinds[] = {
-		{PACKET_LINK_ETHERNET, CAPGEN_PCAPNG, "eth.pcapng"},
-		{PACKET_LINK_SLL, CAPGEN_PCAP, "sll.pcap"},
-		{PACKET_LINK_SLL2, CAPGEN_PCAP, "sll2.pcap"},
-		{PACKET_LINK_RAW, CAPGEN_PCAP, "raw.pcap"},
-		{PACKET_LINK_NULL, CAPGEN_PCAP, "null.pcap"},
-		{PACKET_LINK_LOOP, CAPGEN_PCAPNG, "loop.pcapng"},
+	        {PACKET_LINK_ETHERNET, CAPGEN_PCAPNG, "eth.pcapng"},
+	        {PACKET_LINK_SLL, CAPGEN_PCAP, "sll.pcap"},
+	        {PACKET_LINK_SLL2, CAPGEN_PCAP, "sll2.pcap"},
+	        {PACKET_LINK_RAW, CAPGEN_PCAP, "raw.pcap"},
+	        {PACKET_LINK_NULL, CAPGEN_PCAP, "null.pcap"},
+	        {PACKET_LINK_LOOP, CAPGEN_PCAPNG, "loop.pcapng"},
 	};
 	static const char *const a[] = {"203.0.113.33"};
 	static const char *const a6[] = {"2001:db8:33::1"};
@@ -551,7 +561,7 @@ test_link_types_and_pcapng(void **state)
 	(void)state;
 	clear_rules();
 	write_file("rules/10.rules", "deny out to domain blocked.example\n"
-				     "reject out proto udp port 5000\n");
+	                             "reject out proto udp port 5000\n");
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		g = cap_open(kinds[i].name, kinds[i].link, kinds[i].fmt);
 		dns_answer(g, 1100, "www.blocked.example", NULL, 0, a, 1);
@@ -566,9 +576,9 @@ test_link_types_and_pcapng(void **state)
 		assert_flow(&r, "tcp", a[0], 443, "deny", "10.rules:1");
 		assert_flow(&r, "tcp", a6[0], 443, "deny", "10.rules:1");
 		assert_flow(&r, "udp", "2001:db8:44::1", 5000, "reject",
-			    "10.rules:2");
+		            "10.rules:2");
 		assert_flow(&r, "udp", "198.51.100.44", 5001, "allow",
-			    "default");
+		            "default");
 		/* two DNS exchanges, two TCP, two UDP */
 		assert_int_equal(summary_int(&r, "flows"), 6);
 		run_free(&r);
@@ -579,16 +589,18 @@ test_link_types_and_pcapng(void **state)
 static void
 test_garbled(void **state)
 {
-	static const uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-					2,    0,    0,    0,    0,    1,
-					0x08, 0x06, 0,    1,    0x08, 0,
-					6,    4,    0,    1};
+	static const uint8_t arp[42] = {
+	        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0,
+	        1,    0x08, 0x06, 0,    1,    0x08, 0, 6, 4, 0, 1};
 	uint8_t ip[256], frame[300];
-	struct capgen *g = cap_open("garbled.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
-	struct capgen_pkt p = {.src = LOCAL4, .dst = "198.51.100.60",
-			       .proto = SP_PROTO_TCP, .sport = 8001,
-			       .dport = 443, .tcp_flags = PACKET_TCP_SYN};
+	struct capgen *g =
+	        cap_open("garbled.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
+	struct capgen_pkt p = {.src = LOCAL4,
+	                       .dst = "198.51.100.60",
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = 8001,
+	                       .dport = 443,
+	                       .tcp_flags = PACKET_TCP_SYN};
 	size_t n, cut;
 	struct run r;
 
@@ -631,8 +643,8 @@ static void
 test_truncated_file(void **state)
 {
 	char path[600], cmd[1400];
-	struct capgen *g = cap_open("cut.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("cut.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct run r;
 	FILE *f;
 	char err[1024] = "";
@@ -665,8 +677,8 @@ test_dns_over_tcp(void **state)
 {
 	static const char *const a[] = {"203.0.113.70"};
 	uint8_t msg[600];
-	struct capgen *g = cap_open("dnstcp.pcap", PACKET_LINK_ETHERNET,
-				    CAPGEN_PCAP);
+	struct capgen *g =
+	        cap_open("dnstcp.pcap", PACKET_LINK_ETHERNET, CAPGEN_PCAP);
 	struct capgen_pkt p;
 	size_t n;
 	struct run r;
@@ -676,7 +688,7 @@ test_dns_over_tcp(void **state)
 	write_file("rules/10.rules", "reject out to domain tcp.example\n");
 	tcp_open(g, LOCAL4, 9100, DNS4, 53);
 	n = capgen_dns_response(msg + 2, sizeof(msg) - 2, 1, "x.tcp.example",
-				NULL, 0, a, 1, 60);
+	                        NULL, 0, a, 1, 60);
 	msg[0] = (uint8_t)(n >> 8);
 	msg[1] = (uint8_t)n;
 	memset(&p, 0, sizeof(p));
@@ -701,17 +713,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_priority_and_process),
-		cmocka_unit_test(test_remote_specificity),
-		cmocka_unit_test(test_port_action_order),
-		cmocka_unit_test(test_default),
-		cmocka_unit_test(test_cname_chain),
-		cmocka_unit_test(test_ipv6_icmp_inbound),
-		cmocka_unit_test(test_fragments),
-		cmocka_unit_test(test_link_types_and_pcapng),
-		cmocka_unit_test(test_garbled),
-		cmocka_unit_test(test_truncated_file),
-		cmocka_unit_test(test_dns_over_tcp),
+	        cmocka_unit_test(test_priority_and_process),
+	        cmocka_unit_test(test_remote_specificity),
+	        cmocka_unit_test(test_port_action_order),
+	        cmocka_unit_test(test_default),
+	        cmocka_unit_test(test_cname_chain),
+	        cmocka_unit_test(test_ipv6_icmp_inbound),
+	        cmocka_unit_test(test_fragments),
+	        cmocka_unit_test(test_link_types_and_pcapng),
+	        cmocka_unit_test(test_garbled),
+	        cmocka_unit_test(test_truncated_file),
+	        cmocka_unit_test(test_dns_over_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Install and remove the steering rules by running iptables-restore or nft. */
+
+/*
+ * The texts come from iptables.c and nft.c; this file only feeds them to
+ * the tools. Each tool runs by fork and exec, no shell, with its stdin,
+ * stdout and stderr on memfds: the whole text is written before the tool
+ * starts (no pipe to deadlock on, no SIGPIPE when it exits early), and its
+ * output is read back after it exits, for the caller's error message.
+ * iptables-restore applies one family's text in one commit, nft -f one
+ * ruleset in one transaction: the host never sees half of spackle's rules.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spackle/steer.h"
+
+/* root's PATH on Debian, in its order; the daemon's own PATH is not used. */
+static const char *const steer_dirs[] = {
+        "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+        "/usr/bin",        "/sbin",          "/bin",
+};
+
+/* What a tool printed and how it ended. */
+struct steer_out {
+	char *out; /* stdout, NUL-terminated */
+	size_t outlen;
+	char *err; /* stderr, NUL-terminated */
+	size_t errlen;
+	int status; /* exit status, 128 + signal when killed */
+};
+
+static void
+steer_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+steer_validate(const struct config *c, char *err, size_t errlen)
+{
+	const unsigned known =
+	        CONFIG_HOOK_OUT | CONFIG_HOOK_IN | CONFIG_HOOK_FORWARD;
+	const char *name, *s;
+	unsigned i;
+
+	if (c == NULL) {
+		steer_seterr(err, errlen, "steering: no configuration");
+		return -EINVAL;
+	}
+	if (c->queues < 1 ||
+	    (unsigned long)c->queue_base + c->queues - 1 > 65535) {
+		steer_seterr(err, errlen,
+		             "steering: queues %u from queue_base %u do not "
+		             "fit in the queue numbers 0-65535",
+		             c->queues, c->queue_base);
+		return -EINVAL;
+	}
+	if (c->hooks == 0 || (c->hooks & ~known) != 0) {
+		steer_seterr(err, errlen,
+		             "steering: hooks must be some of out, in, "
+		             "forward (bits 0x%x)",
+		             c->hooks);
+		return -EINVAL;
+	}
+	if (c->failure != CONFIG_FAILURE_OPEN &&
+	    c->failure != CONFIG_FAILURE_CLOSED) {
+		steer_seterr(err, errlen, "steering: bad failure policy %d",
+		             (int)c->failure);
+		return -EINVAL;
+	}
+	if (c->divert != CONFIG_DIVERT_PACKET &&
+	    c->divert != CONFIG_DIVERT_FLOW) {
+		steer_seterr(err, errlen, "steering: bad divert mode %d",
+		             (int)c->divert);
+		return -EINVAL;
+	}
+	if (c->nexempt > CONFIG_EXEMPT_MAX) {
+		steer_seterr(err, errlen, "steering: %u exemptions, at most %d",
+		             c->nexempt, CONFIG_EXEMPT_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < c->nexempt; i++) {
+		/* The name goes into rule text: only plain characters. */
+		name = c->exempt[i];
+		if (memchr(name, '\0', CONFIG_IFNAME_MAX) == NULL ||
+		    name[0] == '\0') {
+			steer_seterr(err, errlen,
+			             "steering: exemption %u is not an "
+			             "interface name",
+			             i + 1);
+			return -EINVAL;
+		}
+		for (s = name; *s; s++) {
+			if (!isalnum((unsigned char)*s) &&
+			    strchr("-_.@", *s) == NULL) {
+				steer_seterr(err, errlen,
+				             "steering: exemption \"%s\" is "
+				             "not an interface name",
+				             name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+steer_tool(const char *name, char *path, size_t len)
+{
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(steer_dirs) / sizeof(steer_dirs[0]); i++) {
+		n = snprintf(path, len, "%s/%s", steer_dirs[i], name);
+		if (n < 0 || (size_t)n >= len)
+			continue;
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* The whole content of a memfd, NUL-terminated. */
+static int
+steer_slurp(int fd, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	char *p;
+
+	*buf = NULL;
+	*len = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size < 0 || (unsigned long long)st.st_size > STEER_OUTPUT_MAX)
+		return -EFBIG;
+	p = malloc((size_t)st.st_size + 1);
+	if (p == NULL)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		n = pread(fd, p + got, (size_t)st.st_size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+}
+
+static int
+steer_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+steer_out_free(struct steer_out *o)
+{
+	free(o->out);
+	free(o->err);
+	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * Run argv[0] (looked up in steer_dirs) with in as stdin. Returns 0 when
+ * it ran (whatever its exit status, in o->status), -ENOENT when it is not
+ * installed, or another -errno when it could not be run.
+ */
+static int
+steer_exec(char *const argv[], const char *in, size_t inlen,
+           struct steer_out *o)
+{
+	int fd[3] = {-1, -1, -1}, st, rc, i;
+	char path[256];
+	sigset_t none;
+	pid_t pid;
+
+	memset(o, 0, sizeof(*o));
+	if ((rc = steer_tool(argv[0], path, sizeof(path))) < 0)
+		return rc;
+	for (i = 0; i < 3; i++) {
+		fd[i] = memfd_create("spackle-steer", MFD_CLOEXEC);
+		if (fd[i] < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	if (in != NULL && (rc = steer_write_all(fd[0], in, inlen)) < 0)
+		goto out;
+	if (lseek(fd[0], 0, SEEK_SET) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	sigemptyset(&none);
+
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		/*
+		 * Only async-signal-safe calls until exec. A memfd that got
+		 * its own target number (a daemon with 0-2 closed) keeps
+		 * CLOEXEC through dup2: clear it there.
+		 */
+		for (i = 0; i < 3; i++) {
+			if (fd[i] == i ? fcntl(i, F_SETFD, 0) < 0
+			               : dup2(fd[i], i) < 0)
+				_exit(126);
+		}
+		close_range(3, ~0u, 0);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execve(path, argv, environ);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	o->status = WIFEXITED(st)     ? WEXITSTATUS(st)
+	            : WIFSIGNALED(st) ? 128 + WTERMSIG(st)
+	                              : 255;
+	if ((rc = steer_slurp(fd[1], &o->out, &o->outlen)) < 0 ||
+	    (rc = steer_slurp(fd[2], &o->err, &o->errlen)) < 0) {
+		steer_out_free(o);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return rc;
+}
+
+/*
+ * "WHAT failed (exit N): the tool's first words (HINT)": its stderr lines
+ * joined with "; ", without iptables' "Try `iptables-restore -h'" advice
+ * and nft's echo of the input line and its ^^^ marker, at most 3 lines.
+ */
+static void
+steer_fail(char *err, size_t errlen, const char *what,
+           const struct steer_out *o, const char *hint)
+{
+	const char *p = o->err != NULL ? o->err : "", *nl, *q;
+	size_t used, n, reserve = hint != NULL ? strlen(hint) + 4 : 0;
+	unsigned lines = 0;
+
+	if (err == NULL || errlen == 0)
+		return;
+	snprintf(err, errlen, "%s failed (exit %d)", what, o->status);
+	for (; *p != '\0' && lines < 3; p = *nl ? nl + 1 : nl) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		n = (size_t)(nl - p);
+		if (n == 0 || strncmp(p, "Try `", 5) == 0 ||
+		    isspace((unsigned char)*p))
+			continue;
+		for (q = p; q < nl && strchr(" \t^~", *q) != NULL; q++)
+			;
+		if (q == nl)
+			continue;
+		used = strlen(err);
+		if (used + reserve + 3 >= errlen)
+			break;
+		snprintf(err + used, errlen - used - reserve, "%s%.*s",
+		         lines == 0 ? ": " : "; ", (int)(n > 512 ? 512 : n), p);
+		lines++;
+	}
+	if (hint != NULL) {
+		used = strlen(err);
+		snprintf(err + used, errlen - used, " (%s)", hint);
+	}
+}
+
+static bool
+steer_has_ipv6(void)
+{
+	return access("/proc/net/if_inet6", F_OK) == 0;
+}
+
+/* Text of one generator, in memory. */
+enum steer_kind {
+	STEER_IPT4,
+	STEER_IPT6,
+	STEER_IPT_REMOVE,
+	STEER_NFT,
+	STEER_NFT_REMOVE,
+};
+
+static int
+steer_text(const struct config *c, enum steer_kind kind, char **buf,
+           size_t *len)
+{
+	FILE *f;
+	int rc = -EINVAL;
+
+	*buf = NULL;
+	*len = 0;
+	f = open_memstream(buf, len);
+	if (f == NULL)
+		return -errno;
+	switch (kind) {
+	case STEER_IPT4:
+		rc = steer_iptables_text(c, AF_INET, f);
+		break;
+	case STEER_IPT6:
+		rc = steer_iptables_text(c, AF_INET6, f);
+		break;
+	case STEER_IPT_REMOVE:
+		rc = steer_iptables_remove_text(c, f);
+		break;
+	case STEER_NFT:
+		rc = steer_nft_text(c, f);
+		break;
+	case STEER_NFT_REMOVE:
+		rc = steer_nft_remove_text(f);
+		break;
+	}
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc < 0) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return rc;
+}
+
+/* Feed text to ip(6)tables-restore --noflush. */
+static int
+steer_restore(int family, const char *text, size_t len, const char *what,
+              char *err, size_t errlen)
+{
+	char *argv[] = {family == AF_INET6 ? "ip6tables-restore"
+	                                   : "iptables-restore",
+	                "--noflush", "--wait=10", NULL};
+	char label[96];
+	struct steer_out o;
+	int rc;
+
+	snprintf(label, sizeof(label), "%s --noflush (%s, %s)", argv[0],
+	         family == AF_INET6 ? "IPv6" : "IPv4", what);
+	rc = steer_exec(argv, text, len, &o);
+	if (rc < 0) {
+		steer_seterr(err, errlen,
+		             "%s: cannot run: %s (install iptables, or set "
+		             "firewall = nft)",
+		             label, strerror(-rc));
+		return rc;
+	}
+	if (o.status != 0) {
+		steer_fail(err, errlen, label, &o,
+		           "iptables-save shows the rules as they are");
+		rc = -EIO;
+	}
+	steer_out_free(&o);
+	return rc;
+}
+
+/* Feed text to nft -f. */
+static int
+steer_nft_run(const char *text, size_t len, const char *what, const char *hint,
+              char *err, size_t errlen)
+{
+	char *argv[] = {"nft", "-f", "-", NULL};
+	char label[96];
+	struct steer_out o;
+	int rc;
+
+	snprintf(label, sizeof(label), "nft -f (%s)", what);
+	rc = steer_exec(argv, text, len, &o);
+	if (rc < 0) {
+		steer_seterr(err, errlen,
+		             "%s: cannot run: %s (install nftables, or set "
+		             "firewall = iptables)",
+		             label, strerror(-rc));
+		return rc;
+	}
+	if (o.status != 0) {
+		steer_fail(err, errlen, label, &o, hint);
+		rc = -EIO;
+	}
+	steer_out_free(&o);
+	return rc;
+}
+
+bool
+steer_detect_nft_queue(void)
+{
+	/* A regular chain: the kernel checks the expression, no hook. */
+	static const char probe[] = "table inet spackle_probe {\n"
+	                            "\tchain probe {\n"
+	                            "\t\tqueue num 0 bypass\n"
+	                            "\t}\n"
+	                            "}\n";
+	char *argv[] = {"nft", "-c", "-f", "-", NULL};
+	struct steer_out o;
+	bool yes;
+
+	if (steer_exec(argv, probe, sizeof(probe) - 1, &o) < 0)
+		return false;
+	yes = o.status == 0;
+	steer_out_free(&o);
+	return yes;
+}
+
+enum config_firewall
+steer_firewall(const struct config *c)
+{
+	if (c != NULL && c->firewall == CONFIG_FIREWALL_NFT)
+		return CONFIG_FIREWALL_NFT;
+	if (c != NULL && c->firewall == CONFIG_FIREWALL_IPTABLES)
+		return CONFIG_FIREWALL_IPTABLES;
+	return steer_detect_nft_queue() ? CONFIG_FIREWALL_NFT
+	                                : CONFIG_FIREWALL_IPTABLES;
+}
+
+enum steer_ipt_variant
+steer_iptables_variant(void)
+{
+	char *argv[] = {"iptables", "-V", NULL};
+	enum steer_ipt_variant v = STEER_IPT_NONE;
+	struct steer_out o;
+
+	if (steer_exec(argv, NULL, 0, &o) < 0)
+		return STEER_IPT_NONE;
+	if (o.status == 0 && o.out != NULL) {
+		if (strstr(o.out, "(nf_tables)") != NULL)
+			v = STEER_IPT_NFT;
+		else if (strstr(o.out, "(legacy)") != NULL ||
+		         strncmp(o.out, "iptables v", 10) == 0)
+			v = STEER_IPT_LEGACY; /* before 1.8: no suffix */
+	}
+	steer_out_free(&o);
+	return v;
+}
+
+const char *
+steer_ipt_variant_name(enum steer_ipt_variant v)
+{
+	switch (v) {
+	case STEER_IPT_NFT:
+		return "nf_tables";
+	case STEER_IPT_LEGACY:
+		return "legacy";
+	case STEER_IPT_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* Remove whatever of spackle's ip(6)tables-save lists. */
+static int
+steer_ipt_cleanup(int family, char *err, size_t errlen)
+{
+	char *argv[] = {family == AF_INET6 ? "ip6tables-save" : "iptables-save",
+	                "-t", "filter", NULL};
+	struct steer_out o;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc, n;
+
+	rc = steer_exec(argv, NULL, 0, &o);
+	if (rc == -ENOENT)
+		return 0; /* no iptables, so none of its rules are ours */
+	if (rc < 0) {
+		steer_seterr(err, errlen, "%s: cannot run: %s", argv[0],
+		             strerror(-rc));
+		return rc;
+	}
+	if (o.status != 0) {
+		steer_fail(err, errlen, argv[0], &o, NULL);
+		steer_out_free(&o);
+		return -EIO;
+	}
+	f = open_memstream(&text, &len);
+	if (f == NULL) {
+		rc = -errno;
+		steer_out_free(&o);
+		return rc;
+	}
+	n = steer_iptables_cleanup_text(o.out, o.outlen, f);
+	if (fclose(f) != 0 && n >= 0)
+		n = -EIO;
+	steer_out_free(&o);
+	if (n < 0) {
+		steer_seterr(err, errlen, "%s: cannot write the cleanup: %s",
+		             argv[0], strerror(-n));
+		rc = n;
+	} else if (n > 0) {
+		rc = steer_restore(family, text, len, "stale rules", err,
+		                   errlen);
+	}
+	free(text);
+	return rc;
+}
+
+static int
+steer_nft_cleanup(char *err, size_t errlen)
+{
+	char *argv[] = {"nft", "list", "table", "inet", STEER_NFT_TABLE, NULL};
+	char remove[64];
+	struct steer_out o;
+	int rc, n;
+
+	rc = steer_exec(argv, NULL, 0, &o);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		steer_seterr(err, errlen, "nft: cannot run: %s", strerror(-rc));
+		return rc;
+	}
+	n = o.status;
+	steer_out_free(&o);
+	if (n != 0)
+		return 0; /* no such table (or no nf_tables at all) */
+	n = snprintf(remove, sizeof(remove), "delete table inet %s\n",
+	             STEER_NFT_TABLE);
+	return steer_nft_run(remove, (size_t)n, "stale table", NULL, err,
+	                     errlen);
+}
+
+int
+steer_cleanup(char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = steer_ipt_cleanup(AF_INET, err, errlen)) < 0)
+		return rc;
+	if (steer_has_ipv6() &&
+	    (rc = steer_ipt_cleanup(AF_INET6, err, errlen)) < 0)
+		return rc;
+	return steer_nft_cleanup(err, errlen);
+}
+
+static int
+steer_apply_iptables(const struct config *c, char *err, size_t errlen)
+{
+	char *text = NULL, scratch[256];
+	size_t len;
+	int rc;
+
+	if ((rc = steer_text(c, STEER_IPT4, &text, &len)) < 0)
+		goto text;
+	rc = steer_restore(AF_INET, text, len, "install", err, errlen);
+	free(text);
+	if (rc < 0 || !steer_has_ipv6())
+		return rc;
+
+	if ((rc = steer_text(c, STEER_IPT6, &text, &len)) < 0)
+		goto text;
+	rc = steer_restore(AF_INET6, text, len, "install", err, errlen);
+	free(text);
+	if (rc == 0)
+		return 0;
+	/* All or nothing: take the IPv4 half out again. */
+	if (steer_text(c, STEER_IPT_REMOVE, &text, &len) == 0) {
+		steer_restore(AF_INET, text, len, "undo", scratch,
+		              sizeof(scratch));
+		free(text);
+	}
+	return rc;
+text:
+	steer_seterr(err, errlen, "steering: cannot build the rules: %s",
+	             strerror(-rc));
+	return rc;
+}
+
+int
+steer_apply(const struct config *c, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = steer_validate(c, err, errlen)) < 0)
+		return rc;
+	if ((rc = steer_cleanup(err, errlen)) < 0)
+		return rc;
+	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES)
+		return steer_apply_iptables(c, err, errlen);
+
+	if ((rc = steer_text(c, STEER_NFT, &text, &len)) < 0) {
+		steer_seterr(err, errlen,
+		             "steering: cannot build the rules: %s",
+		             strerror(-rc));
+		return rc;
+	}
+	rc = steer_nft_run(text, len, "install",
+	                   "a kernel without nft's queue statement refuses "
+	                   "`queue`: firewall = iptables or auto avoids it",
+	                   err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+steer_remove(const struct config *c, char *err, size_t errlen)
+{
+	char first[512] = "", *text = NULL;
+	bool changed = false;
+	size_t len;
+	int rc, i;
+
+	if ((rc = steer_validate(c, err, errlen)) < 0)
+		return rc;
+	if (steer_firewall(c) == CONFIG_FIREWALL_NFT) {
+		if ((rc = steer_text(c, STEER_NFT_REMOVE, &text, &len)) < 0)
+			goto text;
+		rc = steer_nft_run(text, len, "remove", NULL, first,
+		                   sizeof(first));
+		free(text);
+		if (rc == -EIO)
+			changed = true;
+		else if (rc < 0)
+			goto fail;
+	} else {
+		if ((rc = steer_text(c, STEER_IPT_REMOVE, &text, &len)) < 0)
+			goto text;
+		for (i = 0; i < 2; i++) {
+			if (i == 1 && !steer_has_ipv6())
+				break;
+			rc = steer_restore(i ? AF_INET6 : AF_INET, text, len,
+			                   "remove", changed ? NULL : first,
+			                   sizeof(first));
+			if (rc == -EIO)
+				changed = true;
+			else if (rc < 0)
+				break;
+		}
+		free(text);
+		if (rc < 0 && rc != -EIO)
+			goto fail;
+	}
+	if (!changed)
+		return 0;
+
+	/* Not as installed: take away whatever of ours is left. */
+	if ((rc = steer_cleanup(err, errlen)) < 0)
+		return rc;
+	steer_seterr(err, errlen,
+	             "steering: the rules were not as installed (changed "
+	             "since, or removed with another config); removed what "
+	             "was left of them. First error: %s",
+	             first);
+	return 1;
+text:
+	steer_seterr(err, errlen, "steering: cannot build the rules: %s",
+	             strerror(-rc));
+	return rc;
+fail:
+	steer_seterr(err, errlen, "%s", first);
+	return rc;
+}

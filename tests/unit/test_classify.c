@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The classifier: names before decisions, solicited answers only, bursts
+ * decide exactly as single frames, cut packets told from snapped ones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spackle/classify.h"
+#include "tests/tools/capgen.h"
+
+#define LOCAL  "192.0.2.10"
+#define DNSSRV "198.51.100.53"
+#define T0     1764326400000000000ull
+
+struct frame {
+	uint8_t b[CAPGEN_PKT_MAX];
+	size_t len;
+};
+
+static struct ruleset *
+load(const char *text)
+{
+	struct ruleset *rs = rules_new();
+	struct rules_diags d;
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(
+	        rules_load_buffer(rs, "t.rules", text, strlen(text), &d), 0);
+	assert_int_equal(rules_compile(rs, &d), 0);
+	assert_int_equal(d.errors, 0);
+	rules_diags_free(&d);
+	return rs;
+}
+
+static struct classifier *
+make(const struct ruleset *rs)
+{
+	struct classify_config cc;
+	struct classifier *c;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.rules = rs;
+	cc.dflt = SP_VERDICT_ALLOW;
+	cc.flows.max_flows = 1024;
+	c = classify_new(&cc);
+	assert_non_null(c);
+	return c;
+}
+
+static void
+build(struct frame *f, const struct capgen_pkt *p)
+{
+	f->len = capgen_build(f->b, sizeof(f->b), p);
+	assert_true(f->len > 0);
+}
+
+static void
+dns_pair(struct frame *q, struct frame *a, uint16_t port, const char *name,
+         const char *addr)
+{
+	uint8_t msg[512];
+	const char *const addrs[] = {addr};
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = DNSSRV,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = port,
+	                       .dport = 53,
+	                       .payload = msg};
+
+	p.plen = capgen_dns_query(msg, sizeof(msg), port, name);
+	build(q, &p);
+	p.src = DNSSRV;
+	p.dst = LOCAL;
+	p.sport = 53;
+	p.dport = port;
+	p.plen = capgen_dns_response(msg, sizeof(msg), port, name, NULL, 0,
+	                             addrs, 1, 300);
+	build(a, &p);
+}
+
+/* A SYN from the local host; returns the new flow's result. */
+static void
+send_syn(struct classifier *c, const char *dst, uint16_t sport, uint64_t now,
+         struct classify_result *res)
+{
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = dst,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = sport,
+	                       .dport = 443,
+	                       .tcp_flags = 0x02};
+	struct frame f;
+
+	build(&f, &p);
+	classify_frame(c, PACKET_LINK_RAW, f.b, f.len, f.len, now, UINT32_MAX,
+	               res);
+	assert_int_equal(res->status, PACKET_OK);
+	assert_true(res->new_flow);
+}
+
+static void
+feed(struct classifier *c, const struct frame *f, uint64_t now)
+{
+	struct classify_result res;
+
+	classify_frame(c, PACKET_LINK_RAW, f->b, f->len, f->len, now,
+	               UINT32_MAX, &res);
+	assert_int_equal(res.status, PACKET_OK);
+}
+
+/* A name learnt from an answer decides the connection that follows it. */
+static void
+test_answer_then_connection(void **state)
+{
+	struct ruleset *rs = load("deny out to domain blocked.example\n");
+	struct classifier *c = make(rs);
+	struct classify_result res;
+	struct frame q, a;
+
+	(void)state;
+	dns_pair(&q, &a, 4000, "www.blocked.example", "203.0.113.1");
+	feed(c, &q, T0);
+	feed(c, &a, T0 + 1000);
+	send_syn(c, "203.0.113.1", 5000, T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_DENY);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "www.blocked.example");
+	assert_int_equal(res.flow->dir, SP_DIR_OUT);
+	/* the answer's TTL (300 s) runs out: the name no longer applies */
+	send_syn(c, "203.0.113.1", 5001, T0 + 301000000000ull, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_ALLOW);
+	assert_null(classify_flow_host(c, res.flow));
+	classify_free(c);
+	rules_free(rs);
+}
+
+/* An answer nobody asked for names nothing. */
+static void
+test_unsolicited_answer_ignored(void **state)
+{
+	struct ruleset *rs =
+	        load("deny out to any\nallow out to host trusted.example\n");
+	struct classifier *c = make(rs);
+	struct classify_result res;
+	struct classify_stats st;
+	struct frame q, a;
+
+	(void)state;
+	dns_pair(&q, &a, 4001, "trusted.example", "203.0.113.2");
+	feed(c, &a, T0);
+	classify_stats(c, &st);
+	assert_int_equal(st.dns_answers, 0);
+	send_syn(c, "203.0.113.2", 5002, T0 + 1000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_DENY);
+	/* asked for, the same answer counts */
+	feed(c, &q, T0 + 2000);
+	feed(c, &a, T0 + 3000);
+	send_syn(c, "203.0.113.2", 5003, T0 + 4000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_ALLOW);
+	classify_free(c);
+	rules_free(rs);
+}
+
+/* Flows, packets and a hash of where they went, summed over a table. */
+static void
+sum_flow(struct flow *f, void *arg)
+{
+	uint64_t *s = arg;
+
+	s[0]++;
+	s[1] += f->packets[0] + f->packets[1];
+	s[2] += (f->packets[0] * 31 + f->bytes[1]) ^ f->key.pa ^ f->rule;
+}
+
+/* Bursts decide and count exactly as frames one by one. */
+static void
+test_burst_equals_frames(void **state)
+{
+	struct ruleset *rs = load("deny out to domain d.example\n"
+	                          "reject out proto udp port 9\n"
+	                          "allow out priority to 203.0.113.7\n");
+	struct classifier *one = make(rs), *many = make(rs);
+	static struct frame f[200];
+	struct classify_input in[CLASSIFY_BURST];
+	struct classify_result r1, rn[CLASSIFY_BURST];
+	struct classify_stats s1, sn;
+	uint64_t seed = 1;
+	size_t i, k, n, nf = 0;
+	char dst[32];
+	uint64_t sums[2][3];
+
+	(void)state;
+	dns_pair(&f[0], &f[1], 4002, "x.d.example", "203.0.113.9");
+	nf = 2;
+	while (nf < 200) {
+		struct capgen_pkt p = {
+		        .src = LOCAL, .proto = SP_PROTO_TCP, .tcp_flags = 0x10};
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		snprintf(dst, sizeof(dst), "203.0.113.%u",
+		         (unsigned)(seed >> 60) + 1);
+		p.dst = dst;
+		p.sport = (uint16_t)(1000 + (seed >> 40) % 7);
+		p.dport = (seed >> 33) & 1 ? 9 : 443;
+		p.proto = (seed >> 35) & 1 ? SP_PROTO_UDP : SP_PROTO_TCP;
+		if ((seed >> 37) & 1) { /* a reply */
+			p.src = dst;
+			p.dst = LOCAL;
+			p.sport = p.dport;
+			p.dport = (uint16_t)(1000 + (seed >> 40) % 7);
+		}
+		build(&f[nf++], &p);
+	}
+	for (i = 0; i < nf; i += n) {
+		n = nf - i < CLASSIFY_BURST ? nf - i : CLASSIFY_BURST;
+		for (k = 0; k < n; k++) {
+			in[k].p = f[i + k].b;
+			in[k].len = f[i + k].len;
+			in[k].wirelen = f[i + k].len;
+			in[k].ts_ns = T0 + (i + k) * 1000;
+			in[k].uid_hint = UINT32_MAX;
+			in[k].link = PACKET_LINK_RAW;
+		}
+		classify_burst(many, in, n, rn);
+		for (k = 0; k < n; k++) {
+			classify_frame(one, PACKET_LINK_RAW, in[k].p, in[k].len,
+			               in[k].wirelen, in[k].ts_ns, UINT32_MAX,
+			               &r1);
+			if (r1.verdict != rn[k].verdict ||
+			    r1.status != rn[k].status ||
+			    r1.new_flow != rn[k].new_flow ||
+			    r1.flow->rule != rn[k].flow->rule)
+				fail_msg("frame %zu: one by one %d/%d/%d/%u, "
+				         "burst %d/%d/%d/%u",
+				         i + k, r1.status, r1.verdict,
+				         r1.new_flow, r1.flow->rule,
+				         rn[k].status, rn[k].verdict,
+				         rn[k].new_flow, rn[k].flow->rule);
+			assert_int_equal(r1.status, rn[k].status);
+			assert_int_equal(r1.verdict, rn[k].verdict);
+			assert_int_equal(r1.new_flow, rn[k].new_flow);
+			assert_int_equal(r1.flow->rule, rn[k].flow->rule);
+		}
+	}
+	/* the same flows, with the same counters, in both tables */
+	memset(sums, 0, sizeof(sums));
+	flow_foreach(classify_flows(one), sum_flow, &sums[0]);
+	flow_foreach(classify_flows(many), sum_flow, &sums[1]);
+	assert_int_equal(sums[0][0], sums[1][0]);
+	assert_int_equal(sums[0][1], sums[1][1]);
+	assert_int_equal(sums[0][2], sums[1][2]);
+	assert_int_equal(sums[0][1], nf);
+	classify_stats(one, &s1);
+	classify_stats(many, &sn);
+	assert_int_equal(s1.decisions, sn.decisions);
+	assert_true(s1.decisions > 10);
+	assert_int_equal(s1.verdicts[SP_VERDICT_REJECT],
+	                 sn.verdicts[SP_VERDICT_REJECT]);
+	assert_true(s1.verdicts[SP_VERDICT_REJECT] > 0);
+	assert_true(s1.verdicts[SP_VERDICT_DENY] > 0);
+	classify_free(one);
+	classify_free(many);
+	rules_free(rs);
+}
+
+/*
+ * A packet shorter than its IP header claims is malformed when that is the
+ * whole packet, but classified when a snap length or copy range cut it.
+ */
+static void
+test_cut_versus_snapped(void **state)
+{
+	static uint8_t data[600];
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = "203.0.113.3",
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = 7,
+	                       .dport = 7,
+	                       .payload = data,
+	                       .plen = sizeof(data)};
+	struct classifier *c = make(NULL);
+	struct classify_result res;
+	struct classify_stats st;
+	struct frame f;
+
+	(void)state;
+	build(&f, &p);
+	classify_frame(c, PACKET_LINK_RAW, f.b, 100, 100, T0, UINT32_MAX, &res);
+	assert_int_equal(res.status, PACKET_SHORT);
+	assert_null(res.flow);
+	classify_frame(c, PACKET_LINK_RAW, f.b, 100, f.len, T0, UINT32_MAX,
+	               &res);
+	assert_int_equal(res.status, PACKET_OK);
+	assert_non_null(res.flow);
+	assert_int_equal(res.flow->bytes[0], f.len);
+	classify_stats(c, &st);
+	assert_int_equal(st.malformed, 1);
+	assert_int_equal(st.packets, 2);
+	classify_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_answer_then_connection),
+	        cmocka_unit_test(test_unsolicited_answer_ignored),
+	        cmocka_unit_test(test_burst_equals_frames),
+	        cmocka_unit_test(test_cut_versus_snapped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
