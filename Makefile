@@ -11,13 +11,13 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 600
 
 # Debian packages, by what needs them.
-PKGS_BUILD = build-essential cmake pkg-config netbase \
+PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
 	libnetfilter-queue-dev libmnl-dev libjansson-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
-	iproute2 iptables nftables
+	iproute2 jq
 
-.PHONY: all deps deps-test build build-san run test fuzz bench format \
+.PHONY: all deps deps-test build build-san run demo test fuzz bench format \
 	format-check clean
 
 all: build
@@ -41,9 +41,21 @@ build: deps $(BUILD)/CMakeCache.txt
 build-san: deps-test $(BUILD_SAN)/CMakeCache.txt
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
-# Until the daemon lands, `run` replays a capture the build generates, through
-# the same parser, name cache, flow table and rules the daemon will use.
+# `run` starts the daemon in the foreground with the shipped configuration,
+# its rules from rules/, its store and control socket under the build tree.
+# Ctrl-C removes its steering and leaves the host's firewall as it was.
 run: build
+	@sed -e 's|^rules = .*|rules = $(CURDIR)/rules|' \
+	     -e 's|^db = .*|db = $(CURDIR)/$(BUILD)/db|' \
+	     -e 's|^control = .*|control = $(CURDIR)/$(BUILD)/spackle.sock|' \
+	     etc/spackle.conf > $(BUILD)/spackle.conf
+	@mkdir -p $(BUILD)/db
+	@echo "spackle: config $(BUILD)/spackle.conf; in another shell:" \
+	      "$(BUILD)/spackle conns -c $(BUILD)/spackle.conf"
+	$(BUILD)/spackle run -c $(BUILD)/spackle.conf
+
+# The classifier over a generated capture, with the example rules.
+demo: build
 	$(BUILD)/mkcap demo $(BUILD)/demo.pcap
 	$(BUILD)/spackle replay --rules rules/examples --local 192.0.2.0/24 \
 		--local 2001:db8:1::/48 $(BUILD)/demo.pcap

@@ -221,6 +221,7 @@ run_bursts(struct classifier *cls, const struct corpus *c)
 			in[k].ts_ns = c->f[i + k].ts;
 			in[k].uid_hint = UINT32_MAX;
 			in[k].link = PACKET_LINK_ETHERNET;
+			in[k].hook = CLASSIFY_HOOK_NONE;
 		}
 		classify_burst(cls, in, n, res);
 	}

@@ -17,6 +17,42 @@ struct divert_packet {
 	uint64_t ts_ns; /* wall-clock time of capture or queueing */
 	uint32_t id;    /* the backend's id for divert_ops.verdict */
 	uint32_t uid;   /* socket owner when the backend knows it */
+	/* Backends with verdicts (nfqueue) also fill these; others may not. */
+	uint32_t gid;   /* socket owner's group, UINT32_MAX unknown */
+	uint32_t mark;  /* packet mark as delivered, 0 when none */
+	uint32_t flags; /* enum divert_packet_flag */
+	int hook;       /* enum divert_hook: where the kernel saw it */
+};
+
+/* Where a packet was diverted; captures cannot tell. */
+enum divert_hook {
+	DIVERT_HOOK_UNKNOWN = 0,
+	DIVERT_HOOK_OUT,     /* leaving this host (netfilter LOCAL_OUT) */
+	DIVERT_HOOK_IN,      /* for this host (LOCAL_IN) */
+	DIVERT_HOOK_FORWARD, /* through this host (FORWARD) */
+};
+
+enum divert_packet_flag {
+	DIVERT_PKT_GSO = 1u << 0,       /* a GSO super-packet, held whole */
+	DIVERT_PKT_CSUM_TODO = 1u << 1, /* checksums not filled in yet */
+};
+
+/* One verdict of a batch. */
+struct divert_verdict {
+	uint32_t id;
+	enum sp_verdict v;
+};
+
+/* Counters a backend keeps (all since open). */
+struct divert_stats {
+	uint64_t received; /* packets handed to the callback */
+	uint64_t accepted; /* verdicts sent, by kind */
+	uint64_t dropped;
+	uint64_t rejected;
+	uint64_t enobufs; /* receive overruns: the kernel lost messages */
+	uint64_t verdict_errors; /* verdicts the kernel refused */
+	uint64_t malformed; /* messages from the kernel we could not read */
+	uint64_t requeued;  /* packets queued again before open finished */
 };
 
 typedef void (*divert_cb)(const struct divert_packet *pkt, void *arg);
@@ -40,10 +76,47 @@ struct divert_ops {
 	/* The last error, for a person. */
 	const char *(*error)(struct divert *d);
 	void (*close)(struct divert *d);
+	/* Optional (NULL in observe-only backends). */
+	/* The descriptor to watch for reading (libevent), or -1. */
+	int (*fd)(struct divert *d);
+	/* n verdicts with as few system calls as the backend can manage. */
+	int (*verdict_batch)(struct divert *d, const struct divert_verdict *v,
+	                     size_t n);
+	void (*stats)(struct divert *d, struct divert_stats *st);
 };
 
 /* Captures and live taps through libpcap: pcap and pcapng files, or an
  * interface name when spec starts with "live:". Observe only. */
 extern const struct divert_ops divert_pcap_ops;
+
+/*
+ * Linux NFQUEUE (nfnetlink_queue), one struct divert per queue: spec is
+ * "QUEUE[,OPTION...]", e.g. "4200" or "4200,failure=open,copy=128".
+ * docs/divert.md describes it in full. Options:
+ *
+ *   failure=open|closed  NFQA_CFG_F_FAIL_OPEN or not (default closed: the
+ *                        kernel drops what overflows the queue)
+ *   copy=N               bytes of each packet copied to user space, 1..65535
+ *                        (default 65535: DNS answers need the whole packet)
+ *   maxlen=N             kernel queue length, 1..65536 (default 4096)
+ *   rcvbuf=N             socket receive buffer, bytes (default 8 MiB)
+ *
+ * The socket is non-blocking: dispatch() reads what is there (several
+ * packets per system call) and returns 0 when nothing is. When it returns
+ * max, call it again before waiting on fd(): packets may wait in the
+ * backend's buffer. Verdicts given from inside the callback are sent
+ * together when dispatch() returns (or its buffer fills); verdicts given
+ * outside go at once.
+ *
+ * verdict() answers as docs/steering.md says: SP_VERDICT_ALLOW repeats the
+ * packet with the mark STEER_MARK_ACCEPT, SP_VERDICT_REJECT repeats it with
+ * STEER_MARK_REJECT (in both only the STEER_MARK_MASK bits of the
+ * delivered mark change), SP_VERDICT_DENY drops it (NF_DROP). It returns
+ * -1 for SP_VERDICT_NONE and for an id the backend no longer remembers
+ * (answered already, or DIVERT_NFQ_PENDING_MAX or more ids older than the
+ * newest packet).
+ */
+#define DIVERT_NFQ_PENDING_MAX 16384u
+extern const struct divert_ops divert_nfqueue_ops;
 
 #endif

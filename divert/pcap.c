@@ -73,6 +73,10 @@ pcap_backend_handler(u_char *user, const struct pcap_pkthdr *h,
 	          (d->nano ? frac : frac * 1000u);
 	p.id = 0;
 	p.uid = UINT32_MAX;
+	p.gid = UINT32_MAX;
+	p.mark = 0;
+	p.flags = 0;
+	p.hook = DIVERT_HOOK_UNKNOWN;
 	d->cb(&p, d->arg);
 }
 

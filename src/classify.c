@@ -136,14 +136,21 @@ classify_is_local(const struct classifier *c, const struct sp_addr *a)
 	return false;
 }
 
-/* Decide which end is local and so the flow's direction (see replay). */
+/*
+ * Decide which end is local and so the flow's direction. A divert knows
+ * where it saw the first packet: leaving this host (its sender is local) or
+ * arriving (its receiver is). A capture does not: then the side inside a
+ * --local network is local, else the first packet's sender.
+ */
 static void
-classify_orient(struct classifier *c, struct flow *f)
+classify_orient(struct classifier *c, struct flow *f, enum classify_hook hook)
 {
 	bool orig_a = (f->flags & FLOW_F_ORIG_A) != 0;
 	bool local_a = orig_a;
 
-	if (c->cfg.nlocal > 0) {
+	if (hook == CLASSIFY_HOOK_IN) {
+		local_a = !orig_a;
+	} else if (hook != CLASSIFY_HOOK_OUT && c->cfg.nlocal > 0) {
 		bool la = classify_is_local(c, &f->key.a);
 		bool lb = classify_is_local(c, &f->key.b);
 
@@ -158,22 +165,28 @@ classify_orient(struct classifier *c, struct flow *f)
 }
 
 static void
-classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
-                uint64_t now_ns)
+extra_set(char **slot, const char *v)
+{
+	if (*slot != NULL && v != NULL && strcmp(*slot, v) == 0)
+		return;
+	free(*slot);
+	*slot = v != NULL ? strdup(v) : NULL;
+}
+
+/* Match f against the rules with what is known of it now. */
+static void
+classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 {
 	const char *names[CLASSIFY_NAMES_QUERY];
-	struct classify_owner own;
 	struct rules_query q;
 	struct rules_result res;
 	const struct sp_addr *raddr, *laddr;
 	uint16_t rport, lport;
-	struct classify_extra *e;
+	struct classify_extra *e = extra_slot(c, f->id);
 	size_t n;
 
-	classify_orient(c, f);
 	flow_remote(f, &raddr, &rport);
 	flow_local(f, &laddr, &lport);
-
 	memset(&q, 0, sizeof(q));
 	q.dir = (enum sp_dir)f->dir;
 	q.proto = f->key.proto;
@@ -183,20 +196,8 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
 	q.names = names;
 	q.nnames = n;
-	q.exe = NULL;
-	q.uid = uid_hint;
-
-	own.pid = -1;
-	own.uid = uid_hint;
-	own.exe[0] = '\0';
-	if (c->cfg.owner != NULL &&
-	    c->cfg.owner(f, uid_hint, &own, c->cfg.owner_arg)) {
-		f->pid = own.pid;
-		q.uid = own.uid;
-		if (own.exe[0] != '\0')
-			q.exe = own.exe;
-	}
-	f->uid = q.uid;
+	q.exe = e->id == f->id ? e->exe : NULL;
+	q.uid = f->uid;
 
 	memset(&res, 0, sizeof(res));
 	f->verdict =
@@ -207,15 +208,38 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	                  ? res.rule
 	                  : FLOW_RULE_DEFAULT;
 	c->st.decisions++;
-
-	if (n == 0 && q.exe == NULL)
+	if (n == 0 && e->id != f->id)
 		return;
-	e = extra_slot(c, f->id);
 	e->id = f->id;
-	/* The host is the name that was asked for: the oldest of the
-	 * newest answer's chain is the question (names.h keeps order). */
-	e->host = n > 0 ? strdup(names[0]) : NULL;
-	e->exe = q.exe != NULL ? strdup(q.exe) : NULL;
+	/* The host is the name that was asked for: names.h hands the newest
+	 * answer's chain out question first. */
+	extra_set(&e->host, n > 0 ? names[0] : NULL);
+}
+
+/* A new flow: which end is local, who owns it, then the rules. */
+static void
+classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
+                enum classify_hook hook, uint64_t now_ns)
+{
+	struct classify_owner own;
+	struct classify_extra *e;
+
+	classify_orient(c, f, hook);
+	f->uid = uid_hint;
+	own.pid = -1;
+	own.uid = uid_hint;
+	own.exe[0] = '\0';
+	if (c->cfg.owner != NULL &&
+	    c->cfg.owner(f, uid_hint, &own, c->cfg.owner_arg)) {
+		f->pid = own.pid;
+		f->uid = own.uid;
+		if (own.exe[0] != '\0') {
+			e = extra_slot(c, f->id);
+			e->id = f->id;
+			extra_set(&e->exe, own.exe);
+		}
+	}
+	classify_match(c, f, now_ns);
 }
 
 static void
@@ -260,7 +284,8 @@ classify_parse(struct classifier *c, int link, const uint8_t *p, size_t len,
 /* The flow of a parsed packet, its decision when new, and its counters. */
 static void
 classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
-                uint32_t uid_hint, struct classify_result *res)
+                uint32_t uid_hint, enum classify_hook hook,
+                struct classify_result *res)
 {
 	struct flow *f;
 	bool created = false;
@@ -289,7 +314,7 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
 	    (pkt->sport == 53 || pkt->sport == 5353))
 		classify_feed_dns(c, pkt, now_ns);
 	if (created)
-		classify_decide(c, f, uid_hint, now_ns);
+		classify_decide(c, f, uid_hint, hook, now_ns);
 	flow_update(c->flows, f, pkt, dir, now_ns);
 	c->st.verdicts[f->verdict & 3]++;
 	res->verdict = (enum sp_verdict)f->verdict;
@@ -316,7 +341,8 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
 	classify_result_init(res);
 	res->status = classify_parse(c, link, p, len, wirelen, &pkt);
 	if (res->status == PACKET_OK)
-		classify_packet(c, &pkt, now_ns, uid_hint, res);
+		classify_packet(c, &pkt, now_ns, uid_hint, CLASSIFY_HOOK_NONE,
+		                res);
 }
 
 void
@@ -343,7 +369,42 @@ classify_burst(struct classifier *c, const struct classify_input *in, size_t n,
 	for (i = 0; i < n; i++)
 		if (res[i].status == PACKET_OK)
 			classify_packet(c, &pkt[i], in[i].ts_ns, in[i].uid_hint,
+			                (enum classify_hook)in[i].hook,
 			                &res[i]);
+}
+
+void
+classify_set_rules(struct classifier *c, const struct ruleset *rules,
+                   enum sp_verdict dflt)
+{
+	c->cfg.rules = rules;
+	c->cfg.dflt = dflt;
+}
+
+struct classify_redo {
+	struct classifier *c;
+	uint64_t now_ns;
+	size_t changed;
+};
+
+static void
+classify_redecide_one(struct flow *f, void *arg)
+{
+	struct classify_redo *r = arg;
+	uint8_t before = f->verdict;
+
+	classify_match(r->c, f, r->now_ns);
+	if (f->verdict != before)
+		r->changed++;
+}
+
+size_t
+classify_redecide(struct classifier *c, uint64_t now_ns)
+{
+	struct classify_redo r = {c, now_ns, 0};
+
+	flow_foreach(c->flows, classify_redecide_one, &r);
+	return r.changed;
 }
 
 size_t

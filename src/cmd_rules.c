@@ -16,10 +16,13 @@ rules_usage(FILE *f)
 	fprintf(f,
 	        "usage: spackle rules check [-c CONF] [FILE|DIR...]\n"
 	        "       spackle rules print [-c CONF] [FILE|DIR...]\n"
+	        "       spackle rules reload [-c CONF]\n"
 	        "\n"
 	        "check  report every error and warning as FILE:LINE:COL; "
 	        "exit 1 on errors\n"
 	        "print  each rule in canonical form, one per line\n"
+	        "reload ask the running daemon to load its rules again; on "
+	        "errors the old rules stay\n"
 	        "Without FILE or DIR, the `rules` folder of CONF (default "
 	        "%s).\n",
 	        CONFIG_DEFAULT_PATH);
@@ -76,6 +79,8 @@ cmd_rules(int argc, char **argv)
 		rules_usage(stdout);
 		return 0;
 	}
+	if (strcmp(sub, "reload") == 0)
+		return cmd_rules_reload(argc - 1, argv + 1);
 	if (strcmp(sub, "check") != 0 && strcmp(sub, "print") != 0) {
 		fprintf(stderr, "spackle rules: unknown command \"%s\"\n\n",
 		        sub);

@@ -56,24 +56,6 @@ struct dns_msg {
 	struct dns_addr_names an;
 };
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return ntohs(v);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return ntohl(v);
-}
-
 const char *
 dns_status_name(enum dns_status s)
 {
@@ -205,9 +187,9 @@ dns_read(struct dns_msg *m)
 
 	if (m->len < DNS_HDR_LEN)
 		return DNS_SHORT;
-	flags = rd16(m->p + 2);
-	qd = rd16(m->p + 4);
-	an = rd16(m->p + 6);
+	flags = sp_rd16(m->p + 2);
+	qd = sp_rd16(m->p + 4);
+	an = sp_rd16(m->p + 6);
 	if (!(flags & DNS_QR) || (flags & DNS_OPCODE) != 0)
 		return DNS_NOT_ANSWER;
 	/* The RCODE matters only through what it leaves: no answers. */
@@ -230,9 +212,9 @@ dns_read(struct dns_msg *m)
 			return s;
 		if (m->len - next < DNS_RFIXED_LEN)
 			return DNS_SHORT;
-		type = rd16(m->p + next);
-		cls = rd16(m->p + next + 2);
-		rdlen = rd16(m->p + next + 8);
+		type = sp_rd16(m->p + next);
+		cls = sp_rd16(m->p + next + 2);
+		rdlen = sp_rd16(m->p + next + 8);
 		rd = next + DNS_RFIXED_LEN;
 		if (m->len - rd < rdlen)
 			return DNS_SHORT;
@@ -246,7 +228,7 @@ dns_read(struct dns_msg *m)
 		rr->type = type;
 		rr->owner = dns_keep(m);
 		rr->target = DNS_NONE;
-		rr->ttl = rd32(m->p + next + 4);
+		rr->ttl = sp_rd32(m->p + next + 4);
 		if (rr->ttl > DNS_TTL_MAX)
 			rr->ttl = 0;
 		switch (type) {
@@ -396,7 +378,7 @@ dns_parse_tcp(const uint8_t *p, size_t len, dns_answer_cb cb, void *arg)
 	while (off < len) {
 		if (len - off < 2)
 			return res == DNS_BAD ? DNS_BAD : DNS_SHORT;
-		mlen = rd16(p + off);
+		mlen = sp_rd16(p + off);
 		off += 2;
 		if (len - off < mlen)
 			return res == DNS_BAD ? DNS_BAD : DNS_SHORT;

@@ -16,8 +16,12 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
+        {"run", cmd_run, "the firewall daemon, in the foreground"},
+        {"status", cmd_status, "the daemon's mode, queues and counters"},
+        {"conns", cmd_conns, "the daemon's live flows and their verdicts"},
         {"replay", cmd_replay, "run the classifier and rules over a capture"},
-        {"rules", cmd_rules, "check or print rule files (check, print)"},
+        {"rules", cmd_rules,
+         "check, print or reload rules (check, print, reload)"},
         {"explain", cmd_explain,
          "which rule decides a described flow, and why"},
         {"version", cmd_version, "print the version"},

@@ -42,24 +42,6 @@ enum {
 	BSD_AF_INET6_DARWIN = 30,
 };
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return ntohs(v);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return ntohl(v);
-}
-
 static inline void
 view_set(struct sp_view *v, const uint8_t *p, size_t len)
 {
@@ -107,8 +89,8 @@ parse_tcp(struct packet *pkt, const uint8_t *p, size_t avail, size_t claimed)
 
 	if (claimed < TCP_HDR_LEN || avail < 4)
 		return PACKET_SHORT;
-	pkt->sport = rd16(p);
-	pkt->dport = rd16(p + 2);
+	pkt->sport = sp_rd16(p);
+	pkt->dport = sp_rd16(p + 2);
 	if (avail < TCP_HDR_LEN)
 		return l4_cut(pkt, p, avail);
 	off = (size_t)(p[12] >> 4) << 2;
@@ -131,11 +113,11 @@ parse_udp(struct packet *pkt, const uint8_t *p, size_t avail, size_t claimed)
 
 	if (claimed < UDP_HDR_LEN || avail < 4)
 		return PACKET_SHORT;
-	pkt->sport = rd16(p);
-	pkt->dport = rd16(p + 2);
+	pkt->sport = sp_rd16(p);
+	pkt->dport = sp_rd16(p + 2);
 	if (avail < UDP_HDR_LEN)
 		return l4_cut(pkt, p, avail);
-	ulen = rd16(p + 4);
+	ulen = sp_rd16(p + 4);
 	if (ulen < UDP_HDR_LEN)
 		return PACKET_BAD;
 	/*
@@ -170,7 +152,7 @@ parse_icmp(struct packet *pkt, const uint8_t *p, size_t avail, size_t claimed)
 		/* Request and reply share a flow key: the id in both ports. */
 		if (avail < 6)
 			return PACKET_SHORT;
-		pkt->sport = rd16(p + 4);
+		pkt->sport = sp_rd16(p + 4);
 		pkt->dport = pkt->sport;
 	}
 	if (avail < ICMP_HDR_LEN)
@@ -211,7 +193,7 @@ parse_ipv4(const uint8_t *p, size_t len, struct packet *pkt)
 	hlen = (size_t)(p[0] & 0x0f) << 2;
 	if (hlen < IPV4_HDR_LEN)
 		return PACKET_BAD;
-	total = rd16(p + 2);
+	total = sp_rd16(p + 2);
 	if (total < hlen)
 		return PACKET_BAD;
 	if (len < hlen)
@@ -227,13 +209,13 @@ parse_ipv4(const uint8_t *p, size_t len, struct packet *pkt)
 	view_set(&pkt->l3, p, end);
 	pkt->family = AF_INET;
 	pkt->ip_len = (uint32_t)total;
-	pkt->frag_id = rd16(p + 4);
+	pkt->frag_id = sp_rd16(p + 4);
 	pkt->ttl = p[8];
 	pkt->proto = p[9];
 	sp_addr_from_v4(&pkt->src, p + 12);
 	sp_addr_from_v4(&pkt->dst, p + 16);
 
-	frag = rd16(p + 6);
+	frag = sp_rd16(p + 6);
 	if (frag & (IPV4_MF | IPV4_OFFMASK)) {
 		pkt->flags |= PACKET_F_FRAG;
 		pkt->frag_off = (uint16_t)((frag & IPV4_OFFMASK) << 3);
@@ -263,7 +245,7 @@ parse_ipv6(const uint8_t *p, size_t len, struct packet *pkt)
 
 	if (len < IPV6_HDR_LEN)
 		return PACKET_SHORT;
-	total = IPV6_HDR_LEN + (size_t)rd16(p + 4);
+	total = IPV6_HDR_LEN + (size_t)sp_rd16(p + 4);
 	end = total;
 	if (total > len) {
 		pkt->flags |= PACKET_F_TRUNCATED;
@@ -311,8 +293,8 @@ parse_ipv6(const uint8_t *p, size_t len, struct packet *pkt)
 			if (fragment)
 				return PACKET_BAD;
 			fragment = true;
-			frag = rd16(p + off + 2);
-			pkt->frag_id = rd32(p + off + 4);
+			frag = sp_rd16(p + off + 2);
+			pkt->frag_id = sp_rd32(p + off + 4);
 			pkt->frag_off = frag & IPV6_FRAG_OFF;
 			/* Offset 0 and no M is an atomic fragment (RFC 6946).
 			 */
@@ -382,7 +364,7 @@ parse_ether(const uint8_t *p, size_t len, struct packet *pkt)
 
 	if (len < ETHER_HDR_LEN)
 		return PACKET_SHORT;
-	type = rd16(p + 12);
+	type = sp_rd16(p + 12);
 	for (tags = 0; type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ;
 	     tags++) {
 		if (tags == ETHER_TAGS_MAX)
@@ -390,7 +372,7 @@ parse_ether(const uint8_t *p, size_t len, struct packet *pkt)
 		/* A tag: 2 bytes of TCI, then the next type. */
 		if (len - off < 4)
 			return PACKET_SHORT;
-		type = rd16(p + off + 2);
+		type = sp_rd16(p + off + 2);
 		off += 4;
 	}
 	return parse_ethertype(type, p + off, len - off, pkt);
@@ -422,7 +404,7 @@ parse_null(const uint8_t *p, size_t len, struct packet *pkt)
 
 	if (len < NULL_HDR_LEN)
 		return PACKET_SHORT;
-	af = rd32(p);
+	af = sp_rd32(p);
 	if (af > 0xff)
 		af = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -446,19 +428,19 @@ packet_parse_frame(int link, const uint8_t *p, size_t len, struct packet *pkt)
 	case PACKET_LINK_SLL:
 		if (len < SLL_HDR_LEN)
 			return PACKET_SHORT;
-		return parse_ethertype(rd16(p + 14), p + SLL_HDR_LEN,
+		return parse_ethertype(sp_rd16(p + 14), p + SLL_HDR_LEN,
 		                       len - SLL_HDR_LEN, pkt);
 	case PACKET_LINK_SLL2:
 		if (len < SLL2_HDR_LEN)
 			return PACKET_SHORT;
-		return parse_ethertype(rd16(p), p + SLL2_HDR_LEN,
+		return parse_ethertype(sp_rd16(p), p + SLL2_HDR_LEN,
 		                       len - SLL2_HDR_LEN, pkt);
 	case PACKET_LINK_NULL:
 		return parse_null(p, len, pkt);
 	case PACKET_LINK_LOOP:
 		if (len < NULL_HDR_LEN)
 			return PACKET_SHORT;
-		return parse_bsd_family(rd32(p), p + NULL_HDR_LEN,
+		return parse_bsd_family(sp_rd32(p), p + NULL_HDR_LEN,
 		                        len - NULL_HDR_LEN, pkt);
 	}
 	/* The caller asks packet_link_supported() first; this is a bug. */

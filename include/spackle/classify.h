@@ -79,6 +79,14 @@ void classify_frame(struct classifier *c, int link, const uint8_t *p,
                     size_t len, size_t wirelen, uint64_t now_ns,
                     uint32_t uid_hint, struct classify_result *res);
 
+/* Where a divert saw a packet; a capture cannot tell (NONE). */
+enum classify_hook {
+	CLASSIFY_HOOK_NONE = 0,
+	CLASSIFY_HOOK_OUT, /* leaving this host: its sender is local */
+	CLASSIFY_HOOK_IN,  /* arriving at this host: its receiver is local */
+	CLASSIFY_HOOK_FORWARD,
+};
+
 /* One frame of a burst. */
 struct classify_input {
 	const uint8_t *p;
@@ -86,6 +94,7 @@ struct classify_input {
 	uint64_t ts_ns;
 	uint32_t uid_hint;
 	int link;
+	int hook; /* enum classify_hook */
 };
 
 #define CLASSIFY_BURST 32
@@ -97,6 +106,14 @@ struct classify_input {
  */
 void classify_burst(struct classifier *c, const struct classify_input *in,
                     size_t n, struct classify_result *res);
+
+/* Use other rules from now on (a reload); the caller keeps them alive. */
+void classify_set_rules(struct classifier *c, const struct ruleset *rules,
+                        enum sp_verdict dflt);
+
+/* Decide every live flow again with the current rules and names (after a
+ * reload); returns how many changed verdict. */
+size_t classify_redecide(struct classifier *c, uint64_t now_ns);
 
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);

@@ -15,6 +15,12 @@
 int cmd_replay(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_conns(int argc, char **argv);
+
+/* `spackle rules reload`: ask the daemon of -c CONF to reload. */
+int cmd_rules_reload(int argc, char **argv);
 
 /*
  * Where a command takes its rules from: --rules PATH, or -c CONF's `rules`

@@ -3,9 +3,11 @@
 #ifndef SPACKLE_SPACKLE_H
 #define SPACKLE_SPACKLE_H
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SPACKLE_VERSION "0.1.0"
 
@@ -81,6 +83,26 @@ const char *sp_proto_name(unsigned proto);
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t sp_now_mono(void);
 uint64_t sp_now_wall(void);
+
+/* Multi-byte fields from the wire: memcpy into a local, then to host order
+ * (no unaligned access, no aliasing). The caller has checked the length. */
+static inline uint16_t
+sp_rd16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return ntohs(v);
+}
+
+static inline uint32_t
+sp_rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return ntohl(v);
+}
 
 /* 64-bit keyed hash for tables whose keys come from the network. */
 uint64_t sp_hash(const void *p, size_t len, uint64_t seed);

@@ -226,6 +226,7 @@ test_burst_equals_frames(void **state)
 			in[k].ts_ns = T0 + (i + k) * 1000;
 			in[k].uid_hint = UINT32_MAX;
 			in[k].link = PACKET_LINK_RAW;
+			in[k].hook = CLASSIFY_HOOK_NONE;
 		}
 		classify_burst(many, in, n, rn);
 		for (k = 0; k < n; k++) {

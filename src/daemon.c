@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* `spackle run`: the divert daemon -- steering, one worker per queue, the
+ * control socket, signals and reloads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "divert/divert.h"
+#include "spackle/classify.h"
+#include "spackle/cmd.h"
+#include "spackle/config.h"
+#include "spackle/control.h"
+#include "spackle/log.h"
+#include "spackle/steer.h"
+
+#define DAEMON_DISPATCH_MAX 64 /* packets handled per dispatch call */
+#define NS_PER_S            1000000000ull
+
+struct daemon;
+struct worker;
+
+/* Work handed to a worker thread, run there, waited for by the caller. */
+struct worker_call {
+	void (*fn)(struct worker *w, void *arg);
+	void *arg;
+	bool done;
+};
+
+struct worker_stats {
+	uint64_t received, accepted, dropped, rejected, malformed;
+	uint64_t monitor_would_deny, monitor_would_reject;
+	uint64_t verdict_errors;
+};
+
+struct worker {
+	struct daemon *dm;
+	unsigned idx;
+	unsigned queue;
+	pthread_t th;
+	bool started;
+	struct divert *d;
+	struct event_base *base;
+	struct event *ev_read, *ev_call, *ev_tick;
+	int call_pipe[2];
+	struct classifier *cls;
+	const struct ruleset *rules; /* what cls decides with */
+	struct worker_stats st;
+	struct log_limit bad_limit;
+};
+
+struct daemon {
+	struct config cfg;
+	const char *conf_path;
+	struct ruleset *rules;
+	struct event_base *base;
+	struct control *ctl;
+	struct worker *w;
+	unsigned nw;
+	const struct divert_ops *ops;
+	bool steered;
+	uint64_t start_mono, start_wall;
+	uint64_t reloads, reload_failures;
+	pthread_mutex_t call_mu;
+	pthread_cond_t call_cv;
+};
+
+/* ---- worker side ------------------------------------------------------ */
+
+static enum classify_hook
+daemon_hook(int hook)
+{
+	switch (hook) {
+	case DIVERT_HOOK_OUT:
+		return CLASSIFY_HOOK_OUT;
+	case DIVERT_HOOK_IN:
+		return CLASSIFY_HOOK_IN;
+	case DIVERT_HOOK_FORWARD:
+		return CLASSIFY_HOOK_FORWARD;
+	default:
+		return CLASSIFY_HOOK_NONE;
+	}
+}
+
+static void
+worker_packet(const struct divert_packet *dp, void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *dm = w->dm;
+	struct classify_input in;
+	struct classify_result res;
+	enum sp_verdict v;
+	uint64_t held;
+
+	in.p = dp->data;
+	in.len = dp->caplen;
+	in.wirelen = dp->wirelen;
+	in.ts_ns = dp->ts_ns ? dp->ts_ns : sp_now_wall();
+	in.uid_hint = dp->uid;
+	in.link = PACKET_LINK_RAW;
+	in.hook = daemon_hook(dp->hook);
+	classify_burst(w->cls, &in, 1, &res);
+	w->st.received++;
+	v = res.verdict;
+	if (res.status != PACKET_OK || v == SP_VERDICT_NONE) {
+		/* No flow to judge it by: the default decides. */
+		w->st.malformed++;
+		v = dm->cfg.dflt;
+		if (res.status != PACKET_OK &&
+		    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+			log_warn("queue %u: %s packet of %zu bytes, %s by "
+			         "default (%llu more not logged)",
+			         w->queue, packet_status_name(res.status),
+			         dp->wirelen, sp_verdict_name(v),
+			         (unsigned long long)held);
+	}
+	if (dm->cfg.mode == CONFIG_MODE_MONITOR) {
+		if (res.flow != NULL)
+			res.flow->flags |= FLOW_F_MONITOR;
+		if (v == SP_VERDICT_DENY)
+			w->st.monitor_would_deny++;
+		else if (v == SP_VERDICT_REJECT)
+			w->st.monitor_would_reject++;
+		v = SP_VERDICT_ALLOW;
+	}
+	if (dm->ops->verdict(w->d, dp->id, v) != 0)
+		w->st.verdict_errors++;
+	else if (v == SP_VERDICT_ALLOW)
+		w->st.accepted++;
+	else if (v == SP_VERDICT_DENY)
+		w->st.dropped++;
+	else
+		w->st.rejected++;
+}
+
+static void
+worker_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int n;
+
+	(void)fd;
+	(void)what;
+	do {
+		n = w->dm->ops->dispatch(w->d, DAEMON_DISPATCH_MAX,
+		                         worker_packet, w);
+	} while (n == DAEMON_DISPATCH_MAX);
+	if (n < 0)
+		log_warn("queue %u: %s", w->queue, w->dm->ops->error(w->d));
+}
+
+static void
+worker_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	classify_expire(w->cls, sp_now_wall());
+}
+
+static void
+worker_called(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct worker_call *call;
+
+	(void)what;
+	while (read(fd, &call, sizeof(call)) == sizeof(call)) {
+		call->fn(w, call->arg);
+		pthread_mutex_lock(&w->dm->call_mu);
+		call->done = true;
+		pthread_cond_broadcast(&w->dm->call_cv);
+		pthread_mutex_unlock(&w->dm->call_mu);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	sigset_t all;
+
+	/* Signals are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* Run fn on w's thread and wait for it (or run it here when w has none). */
+static void
+worker_run(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+{
+	struct worker_call call = {fn, arg, false};
+	struct worker_call *p = &call;
+
+	if (!w->started) {
+		fn(w, arg);
+		return;
+	}
+	if (write(w->call_pipe[1], &p, sizeof(p)) != sizeof(p)) {
+		log_err("worker %u: cannot reach its thread: %s", w->idx,
+		        strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&w->dm->call_mu);
+	while (!call.done)
+		pthread_cond_wait(&w->dm->call_cv, &w->dm->call_mu);
+	pthread_mutex_unlock(&w->dm->call_mu);
+}
+
+static void
+worker_stop(struct worker *w, void *arg)
+{
+	(void)arg;
+	event_base_loopbreak(w->base);
+}
+
+/* ---- queries, answered on each worker's thread ------------------------ */
+
+/* Every worker's counters, summed. */
+struct daemon_totals {
+	struct worker_stats st;
+	uint64_t live, evicted, created, dns_answers, decisions;
+};
+
+static void
+worker_get_stats(struct worker *w, void *arg)
+{
+	struct daemon_totals *t = arg;
+	struct flow_stats fs;
+	struct classify_stats cs;
+
+	t->st.received += w->st.received;
+	t->st.accepted += w->st.accepted;
+	t->st.dropped += w->st.dropped;
+	t->st.rejected += w->st.rejected;
+	t->st.malformed += w->st.malformed;
+	t->st.monitor_would_deny += w->st.monitor_would_deny;
+	t->st.monitor_would_reject += w->st.monitor_would_reject;
+	t->st.verdict_errors += w->st.verdict_errors;
+	flow_table_stats(classify_flows(w->cls), &fs);
+	classify_stats(w->cls, &cs);
+	t->live += fs.live;
+	t->evicted += fs.evicted;
+	t->created += fs.created;
+	t->dns_answers += cs.dns_answers;
+	t->decisions += cs.decisions;
+}
+
+struct conns_ctx {
+	struct worker *w;
+	json_t *arr;
+};
+
+static void
+conns_one(struct flow *f, void *arg)
+{
+	struct conns_ctx *x = arg;
+	const struct sp_addr *la, *ra;
+	uint16_t lp, rp;
+	char lb[64], rb[64], rule[SP_PATH_MAX + 16], pbuf[8];
+	const char *proto = sp_proto_name(f->key.proto);
+	const char *host = classify_flow_host(x->w->cls, f);
+	const char *exe = classify_flow_exe(x->w->cls, f);
+	const struct rules_rule *r = NULL;
+	int out = f->dir == SP_DIR_OUT ? 0 : 1;
+	json_t *o;
+
+	flow_local(f, &la, &lp);
+	flow_remote(f, &ra, &rp);
+	if (f->rule != FLOW_RULE_DEFAULT && f->rule != FLOW_RULE_NONE &&
+	    x->w->rules != NULL)
+		r = rules_get(x->w->rules, f->rule);
+	if (r != NULL)
+		snprintf(rule, sizeof(rule), "%s:%u", r->file, r->line);
+	else
+		snprintf(rule, sizeof(rule), "default");
+	if (proto == NULL) {
+		snprintf(pbuf, sizeof(pbuf), "%u", f->key.proto);
+		proto = pbuf;
+	}
+	o = json_object();
+	json_object_set_new(o, "proto", json_string(proto));
+	json_object_set_new(o, "src", json_string(sp_addr_format(la, lb, 64)));
+	json_object_set_new(o, "sport", json_integer(lp));
+	json_object_set_new(o, "dst", json_string(sp_addr_format(ra, rb, 64)));
+	json_object_set_new(o, "dport", json_integer(rp));
+	json_object_set_new(o, "dir", json_string(sp_dir_name(f->dir)));
+	json_object_set_new(o, "pid",
+	                    f->pid >= 0 ? json_integer(f->pid) : json_null());
+	json_object_set_new(o, "exe", exe ? json_string(exe) : json_null());
+	json_object_set_new(o, "uid",
+	                    f->uid != FLOW_UID_UNKNOWN ? json_integer(f->uid)
+	                                               : json_null());
+	json_object_set_new(o, "host", host ? json_string(host) : json_null());
+	json_object_set_new(o, "verdict",
+	                    json_string(sp_verdict_name(f->verdict)));
+	json_object_set_new(o, "rule", json_string(rule));
+	json_object_set_new(o, "monitor",
+	                    json_boolean(f->flags & FLOW_F_MONITOR));
+	json_object_set_new(o, "packets_out",
+	                    json_integer((json_int_t)f->packets[out]));
+	json_object_set_new(o, "packets_in",
+	                    json_integer((json_int_t)f->packets[!out]));
+	json_object_set_new(o, "bytes_out",
+	                    json_integer((json_int_t)f->bytes[out]));
+	json_object_set_new(o, "bytes_in",
+	                    json_integer((json_int_t)f->bytes[!out]));
+	json_object_set_new(o, "first_ns",
+	                    json_integer((json_int_t)f->first_ns));
+	json_object_set_new(o, "last_ns", json_integer((json_int_t)f->last_ns));
+	json_object_set_new(o, "queue", json_integer(x->w->queue));
+	json_array_append_new(x->arr, o);
+}
+
+static void
+worker_get_conns(struct worker *w, void *arg)
+{
+	struct conns_ctx x = {w, arg};
+
+	flow_foreach(classify_flows(w->cls), conns_one, &x);
+}
+
+struct swap_ctx {
+	const struct ruleset *rules;
+	enum sp_verdict dflt;
+	size_t changed;
+};
+
+static void
+worker_swap_rules(struct worker *w, void *arg)
+{
+	struct swap_ctx *s = arg;
+
+	classify_set_rules(w->cls, s->rules, s->dflt);
+	w->rules = s->rules;
+	s->changed += classify_redecide(w->cls, sp_now_wall());
+}
+
+/* ---- control commands, on the main thread ----------------------------- */
+
+static json_t *
+daemon_status(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	struct daemon_totals sum;
+	struct divert_stats ds, dsum;
+	json_t *o, *c;
+	unsigned i;
+
+	(void)req;
+	memset(&sum, 0, sizeof(sum));
+	memset(&dsum, 0, sizeof(dsum));
+	for (i = 0; i < dm->nw; i++) {
+		worker_run(&dm->w[i], worker_get_stats, &sum);
+		if (dm->ops->stats != NULL) {
+			memset(&ds, 0, sizeof(ds));
+			dm->ops->stats(dm->w[i].d, &ds);
+			dsum.enobufs += ds.enobufs;
+		}
+	}
+	c = json_object();
+	json_object_set_new(c, "received",
+	                    json_integer((json_int_t)sum.st.received));
+	json_object_set_new(c, "accepted",
+	                    json_integer((json_int_t)sum.st.accepted));
+	json_object_set_new(c, "dropped",
+	                    json_integer((json_int_t)sum.st.dropped));
+	json_object_set_new(c, "rejected",
+	                    json_integer((json_int_t)sum.st.rejected));
+	json_object_set_new(c, "malformed",
+	                    json_integer((json_int_t)sum.st.malformed));
+	json_object_set_new(
+	        c, "monitor_would_deny",
+	        json_integer((json_int_t)sum.st.monitor_would_deny));
+	json_object_set_new(
+	        c, "monitor_would_reject",
+	        json_integer((json_int_t)sum.st.monitor_would_reject));
+	json_object_set_new(c, "verdict_errors",
+	                    json_integer((json_int_t)sum.st.verdict_errors));
+	json_object_set_new(c, "enobufs",
+	                    json_integer((json_int_t)dsum.enobufs));
+	json_object_set_new(c, "flows_live",
+	                    json_integer((json_int_t)sum.live));
+	json_object_set_new(c, "flows_evicted",
+	                    json_integer((json_int_t)sum.evicted));
+	json_object_set_new(c, "flows_created",
+	                    json_integer((json_int_t)sum.created));
+	json_object_set_new(c, "dns_answers",
+	                    json_integer((json_int_t)sum.dns_answers));
+	json_object_set_new(c, "decisions",
+	                    json_integer((json_int_t)sum.decisions));
+	json_object_set_new(c, "rule_reloads",
+	                    json_integer((json_int_t)dm->reloads));
+	json_object_set_new(c, "rule_reload_failures",
+	                    json_integer((json_int_t)dm->reload_failures));
+	o = json_object();
+	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "mode",
+	                    json_string(dm->cfg.mode == CONFIG_MODE_MONITOR
+	                                        ? "monitor"
+	                                        : "enforce"));
+	json_object_set_new(o, "divert",
+	                    json_string(dm->cfg.divert == CONFIG_DIVERT_FLOW
+	                                        ? "flow"
+	                                        : "packet"));
+	json_object_set_new(o, "default",
+	                    json_string(sp_verdict_name(dm->cfg.dflt)));
+	json_object_set_new(o, "failure",
+	                    json_string(dm->cfg.failure == CONFIG_FAILURE_CLOSED
+	                                        ? "closed"
+	                                        : "open"));
+	json_object_set_new(o, "backend", json_string(dm->ops->name));
+	json_object_set_new(
+	        o, "firewall",
+	        json_string(steer_firewall(&dm->cfg) == CONFIG_FIREWALL_NFT
+	                            ? "nft"
+	                            : steer_ipt_variant_name(
+	                                      steer_iptables_variant())));
+	json_object_set_new(o, "queues", json_integer(dm->nw));
+	json_object_set_new(o, "queue_base", json_integer(dm->cfg.queue_base));
+	json_object_set_new(o, "rules", json_string(dm->cfg.rules));
+	json_object_set_new(o, "rules_loaded",
+	                    json_integer((json_int_t)rules_count(dm->rules)));
+	json_object_set_new(
+	        o, "uptime",
+	        json_integer((json_int_t)((sp_now_mono() - dm->start_mono) /
+	                                  NS_PER_S)));
+	json_object_set_new(o, "started_ns",
+	                    json_integer((json_int_t)dm->start_wall));
+	json_object_set_new(o, "counters", c);
+	return o;
+}
+
+static json_t *
+daemon_conns(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	json_t *arr = json_array();
+	unsigned i;
+
+	(void)req;
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_get_conns, arr);
+	return json_pack("{s:o}", "conns", arr);
+}
+
+/* Load cfg's rules; NULL with the diagnostics in *text on errors. */
+static struct ruleset *
+daemon_load_rules(const struct config *cfg, char **text)
+{
+	struct ruleset *rs = rules_new();
+	struct rules_diags d;
+	size_t len = 0;
+	FILE *f;
+
+	*text = NULL;
+	memset(&d, 0, sizeof(d));
+	if (rs == NULL)
+		return NULL;
+	if (rules_load_path(rs, cfg->rules, &d) != 0 || d.errors > 0 ||
+	    rules_compile(rs, &d) != 0 || d.errors > 0) {
+		rules_free(rs);
+		rs = NULL;
+	}
+	if (d.n > 0 && (f = open_memstream(text, &len)) != NULL) {
+		rules_diags_print(f, &d);
+		fclose(f);
+	}
+	rules_diags_free(&d);
+	return rs;
+}
+
+/* Reload rules (and `default`) from the config file; the old set stays on
+ * any error. Returns the reply for the control socket. */
+static json_t *
+daemon_reload(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	struct config cfg = dm->cfg;
+	struct ruleset *rs, *old;
+	struct swap_ctx s;
+	char *diag = NULL, *cerr = NULL;
+	size_t clen = 0;
+	FILE *ef;
+	json_t *o;
+	unsigned i;
+
+	(void)req;
+	if (dm->conf_path != NULL && (ef = open_memstream(&cerr, &clen))) {
+		int rc = config_load(&cfg, dm->conf_path, ef);
+
+		fclose(ef);
+		if (rc != 0) {
+			dm->reload_failures++;
+			log_err("reload refused, the old rules stay: %s", cerr);
+			o = json_pack("{s:b,s:s}", "ok", 0, "errors", cerr);
+			free(cerr);
+			return o;
+		}
+		free(cerr);
+	}
+	rs = daemon_load_rules(&cfg, &diag);
+	if (rs == NULL) {
+		dm->reload_failures++;
+		log_err("reload of %s refused, the old rules stay:\n%s",
+		        cfg.rules, diag ? diag : "out of memory");
+		o = json_pack("{s:b,s:s}", "ok", 0, "errors",
+		              diag ? diag : "out of memory");
+		free(diag);
+		return o;
+	}
+	s.rules = rs;
+	s.dflt = cfg.dflt;
+	s.changed = 0;
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_swap_rules, &s);
+	old = dm->rules;
+	dm->rules = rs;
+	dm->cfg.dflt = cfg.dflt;
+	snprintf(dm->cfg.rules, sizeof(dm->cfg.rules), "%s", cfg.rules);
+	rules_free(old);
+	dm->reloads++;
+	log_info("rules reloaded from %s: %zu rules, %zu live flows "
+	         "decided differently",
+	         cfg.rules, rules_count(rs), s.changed);
+	o = json_pack("{s:b,s:I,s:I,s:s}", "ok", 1, "rules",
+	              (json_int_t)rules_count(rs), "changed",
+	              (json_int_t)s.changed, "warnings", diag ? diag : "");
+	free(diag);
+	return o;
+}
+
+static const struct control_command daemon_commands[] = {
+        {"status", false, daemon_status},
+        {"conns", false, daemon_conns},
+        {"reload", true, daemon_reload},
+};
+
+/* ---- signals ---------------------------------------------------------- */
+
+static void
+daemon_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *dm = arg;
+	json_t *r;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading rules");
+		r = daemon_reload(NULL, dm);
+		json_decref(r);
+		return;
+	}
+	log_info("%s: removing steering and stopping",
+	         sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(dm->base);
+}
+
+/* ---- set-up and tear-down --------------------------------------------- */
+
+static int
+worker_open(struct daemon *dm, struct worker *w)
+{
+	struct classify_config cc;
+	char spec[128], err[512];
+
+	snprintf(spec, sizeof(spec), "%u,failure=%s", w->queue,
+	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed");
+	if (dm->ops->open(&w->d, spec, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.rules = dm->rules;
+	cc.dflt = dm->cfg.dflt;
+	w->rules = dm->rules;
+	if ((w->cls = classify_new(&cc)) == NULL) {
+		log_err("queue %u: out of memory for the flow table", w->queue);
+		return -1;
+	}
+	w->bad_limit.interval_s = 10;
+	w->bad_limit.burst = 5;
+	if (pipe2(w->call_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	w->base = event_base_new();
+	if (w->base == NULL)
+		return -1;
+	w->ev_read = event_new(w->base, dm->ops->fd(w->d), EV_READ | EV_PERSIST,
+	                       worker_readable, w);
+	w->ev_call = event_new(w->base, w->call_pipe[0], EV_READ | EV_PERSIST,
+	                       worker_called, w);
+	w->ev_tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
+	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL)
+		return -1;
+	{
+		struct timeval one = {1, 0};
+
+		event_add(w->ev_read, NULL);
+		event_add(w->ev_call, NULL);
+		event_add(w->ev_tick, &one);
+	}
+	return 0;
+}
+
+static void
+worker_close(struct daemon *dm, struct worker *w)
+{
+	if (w->started) {
+		worker_run(w, worker_stop, NULL);
+		pthread_join(w->th, NULL);
+		w->started = false;
+	}
+	if (w->ev_read)
+		event_free(w->ev_read);
+	if (w->ev_call)
+		event_free(w->ev_call);
+	if (w->ev_tick)
+		event_free(w->ev_tick);
+	if (w->base)
+		event_base_free(w->base);
+	if (w->call_pipe[0] > 0) {
+		close(w->call_pipe[0]);
+		close(w->call_pipe[1]);
+	}
+	classify_free(w->cls);
+	if (w->d != NULL)
+		dm->ops->close(w->d);
+}
+
+static void
+daemon_usage(FILE *f)
+{
+	fprintf(f, "usage: spackle run [-c CONF]\n"
+	           "  runs the firewall in the foreground; SIGTERM or SIGINT "
+	           "stop it, SIGHUP reloads the rules\n");
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct daemon dm;
+	struct event *sigs[3] = {NULL, NULL, NULL};
+	static const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
+	char err[1024], *diag = NULL;
+	int ch, rc = 1;
+	unsigned i;
+
+	memset(&dm, 0, sizeof(dm));
+	dm.conf_path = CONFIG_DEFAULT_PATH;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			dm.conf_path = optarg;
+			break;
+		case 'h':
+			daemon_usage(stdout);
+			return 0;
+		default:
+			daemon_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		daemon_usage(stderr);
+		return 2;
+	}
+	config_defaults(&dm.cfg);
+	if (config_load(&dm.cfg, dm.conf_path, stderr) != 0)
+		return 1;
+	log_init("spackle", true, true);
+	if (geteuid() != 0) {
+		log_err("spackle run needs root (CAP_NET_ADMIN) to steer and "
+		        "divert packets");
+		goto out;
+	}
+	if (steer_validate(&dm.cfg, err, sizeof(err)) != 0) {
+		log_err("%s: %s", dm.conf_path, err);
+		goto out;
+	}
+	dm.rules = daemon_load_rules(&dm.cfg, &diag);
+	if (diag != NULL)
+		fputs(diag, stderr);
+	if (dm.rules == NULL) {
+		log_err("%s: the rules have errors; nothing was changed",
+		        dm.cfg.rules);
+		goto out;
+	}
+	dm.ops = &divert_nfqueue_ops;
+	dm.start_mono = sp_now_mono();
+	dm.start_wall = sp_now_wall();
+	pthread_mutex_init(&dm.call_mu, NULL);
+	pthread_cond_init(&dm.call_cv, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((dm.base = event_base_new()) == NULL)
+		goto out;
+	dm.ctl = control_listen(dm.base, dm.cfg.control, daemon_commands,
+	                        sizeof(daemon_commands) /
+	                                sizeof(daemon_commands[0]),
+	                        &dm, err, sizeof(err));
+	if (dm.ctl == NULL) {
+		log_err("control socket: %s", err);
+		goto out;
+	}
+	/* Bind every queue before the kernel steers into them. */
+	dm.nw = dm.cfg.queues;
+	if ((dm.w = calloc(dm.nw, sizeof(*dm.w))) == NULL)
+		goto out;
+	for (i = 0; i < dm.nw; i++) {
+		dm.w[i].dm = &dm;
+		dm.w[i].idx = i;
+		dm.w[i].queue = dm.cfg.queue_base + i;
+		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
+		if (worker_open(&dm, &dm.w[i]) != 0)
+			goto out;
+	}
+	if (steer_apply(&dm.cfg, err, sizeof(err)) != 0) {
+		log_err("steering: %s", err);
+		goto out;
+	}
+	dm.steered = true;
+	for (i = 0; i < dm.nw; i++) {
+		if (pthread_create(&dm.w[i].th, NULL, worker_main, &dm.w[i]) !=
+		    0) {
+			log_err("cannot start worker %u", i);
+			goto out;
+		}
+		dm.w[i].started = true;
+	}
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(dm.base, signums[i], daemon_signal, &dm);
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
+			goto out;
+	}
+	log_info("running: %s mode, %u queue%s from %u, default %s, failure "
+	         "%s, %zu rules from %s, control %s",
+	         dm.cfg.mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce",
+	         dm.nw, dm.nw == 1 ? "" : "s", dm.cfg.queue_base,
+	         sp_verdict_name(dm.cfg.dflt),
+	         dm.cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
+	         rules_count(dm.rules), dm.cfg.rules, dm.cfg.control);
+	event_base_dispatch(dm.base);
+	rc = 0;
+out:
+	/* Steering goes first, so nothing waits on a queue that is closing. */
+	if (dm.steered) {
+		int r = steer_remove(&dm.cfg, err, sizeof(err));
+
+		if (r < 0) {
+			log_err("removing steering: %s", err);
+			rc = 1;
+		} else if (r > 0) {
+			log_warn("steering had been changed by someone else; "
+			         "removed what was left of it");
+		}
+	}
+	for (i = 0; i < 3; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (dm.w != NULL)
+		for (i = 0; i < dm.nw; i++)
+			worker_close(&dm, &dm.w[i]);
+	free(dm.w);
+	control_close(dm.ctl);
+	if (dm.base != NULL)
+		event_base_free(dm.base);
+	rules_free(dm.rules);
+	free(diag);
+	if (rc == 0)
+		log_info("stopped; steering removed");
+	log_close();
+	return rc;
+}
