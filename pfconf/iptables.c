@@ -40,13 +40,15 @@ struct ipt_hook {
 	const char *hook;  /* the built-in chain */
 	const char *chain; /* spackle's chain */
 	bool in, out;      /* exemptions match -i and/or -o */
-	bool dns;          /* DNS answers go to the queue before exemptions */
+	bool dns_to;       /* DNS queries (to port 53) go to the DNS queue */
+	bool dns_from;     /* DNS answers (from port 53) go to the DNS queue */
 };
 
 static const struct ipt_hook ipt_hooks[] = {
-        {CONFIG_HOOK_OUT, "OUTPUT", STEER_CHAIN_OUT, false, true, false},
-        {CONFIG_HOOK_IN, "INPUT", STEER_CHAIN_IN, true, false, true},
-        {CONFIG_HOOK_FORWARD, "FORWARD", STEER_CHAIN_FWD, true, true, true},
+        {CONFIG_HOOK_OUT, "OUTPUT", STEER_CHAIN_OUT, false, true, true, false},
+        {CONFIG_HOOK_IN, "INPUT", STEER_CHAIN_IN, true, false, false, true},
+        {CONFIG_HOOK_FORWARD, "FORWARD", STEER_CHAIN_FWD, true, true, true,
+         true},
 };
 #define IPT_NHOOKS (sizeof(ipt_hooks) / sizeof(ipt_hooks[0]))
 
@@ -70,6 +72,26 @@ ipt_queue(FILE *out, const struct config *c)
 	if (c->failure == CONFIG_FAILURE_OPEN)
 		fputs(" --queue-bypass", out);
 	fputc('\n', out);
+}
+
+/* The DNS queue: one queue past the balanced ones, copied whole. */
+static void
+ipt_dns(FILE *out, const struct ipt_hook *h, const struct config *c,
+        const char *dir)
+{
+	static const char *const protos[] = {"udp", "tcp"};
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		fprintf(out,
+		        "-A %s -p %s -m %s --%s 53 -m comment --comment \"%s\" "
+		        "-j NFQUEUE --queue-num %u",
+		        h->chain, protos[i], protos[i], dir, STEER_COMMENT_DNS,
+		        STEER_DNS_QUEUE(c));
+		if (c->failure == CONFIG_FAILURE_OPEN)
+			fputs(" --queue-bypass", out);
+		fputc('\n', out);
+	}
 }
 
 /*
@@ -124,19 +146,15 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 		        STEER_MARK_MASK, STEER_MARK_MASK);
 	ipt_verdicts(out, h->chain, family, false);
 
-	/* DNS answers feed the name cache, exempt interface or not. */
-	if (h->dns) {
-		fprintf(out,
-		        "-A %s -p udp -m udp --sport 53 -m comment --comment "
-		        "\"%s\" ",
-		        h->chain, STEER_COMMENT_DNS);
-		ipt_queue(out, c);
-		fprintf(out,
-		        "-A %s -p tcp -m tcp --sport 53 -m comment --comment "
-		        "\"%s\" ",
-		        h->chain, STEER_COMMENT_DNS);
-		ipt_queue(out, c);
-	}
+	/*
+	 * DNS, exempt interface or not, goes whole to its own queue: its
+	 * answers feed the name cache, and a query and its answer meet in
+	 * one worker, which learns only from answers it saw asked for.
+	 */
+	if (h->dns_to)
+		ipt_dns(out, h, c, "dport");
+	if (h->dns_from)
+		ipt_dns(out, h, c, "sport");
 
 	for (i = 0; i < c->nexempt; i++) {
 		if (h->in)

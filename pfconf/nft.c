@@ -25,13 +25,14 @@ struct nft_hook {
 	const char *hook;  /* nft hook name */
 	const char *chain; /* base chain name */
 	bool in, out;      /* exemptions match iifname and/or oifname */
-	bool dns;          /* DNS answers go to the queue before exemptions */
+	bool dns_to;       /* DNS queries (to port 53) go to the DNS queue */
+	bool dns_from;     /* DNS answers (from port 53) go to the DNS queue */
 };
 
 static const struct nft_hook nft_hooks[] = {
-        {CONFIG_HOOK_OUT, "output", "spackle_out", false, true, false},
-        {CONFIG_HOOK_IN, "input", "spackle_in", true, false, true},
-        {CONFIG_HOOK_FORWARD, "forward", "spackle_fwd", true, true, true},
+        {CONFIG_HOOK_OUT, "output", "spackle_out", false, true, true, false},
+        {CONFIG_HOOK_IN, "input", "spackle_in", true, false, false, true},
+        {CONFIG_HOOK_FORWARD, "forward", "spackle_fwd", true, true, true, true},
 };
 #define NFT_NHOOKS (sizeof(nft_hooks) / sizeof(nft_hooks[0]))
 
@@ -54,6 +55,15 @@ nft_queue(FILE *out, const struct config *c, const char *comment)
 	if (c->failure == CONFIG_FAILURE_OPEN)
 		fputs(" bypass", out);
 	fprintf(out, " comment \"%s\"\n", comment);
+}
+
+static void
+nft_dns_queue(FILE *out, const struct config *c)
+{
+	fprintf(out, "counter queue num %u", STEER_DNS_QUEUE(c));
+	if (c->failure == CONFIG_FAILURE_OPEN)
+		fputs(" bypass", out);
+	fprintf(out, " comment \"%s\"\n", STEER_COMMENT_DNS);
 }
 
 /* `ct mark set` keeping the conntrack mark's other bits. */
@@ -110,11 +120,18 @@ nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 	        "accept;\n",
 	        h->chain, h->hook, -STEER_NFT_PRIORITY);
 	nft_verdicts(out, "meta mark", flow, false);
-	if (h->dns) {
+	/* DNS whole to its own queue (see pfconf/iptables.c). */
+	if (h->dns_to) {
+		fputs("\t\tudp dport 53 ", out);
+		nft_dns_queue(out, c);
+		fputs("\t\ttcp dport 53 ", out);
+		nft_dns_queue(out, c);
+	}
+	if (h->dns_from) {
 		fputs("\t\tudp sport 53 ", out);
-		nft_queue(out, c, STEER_COMMENT_DNS);
+		nft_dns_queue(out, c);
 		fputs("\t\ttcp sport 53 ", out);
-		nft_queue(out, c, STEER_COMMENT_DNS);
+		nft_dns_queue(out, c);
 	}
 	for (i = 0; i < c->nexempt; i++) {
 		if (h->in)

@@ -67,8 +67,8 @@ steer_validate(const struct config *c, char *err, size_t errlen)
 		steer_seterr(err, errlen, "steering: no configuration");
 		return -EINVAL;
 	}
-	if (c->queues < 1 ||
-	    (unsigned long)c->queue_base + c->queues - 1 > 65535) {
+	/* The balanced queues, then the DNS queue. */
+	if (c->queues < 1 || (unsigned long)c->queue_base + c->queues > 65535) {
 		steer_seterr(err, errlen,
 		             "steering: queues %u from queue_base %u do not "
 		             "fit in the queue numbers 0-65535",

@@ -96,8 +96,11 @@ classify_new(const struct classify_config *cfg)
 	c->extra_mask = n - 1;
 	c->extra = calloc(n, sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
-	c->names =
-	        names_new(cfg->names_cap ? cfg->names_cap : SP_NAMES_DEFAULT);
+	if (cfg->shared_names != NULL)
+		c->names = cfg->shared_names;
+	else
+		c->names = names_new(cfg->names_cap ? cfg->names_cap
+		                                    : SP_NAMES_DEFAULT);
 	if (c->extra == NULL || c->flows == NULL || c->names == NULL) {
 		classify_free(c);
 		return NULL;
@@ -121,8 +124,33 @@ classify_free(struct classifier *c)
 	}
 	free(c->extra);
 	flow_table_free(c->flows);
-	names_free(c->names);
+	if (c->cfg.shared_names == NULL)
+		names_free(c->names);
 	free(c);
+}
+
+static void
+names_lock(struct classifier *c)
+{
+	if (c->cfg.names_lock != NULL)
+		pthread_mutex_lock(c->cfg.names_lock);
+}
+
+static void
+names_unlock(struct classifier *c)
+{
+	if (c->cfg.names_lock != NULL)
+		pthread_mutex_unlock(c->cfg.names_lock);
+}
+
+static bool
+classify_loopback(const struct sp_addr *a)
+{
+	static const uint8_t v6lo[16] = {[15] = 1};
+
+	if (a->family == AF_INET)
+		return a->b[12] == 127;
+	return memcmp(a->b, v6lo, 16) == 0;
 }
 
 static bool
@@ -193,6 +221,7 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 	q.remote = *raddr;
 	q.remote_port = rport;
 	q.local_port = lport;
+	names_lock(c);
 	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
 	q.names = names;
 	q.nnames = n;
@@ -208,12 +237,15 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 	                  ? res.rule
 	                  : FLOW_RULE_DEFAULT;
 	c->st.decisions++;
-	if (n == 0 && e->id != f->id)
+	if (n == 0 && e->id != f->id) {
+		names_unlock(c);
 		return;
+	}
 	e->id = f->id;
 	/* The host is the name that was asked for: names.h hands the newest
 	 * answer's chain out question first. */
 	extra_set(&e->host, n > 0 ? names[0] : NULL);
+	names_unlock(c);
 }
 
 /* A new flow: which end is local, who owns it, then the rules. */
@@ -246,7 +278,12 @@ static void
 classify_feed_dns(struct classifier *c, const struct packet *pkt,
                   uint64_t now_ns)
 {
-	switch (names_feed_packet(c->names, pkt, now_ns)) {
+	enum dns_status st;
+
+	names_lock(c);
+	st = names_feed_packet(c->names, pkt, now_ns);
+	names_unlock(c);
+	switch (st) {
 	case DNS_OK:
 		c->st.dns_answers++;
 		break;
@@ -309,9 +346,13 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
 	 * a domain rule is ready when its connection starts. Only an answer
 	 * within a flow whose other end has sent something to the DNS port
 	 * (the query) counts: an unsolicited "answer" cannot name addresses.
+	 * A local resolver's answers (from a loopback address, port 53: a
+	 * privileged port) count even when lo is exempt and its queries
+	 * went unseen.
 	 */
-	if (!created && f->packets[!dir] > 0 &&
-	    (pkt->sport == 53 || pkt->sport == 5353))
+	if ((pkt->sport == 53 || pkt->sport == 5353) &&
+	    ((!created && f->packets[!dir] > 0) ||
+	     classify_loopback(&pkt->src)))
 		classify_feed_dns(c, pkt, now_ns);
 	if (created)
 		classify_decide(c, f, uid_hint, hook, now_ns);
@@ -444,23 +485,6 @@ struct flow_table *
 classify_flows(struct classifier *c)
 {
 	return c->flows;
-}
-
-struct names_cache *
-classify_names(struct classifier *c)
-{
-	return c->names;
-}
-
-size_t
-classify_remote_names(struct classifier *c, const struct flow *f,
-                      uint64_t now_ns, const char **out, size_t max)
-{
-	const struct sp_addr *a;
-	uint16_t port;
-
-	flow_remote(f, &a, &port);
-	return names_lookup(c->names, a, now_ns, out, max);
 }
 
 const char *

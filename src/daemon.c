@@ -24,6 +24,9 @@
 #include "spackle/steer.h"
 
 #define DAEMON_DISPATCH_MAX 64 /* packets handled per dispatch call */
+/* Bytes of a packet copied from the kernel: IPv6 with extension headers and
+ * TCP with every option fit; DNS has a queue of its own, copied whole. */
+#define DAEMON_COPY_HEADERS 256
 #define NS_PER_S            1000000000ull
 
 struct daemon;
@@ -72,6 +75,8 @@ struct daemon {
 	uint64_t reloads, reload_failures;
 	pthread_mutex_t call_mu;
 	pthread_cond_t call_cv;
+	struct names_cache *names; /* shared by the workers */
+	pthread_mutex_t names_mu;
 };
 
 /* ---- worker side ------------------------------------------------------ */
@@ -429,7 +434,9 @@ daemon_status(const json_t *req, void *arg)
 	                            ? "nft"
 	                            : steer_ipt_variant_name(
 	                                      steer_iptables_variant())));
-	json_object_set_new(o, "queues", json_integer(dm->nw));
+	json_object_set_new(o, "queues", json_integer(dm->cfg.queues));
+	json_object_set_new(o, "dns_queue",
+	                    json_integer(STEER_DNS_QUEUE(&dm->cfg)));
 	json_object_set_new(o, "queue_base", json_integer(dm->cfg.queue_base));
 	json_object_set_new(o, "rules", json_string(dm->cfg.rules));
 	json_object_set_new(o, "rules_loaded",
@@ -577,8 +584,11 @@ worker_open(struct daemon *dm, struct worker *w)
 	struct classify_config cc;
 	char spec[128], err[512];
 
-	snprintf(spec, sizeof(spec), "%u,failure=%s", w->queue,
-	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed");
+	/* Headers are enough to decide; DNS is read whole. */
+	snprintf(spec, sizeof(spec), "%u,failure=%s,copy=%u", w->queue,
+	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
+	         w->queue == STEER_DNS_QUEUE(&dm->cfg) ? 65535u
+	                                               : DAEMON_COPY_HEADERS);
 	if (dm->ops->open(&w->d, spec, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		return -1;
@@ -586,6 +596,8 @@ worker_open(struct daemon *dm, struct worker *w)
 	memset(&cc, 0, sizeof(cc));
 	cc.rules = dm->rules;
 	cc.dflt = dm->cfg.dflt;
+	cc.shared_names = dm->names;
+	cc.names_lock = &dm->names_mu;
 	w->rules = dm->rules;
 	if ((w->cls = classify_new(&cc)) == NULL) {
 		log_err("queue %u: out of memory for the flow table", w->queue);
@@ -711,6 +723,9 @@ cmd_run(int argc, char **argv)
 	dm.start_wall = sp_now_wall();
 	pthread_mutex_init(&dm.call_mu, NULL);
 	pthread_cond_init(&dm.call_cv, NULL);
+	pthread_mutex_init(&dm.names_mu, NULL);
+	if ((dm.names = names_new(SP_NAMES_DEFAULT)) == NULL)
+		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	if ((dm.base = event_base_new()) == NULL)
 		goto out;
@@ -722,8 +737,9 @@ cmd_run(int argc, char **argv)
 		log_err("control socket: %s", err);
 		goto out;
 	}
-	/* Bind every queue before the kernel steers into them. */
-	dm.nw = dm.cfg.queues;
+	/* Bind every queue before the kernel steers into them: the balanced
+	 * ones, then the DNS queue. */
+	dm.nw = dm.cfg.queues + 1;
 	if ((dm.w = calloc(dm.nw, sizeof(*dm.w))) == NULL)
 		goto out;
 	for (i = 0; i < dm.nw; i++) {
@@ -752,10 +768,11 @@ cmd_run(int argc, char **argv)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
 			goto out;
 	}
-	log_info("running: %s mode, %u queue%s from %u, default %s, failure "
-	         "%s, %zu rules from %s, control %s",
+	log_info("running: %s mode, %u queue%s from %u and DNS queue %u, "
+	         "default %s, failure %s, %zu rules from %s, control %s",
 	         dm.cfg.mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce",
-	         dm.nw, dm.nw == 1 ? "" : "s", dm.cfg.queue_base,
+	         dm.cfg.queues, dm.cfg.queues == 1 ? "" : "s",
+	         dm.cfg.queue_base, STEER_DNS_QUEUE(&dm.cfg),
 	         sp_verdict_name(dm.cfg.dflt),
 	         dm.cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
 	         rules_count(dm.rules), dm.cfg.rules, dm.cfg.control);
@@ -785,6 +802,7 @@ out:
 	if (dm.base != NULL)
 		event_base_free(dm.base);
 	rules_free(dm.rules);
+	names_free(dm.names);
 	free(diag);
 	if (rc == 0)
 		log_info("stopped; steering removed");

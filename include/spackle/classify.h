@@ -4,6 +4,8 @@
 #ifndef SPACKLE_CLASSIFY_H
 #define SPACKLE_CLASSIFY_H
 
+#include <pthread.h>
+
 #include "spackle/flow.h"
 #include "spackle/names.h"
 #include "spackle/packet.h"
@@ -34,6 +36,14 @@ struct classify_config {
 	size_t nlocal;
 	struct flow_config flows;
 	size_t names_cap; /* 0: SP_NAMES_DEFAULT */
+	/*
+	 * Workers of one daemon share one name cache, so an answer read by one
+	 * names the flows of all: give it here with the lock that guards it
+	 * (held only to feed an answer or decide a new flow). NULL: the
+	 * classifier keeps a cache of its own.
+	 */
+	struct names_cache *shared_names;
+	pthread_mutex_t *names_lock;
 	classify_owner_fn owner;
 	void *owner_arg;
 	flow_cb ended; /* a flow leaves the table (expiry or eviction) */
@@ -123,12 +133,6 @@ void classify_flush(struct classifier *c);
 
 void classify_stats(const struct classifier *c, struct classify_stats *st);
 struct flow_table *classify_flows(struct classifier *c);
-struct names_cache *classify_names(struct classifier *c);
-
-/* Names of f's remote end known at now_ns, most recent first. */
-size_t classify_remote_names(struct classifier *c, const struct flow *f,
-                             uint64_t now_ns, const char **out, size_t max);
-
 /*
  * The remote name a live flow was decided with (NULL when its address had
  * none), and its process's executable (NULL when unknown). Valid while the

@@ -61,6 +61,14 @@
  * and skip the divert: the "spackle accept" rule's counters, compared with
  * the daemon's own count of accept-repeats, show it.
  */
+/*
+ * DNS (to and from port 53, UDP and TCP) goes to one more queue past the
+ * balanced ones, copied whole, while the balanced queues copy only headers:
+ * queries and answers meet in one worker, whichever queue their flow would
+ * hash to.
+ */
+#define STEER_DNS_QUEUE(c) ((c)->queue_base + (c)->queues)
+
 #define STEER_MARK_MASK   0x00e00000u
 #define STEER_MARK_ACCEPT 0x00200000u
 #define STEER_MARK_DENY   0x00400000u
