@@ -116,6 +116,13 @@ control_serve(struct control_conn *cc, struct bufferevent *bev,
 	const char *name;
 	size_t i;
 
+	if (cc->right == CONTROL_NONE) {
+		control_reply(bev,
+		              control_error("permission denied: only root and "
+		                            "members of group \"%s\" may ask",
+		                            CONTROL_GROUP));
+		return;
+	}
 	req = json_loads(line, 0, &je);
 	if (req == NULL || !json_is_object(req)) {
 		reply = control_error("request is not a JSON object: %s",
@@ -215,16 +222,10 @@ control_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		         control_in_group(cred.uid, cred.gid, c->group))
 			cc->right = CONTROL_READ;
 	}
+	/* Even a refused peer's request is read before the answer, so the
+	 * answer is not lost to a reset. */
 	bufferevent_setcb(bev, control_read, NULL, control_event, cc);
 	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (cc->right == CONTROL_NONE) {
-		bufferevent_setcb(bev, NULL, control_done, control_event, cc);
-		control_reply(bev,
-		              control_error("permission denied: only root and "
-		                            "members of group \"%s\" may ask",
-		                            CONTROL_GROUP));
-		return;
-	}
 	bufferevent_enable(bev, EV_READ);
 }
 
@@ -361,7 +362,10 @@ control_call(const char *path, const char *cmd, char *err, size_t errlen)
 		goto out;
 	}
 	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+	/* The daemon may have answered (refused) and closed already: no
+	 * SIGPIPE, read its answer instead. */
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) &&
+	    errno != EPIPE) {
 		snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
 		goto out;
 	}
