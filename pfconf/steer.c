@@ -576,6 +576,94 @@ steer_cleanup(char *err, size_t errlen)
 	return steer_nft_cleanup(err, errlen);
 }
 
+/*
+ * iptables-nft creates the kernel table `ip filter` (`ip6 filter`) on first
+ * use, with its three base chains, and iptables-restore cannot delete it
+ * again. To leave the host's firewall exactly as it was, spackle notes
+ * whether the table existed before it installed anything (one daemon per
+ * process: a file-level note), and on removal deletes a table it made, if
+ * nothing but empty accepting base chains is left in it.
+ */
+static bool steer_made_table[2];
+
+static bool
+steer_nft_table_exists(int family)
+{
+	char *argv[] = {"nft",    "list",
+	                "table",  family == AF_INET6 ? "ip6" : "ip",
+	                "filter", NULL};
+	struct steer_out o;
+	bool exists;
+
+	if (steer_exec(argv, NULL, 0, &o) < 0)
+		return true; /* no nft: cannot tell, so never delete */
+	exists = o.status == 0;
+	steer_out_free(&o);
+	return exists;
+}
+
+/* Is the filter table of this family nothing but ACCEPT base chains? */
+static bool
+steer_filter_empty(int family)
+{
+	char *argv[] = {family == AF_INET6 ? "ip6tables-save" : "iptables-save",
+	                "-t", "filter", NULL};
+	struct steer_out o;
+	const char *p, *nl;
+	bool empty = true;
+
+	if (steer_exec(argv, NULL, 0, &o) < 0)
+		return false;
+	if (o.status != 0 || o.out == NULL) {
+		steer_out_free(&o);
+		return false;
+	}
+	for (p = o.out; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		if (*p == '-' ||
+		    (*p == ':' && strncmp(p, ":INPUT ACCEPT", 13) != 0 &&
+		     strncmp(p, ":FORWARD ACCEPT", 15) != 0 &&
+		     strncmp(p, ":OUTPUT ACCEPT", 14) != 0))
+			empty = false;
+		if (*nl == '\0')
+			break;
+	}
+	steer_out_free(&o);
+	return empty;
+}
+
+static void
+steer_note_tables(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		steer_made_table[i] =
+		        steer_iptables_variant() == STEER_IPT_NFT &&
+		        !steer_nft_table_exists(i ? AF_INET6 : AF_INET);
+}
+
+static void
+steer_drop_made_tables(void)
+{
+	int i, fam;
+
+	for (i = 0; i < 2; i++) {
+		char *argv[] = {"nft",    "delete", "table", i ? "ip6" : "ip",
+		                "filter", NULL};
+		struct steer_out o;
+
+		fam = i ? AF_INET6 : AF_INET;
+		if (!steer_made_table[i] || !steer_filter_empty(fam))
+			continue;
+		if (steer_exec(argv, NULL, 0, &o) == 0)
+			steer_out_free(&o);
+		steer_made_table[i] = false;
+	}
+}
+
 static int
 steer_apply_iptables(const struct config *c, char *err, size_t errlen)
 {
@@ -620,8 +708,10 @@ steer_apply(const struct config *c, char *err, size_t errlen)
 		return rc;
 	if ((rc = steer_cleanup(err, errlen)) < 0)
 		return rc;
-	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES)
+	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES) {
+		steer_note_tables();
 		return steer_apply_iptables(c, err, errlen);
+	}
 
 	if ((rc = steer_text(c, STEER_NFT, &text, &len)) < 0) {
 		steer_seterr(err, errlen,
@@ -674,6 +764,7 @@ steer_remove(const struct config *c, char *err, size_t errlen)
 		free(text);
 		if (rc < 0 && rc != -EIO)
 			goto fail;
+		steer_drop_made_tables();
 	}
 	if (!changed)
 		return 0;
