@@ -16,6 +16,9 @@ PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libnetfilter-queue-dev libmnl-dev libjansson-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq
+# bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md
+# says how to install it without starting it on the host).
+PKGS_BENCH = iperf3 jq iproute2
 
 .PHONY: all deps deps-test build build-san run demo test fuzz bench format \
 	format-check clean
@@ -75,6 +78,14 @@ fuzz: build-san
 
 bench: build
 	$(BUILD)/bench/classify
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "bench/divert: needs root (network namespaces), skipped"; \
+	else \
+		./.ci/install-deps $(PKGS_BENCH) && \
+		bench/divert/divert.sh $(BUILD)/spackle \
+			$(BUILD)/tests/netns/nettool \
+			$(BUILD)/bench/divert/nfq_accept; \
+	fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

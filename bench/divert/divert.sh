@@ -1,0 +1,428 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bench/divert: the divert path side by side, in network namespaces: no
+# filter, a bare accept-all NFQUEUE loop (nfq_accept), spackle and
+# OpenSnitch's daemon. Prints one table of values and ratios to "no filter".
+#
+# Usage: divert.sh [SPACKLE [NETTOOL [NFQ_ACCEPT]]]   (as root)
+#
+#   defaults: build/spackle, build/tests/netns/nettool (or
+#             build/bench/divert/nettool), build/bench/divert/nfq_accept
+#   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
+#   BENCH_CONNECTS   sequential connects for the latency row (2000)
+#   BENCH_THREADS    client threads of the connection-rate row (4)
+#   BENCH_COLUMNS    which columns, in order (none nfq spackle opensnitch)
+#   BENCH_MODE       spackle's `divert =` (packet)
+#
+# Each column gets a fresh pair of namespaces: the filter and the clients in
+# A, the servers in B, a veth pair between them (192.0.2.1 <-> 192.0.2.2).
+# Nothing runs in, or changes the firewall of, the machine's own namespace.
+set -u
+
+# nettool is built with the tests, or here when the tests are off.
+nettool=build/tests/netns/nettool
+[ -x "$nettool" ] || nettool=build/bench/divert/nettool
+SPACKLE=$(readlink -f "${1:-build/spackle}")
+NETTOOL=$(readlink -f "${2:-$nettool}")
+NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
+SECONDS_ROW=${BENCH_SECONDS:-5}
+CONNECTS=${BENCH_CONNECTS:-2000}
+THREADS=${BENCH_THREADS:-4}
+COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle opensnitch}
+DIVERT_MODE=${BENCH_MODE:-packet}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench/divert: needs root (network namespaces, netfilter queues)" >&2
+	exit 77
+fi
+for tool in ip iptables ip6tables iperf3 jq; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "bench/divert: $tool not found (apt-get install iproute2 iptables iperf3 jq)" >&2
+		exit 2
+	fi
+done
+for f in "$NETTOOL" "$NFQ_ACCEPT"; do
+	if [ ! -x "$f" ]; then
+		echo "bench/divert: $f is not built (cmake --build build)" >&2
+		exit 2
+	fi
+done
+
+A4=192.0.2.1
+B4=192.0.2.2
+A6=2001:db8::1
+B6=2001:db8::2
+P_IPERF=5201
+P_TCP=7100
+P_UDP=7200
+QUEUE=0
+ID=$$
+TMP=$(mktemp -d /tmp/spackle-bench-divert.XXXXXX) || exit 2
+PIDS=()
+NSA=
+NSB=
+HZ=$(getconf CLK_TCK)
+
+alive() {
+	local st
+
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+wait_for() {
+	local tries=$1 i
+
+	shift
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+in_a() {
+	ip netns exec "$NSA" "$@"
+}
+
+in_b() {
+	ip netns exec "$NSB" "$@"
+}
+
+bg() {
+	local name=$1 ns=$2
+
+	shift 2
+	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+stop_all() {
+	local p
+
+	for p in "${PIDS[@]}"; do
+		alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait_for 50 eval "! alive $p" || kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	PIDS=()
+}
+
+ns_down() {
+	stop_all
+	[ -n "$NSA" ] && ip netns del "$NSA" 2>/dev/null
+	[ -n "$NSB" ] && ip netns del "$NSB" 2>/dev/null
+	NSA=
+	NSB=
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	trap - EXIT INT TERM
+	ns_down
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ns_up N: a fresh pair of namespaces for column N, servers running in B.
+ns_up() {
+	NSA=spackle-bench-a-$ID-$1
+	NSB=spackle-bench-b-$ID-$1
+	ip netns add "$NSA" && ip netns add "$NSB" &&
+		ip link add "spba$ID" netns "$NSA" type veth peer name \
+			"spbb$ID" netns "$NSB" &&
+		ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
+		ip -n "$NSA" addr add "$A4/24" dev "spba$ID" &&
+		ip -n "$NSB" addr add "$B4/24" dev "spbb$ID" &&
+		ip -n "$NSA" addr add "$A6/64" dev "spba$ID" nodad &&
+		ip -n "$NSB" addr add "$B6/64" dev "spbb$ID" nodad &&
+		ip -n "$NSA" link set "spba$ID" up &&
+		ip -n "$NSB" link set "spbb$ID" up || return 1
+	wait_for 50 eval "ip -n $NSA link show spba$ID | grep -q 'state UP'" ||
+		return 1
+	bg "tcp-server-$1" "$NSB" "$NETTOOL" tcp-server -a "$B4" -p "$P_TCP" \
+		-m close -t 600
+	wait_for 50 grep -qs '^ready' "$TMP/tcp-server-$1.out"
+}
+
+# cpu_ticks PID: utime + stime of the process (all its threads).
+cpu_ticks() {
+	local st f
+
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	st=${st##*) }
+	read -r -a f <<<"$st"
+	echo $((f[11] + f[12]))
+}
+
+# Namespace A's netfilter queues: packets queued (id_sequence), dropped
+# (queue full or netlink failure) and passed unqueued. The kernel counts a
+# packet a full fail-open queue lets through nowhere; the NFQUEUE rules'
+# own counters, less what was queued or dropped, show them.
+queue_stats() {
+	local q d hits
+
+	read -r q d < <(in_a cat /proc/net/netfilter/nfnetlink_queue \
+		2>/dev/null | awk '{ q += $8; d += $6 + $7 }
+		END { printf "%d %d\n", q, d }')
+	hits=$({
+		in_a iptables-save -c
+		in_a ip6tables-save -c
+	} 2>/dev/null | awk '/-j NFQUEUE/ && match($0, /^\[[0-9]+:/) {
+		s += substr($0, 2, RLENGTH - 2) } END { print s + 0 }')
+	echo "$q $d $((hits - q - d < 0 ? 0 : hits - q - d))"
+}
+
+# --- the filters -----------------------------------------------------------
+
+# start_filter COLUMN: sets FILTER_PID (empty for none) or NA (a reason).
+start_filter() {
+	local t
+
+	FILTER_PID=
+	NA=
+	case $1 in
+	none) ;;
+	nfq)
+		bg nfq "$NSA" "$NFQ_ACCEPT" "$QUEUE"
+		FILTER_PID=$BG_PID
+		if ! wait_for 50 grep -qs '^ready' "$TMP/nfq.out"; then
+			NA="nfq_accept did not start: $(head -c 200 "$TMP/nfq.err")"
+			return
+		fi
+		for t in iptables ip6tables; do
+			in_a "$t" -A OUTPUT -j NFQUEUE --queue-num "$QUEUE" \
+				--queue-bypass &&
+				in_a "$t" -A INPUT -j NFQUEUE --queue-num "$QUEUE" \
+					--queue-bypass || NA="$t NFQUEUE rule failed"
+		done
+		;;
+	spackle)
+		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
+			NA="spackle run not built"
+			return
+		fi
+		mkdir -p "$TMP/rules" "$TMP/db"
+		echo "allow any" >"$TMP/rules/10-all.rules"
+		cat >"$TMP/spackle.conf" <<EOF
+mode = enforce
+divert = $DIVERT_MODE
+default = allow
+failure = open
+rules = $TMP/rules
+db = $TMP/db
+control = $TMP/spackle.sock
+hooks = out, in
+exempt = lo
+EOF
+		bg spackle "$NSA" "$SPACKLE" run -c "$TMP/spackle.conf"
+		FILTER_PID=$BG_PID
+		if ! wait_for 50 eval "alive $FILTER_PID && in_a '$SPACKLE' status -c '$TMP/spackle.conf' >/dev/null 2>&1"; then
+			NA="spackle run did not become ready: $(tail -n 1 "$TMP/spackle.err")"
+		fi
+		;;
+	opensnitch)
+		if ! command -v opensnitchd >/dev/null 2>&1; then
+			NA="opensnitchd not installed (apt-get install opensnitch)"
+			return
+		fi
+		# Headless: no UI listens, DefaultAction allow decides. The
+		# daemon reads only /etc/opensnitchd/default-config.json, so
+		# ours is bind-mounted over it in the private mount namespace
+		# `ip netns exec` gives the daemon (the host's file stays).
+		mkdir -p "$TMP/os-rules"
+		cat >"$TMP/os-config.json" <<EOF
+{
+    "Server": {"Address": "unix://$TMP/osui.sock", "LogFile": "$TMP/opensnitchd.log"},
+    "DefaultAction": "allow",
+    "DefaultDuration": "once",
+    "InterceptUnknown": false,
+    "ProcMonitorMethod": "proc",
+    "LogLevel": 2,
+    "Firewall": "iptables",
+    "Stats": {"MaxEvents": 150, "MaxStats": 25}
+}
+EOF
+		# shellcheck disable=SC2016 # expanded by that sh
+		bg opensnitch "$NSA" sh -c 'mount --bind "$1" /etc/opensnitchd/default-config.json && exec opensnitchd -rules-path "$2" -ui-socket "unix://$3" -log-file "$4" -process-monitor-method proc' \
+			sh "$TMP/os-config.json" "$TMP/os-rules" "$TMP/osui.sock" \
+			"$TMP/opensnitchd.log"
+		FILTER_PID=$BG_PID
+		if ! wait_for 100 eval "alive $FILTER_PID && in_a iptables-save -t mangle 2>/dev/null | grep -q NFQUEUE && in_a grep -q . /proc/net/netfilter/nfnetlink_queue"; then
+			NA="opensnitchd did not start: $(tail -n 1 "$TMP/opensnitch.err" "$TMP/opensnitchd.log" 2>/dev/null | tr -d '\033' | tail -n 1)"
+		fi
+		;;
+	esac
+}
+
+# --- the rows ------------------------------------------------------------------
+
+row_tcp_bulk() {
+	local out
+
+	bg "iperf3-$1" "$NSB" iperf3 -s -1 -B "$B4" -p "$P_IPERF"
+	wait_for 50 eval "in_b ss -Htln | grep -q ':$P_IPERF '" || {
+		echo "n/a"
+		return
+	}
+	out=$(in_a iperf3 -c "$B4" -p "$P_IPERF" -t "$SECONDS_ROW" -J 2>/dev/null)
+	echo "$out" | jq -r '.end.sum_received.bits_per_second // empty |
+		. / 1e9 * 100 | round / 100' 2>/dev/null || echo "n/a"
+}
+
+row_udp() {
+	local out
+
+	bg "udp-sink-$1" "$NSB" "$NETTOOL" udp-sink -a "$B4" -p "$P_UDP" \
+		-t $((SECONDS_ROW + 20)) -i 1000
+	local pid=$BG_PID
+	wait_for 50 grep -qs '^ready' "$TMP/udp-sink-$1.out" || {
+		echo "n/a"
+		return
+	}
+	in_a "$NETTOOL" udp-flood -a "$B4" -p "$P_UDP" -d "$SECONDS_ROW" \
+		-L 64 >"$TMP/udp-flood-$1.out"
+	wait_for 100 eval "! alive $pid"
+	out=$(grep '^result=' "$TMP/udp-sink-$1.out")
+	[[ $out =~ received=([0-9]+) ]] || {
+		echo "n/a"
+		return
+	}
+	awk -v n="${BASH_REMATCH[1]}" -v s="$SECONDS_ROW" \
+		'BEGIN { printf "%.1f\n", n / s / 1000 }'
+}
+
+row_rate() {
+	local out
+
+	out=$(in_a "$NETTOOL" tcp-rate -a "$B4" -p "$P_TCP" -d "$SECONDS_ROW" \
+		-j "$THREADS" -w 3000)
+	[[ $out =~ rate=([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo "n/a"
+}
+
+row_latency() {
+	local out
+
+	out=$(in_a "$NETTOOL" tcp-latency -a "$B4" -p "$P_TCP" -n "$CONNECTS" \
+		-w 3000)
+	if [[ $out =~ p50_us=([0-9.]+).*p99_us=([0-9.]+) ]]; then
+		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+	else
+		echo "n/a n/a"
+	fi
+}
+
+# --- the run ---------------------------------------------------------------------
+
+declare -A V
+BASE=0
+NAMES=()
+NOTES=()
+col=0
+for c in $COLUMNS_RUN; do
+	case $c in
+	none) name="no filter" ;;
+	nfq) name="bare NFQUEUE loop" ;;
+	spackle) name="spackle ($DIVERT_MODE)" ;;
+	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
+	*)
+		echo "bench/divert: unknown column \"$c\" (none nfq spackle opensnitch)" >&2
+		exit 2
+		;;
+	esac
+	col=$((col + 1))
+	[ "$c" = none ] && BASE=$col
+	NAMES+=("$name")
+	echo "# $name ..." >&2
+	if ! ns_up "$col"; then
+		echo "bench/divert: could not set up the namespaces" >&2
+		exit 2
+	fi
+	start_filter "$c"
+	if [ -n "$NA" ]; then
+		for r in bulk udp rate p50 p99 cpu queued drops unqueued; do
+			V[$col,$r]="n/a"
+		done
+		NOTES+=("$name: n/a ($NA)")
+		ns_down
+		continue
+	fi
+	t0=0
+	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
+	V[$col,bulk]=$(row_tcp_bulk "$col")
+	V[$col,udp]=$(row_udp "$col")
+	V[$col,rate]=$(row_rate)
+	read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)"
+	if [ -n "$FILTER_PID" ] && alive "$FILTER_PID"; then
+		t1=$(cpu_ticks "$FILTER_PID")
+		V[$col,cpu]=$(awk -v d=$((t1 - t0)) -v hz="$HZ" \
+			'BEGIN { printf "%.2f\n", d / hz }')
+		read -r "V[$col,queued]" "V[$col,drops]" "V[$col,unqueued]" \
+			<<<"$(queue_stats)"
+	elif [ -n "$FILTER_PID" ]; then
+		V[$col,cpu]="died"
+		V[$col,queued]="n/a"
+		V[$col,drops]="n/a"
+		V[$col,unqueued]="n/a"
+		NOTES+=("$name: the filter process died during the run")
+	else
+		V[$col,cpu]="-"
+		V[$col,queued]="-"
+		V[$col,drops]="-"
+		V[$col,unqueued]="-"
+	fi
+	ns_down
+done
+
+# --- the table -------------------------------------------------------------------
+
+# cell COL ROW: the value, and its ratio to "no filter" when both are numbers.
+cell() {
+	local v=${V[$1,$2]} b=${V[$BASE,$2]:-}
+
+	if [ "$1" -eq "$BASE" ] || [ "$3" = noratio ] ||
+		! [[ $v =~ ^[0-9.]+$ ]] || ! [[ $b =~ ^[0-9.]+$ ]]; then
+		echo "$v"
+	else
+		awk -v v="$v" -v b="$b" 'BEGIN {
+			if (b + 0 == 0) print v; else printf "%s (%.2f)\n", v, v / b }'
+	fi
+}
+
+W=24
+printf '\nbench/divert: %s s rows, %s sequential connects, %s connect threads; ' \
+	"$SECONDS_ROW" "$CONNECTS" "$THREADS"
+printf '%s CPUs, kernel %s\n' "$(nproc)" "$(uname -r)"
+printf '(value, and its ratio to "no filter" in parentheses)\n\n'
+printf '%-30s' "row"
+for n in "${NAMES[@]}"; do
+	printf "%-${W}s" "$n"
+done
+printf '\n'
+for r in "bulk|TCP bulk, Gbit/s|" "udp|UDP 64 B delivered, kpkt/s|" \
+	"rate|new TCP connections/s|" "p50|connect() p50, us|" \
+	"p99|connect() p99, us|" "cpu|filter CPU, s|noratio" \
+	"queued|packets queued|noratio" "drops|queue drops|noratio" \
+	"unqueued|passed unqueued (fail-open)|noratio"; do
+	IFS='|' read -r key label opt <<<"$r"
+	printf '%-30s' "$label"
+	for ((i = 1; i <= col; i++)); do
+		printf "%-${W}s" "$(cell "$i" "$key" "${opt:-ratio}")"
+	done
+	printf '\n'
+done
+for n in "${NOTES[@]}"; do
+	echo "note: $n"
+done
+echo "filter CPU: utime+stime of the filter process over all rows." \
+	"queued, drops: /proc/net/netfilter/nfnetlink_queue of A; unqueued:" \
+	"NFQUEUE rule hits less queued and dropped."

@@ -1,0 +1,1097 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Bounded TCP/UDP clients, servers and load generators for netns tests. */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/*
+ * Every client prints one line of `key=value` pairs that starts with
+ * `result=`, and exits with the code of that result, so a shell script can
+ * tell a timeout from a refusal without parsing text.
+ */
+enum nt_result {
+	NT_OK = 0,
+	NT_TIMEOUT = 1,
+	NT_REFUSED = 2,
+	NT_ERROR = 3, /* any other failure: unreachable, EPERM, short echo */
+	NT_USAGE = 64,
+};
+
+#define NT_MAX_CLIENTS 1024
+#define NT_BATCH       64
+#define NT_MSG_LEN     16
+#define NT_LINE_MAX    256
+#define NT_MAX_THREADS 64
+#define NT_MAX_COUNT   1000000
+
+struct nt_opts {
+	const char *addr;
+	const char *port;
+	const char *tag;
+	const char *log;
+	const char *mode;
+	unsigned lifetime_s;  /* -t: servers and sink exit after this */
+	unsigned wait_ms;     /* -w: connect, echo and error wait */
+	unsigned hold_ms;     /* -H: keep a connection open after the result */
+	unsigned count;       /* -n */
+	unsigned duration_s;  /* -d */
+	unsigned interval_ms; /* -i */
+	unsigned len;         /* -L */
+	unsigned threads;     /* -j */
+	long uid;             /* -u, -1 when absent */
+	bool echo;            /* -e */
+};
+
+static volatile sig_atomic_t nt_stop;
+
+static void
+nt_on_signal(int sig)
+{
+	(void)sig;
+	nt_stop = 1;
+}
+
+static uint64_t
+nt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+nt_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static double
+nt_ms_since(uint64_t t0)
+{
+	return (double)(nt_now_ns() - t0) / 1e6;
+}
+
+/* Milliseconds left before deadline (ns), at least 0, for poll(). */
+static int
+nt_left_ms(uint64_t deadline)
+{
+	uint64_t now = nt_now_ns();
+
+	if (now >= deadline)
+		return 0;
+	return (int)((deadline - now + 999999u) / 1000000u);
+}
+
+static void
+nt_usage(void)
+{
+	fputs("usage: nettool COMMAND [options]\n"
+	      "servers (print `ready` once listening, exit after -t s):\n"
+	      "  tcp-server -a ADDR -p PORT [-t S] [-m echo|close] [-o LOG]\n"
+	      "  udp-server -a ADDR -p PORT [-t S] [-o LOG]   (echoes)\n"
+	      "  udp-sink   -a ADDR -p PORT [-t S] [-i IDLE_MS]\n"
+	      "clients (one `result=` line; exit 0 ok, 1 timeout, 2 refused, "
+	      "3 other):\n"
+	      "  tcp-connect -a ADDR -p PORT [-w MS] [-e] [-H MS] [-u UID]\n"
+	      "  udp-send    -a ADDR -p PORT [-n N] [-T TAG] [-w MS] [-u UID]\n"
+	      "  tcp-stream  -a ADDR -p PORT [-d S] [-i MS] [-w MS]\n"
+	      "load:\n"
+	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
+	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
+	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS]\n",
+	      stderr);
+}
+
+static bool
+nt_parse_uint(const char *s, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static int
+nt_parse_opts(int argc, char **argv, struct nt_opts *o)
+{
+	unsigned v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->port = NULL;
+	o->tag = "t";
+	o->mode = "echo";
+	o->lifetime_s = 60;
+	o->wait_ms = 2000;
+	o->count = 1;
+	o->duration_s = 5;
+	o->interval_ms = 100;
+	o->len = 64;
+	o->threads = 4;
+	o->uid = -1;
+	while ((c = getopt(argc, argv, "a:p:t:w:H:n:T:d:i:L:j:m:o:u:e")) !=
+	       -1) {
+		unsigned *dst = NULL;
+		unsigned long max = UINT_MAX;
+
+		switch (c) {
+		case 'a':
+			o->addr = optarg;
+			continue;
+		case 'p':
+			o->port = optarg;
+			continue;
+		case 'T':
+			o->tag = optarg;
+			continue;
+		case 'o':
+			o->log = optarg;
+			continue;
+		case 'm':
+			o->mode = optarg;
+			continue;
+		case 'e':
+			o->echo = true;
+			continue;
+		case 'u':
+			if (!nt_parse_uint(optarg, 65535, &v))
+				goto bad;
+			o->uid = v;
+			continue;
+		case 't':
+			dst = &o->lifetime_s;
+			max = 86400;
+			break;
+		case 'w':
+			dst = &o->wait_ms;
+			max = 600000;
+			break;
+		case 'H':
+			dst = &o->hold_ms;
+			max = 600000;
+			break;
+		case 'n':
+			dst = &o->count;
+			max = NT_MAX_COUNT;
+			break;
+		case 'd':
+			dst = &o->duration_s;
+			max = 3600;
+			break;
+		case 'i':
+			dst = &o->interval_ms;
+			max = 600000;
+			break;
+		case 'L':
+			dst = &o->len;
+			max = 65000;
+			break;
+		case 'j':
+			dst = &o->threads;
+			max = NT_MAX_THREADS;
+			break;
+		default:
+			nt_usage();
+			return -1;
+		}
+		if (!nt_parse_uint(optarg, max, dst))
+			goto bad;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "nettool: unexpected argument \"%s\"\n",
+		        argv[optind]);
+		return -1;
+	}
+	if (o->addr == NULL || o->port == NULL) {
+		fputs("nettool: -a ADDR and -p PORT are required\n", stderr);
+		return -1;
+	}
+	if (o->threads == 0)
+		o->threads = 1;
+	if (o->count == 0)
+		o->count = 1;
+	return 0;
+bad:
+	fprintf(stderr, "nettool: -%c: bad value \"%s\"\n", c, optarg);
+	return -1;
+}
+
+/* Numeric address and port to a sockaddr; no name lookups. */
+static int
+nt_resolve(const struct nt_opts *o, int type, struct sockaddr_storage *ss,
+           socklen_t *len)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = getaddrinfo(o->addr, o->port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "nettool: %s port %s: %s\n", o->addr, o->port,
+		        gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * A socket's uid is the creator's (sk_uid), which `user` rules match: drop
+ * to the uid before the socket exists.
+ */
+static int
+nt_drop_uid(long uid)
+{
+	uid_t u = (uid_t)uid;
+
+	if (uid < 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setresgid(u, u, u) < 0 ||
+	    setresuid(u, u, u) < 0) {
+		fprintf(stderr, "nettool: cannot become uid %ld: %s\n", uid,
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+nt_errname(int err, enum nt_result *res)
+{
+	switch (err) {
+	case 0:
+		*res = NT_OK;
+		return "ok";
+	case ETIMEDOUT:
+		*res = NT_TIMEOUT;
+		return "timeout";
+	case ECONNREFUSED:
+	case ECONNRESET:
+		*res = NT_REFUSED;
+		return "refused";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		*res = NT_ERROR;
+		return "unreachable";
+	case EPERM:
+	case EACCES:
+		*res = NT_ERROR;
+		return "eperm";
+	default:
+		*res = NT_ERROR;
+		return "error";
+	}
+}
+
+static void
+nt_print_sockname(const char *key, int s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (getsockname(s, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	printf(" %s=%s %s_port=%u", key, host, key, port);
+}
+
+/*
+ * Non-blocking connect bounded by wait_ms. Returns the socket, or -1 with
+ * *err set to the errno of the failure (ETIMEDOUT when the wait ran out).
+ */
+static int
+nt_connect(const struct sockaddr_storage *ss, socklen_t len, unsigned wait_ms,
+           int *err)
+{
+	struct pollfd pfd;
+	socklen_t elen = sizeof(*err);
+	int s, rc;
+
+	s = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	           0);
+	if (s < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (connect(s, (const struct sockaddr *)ss, len) == 0) {
+		*err = 0;
+		return s;
+	}
+	if (errno != EINPROGRESS) {
+		*err = errno;
+		goto fail;
+	}
+	pfd.fd = s;
+	pfd.events = POLLOUT;
+	do
+		rc = poll(&pfd, 1, (int)wait_ms);
+	while (rc < 0 && errno == EINTR && !nt_stop);
+	if (rc < 0) {
+		*err = errno;
+		goto fail;
+	}
+	if (rc == 0) {
+		*err = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, err, &elen) < 0)
+		*err = errno;
+	if (*err != 0)
+		goto fail;
+	return s;
+fail:
+	close(s);
+	return -1;
+}
+
+/* Close without TIME_WAIT, so load loops do not run out of ports. */
+static void
+nt_close_reset(int s)
+{
+	struct linger lg = {1, 0};
+
+	setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(s);
+}
+
+/* Read exactly len bytes before deadline; 0, or an errno (ETIMEDOUT). */
+static int
+nt_read_full(int s, char *buf, size_t len, uint64_t deadline)
+{
+	struct pollfd pfd = {.fd = s, .events = POLLIN};
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		int rc = poll(&pfd, 1, nt_left_ms(deadline));
+
+		if (rc < 0 && errno == EINTR && !nt_stop)
+			continue;
+		if (rc < 0)
+			return errno;
+		if (rc == 0)
+			return ETIMEDOUT;
+		n = recv(s, buf + got, len - got, 0);
+		if (n == 0)
+			return ECONNRESET;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return errno;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int
+nt_write_full(int s, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(s, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+nt_sleep_ms(unsigned ms)
+{
+	uint64_t end = nt_now_ns() + (uint64_t)ms * 1000000u;
+
+	while (!nt_stop && nt_left_ms(end) > 0)
+		poll(NULL, 0, nt_left_ms(end));
+}
+
+/* tcp-connect: result, connect time, optional echo and hold. */
+static int
+nt_tcp_connect(const struct nt_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	enum nt_result res;
+	const char *name;
+	char msg[NT_MSG_LEN] = "spackle-echo-01\n", back[NT_MSG_LEN];
+	uint64_t t0;
+	double conn_ms;
+	int s, err;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0 ||
+	    nt_drop_uid(o->uid) < 0)
+		return NT_USAGE;
+	t0 = nt_now_ns();
+	s = nt_connect(&ss, len, o->wait_ms, &err);
+	conn_ms = nt_ms_since(t0);
+	name = nt_errname(s < 0 ? err : 0, &res);
+	if (s < 0) {
+		printf("result=%s connect_ms=%.1f errno=%d\n", name, conn_ms,
+		       err);
+		return res;
+	}
+	if (o->echo) {
+		uint64_t t1 = nt_now_ns();
+
+		err = nt_write_full(s, msg, sizeof(msg));
+		if (err == 0)
+			err = nt_read_full(s, back, sizeof(back),
+			                   t1 + (uint64_t)o->wait_ms *
+			                                   1000000u);
+		if (err == 0 && memcmp(msg, back, sizeof(msg)) != 0)
+			err = EBADMSG;
+		name = nt_errname(err, &res);
+		printf("result=%s connect_ms=%.1f echo=%s echo_ms=%.1f",
+		       err == 0 ? "ok" : "echo-failed", conn_ms, name,
+		       nt_ms_since(t1));
+		if (err != 0 && res == NT_OK)
+			res = NT_ERROR;
+	} else {
+		printf("result=ok connect_ms=%.1f", conn_ms);
+	}
+	nt_print_sockname("local", s);
+	putchar('\n');
+	fflush(stdout);
+	nt_sleep_ms(o->hold_ms);
+	close(s);
+	return res;
+}
+
+/*
+ * udp-send: a connected socket (so ICMP errors come back as ECONNREFUSED),
+ * `count` datagrams "TAG SEQ" 20 ms apart, then up to wait_ms for the echoes.
+ */
+static int
+nt_udp_send(const struct nt_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct pollfd pfd;
+	enum nt_result res = NT_OK;
+	char buf[NT_LINE_MAX];
+	unsigned sent = 0, echoed = 0, i;
+	uint64_t t0, deadline, next;
+	int s, err = 0;
+
+	if (nt_resolve(o, SOCK_DGRAM, &ss, &len) < 0 || nt_drop_uid(o->uid) < 0)
+		return NT_USAGE;
+	s = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&ss, len) < 0) {
+		printf("result=error errno=%d\n", errno);
+		return NT_ERROR;
+	}
+	t0 = nt_now_ns();
+	deadline = UINT64_MAX;
+	next = t0;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	for (i = 0; err == 0 && !nt_stop;) {
+		int wait, rc;
+		ssize_t n;
+
+		if (i < o->count && nt_now_ns() >= next) {
+			int l = snprintf(buf, sizeof(buf), "%s %u\n", o->tag,
+			                 i);
+
+			if (send(s, buf, (size_t)l, 0) < 0)
+				err = errno;
+			else
+				sent++;
+			i++;
+			next = nt_now_ns() + 20000000u;
+			if (i == o->count)
+				deadline = nt_now_ns() +
+				           (uint64_t)o->wait_ms * 1000000u;
+			continue;
+		}
+		if (echoed >= o->count)
+			break;
+		wait = i < o->count ? nt_left_ms(next) : nt_left_ms(deadline);
+		if (i >= o->count && wait == 0)
+			break;
+		rc = poll(&pfd, 1, wait);
+		if (rc <= 0)
+			continue;
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			err = errno;
+		else if (n >= 0)
+			echoed++;
+	}
+	if (err != 0) {
+		const char *name = nt_errname(err, &res);
+
+		printf("result=%s ms=%.1f sent=%u echoed=%u errno=%d", name,
+		       nt_ms_since(t0), sent, echoed, err);
+	} else {
+		res = echoed == o->count ? NT_OK
+		      : echoed == 0      ? NT_TIMEOUT
+		                         : NT_ERROR;
+		printf("result=%s ms=%.1f sent=%u echoed=%u",
+		       res == NT_OK        ? "ok"
+		       : res == NT_TIMEOUT ? "timeout"
+		                           : "partial",
+		       nt_ms_since(t0), sent, echoed);
+	}
+	nt_print_sockname("local", s);
+	putchar('\n');
+	close(s);
+	return res;
+}
+
+/*
+ * tcp-stream: one connection, a 16-byte message every interval, each echo
+ * printed with the wall clock (ms) so a script can count the echoes after
+ * an event. A message not echoed within wait_ms ends it as "stalled".
+ */
+static int
+nt_tcp_stream(const struct nt_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	enum nt_result res;
+	char msg[NT_MSG_LEN + 1], back[NT_MSG_LEN];
+	uint64_t t0, end, last, gap, maxgap = 0;
+	unsigned seq = 0;
+	int s, err;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+		return NT_USAGE;
+	s = nt_connect(&ss, len, o->wait_ms, &err);
+	if (s < 0) {
+		printf("result=%s phase=connect errno=%d\n",
+		       nt_errname(err, &res), err);
+		return res;
+	}
+	t0 = nt_now_ns();
+	end = t0 + (uint64_t)o->duration_s * 1000000000u;
+	last = t0;
+	printf("connected wall_ms=%llu\n", (unsigned long long)nt_wall_ms());
+	fflush(stdout);
+	while (!nt_stop && nt_now_ns() < end) {
+		snprintf(msg, sizeof(msg), "seq %011u\n", seq);
+		err = nt_write_full(s, msg, NT_MSG_LEN);
+		if (err == 0)
+			err = nt_read_full(s, back, sizeof(back),
+			                   nt_now_ns() + (uint64_t)o->wait_ms *
+			                                         1000000u);
+		if (err == 0 && memcmp(msg, back, NT_MSG_LEN) != 0)
+			err = EBADMSG;
+		if (err != 0) {
+			printf("result=%s echoes=%u maxgap_ms=%.1f errno=%d\n",
+			       err == ETIMEDOUT ? "stalled" : "error", seq,
+			       (double)maxgap / 1e6, err);
+			close(s);
+			return err == ETIMEDOUT ? NT_TIMEOUT : NT_ERROR;
+		}
+		gap = nt_now_ns() - last;
+		last = nt_now_ns();
+		if (gap > maxgap)
+			maxgap = gap;
+		printf("echo %u wall_ms=%llu\n", seq,
+		       (unsigned long long)nt_wall_ms());
+		fflush(stdout);
+		seq++;
+		nt_sleep_ms(o->interval_ms);
+	}
+	printf("result=ok echoes=%u maxgap_ms=%.1f\n", seq,
+	       (double)maxgap / 1e6);
+	close(s);
+	return NT_OK;
+}
+
+static int
+nt_listen(const struct nt_opts *o, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int s, one = 1;
+
+	if (nt_resolve(o, type, &ss, &len) < 0)
+		return -1;
+	s = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		goto fail;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, len) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(s, 4096) < 0)
+		goto fail;
+	return s;
+fail:
+	fprintf(stderr, "nettool: listen on %s port %s: %s\n", o->addr, o->port,
+	        strerror(errno));
+	if (s >= 0)
+		close(s);
+	return -1;
+}
+
+static FILE *
+nt_open_log(const struct nt_opts *o)
+{
+	FILE *f;
+
+	if (o->log == NULL)
+		return NULL;
+	f = fopen(o->log, "a");
+	if (f == NULL)
+		fprintf(stderr, "nettool: %s: %s\n", o->log, strerror(errno));
+	else
+		setvbuf(f, NULL, _IOLBF, 0);
+	return f;
+}
+
+static void
+nt_addr_text(const struct sockaddr_storage *ss, char *host, size_t hlen,
+             unsigned *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hlen);
+		*port = ntohs(sin->sin_port);
+	} else {
+		const struct sockaddr_in6 *sin6 =
+		        (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hlen);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+/*
+ * tcp-server: accepts until the lifetime ends. `echo` mode echoes every
+ * client (up to NT_MAX_CLIENTS at once); `close` mode closes each
+ * connection at once (connection-rate and latency loads). With -o, one
+ * line per accepted connection: "accept ADDR PORT".
+ */
+static int
+nt_tcp_server(const struct nt_opts *o)
+{
+	static struct pollfd pfd[NT_MAX_CLIENTS + 1];
+	unsigned long long accepted = 0;
+	bool echo = strcmp(o->mode, "echo") == 0;
+	uint64_t end;
+	nfds_t n = 1, i;
+	FILE *log;
+	int ls;
+
+	if (!echo && strcmp(o->mode, "close") != 0) {
+		fprintf(stderr, "nettool: -m echo|close\n");
+		return NT_USAGE;
+	}
+	ls = nt_listen(o, SOCK_STREAM);
+	if (ls < 0)
+		return NT_ERROR;
+	log = nt_open_log(o);
+	end = nt_now_ns() + (uint64_t)o->lifetime_s * 1000000000u;
+	pfd[0].fd = ls;
+	pfd[0].events = POLLIN;
+	printf("ready\n");
+	fflush(stdout);
+	while (!nt_stop && nt_left_ms(end) > 0) {
+		int rc = poll(pfd, n,
+		              nt_left_ms(end) < 200 ? nt_left_ms(end) : 200);
+
+		if (rc <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			int c;
+
+			while ((c = accept4(ls, (struct sockaddr *)&ss, &sl,
+			                    SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+			       0) {
+				accepted++;
+				if (log != NULL) {
+					char host[INET6_ADDRSTRLEN];
+					unsigned port;
+
+					nt_addr_text(&ss, host, sizeof(host),
+					             &port);
+					fprintf(log, "accept %s %u\n", host,
+					        port);
+				}
+				if (!echo || n > NT_MAX_CLIENTS) {
+					close(c);
+				} else {
+					pfd[n].fd = c;
+					pfd[n].events = POLLIN;
+					pfd[n].revents = 0;
+					n++;
+				}
+				sl = sizeof(ss);
+			}
+		}
+		for (i = 1; i < n; i++) {
+			char buf[4096];
+			ssize_t r;
+
+			if (pfd[i].revents == 0)
+				continue;
+			r = recv(pfd[i].fd, buf, sizeof(buf), 0);
+			if (r > 0 &&
+			    nt_write_full(pfd[i].fd, buf, (size_t)r) == 0)
+				continue;
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			close(pfd[i].fd);
+			pfd[i] = pfd[n - 1];
+			n--;
+			i--;
+		}
+	}
+	for (i = 1; i < n; i++)
+		close(pfd[i].fd);
+	close(ls);
+	if (log != NULL)
+		fclose(log);
+	printf("result=ok accepted=%llu\n", accepted);
+	return NT_OK;
+}
+
+/* udp-server: echoes each datagram; with -o logs "ADDR PAYLOAD" per one. */
+static int
+nt_udp_server(const struct nt_opts *o)
+{
+	struct pollfd pfd;
+	unsigned long long received = 0;
+	uint64_t end;
+	FILE *log;
+	int s;
+
+	s = nt_listen(o, SOCK_DGRAM);
+	if (s < 0)
+		return NT_ERROR;
+	log = nt_open_log(o);
+	end = nt_now_ns() + (uint64_t)o->lifetime_s * 1000000000u;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	printf("ready\n");
+	fflush(stdout);
+	while (!nt_stop && nt_left_ms(end) > 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char buf[NT_LINE_MAX], host[INET6_ADDRSTRLEN];
+		unsigned port;
+		ssize_t r;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		r = recvfrom(s, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&ss,
+		             &sl);
+		if (r < 0)
+			continue;
+		received++;
+		sendto(s, buf, (size_t)r, 0, (struct sockaddr *)&ss, sl);
+		if (log == NULL)
+			continue;
+		buf[r] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		nt_addr_text(&ss, host, sizeof(host), &port);
+		fprintf(log, "%s %s\n", host, buf);
+	}
+	close(s);
+	if (log != NULL)
+		fclose(log);
+	printf("result=ok received=%llu\n", received);
+	return NT_OK;
+}
+
+/* udp-sink: counts datagrams; ends idle_ms after the last one, or -t. */
+static int
+nt_udp_sink(const struct nt_opts *o)
+{
+	static char bufs[NT_BATCH][2048];
+	struct mmsghdr msgs[NT_BATCH];
+	struct iovec iov[NT_BATCH];
+	struct pollfd pfd;
+	unsigned long long received = 0;
+	uint64_t end, first = 0, last = 0;
+	int s, size = 8 << 20, i;
+
+	s = nt_listen(o, SOCK_DGRAM);
+	if (s < 0)
+		return NT_ERROR;
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	for (i = 0; i < NT_BATCH; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = sizeof(bufs[i]);
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	end = nt_now_ns() + (uint64_t)o->lifetime_s * 1000000000u;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	printf("ready\n");
+	fflush(stdout);
+	while (!nt_stop && nt_left_ms(end) > 0) {
+		int r;
+
+		if (received > 0 &&
+		    nt_now_ns() - last > (uint64_t)o->interval_ms * 1000000u)
+			break;
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		r = recvmmsg(s, msgs, NT_BATCH, MSG_DONTWAIT, NULL);
+		if (r <= 0)
+			continue;
+		last = nt_now_ns();
+		if (received == 0)
+			first = last;
+		received += (unsigned)r;
+	}
+	close(s);
+	printf("result=ok received=%llu span_ms=%.1f\n", received,
+	       (double)(last - first) / 1e6);
+	return NT_OK;
+}
+
+/* udp-flood: sendmmsg bursts of LEN-byte datagrams for -d seconds. */
+static int
+nt_udp_flood(const struct nt_opts *o)
+{
+	static char payload[65000];
+	struct mmsghdr msgs[NT_BATCH];
+	struct iovec iov;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned long long sent = 0, errors = 0;
+	uint64_t t0, end;
+	int s, i;
+
+	if (nt_resolve(o, SOCK_DGRAM, &ss, &len) < 0)
+		return NT_USAGE;
+	s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&ss, len) < 0) {
+		printf("result=error errno=%d\n", errno);
+		return NT_ERROR;
+	}
+	memset(payload, 'x', o->len);
+	iov.iov_base = payload;
+	iov.iov_len = o->len;
+	for (i = 0; i < NT_BATCH; i++) {
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	t0 = nt_now_ns();
+	end = t0 + (uint64_t)o->duration_s * 1000000000u;
+	while (!nt_stop && nt_now_ns() < end) {
+		int r = sendmmsg(s, msgs, NT_BATCH, 0);
+
+		if (r > 0)
+			sent += (unsigned)r;
+		else
+			errors++;
+	}
+	printf("result=ok sent=%llu errors=%llu pps=%.0f\n", sent, errors,
+	       (double)sent / ((double)(nt_now_ns() - t0) / 1e9));
+	close(s);
+	return NT_OK;
+}
+
+struct nt_rate {
+	const struct nt_opts *o;
+	const struct sockaddr_storage *ss;
+	socklen_t len;
+	uint64_t end;
+	unsigned long long ok, failed;
+};
+
+static void *
+nt_rate_thread(void *arg)
+{
+	struct nt_rate *r = arg;
+	int s, err;
+
+	while (!nt_stop && nt_now_ns() < r->end) {
+		s = nt_connect(r->ss, r->len, r->o->wait_ms, &err);
+		if (s < 0) {
+			r->failed++;
+			continue;
+		}
+		r->ok++;
+		nt_close_reset(s);
+	}
+	return NULL;
+}
+
+/* tcp-rate: -j threads connect and close (RST) for -d seconds. */
+static int
+nt_tcp_rate(const struct nt_opts *o)
+{
+	struct nt_rate r[NT_MAX_THREADS];
+	pthread_t th[NT_MAX_THREADS];
+	struct sockaddr_storage ss;
+	unsigned long long ok = 0, failed = 0;
+	uint64_t t0;
+	socklen_t len;
+	unsigned i, started = 0;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+		return NT_USAGE;
+	t0 = nt_now_ns();
+	for (i = 0; i < o->threads; i++) {
+		r[i] = (struct nt_rate){
+		        o, &ss, len, t0 + (uint64_t)o->duration_s * 1000000000u,
+		        0, 0};
+		if (pthread_create(&th[i], NULL, nt_rate_thread, &r[i]) != 0)
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		ok += r[i].ok;
+		failed += r[i].failed;
+	}
+	printf("result=%s connects=%llu failed=%llu threads=%u rate=%.0f\n",
+	       ok > 0 ? "ok" : "error", ok, failed, started,
+	       (double)ok / ((double)(nt_now_ns() - t0) / 1e9));
+	return ok > 0 ? NT_OK : NT_ERROR;
+}
+
+static int
+nt_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* tcp-latency: -n sequential connects, each timed until it completes. */
+static int
+nt_tcp_latency(const struct nt_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t *lat, t0;
+	unsigned i, n = 0, failed = 0;
+	int s, err;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+		return NT_USAGE;
+	lat = calloc(o->count, sizeof(*lat));
+	if (lat == NULL)
+		return NT_ERROR;
+	for (i = 0; i < o->count && !nt_stop; i++) {
+		t0 = nt_now_ns();
+		s = nt_connect(&ss, len, o->wait_ms, &err);
+		if (s < 0) {
+			failed++;
+			continue;
+		}
+		lat[n++] = nt_now_ns() - t0;
+		nt_close_reset(s);
+	}
+	if (n == 0) {
+		printf("result=error n=0 failed=%u\n", failed);
+		free(lat);
+		return NT_ERROR;
+	}
+	qsort(lat, n, sizeof(*lat), nt_cmp_u64);
+	printf("result=ok n=%u failed=%u p50_us=%.1f p99_us=%.1f "
+	       "max_us=%.1f\n",
+	       n, failed, (double)lat[(n - 1) / 2] / 1e3,
+	       (double)lat[(size_t)((n - 1) * 0.99)] / 1e3,
+	       (double)lat[n - 1] / 1e3);
+	free(lat);
+	return NT_OK;
+}
+
+struct nt_command {
+	const char *name;
+	int (*fn)(const struct nt_opts *o);
+};
+
+static const struct nt_command nt_commands[] = {
+        {"tcp-server", nt_tcp_server},   {"udp-server", nt_udp_server},
+        {"udp-sink", nt_udp_sink},       {"tcp-connect", nt_tcp_connect},
+        {"udp-send", nt_udp_send},       {"tcp-stream", nt_tcp_stream},
+        {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
+        {"tcp-latency", nt_tcp_latency},
+};
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	struct nt_opts o;
+	size_t i;
+
+	if (argc < 2) {
+		nt_usage();
+		return NT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = nt_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(nt_commands) / sizeof(nt_commands[0]); i++) {
+		if (strcmp(argv[1], nt_commands[i].name) != 0)
+			continue;
+		if (nt_parse_opts(argc - 1, argv + 1, &o) < 0)
+			return NT_USAGE;
+		return nt_commands[i].fn(&o);
+	}
+	fprintf(stderr, "nettool: unknown command \"%s\"\n", argv[1]);
+	nt_usage();
+	return NT_USAGE;
+}

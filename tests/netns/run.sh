@@ -1,0 +1,870 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Namespace tests of the divert daemon: `spackle run` in namespace A, real
+# TCP and UDP servers (nettool) in namespace B, a veth pair between them.
+#
+# Usage: run.sh SPACKLE NETTOOL
+#
+#   SPACKLE_DIVERT_MODE  packet (default), flow, or a list ("packet flow"):
+#                        the whole suite runs once per mode, with
+#                        `divert = MODE` in the config.
+#   SPACKLE_FIREWALL     the config's `firewall =` (default auto)
+#   SPACKLE_NETNS_KEEP   1: keep the temporary directory (configs, logs)
+#
+# One line per check: "PASS|FAIL|SKIP MODE/NAME: outcome (time)". Exit 0 when
+# every check passed, 1 when one failed, 2 when the set-up failed, 77 when
+# skipped (not root; `spackle run` not built yet).
+#
+# Every iptables, nft and traffic command runs under `ip netns exec`; the
+# machine's own namespace is never touched. Every wait is bounded in count
+# and time; the EXIT trap kills what was started and deletes the namespaces.
+set -u
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 SPACKLE NETTOOL" >&2
+	exit 2
+fi
+SPACKLE=$(readlink -f "$1")
+NETTOOL=$(readlink -f "$2")
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: not root (the namespace tests need CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+	exit 77
+fi
+if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
+	echo "SKIP: spackle run not built yet"
+	exit 77
+fi
+for tool in ip iptables-save ip6tables-save iptables nft jq timeout; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "FAIL setup: $tool not found (apt-get install iproute2 iptables nftables jq coreutils)"
+		exit 2
+	fi
+done
+if [ ! -x "$NETTOOL" ]; then
+	echo "FAIL setup: nettool \"$NETTOOL\" is not executable"
+	exit 2
+fi
+
+ID=$$
+NSA=spackle-netns-a-$ID
+NSB=spackle-netns-b-$ID
+VA=spka$ID
+VB=spkb$ID
+A4=192.0.2.1
+B4=192.0.2.2
+A6=2001:db8::1
+B6=2001:db8::2
+
+P_ALLOW=7001
+P_DENY=7002
+P_REJECT=7003
+P_USER=7004
+P_PROC=7005
+P_RELOAD=7006
+P_IN_DENY=7010
+P_IN_ALLOW=7011
+# Servers outlive no run: they exit by themselves after this many seconds.
+SERVER_LIFETIME=290
+# A denied TCP connect must not complete within this many ms.
+DENY_WAIT_MS=2000
+# A rejected connect or datagram must fail within this many ms.
+REJECT_MS=1000
+
+MODES=${SPACKLE_DIVERT_MODE:-packet}
+MODES=${MODES//,/ }
+FIREWALL=${SPACKLE_FIREWALL:-auto}
+MODE=packet
+
+TMP=$(mktemp -d /tmp/spackle-netns.XXXXXX) || exit 2
+chmod 755 "$TMP"
+RULES=$TMP/rules
+PIDS=()
+DAEMON=
+DAEMON_LOG=
+CONF=
+RUNS=0
+npass=0
+nfail=0
+nskip=0
+
+# --- reporting --------------------------------------------------------------
+
+pass() {
+	echo "PASS $MODE/$1: $2"
+	npass=$((npass + 1))
+}
+
+fail() {
+	echo "FAIL $MODE/$1: $2"
+	nfail=$((nfail + 1))
+}
+
+skip() {
+	echo "SKIP $MODE/$1: $2"
+	nskip=$((nskip + 1))
+}
+
+# kv KEY TEXT: the value of KEY=VALUE in nettool's output (first match).
+kv() {
+	local re="(^|[[:space:]])$1=([^[:space:]]+)"
+
+	if [[ $2 =~ $re ]]; then
+		echo "${BASH_REMATCH[2]}"
+	fi
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+# --- processes and namespaces ------------------------------------------------
+
+in_a() {
+	ip netns exec "$NSA" "$@"
+}
+
+in_b() {
+	ip netns exec "$NSB" "$@"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# bg NAME NS CMD...: start CMD in namespace NS in the background; its output
+# goes to $TMP/NAME.out and .err; the PID is in $BG_PID. `ip netns exec`
+# execs CMD, so the PID is CMD's own.
+bg() {
+	local name=$1 ns=$2
+
+	shift 2
+	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_for TRIES CMD...: run CMD every 0.1 s until it succeeds, TRIES times.
+wait_for() {
+	local tries=$1 i
+
+	shift
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# reap PID TRIES: wait for PID to exit (0.1 s steps); its status in $REAPED.
+reap() {
+	local pid=$1 tries=$2
+
+	REAPED=
+	wait_for "$tries" eval "! alive $pid" || return 1
+	wait "$pid" 2>/dev/null
+	REAPED=$?
+	return 0
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	local p
+
+	set +e
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do
+		alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		if ! wait_for 30 eval "! alive $p"; then
+			kill -KILL "$p" 2>/dev/null
+		fi
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$NSA" 2>/dev/null
+	ip netns del "$NSB" 2>/dev/null
+	if [ "${SPACKLE_NETNS_KEEP:-0}" = 1 ]; then
+		echo "# kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_ns() {
+	ip netns add "$NSA" || return 1
+	ip netns add "$NSB" || return 1
+	ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
+		netns "$NSB" || return 1
+	ip -n "$NSA" link set lo up &&
+		ip -n "$NSB" link set lo up &&
+		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
+		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
+		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
+		ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad &&
+		ip -n "$NSA" link set "$VA" up &&
+		ip -n "$NSB" link set "$VB" up || return 1
+	# Both ends up (carrier), and no route out of the pair.
+	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
+		return 1
+	if ip -n "$NSA" route show default | grep -q . ||
+		ip -n "$NSB" route show default | grep -q .; then
+		echo "# unexpected default route in a test namespace" >&2
+		return 1
+	fi
+	return 0
+}
+
+# A host firewall that spackle must leave as it found it: a rule of the
+# host's own in each hook spackle uses (this also makes iptables-nft create
+# those built-in chains now, so the snapshot before and after compare).
+host_rules() {
+	local t
+
+	for t in iptables ip6tables; do
+		in_a "$t" -A OUTPUT -p tcp --dport 9 -m comment \
+			--comment "host rule" -j DROP || return 1
+		in_a "$t" -A INPUT -p tcp --dport 9 -m comment \
+			--comment "host rule" -j DROP || return 1
+	done
+}
+
+# The firewall of namespace A without comments lines and counters.
+fw_snapshot() {
+	echo "## iptables-save"
+	in_a iptables-save | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]/[]/g'
+	echo "## ip6tables-save"
+	in_a ip6tables-save | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]/[]/g'
+	echo "## nft list ruleset"
+	# (nft warns on stderr about tables iptables-nft manages: expected.)
+	in_a nft list ruleset 2>/dev/null |
+		sed -E -e '/^[[:space:]]*#/d' \
+			-e 's/counter packets [0-9]+ bytes [0-9]+/counter/g'
+}
+
+# start_server NAME NS KIND ADDR PORT: a nettool server, waited for.
+start_server() {
+	local name=$1 ns=$2 kind=$3 addr=$4 port=$5
+
+	: >"$TMP/$name.log"
+	bg "$name" "$ns" "$NETTOOL" "$kind" -a "$addr" -p "$port" \
+		-t "$SERVER_LIFETIME" -o "$TMP/$name.log"
+	wait_for 50 grep -qs '^ready' "$TMP/$name.out"
+}
+
+start_servers() {
+	local p
+
+	for p in $P_ALLOW $P_DENY $P_REJECT $P_USER $P_PROC $P_RELOAD; do
+		start_server "tcp4-$p" "$NSB" tcp-server "$B4" "$p" || return 1
+	done
+	for p in $P_ALLOW $P_DENY $P_REJECT; do
+		start_server "tcp6-$p" "$NSB" tcp-server "$B6" "$p" || return 1
+		start_server "udp4-$p" "$NSB" udp-server "$B4" "$p" || return 1
+		start_server "udp6-$p" "$NSB" udp-server "$B6" "$p" || return 1
+	done
+	for p in $P_IN_DENY $P_IN_ALLOW; do
+		start_server "in4-$p" "$NSA" tcp-server "$A4" "$p" || return 1
+	done
+}
+
+# --- traffic checks -----------------------------------------------------------
+
+# tcp_check NAME WANT ADDR PORT [ns a|b] [nettool options...]
+# WANT: ok (connect and echo), timeout (no connect within DENY_WAIT_MS, and
+# the server saw nothing), refused (ECONNREFUSED within REJECT_MS).
+tcp_check() {
+	local name=$1 want=$2 addr=$3 port=$4 ns=a out res ms log before after
+
+	shift 4
+	if [ "${1:-}" = b ] || [ "${1:-}" = a ]; then
+		ns=$1
+		shift
+	fi
+	case $addr in
+	*:*) log=$TMP/tcp6-$port.log ;;
+	*) log=$TMP/tcp4-$port.log ;;
+	esac
+	[ "$ns" = b ] && log=$TMP/in4-$port.log
+	before=$(wc -l <"$log" 2>/dev/null || echo 0)
+	if [ "$ns" = b ]; then
+		out=$(in_b "$NETTOOL" tcp-connect -a "$addr" -p "$port" \
+			-w "$DENY_WAIT_MS" -e "$@")
+	else
+		out=$(in_a "$NETTOOL" tcp-connect -a "$addr" -p "$port" \
+			-w "$DENY_WAIT_MS" -e "$@")
+	fi
+	res=$(kv result "$out")
+	ms=$(kv connect_ms "$out")
+	after=$(wc -l <"$log" 2>/dev/null || echo 0)
+	case $want in
+	ok)
+		if [ "$res" = ok ]; then
+			pass "$name" "connect+echo ok ($ms ms)"
+		else
+			fail "$name" "want ok, got: $out"
+		fi
+		;;
+	timeout)
+		if [ "$res" != timeout ]; then
+			fail "$name" "want timeout, got: $out"
+		elif [ "$after" != "$before" ]; then
+			fail "$name" "timed out but the server accepted a connection"
+		else
+			pass "$name" "no connect within $DENY_WAIT_MS ms ($ms ms)"
+		fi
+		;;
+	refused)
+		if [ "$res" != refused ]; then
+			fail "$name" "want refused, got: $out"
+		elif ! awk -v m="$ms" -v l="$REJECT_MS" 'BEGIN { exit !(m < l) }'; then
+			fail "$name" "refused, but after $ms ms (limit $REJECT_MS)"
+		else
+			pass "$name" "ECONNREFUSED ($ms ms)"
+		fi
+		;;
+	esac
+	[ "$res" = "$want" ]
+}
+
+# udp_check NAME WANT ADDR PORT: 3 datagrams on a connected socket, tagged,
+# counted by the server's log. WANT: ok (all 3 arrive and come back),
+# timeout (none arrives), refused (ECONNREFUSED within REJECT_MS, none
+# arrives).
+udp_check() {
+	local name=$1 want=$2 addr=$3 port=$4 out res ms log tag n fam=4
+
+	case $addr in *:*) fam=6 ;; esac
+	log=$TMP/udp$fam-$port.log
+	tag="$MODE-$name-$RANDOM"
+	tag=${tag//\//-}
+	out=$(in_a "$NETTOOL" udp-send -a "$addr" -p "$port" -n 3 -T "$tag" \
+		-w 1000)
+	res=$(kv result "$out")
+	ms=$(kv ms "$out")
+	n=0
+	if [ "$want" = ok ]; then
+		wait_for 10 eval "[ \$(grep -c -- ' $tag ' '$log') -ge 3 ]"
+	fi
+	n=$(grep -c -- " $tag " "$log")
+	case $want in
+	ok)
+		if [ "$res" = ok ] && [ "$n" -eq 3 ]; then
+			pass "$name" "3/3 datagrams arrived and echoed ($ms ms)"
+		else
+			fail "$name" "want 3 arrived and echoed; server got $n; client: $out"
+		fi
+		;;
+	timeout)
+		# A kernel DROP in OUTPUT fails send() with EPERM; a verdict
+		# from the queue cannot: either way nothing may arrive.
+		if [ "$n" -eq 0 ] && { [ "$res" = timeout ] || [ "$res" = eperm ]; }; then
+			pass "$name" "0/3 datagrams arrived, client: $res ($ms ms)"
+		else
+			fail "$name" "want none arrived; server got $n; client: $out"
+		fi
+		;;
+	refused)
+		if [ "$res" != refused ] || [ "$n" -ne 0 ]; then
+			fail "$name" "want ECONNREFUSED and none arrived; server got $n; client: $out"
+		elif ! awk -v m="$ms" -v l="$REJECT_MS" 'BEGIN { exit !(m < l) }'; then
+			fail "$name" "refused, but after $ms ms (limit $REJECT_MS)"
+		else
+			pass "$name" "ECONNREFUSED, 0/3 arrived ($ms ms)"
+		fi
+		;;
+	esac
+}
+
+# --- the daemon -----------------------------------------------------------------
+
+# write_conf NAME [key=value...]: $TMP/NAME.conf, the base config plus the
+# overrides; sets $CONF.
+write_conf() {
+	local name=$1 kv_ key
+
+	shift
+	CONF=$TMP/$name.conf
+	{
+		echo "# written by tests/netns/run.sh"
+		echo "mode = enforce"
+		echo "divert = $MODE"
+		echo "default = allow"
+		echo "failure = open"
+		echo "rules = $RULES"
+		echo "db = $TMP/db-$name"
+		echo "control = $TMP/spackle-$name.sock"
+		echo "queues = 2"
+		echo "queue_base = 4200"
+		echo "hooks = out, in"
+		echo "exempt = lo"
+		echo "firewall = $FIREWALL"
+	} >"$CONF.base"
+	cp "$CONF.base" "$CONF"
+	for kv_ in "$@"; do
+		key=${kv_%%=*}
+		sed -i "s|^$key = .*|$key = ${kv_#*=}|" "$CONF"
+	done
+	rm -f "$CONF.base"
+	mkdir -p "$TMP/db-$name"
+}
+
+spk() {
+	timeout -k 1 10 ip netns exec "$NSA" "$SPACKLE" "$@"
+}
+
+# daemon_start NAME: start `spackle run -c $CONF` in A, wait until
+# `spackle status` answers (50 x 0.1 s).
+daemon_start() {
+	local name=$1 t0 i
+
+	RUNS=$((RUNS + 1))
+	DAEMON_LOG=$TMP/daemon-$RUNS-$name.log
+	t0=$(now_ms)
+	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" 2>"$DAEMON_LOG" \
+		>"$DAEMON_LOG.out" &
+	DAEMON=$!
+	PIDS+=("$DAEMON")
+	for ((i = 0; i < 50; i++)); do
+		if ! alive "$DAEMON"; then
+			wait "$DAEMON" 2>/dev/null
+			fail "$name/start" "spackle run exited with $? before it was ready; log:"
+			sed 's/^/#   /' "$DAEMON_LOG" | tail -n 20
+			DAEMON=
+			return 1
+		fi
+		if spk status -c "$CONF" >/dev/null 2>&1; then
+			pass "$name/start" "ready ($(($(now_ms) - t0)) ms)"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "$name/start" "spackle status did not answer within 5 s; log:"
+	sed 's/^/#   /' "$DAEMON_LOG" | tail -n 20
+	kill -KILL "$DAEMON" 2>/dev/null
+	wait "$DAEMON" 2>/dev/null
+	DAEMON=
+	return 1
+}
+
+# daemon_stop NAME: SIGTERM; exit 0 within 5 s.
+daemon_stop() {
+	local name=$1 t0
+
+	[ -n "$DAEMON" ] || return 1
+	t0=$(now_ms)
+	kill -TERM "$DAEMON"
+	if ! reap "$DAEMON" 50; then
+		fail "$name/sigterm" "still running 5 s after SIGTERM"
+		kill -KILL "$DAEMON"
+		wait "$DAEMON" 2>/dev/null
+		DAEMON=
+		return 1
+	fi
+	DAEMON=
+	if [ "$REAPED" -ne 0 ]; then
+		fail "$name/sigterm" "exit status $REAPED after SIGTERM; log:"
+		sed 's/^/#   /' "$DAEMON_LOG" | tail -n 10
+		return 1
+	fi
+	pass "$name/sigterm" "exit 0 ($(($(now_ms) - t0)) ms)"
+}
+
+# daemon_kill9 NAME: SIGKILL, and the kernel's steering stays behind.
+daemon_kill9() {
+	local name=$1
+
+	# Disowned first, so bash does not report the job as "Killed".
+	disown "$DAEMON" 2>/dev/null
+	kill -KILL "$DAEMON"
+	wait_for 50 eval "! alive $DAEMON"
+	DAEMON=
+	if fw_snapshot | grep -qi spackle; then
+		pass "$name/kill9-steering-stays" "spackle's rules still installed after SIGKILL"
+	else
+		fail "$name/kill9-steering-stays" "no spackle rule left after SIGKILL"
+	fi
+}
+
+# fw_same NAME: namespace A's firewall equals the snapshot before spackle.
+fw_same() {
+	local name=$1
+
+	fw_snapshot >"$TMP/fw.after"
+	if grep -qi spackle "$TMP/fw.after"; then
+		fail "$name/rules-removed" "spackle rules left behind:"
+		grep -i spackle "$TMP/fw.after" | sed 's/^/#   /'
+	elif ! cmp -s "$TMP/fw.before" "$TMP/fw.after"; then
+		fail "$name/rules-removed" "firewall differs from before start:"
+		diff -u "$TMP/fw.before" "$TMP/fw.after" | sed 's/^/#   /'
+	else
+		pass "$name/rules-removed" "iptables-save, ip6tables-save, nft ruleset as before start"
+	fi
+}
+
+# One jump per hook after a restart over stale rules (crash cleanup).
+stale_cleaned() {
+	local name=$1 t h n what=
+
+	if in_a nft list tables | grep -q 'table inet spackle'; then
+		n=$(in_a nft list tables | grep -c 'table inet spackle')
+		[ "$n" -eq 1 ] || what="$n nft tables"
+	fi
+	for t in iptables-save ip6tables-save; do
+		for h in OUTPUT INPUT; do
+			n=$(in_a "$t" -t filter | grep -c -- "^-A $h .*-j SPACKLE-")
+			if [ "$n" -gt 1 ] ||
+				{ [ "$n" -eq 0 ] && ! in_a nft list tables |
+					grep -q 'table inet spackle'; }; then
+				what="$what $t: $n jumps from $h;"
+			fi
+		done
+	done
+	if [ -z "$what" ]; then
+		pass "$name/restart-cleans-stale" "one steering jump per hook and family after restart"
+	else
+		fail "$name/restart-cleans-stale" "after restart:$what"
+	fi
+}
+
+# conns_json: the live flows as one JSON array (an array, or one object a line).
+conns_json() {
+	spk conns -c "$CONF" --json |
+		jq -s 'if length == 1 and (.[0] | type) == "array" then .[0] else . end'
+}
+
+CONN_KEYS='["proto","src","sport","dst","dport","dir","pid","exe","uid","host","verdict","rule","packets_out","packets_in","bytes_out","bytes_in","first_ns","last_ns"]'
+STATUS_KEYS='["mode","backend","firewall","queues","uptime","counters"]'
+COUNTER_KEYS='["received","accepted","dropped","rejected","malformed","enobufs","flows_live","flows_evicted"]'
+
+# hold_conn NAME ADDR PORT [nettool options]: a connection held open 4 s in
+# the background; its local port in $HELD_PORT.
+hold_conn() {
+	local name=$1 addr=$2 port=$3
+
+	shift 3
+	HELD_PORT=
+	bg "hold-$RUNS-$name" "$NSA" "$NETTOOL" tcp-connect -a "$addr" \
+		-p "$port" -w "$DENY_WAIT_MS" -e -H 4000 "$@"
+	if ! wait_for 30 grep -qs '^result=' "$TMP/hold-$RUNS-$name.out"; then
+		return 1
+	fi
+	HELD_PORT=$(kv local_port "$(cat "$TMP/hold-$RUNS-$name.out")")
+	[ "$(kv result "$(cat "$TMP/hold-$RUNS-$name.out")")" = ok ]
+}
+
+# flow_of PORT SPORT: the conns entry of the TCP flow to PORT from SPORT.
+flow_of() {
+	conns_json | jq -c --arg d "$1" --arg s "$2" \
+		'[.[] | select(.proto == "tcp" and (.dport | tostring) == $d
+		   and (.sport | tostring) == $s)] | first // empty'
+}
+
+rule_ref() {
+	local n
+
+	n=$(grep -n -F -x -- "$1" "$RULES/10-test.rules" | cut -d: -f1)
+	echo "10-test.rules:$n"
+}
+
+write_rules() {
+	rm -rf "$RULES"
+	mkdir -p "$RULES"
+	cat >"$RULES/10-test.rules" <<EOF
+# written by tests/netns/run.sh; checks find their rule by its text
+allow out proto tcp to $B4 port $P_ALLOW
+deny out proto tcp to $B4 port $P_DENY
+reject out proto tcp to $B4 port $P_REJECT
+allow out proto udp to $B4 port $P_ALLOW
+deny out proto udp to $B4 port $P_DENY
+reject out proto udp to $B4 port $P_REJECT
+allow out proto tcp to $B6 port $P_ALLOW
+deny out proto tcp to $B6 port $P_DENY
+reject out proto tcp to $B6 port $P_REJECT
+allow out proto udp to $B6 port $P_ALLOW
+deny out proto udp to $B6 port $P_DENY
+reject out proto udp to $B6 port $P_REJECT
+deny out user 65534 proto tcp to $B4 port $P_USER
+deny out process "*/nettool-other" proto tcp to $B4 port $P_PROC
+deny in proto tcp port $P_IN_DENY
+EOF
+}
+
+# --- scenarios --------------------------------------------------------------------
+
+# Without a daemon every port answers, so a timeout or a refusal later is
+# the daemon's doing.
+scenario_baseline() {
+	local p
+
+	for p in $P_ALLOW $P_DENY $P_REJECT $P_USER $P_PROC $P_RELOAD; do
+		tcp_check "tcp4-$p" ok "$B4" "$p"
+	done
+	for p in $P_ALLOW $P_DENY $P_REJECT; do
+		tcp_check "tcp6-$p" ok "$B6" "$p"
+		udp_check "udp4-$p" ok "$B4" "$p"
+		udp_check "udp6-$p" ok "$B6" "$p"
+	done
+	tcp_check "in4-$P_IN_DENY" ok "$A4" "$P_IN_DENY" b
+	tcp_check "in4-$P_IN_ALLOW" ok "$A4" "$P_IN_ALLOW" b
+	tcp_check uid-65534 ok "$B4" "$P_USER" -u 65534
+}
+
+scenario_enforce() {
+	local s flow ref out err rc st saved
+
+	write_conf enforce
+	daemon_start enforce || return
+
+	st=$(spk status -c "$CONF" --json)
+	if echo "$st" | jq -e --argjson k "$STATUS_KEYS" --argjson c "$COUNTER_KEYS" \
+		'(($k - keys) | length == 0) and (.counters | type == "object")
+		 and (($c - (.counters | keys)) | length == 0) and .mode == "enforce"' \
+		>/dev/null 2>&1; then
+		pass enforce/status-json "$(echo "$st" | jq -c '{mode, backend, firewall, queues}')"
+	else
+		fail enforce/status-json "missing keys or mode: $st"
+	fi
+
+	# 1-3, 10: allow, deny, reject over TCP and UDP, IPv4 and IPv6.
+	tcp_check enforce/tcp4-allow ok "$B4" "$P_ALLOW"
+	tcp_check enforce/tcp4-deny timeout "$B4" "$P_DENY"
+	tcp_check enforce/tcp4-reject refused "$B4" "$P_REJECT"
+	udp_check enforce/udp4-allow ok "$B4" "$P_ALLOW"
+	udp_check enforce/udp4-deny timeout "$B4" "$P_DENY"
+	udp_check enforce/udp4-reject refused "$B4" "$P_REJECT"
+	tcp_check enforce/tcp6-allow ok "$B6" "$P_ALLOW"
+	tcp_check enforce/tcp6-deny timeout "$B6" "$P_DENY"
+	tcp_check enforce/tcp6-reject refused "$B6" "$P_REJECT"
+	udp_check enforce/udp6-allow ok "$B6" "$P_ALLOW"
+	udp_check enforce/udp6-deny timeout "$B6" "$P_DENY"
+	udp_check enforce/udp6-reject refused "$B6" "$P_REJECT"
+	tcp_check enforce/tcp4-default-allow ok "$B4" "$P_RELOAD"
+
+	# 4: user rules use the uid of the sending socket.
+	tcp_check enforce/user-65534-deny timeout "$B4" "$P_USER" -u 65534
+	tcp_check enforce/user-root-allow ok "$B4" "$P_USER"
+
+	# Inbound: a new connection into A is decided by `in` rules.
+	tcp_check enforce/in-deny timeout "$A4" "$P_IN_DENY" b
+	tcp_check enforce/in-allow ok "$A4" "$P_IN_ALLOW" b
+
+	# conns --json: a held allowed flow, its fields, rule and uid.
+	if hold_conn enforce-conns "$B4" "$P_ALLOW"; then
+		flow=$(flow_of "$P_ALLOW" "$HELD_PORT")
+		ref=$(rule_ref "allow out proto tcp to $B4 port $P_ALLOW")
+		if [ -z "$flow" ]; then
+			fail enforce/conns-json "no flow to port $P_ALLOW from port $HELD_PORT in: $(conns_json | head -c 600)"
+		elif echo "$flow" | jq -e --argjson k "$CONN_KEYS" --arg r "$ref" \
+			'(($k - keys) | length == 0) and .verdict == "allow"
+			 and (.rule | endswith($r)) and .dir == "out"
+			 and (.uid | tostring) == "0" and .packets_out > 0
+			 and .packets_in > 0' >/dev/null; then
+			pass enforce/conns-json "$(echo "$flow" | jq -c '{verdict, rule, uid, exe, packets_out, packets_in}')"
+		else
+			fail enforce/conns-json "want every key, allow, $ref, uid 0, dir out, packets both ways: $flow"
+		fi
+	else
+		fail enforce/conns-json "could not hold a connection to port $P_ALLOW"
+		flow=
+	fi
+
+	# 4b: process rules, once attribution fills in `exe`.
+	if [ -n "$flow" ] && echo "$flow" | jq -e '.exe != null' >/dev/null; then
+		mkdir -p "$TMP/bin"
+		cp "$NETTOOL" "$TMP/bin/nettool-other"
+		saved=$NETTOOL
+		NETTOOL=$TMP/bin/nettool-other
+		tcp_check enforce/process-other-deny timeout "$B4" "$P_PROC"
+		NETTOOL=$saved
+		tcp_check enforce/process-nettool-allow ok "$B4" "$P_PROC"
+	else
+		skip enforce/process "process attribution not yet available (conns shows exe null)"
+	fi
+
+	# 9: a bad reload keeps the old rules; a good one changes a new flow.
+	printf 'allow out proto tcp to %s port %s\nallow out bogus\n' "$B4" \
+		"$P_RELOAD" >"$RULES/20-bad.rules"
+	err=$(spk rules reload -c "$CONF" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -eq 1 ] && echo "$err" | grep -Eq '20-bad\.rules:2:[0-9]+:'; then
+		pass enforce/reload-bad "exit 1: $(echo "$err" | grep -E '20-bad\.rules:2:' | head -n 1)"
+	else
+		fail enforce/reload-bad "want exit 1 and 20-bad.rules:2:COL on stderr; exit $rc, stderr: $err"
+	fi
+	rm -f "$RULES/20-bad.rules"
+	tcp_check enforce/reload-bad-keeps-deny timeout "$B4" "$P_DENY"
+	tcp_check enforce/reload-bad-keeps-allow ok "$B4" "$P_ALLOW"
+	alive "$DAEMON" || fail enforce/reload-bad "the daemon died"
+
+	echo "reject out proto tcp to $B4 port $P_RELOAD" >"$RULES/30-reload.rules"
+	out=$(spk rules reload -c "$CONF" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass enforce/reload-good "exit 0"
+	else
+		fail enforce/reload-good "exit $rc: $out"
+	fi
+	tcp_check enforce/reload-good-new-flow refused "$B4" "$P_RELOAD"
+
+	# SIGHUP: the same reload; the reject goes away again.
+	rm -f "$RULES/30-reload.rules"
+	kill -HUP "$DAEMON"
+	s=$(now_ms)
+	if wait_for 30 eval "in_a '$NETTOOL' tcp-connect -a $B4 -p $P_RELOAD -w 500 >/dev/null"; then
+		pass enforce/sighup-reload "port $P_RELOAD allowed again ($(($(now_ms) - s)) ms after SIGHUP)"
+	else
+		fail enforce/sighup-reload "port $P_RELOAD still not allowed 3 s after SIGHUP"
+	fi
+
+	st=$(spk status -c "$CONF" --json)
+	if echo "$st" | jq -e '.counters.received > 0 and .counters.dropped > 0
+		and .counters.rejected > 0' >/dev/null 2>&1; then
+		pass enforce/counters "$(echo "$st" | jq -c .counters)"
+	else
+		fail enforce/counters "want received, dropped, rejected > 0: $st"
+	fi
+
+	daemon_stop enforce
+	fw_same enforce
+}
+
+# 5: monitor mode accepts what enforce would deny, and records it.
+scenario_monitor() {
+	local flow
+
+	write_conf monitor mode=monitor
+	daemon_start monitor || return
+	tcp_check monitor/tcp4-would-reject ok "$B4" "$P_REJECT"
+	udp_check monitor/udp4-would-deny ok "$B4" "$P_DENY"
+	if hold_conn monitor "$B4" "$P_DENY"; then
+		pass monitor/tcp4-would-deny "connect+echo ok"
+		flow=$(flow_of "$P_DENY" "$HELD_PORT")
+		if echo "$flow" | jq -e '.verdict == "deny" and .monitor == true' \
+			>/dev/null 2>&1; then
+			pass monitor/conns-records-deny "$(echo "$flow" | jq -c '{verdict, monitor, rule}')"
+		else
+			fail monitor/conns-records-deny "want verdict deny, monitor true: ${flow:-no flow}"
+		fi
+	else
+		fail monitor/tcp4-would-deny "connection to port $P_DENY failed: $(cat "$TMP/hold-$RUNS-monitor.out")"
+	fi
+	daemon_stop monitor
+	fw_same monitor
+}
+
+# 6: failure = open: after SIGKILL, new flows pass and a stream carries on.
+scenario_fail_open() {
+	local out kill_ms after res
+
+	write_conf open failure=open
+	daemon_start open || return
+	tcp_check open/tcp4-allow ok "$B4" "$P_ALLOW"
+	bg "stream-$RUNS" "$NSA" "$NETTOOL" tcp-stream -a "$B4" -p "$P_ALLOW" \
+		-d 6 -i 100 -w 3000
+	local spid=$BG_PID
+	if ! wait_for 30 eval "[ \$(grep -cs '^echo ' '$TMP/stream-$RUNS.out') -ge 3 ]"; then
+		fail open/stream-before-kill "stream did not start: $(cat "$TMP/stream-$RUNS.out")"
+	fi
+	kill_ms=$(now_ms)
+	daemon_kill9 open
+	tcp_check open/after-kill9-tcp4-new ok "$B4" "$P_DENY"
+	udp_check open/after-kill9-udp4-new ok "$B4" "$P_DENY"
+	tcp_check open/after-kill9-tcp6-new ok "$B6" "$P_DENY"
+	if reap "$spid" 100; then
+		out=$(cat "$TMP/stream-$RUNS.out")
+		res=$(kv result "$out")
+		after=$(awk -v k="$kill_ms" '/^echo / { split($3, a, "="); if (a[2] > k) n++ } END { print n + 0 }' \
+			"$TMP/stream-$RUNS.out")
+		if [ "$res" = ok ] && [ "$after" -ge 10 ]; then
+			pass open/established-stream "$after echoes after SIGKILL, max gap $(kv maxgap_ms "$out") ms"
+		else
+			fail open/established-stream "result $res, $after echoes after SIGKILL: $(tail -n 1 "$TMP/stream-$RUNS.out")"
+		fi
+	else
+		fail open/established-stream "the stream client did not end"
+	fi
+
+	# A restart removes the stale rules and attaches again.
+	daemon_start open-restart || return
+	stale_cleaned open
+	tcp_check open/restart-deny-again timeout "$B4" "$P_DENY"
+	daemon_stop open
+	fw_same open
+}
+
+# 7: failure = closed: after SIGKILL nothing passes.
+scenario_fail_closed() {
+	write_conf closed failure=closed
+	daemon_start closed || return
+	tcp_check closed/tcp4-allow ok "$B4" "$P_ALLOW"
+	daemon_kill9 closed
+	tcp_check closed/after-kill9-tcp4-new timeout "$B4" "$P_ALLOW"
+	udp_check closed/after-kill9-udp4-new timeout "$B4" "$P_ALLOW"
+	daemon_start closed-restart || return
+	stale_cleaned closed
+	tcp_check closed/restart-allow ok "$B4" "$P_ALLOW"
+	daemon_stop closed
+	fw_same closed
+}
+
+# --- main ----------------------------------------------------------------------------
+
+echo "# spackle netns test: $("$SPACKLE" version 2>/dev/null), kernel $(uname -r), $(iptables -V 2>/dev/null)"
+echo "# namespaces $NSA ($A4, $A6) <-> $NSB ($B4, $B6); modes: $MODES; firewall = $FIREWALL"
+if ! setup_ns; then
+	echo "FAIL setup: could not create the namespaces and veth pair"
+	exit 2
+fi
+if ! host_rules; then
+	echo "FAIL setup: could not add the host rules in $NSA"
+	exit 2
+fi
+if ! start_servers; then
+	echo "FAIL setup: a nettool server did not start:"
+	cat "$TMP"/*.err | sed 's/^/#   /'
+	exit 2
+fi
+write_rules
+fw_snapshot >"$TMP/fw.before"
+MODE=nodaemon
+scenario_baseline
+if [ "$nfail" -ne 0 ]; then
+	echo "FAIL setup: the test network does not work without a daemon"
+	exit 2
+fi
+
+for MODE in $MODES; do
+	case $MODE in
+	packet | flow) ;;
+	*)
+		echo "FAIL setup: SPACKLE_DIVERT_MODE: \"$MODE\" is not packet or flow"
+		exit 2
+		;;
+	esac
+	echo "# divert = $MODE"
+	scenario_enforce
+	scenario_monitor
+	scenario_fail_open
+	scenario_fail_closed
+done
+
+echo "# $npass passed, $nfail failed, $nskip skipped"
+if [ "$nfail" -ne 0 ]; then
+	for f in "$TMP"/daemon-*.log; do
+		[ -s "$f" ] || continue
+		echo "# --- $(basename "$f") (last 15 lines)"
+		tail -n 15 "$f" | sed 's/^/#   /'
+	done
+	exit 1
+fi
+[ "$npass" -gt 0 ] || exit 1
+exit 0
