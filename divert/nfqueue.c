@@ -450,6 +450,12 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 			/* max <= 0: what one read brings. */
 			if (max <= 0 && received)
 				break;
+			/* Answer what was read before reading more: a verdict
+			 * waits one batch, never an extra system call. */
+			if (nfqueue_flush(d) != 0) {
+				rc = -1;
+				break;
+			}
 			rc = nfqueue_receive(d);
 			if (rc <= 0)
 				break;
