@@ -15,7 +15,7 @@ PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
 	libnetfilter-queue-dev libmnl-dev libjansson-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
-	iproute2 jq
+	iproute2 jq openssl
 # bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md
 # says how to install it without starting it on the host).
 PKGS_BENCH = iperf3 jq iproute2

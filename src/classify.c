@@ -6,18 +6,30 @@
 #include <sys/socket.h>
 
 #include "spackle/classify.h"
+#include "spackle/sni.h"
 
 #define CLASSIFY_NAMES_QUERY 8 /* remote names handed to the rules */
 
+/* What attribution and the name hold found, allocated when there is any. */
+struct classify_more {
+	char *exe, *cmdline;
+	char *name; /* from the flow's own payload (SNI, Host) */
+	int32_t ppid;
+	uint32_t nprocs;
+	uint8_t attrib;   /* enum classify_attrib */
+	uint8_t host_src; /* enum classify_name_src of the host */
+	bool held;        /* decided on its first payload packet */
+};
+
 /*
  * What a flow carries beyond its table entry ("names aside"): the remote
- * name it was decided with and its executable. Kept in an open-addressing
+ * name it was decided with, and its process. Kept in an open-addressing
  * map keyed by flow id, sized for the flow cap, so struct flow stays small.
  */
 struct classify_extra {
 	uint64_t id; /* 0: empty slot */
 	char *host;
-	char *exe;
+	struct classify_more *more;
 };
 
 struct classifier {
@@ -29,6 +41,9 @@ struct classifier {
 	struct classify_extra *extra;
 	size_t extra_mask;
 	uint64_t seed;
+	uint32_t *name_rules; /* rules naming hosts or domains */
+	size_t nname_rules;
+	struct classify_owner own; /* the owner hook's answer (big) */
 };
 
 static struct classify_extra *
@@ -42,6 +57,55 @@ extra_slot(const struct classifier *c, uint64_t id)
 }
 
 static void
+more_free(struct classify_more *m)
+{
+	if (m == NULL)
+		return;
+	free(m->exe);
+	free(m->cmdline);
+	free(m->name);
+	free(m);
+}
+
+/* f's extra entry, made if missing; NULL when out of memory. */
+static struct classify_more *
+extra_more(struct classifier *c, const struct flow *f)
+{
+	struct classify_extra *e = extra_slot(c, f->id);
+
+	if (e->id != f->id) {
+		e->id = f->id;
+		e->host = NULL;
+		e->more = NULL;
+	}
+	if (e->more == NULL && (e->more = calloc(1, sizeof(*e->more))) != NULL)
+		e->more->ppid = -1;
+	return e->more;
+}
+
+/* The rules that name hosts or domains, for the name hold. */
+static void
+classify_index_names(struct classifier *c)
+{
+	const struct rules_rule *r;
+	size_t n, i;
+
+	free(c->name_rules);
+	c->name_rules = NULL;
+	c->nname_rules = 0;
+	if (c->cfg.rules == NULL || !c->cfg.name_hold)
+		return;
+	n = rules_count(c->cfg.rules);
+	if ((c->name_rules = calloc(n + 1, sizeof(*c->name_rules))) == NULL)
+		return; /* no hold: decided at once, without the name */
+	for (i = 0; i < n; i++) {
+		r = rules_get(c->cfg.rules, (uint32_t)i);
+		if (r != NULL && rules_rule_names(r))
+			c->name_rules[c->nname_rules++] = (uint32_t)i;
+	}
+}
+
+static void
 extra_del(struct classifier *c, uint64_t id)
 {
 	struct classify_extra *e = extra_slot(c, id);
@@ -50,7 +114,7 @@ extra_del(struct classifier *c, uint64_t id)
 	if (e->id == 0)
 		return;
 	free(e->host);
-	free(e->exe);
+	more_free(e->more);
 	memset(e, 0, sizeof(*e));
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	i = (size_t)(e - c->extra);
@@ -70,11 +134,23 @@ extra_del(struct classifier *c, uint64_t id)
 	}
 }
 
+static void classify_match(struct classifier *c, struct flow *f,
+                           uint64_t now_ns);
+
 static void
 classify_flow_ended(const struct flow *f, void *arg)
 {
 	struct classifier *c = arg;
+	struct flow held;
 
+	/* A flow still waiting for a name never carried a byte: what
+	 * decides it without one is its record. */
+	if (f->flags & FLOW_F_NAME_WAIT) {
+		held = *f;
+		held.flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
+		classify_match(c, &held, f->last_ns);
+		f = &held;
+	}
 	if (c->cfg.ended != NULL)
 		c->cfg.ended(f, c->cfg.ended_arg);
 	extra_del(c, f->id);
@@ -106,6 +182,7 @@ classify_new(const struct classify_config *cfg)
 		return NULL;
 	}
 	flow_set_evict_cb(c->flows, classify_flow_ended, c);
+	classify_index_names(c);
 	return c;
 }
 
@@ -119,10 +196,11 @@ classify_free(struct classifier *c)
 	if (c->extra != NULL) {
 		for (i = 0; i <= c->extra_mask; i++) {
 			free(c->extra[i].host);
-			free(c->extra[i].exe);
+			more_free(c->extra[i].more);
 		}
 	}
 	free(c->extra);
+	free(c->name_rules);
 	flow_table_free(c->flows);
 	if (c->cfg.shared_names == NULL)
 		names_free(c->names);
@@ -201,32 +279,53 @@ extra_set(char **slot, const char *v)
 	*slot = v != NULL ? strdup(v) : NULL;
 }
 
+/* The rules' view of f, names aside. */
+static void
+classify_query(const struct flow *f, const struct classify_more *m,
+               struct rules_query *q)
+{
+	const struct sp_addr *raddr, *laddr;
+	uint16_t rport, lport;
+
+	flow_remote(f, &raddr, &rport);
+	flow_local(f, &laddr, &lport);
+	memset(q, 0, sizeof(*q));
+	q->dir = (enum sp_dir)f->dir;
+	q->proto = f->key.proto;
+	q->remote = *raddr;
+	q->remote_port = rport;
+	q->local_port = lport;
+	q->exe = m != NULL ? m->exe : NULL;
+	q->uid = f->uid;
+}
+
 /* Match f against the rules with what is known of it now. */
 static void
 classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 {
 	const char *names[CLASSIFY_NAMES_QUERY];
+	const struct sp_addr *raddr;
 	struct rules_query q;
 	struct rules_result res;
-	const struct sp_addr *raddr, *laddr;
-	uint16_t rport, lport;
 	struct classify_extra *e = extra_slot(c, f->id);
+	struct classify_more *m = e->id == f->id ? e->more : NULL;
+	uint16_t rport;
+	uint8_t src;
 	size_t n;
 
 	flow_remote(f, &raddr, &rport);
-	flow_local(f, &laddr, &lport);
-	memset(&q, 0, sizeof(q));
-	q.dir = (enum sp_dir)f->dir;
-	q.proto = f->key.proto;
-	q.remote = *raddr;
-	q.remote_port = rport;
-	q.local_port = lport;
+	classify_query(f, m, &q);
 	names_lock(c);
 	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
+	src = n > 0 ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
+	/* A name the flow itself carried counts when DNS gave none. */
+	if (n == 0 && m != NULL && m->name != NULL) {
+		names[0] = m->name;
+		n = 1;
+		src = m->host_src;
+	}
 	q.names = names;
 	q.nnames = n;
-	q.exe = e->id == f->id ? e->exe : NULL;
-	q.uid = f->uid;
 
 	memset(&res, 0, sizeof(res));
 	f->verdict =
@@ -245,31 +344,138 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 	/* The host is the name that was asked for: names.h hands the newest
 	 * answer's chain out question first. */
 	extra_set(&e->host, n > 0 ? names[0] : NULL);
+	if (e->more != NULL)
+		e->more->host_src = src;
 	names_unlock(c);
 }
 
-/* A new flow: which end is local, who owns it, then the rules. */
+/*
+ * Should new flow f wait for a name from its first payload? Only an
+ * outbound TCP connection seen from its SYN, whose remote address has no
+ * name, and only when some host/domain rule whose other clauses hold for
+ * it would rank above what decides it without a name (RULES.md: a name
+ * rule beats an address rule of the same priority and process class).
+ */
+static bool
+classify_hold_wanted(struct classifier *c, const struct flow *f,
+                     const struct packet *pkt, uint64_t now_ns)
+{
+	const char *names[1];
+	const struct sp_addr *raddr;
+	const struct rules_rule *r;
+	struct rules_query q;
+	struct rules_result res;
+	struct classify_extra *e;
+	uint16_t rport;
+	size_t n, i;
+	bool prio, proc;
+
+	if (!c->cfg.name_hold || c->nname_rules == 0 ||
+	    f->key.proto != SP_PROTO_TCP || f->dir != SP_DIR_OUT ||
+	    (pkt->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) !=
+	            PACKET_TCP_SYN)
+		return false;
+	flow_remote(f, &raddr, &rport);
+	names_lock(c);
+	n = names_lookup(c->names, raddr, now_ns, names, 1);
+	names_unlock(c);
+	if (n > 0)
+		return false;
+	e = extra_slot(c, f->id);
+	classify_query(f, e->id == f->id ? e->more : NULL, &q);
+	memset(&res, 0, sizeof(res));
+	rules_match(c->cfg.rules, &q, c->cfg.dflt, &res);
+	for (i = 0; i < c->nname_rules; i++) {
+		r = rules_get(c->cfg.rules, c->name_rules[i]);
+		if (r == NULL || !rules_rule_holds(r, &q))
+			continue;
+		if (res.rule == UINT32_MAX)
+			return true;
+		prio = (r->clauses & RULES_C_PRIORITY) != 0;
+		proc = r->process != NULL;
+		if (prio != res.key.priority) {
+			if (prio)
+				return true;
+			continue;
+		}
+		if (proc || !res.key.process)
+			return true;
+	}
+	return false;
+}
+
+/* The first payload of a held flow: take its name, then decide. */
+static void
+classify_name_decide(struct classifier *c, struct flow *f,
+                     const struct packet *pkt, int dir, uint64_t now_ns)
+{
+	char name[SP_NAME_MAX + 1];
+	struct classify_more *m = extra_more(c, f);
+	struct sp_view v;
+	enum sni_kind kind = SNI_KIND_TLS;
+
+	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
+	if (m != NULL)
+		m->held = true;
+	/* Only the local side's first bytes name the remote end; a server
+	 * that speaks first (SSH, SMTP) means there is no name to wait for. */
+	if (dir == 0 && m != NULL &&
+	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) == SNI_OK &&
+	    sni_name_normalize(kind, &v, name)) {
+		free(m->name);
+		m->name = strdup(name);
+		m->host_src = kind == SNI_KIND_TLS ? CLASSIFY_NAME_SNI
+		                                   : CLASSIFY_NAME_HTTP;
+		if (kind == SNI_KIND_TLS)
+			c->st.names_sni++;
+		else
+			c->st.names_http++;
+	} else {
+		c->st.names_missing++;
+	}
+	classify_match(c, f, now_ns);
+}
+
+/*
+ * A new flow: which end is local, who owns it, then the rules, or a wait
+ * for the name its first payload carries.
+ */
 static void
 classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
-                enum classify_hook hook, uint64_t now_ns)
+                enum classify_hook hook, const struct packet *pkt,
+                uint64_t now_ns)
 {
-	struct classify_owner own;
-	struct classify_extra *e;
+	struct classify_owner *own = &c->own;
+	struct classify_more *m;
 
 	classify_orient(c, f, hook);
 	f->uid = uid_hint;
-	own.pid = -1;
-	own.uid = uid_hint;
-	own.exe[0] = '\0';
+	own->pid = own->ppid = -1;
+	own->uid = uid_hint;
+	own->nprocs = 0;
+	own->how = CLASSIFY_ATTRIB_NONE;
+	own->exe[0] = own->cmdline[0] = '\0';
 	if (c->cfg.owner != NULL &&
-	    c->cfg.owner(f, uid_hint, &own, c->cfg.owner_arg)) {
-		f->pid = own.pid;
-		f->uid = own.uid;
-		if (own.exe[0] != '\0') {
-			e = extra_slot(c, f->id);
-			e->id = f->id;
-			extra_set(&e->exe, own.exe);
+	    c->cfg.owner(f, uid_hint, own, c->cfg.owner_arg)) {
+		f->pid = own->pid;
+		f->uid = own->uid;
+		if (own->how != CLASSIFY_ATTRIB_NONE &&
+		    (m = extra_more(c, f)) != NULL) {
+			extra_set(&m->exe, own->exe[0] ? own->exe : NULL);
+			extra_set(&m->cmdline,
+			          own->cmdline[0] ? own->cmdline : NULL);
+			m->ppid = own->ppid;
+			m->nprocs = own->nprocs;
+			m->attrib = (uint8_t)own->how;
 		}
+	}
+	if (classify_hold_wanted(c, f, pkt, now_ns)) {
+		/* The handshake passes; nothing else can before the name. */
+		f->flags |= FLOW_F_NAME_WAIT;
+		f->verdict = SP_VERDICT_ALLOW;
+		f->rule = FLOW_RULE_NONE;
+		c->st.name_holds++;
+		return;
 	}
 	classify_match(c, f, now_ns);
 }
@@ -318,6 +524,42 @@ classify_parse(struct classifier *c, int link, const uint8_t *p, size_t len,
 	return s;
 }
 
+/*
+ * Is this packet, on a flow the table knows, the first of a new socket on
+ * the same ports? For flows this host started, on its side: a TCP SYN
+ * after the flow was rejected (the reset killed the old socket) or after
+ * its process exited; a UDP packet after a pause, its process gone.
+ */
+static bool
+classify_renew_wanted(struct classifier *c, const struct flow *f,
+                      const struct packet *pkt, int dir, uint64_t now_ns)
+{
+	if (dir != 0 || f->dir != SP_DIR_OUT)
+		return false;
+	if (f->key.proto == SP_PROTO_TCP) {
+		if ((pkt->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) !=
+		    PACKET_TCP_SYN)
+			return false;
+		if (f->verdict == SP_VERDICT_REJECT)
+			return true;
+	} else if (f->key.proto != SP_PROTO_UDP ||
+	           now_ns < f->last_ns + CLASSIFY_RENEW_GAP_NS) {
+		return false;
+	}
+	return f->pid > 0 && c->cfg.owner_gone != NULL &&
+	       c->cfg.owner_gone(f, c->cfg.owner_arg);
+}
+
+/* Forget what belonged to the old socket. */
+static void
+classify_renew(struct classifier *c, struct flow *f)
+{
+	extra_del(c, f->id);
+	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
+	f->pid = -1;
+	c->st.renewed++;
+}
+
 /* The flow of a parsed packet, its decision when new, and its counters. */
 static void
 classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
@@ -325,6 +567,7 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
                 struct classify_result *res)
 {
 	struct flow *f;
+	enum sp_verdict v;
 	bool created = false;
 	int dir = 0;
 
@@ -339,6 +582,10 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
 		if (f == NULL) {
 			c->st.malformed++;
 			return;
+		}
+		if (!created && classify_renew_wanted(c, f, pkt, dir, now_ns)) {
+			classify_renew(c, f);
+			created = true;
 		}
 	}
 	/*
@@ -355,10 +602,26 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
 	     classify_loopback(&pkt->src)))
 		classify_feed_dns(c, pkt, now_ns);
 	if (created)
-		classify_decide(c, f, uid_hint, hook, now_ns);
+		classify_decide(c, f, uid_hint, hook, pkt, now_ns);
+	if ((f->flags & FLOW_F_NAME_WAIT) && pkt->payload.len > 0 &&
+	    !(pkt->flags & PACKET_F_FRAG_LATER))
+		classify_name_decide(c, f, pkt, dir, now_ns);
+	v = (enum sp_verdict)f->verdict;
+	/*
+	 * A held flow denied on its payload has an established connection:
+	 * the local side's packets are rejected (a TCP reset to the local
+	 * socket, which fails at once) rather than dropped in silence.
+	 */
+	if (v == SP_VERDICT_DENY && c->cfg.name_hold && dir == 0 &&
+	    f->key.proto == SP_PROTO_TCP && f->dir == SP_DIR_OUT) {
+		const struct classify_extra *e = extra_slot(c, f->id);
+
+		if (e->id == f->id && e->more != NULL && e->more->held)
+			v = SP_VERDICT_REJECT;
+	}
 	flow_update(c->flows, f, pkt, dir, now_ns);
-	c->st.verdicts[f->verdict & 3]++;
-	res->verdict = (enum sp_verdict)f->verdict;
+	c->st.verdicts[v & 3]++;
+	res->verdict = v;
 	res->flow = f;
 	res->new_flow = created;
 }
@@ -420,6 +683,7 @@ classify_set_rules(struct classifier *c, const struct ruleset *rules,
 {
 	c->cfg.rules = rules;
 	c->cfg.dflt = dflt;
+	classify_index_names(c);
 }
 
 struct classify_redo {
@@ -434,6 +698,8 @@ classify_redecide_one(struct flow *f, void *arg)
 	struct classify_redo *r = arg;
 	uint8_t before = f->verdict;
 
+	if (f->flags & FLOW_F_NAME_WAIT)
+		return; /* decided when its name comes */
 	classify_match(r->c, f, r->now_ns);
 	if (f->verdict != before)
 		r->changed++;
@@ -500,5 +766,31 @@ classify_flow_exe(const struct classifier *c, const struct flow *f)
 {
 	const struct classify_extra *e = extra_slot(c, f->id);
 
-	return e->id == f->id ? e->exe : NULL;
+	return e->id == f->id && e->more != NULL ? e->more->exe : NULL;
+}
+
+void
+classify_flow_info(const struct classifier *c, const struct flow *f,
+                   struct classify_flow_info *out)
+{
+	const struct classify_extra *e = extra_slot(c, f->id);
+	const struct classify_more *m;
+
+	memset(out, 0, sizeof(*out));
+	out->ppid = -1;
+	if (e->id != f->id)
+		return;
+	out->host = e->host;
+	out->host_src =
+	        e->host != NULL ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
+	if ((m = e->more) == NULL)
+		return;
+	if (e->host != NULL && m->host_src != CLASSIFY_NAME_NONE)
+		out->host_src = (enum classify_name_src)m->host_src;
+	out->exe = m->exe;
+	out->cmdline = m->cmdline;
+	out->ppid = m->ppid;
+	out->nprocs = m->nprocs;
+	out->attrib = (enum classify_attrib)m->attrib;
+	out->held = m->held;
 }

@@ -17,12 +17,16 @@ rules_usage(FILE *f)
 	        "usage: spackle rules check [-c CONF] [FILE|DIR...]\n"
 	        "       spackle rules print [-c CONF] [FILE|DIR...]\n"
 	        "       spackle rules reload [-c CONF]\n"
+	        "       spackle rules suggest [-c CONF] [--db DIR] [--since "
+	        "T]\n"
 	        "\n"
 	        "check  report every error and warning as FILE:LINE:COL; "
 	        "exit 1 on errors\n"
 	        "print  each rule in canonical form, one per line\n"
 	        "reload ask the running daemon to load its rules again; on "
 	        "errors the old rules stay\n"
+	        "suggest  rules that would allow what the store's history "
+	        "shows\n"
 	        "Without FILE or DIR, the `rules` folder of CONF (default "
 	        "%s).\n",
 	        CONFIG_DEFAULT_PATH);
@@ -81,6 +85,8 @@ cmd_rules(int argc, char **argv)
 	}
 	if (strcmp(sub, "reload") == 0)
 		return cmd_rules_reload(argc - 1, argv + 1);
+	if (strcmp(sub, "suggest") == 0)
+		return cmd_rules_suggest(argc - 1, argv + 1);
 	if (strcmp(sub, "check") != 0 && strcmp(sub, "print") != 0) {
 		fprintf(stderr, "spackle rules: unknown command \"%s\"\n\n",
 		        sub);

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spackle/capture.h"
 #include "spackle/config.h"
+#include "spackle/store.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
 
@@ -47,7 +49,15 @@ config_defaults(struct config *c)
 	c->hooks = CONFIG_HOOK_OUT | CONFIG_HOOK_IN;
 	snprintf(c->exempt[0], sizeof(c->exempt[0]), "lo");
 	c->nexempt = 1;
+	c->attrib_timeout_ms = CONFIG_ATTRIB_TIMEOUT_MS;
 	c->firewall = CONFIG_FIREWALL_AUTO;
+	c->db_max_size = STORE_DEFAULT_MAX_SIZE;
+	c->db_max_age = STORE_DEFAULT_MAX_AGE_S;
+	c->store_flush_ms = STORE_DEFAULT_FLUSH_MS;
+	c->store_flush_records = STORE_DEFAULT_FLUSH_RECORDS;
+	c->store_queue = STORE_DEFAULT_QUEUE;
+	c->capture_max_size = CAPTURE_DEFAULT_MAX_SIZE;
+	c->capture_keep = CAPTURE_DEFAULT_KEEP;
 }
 
 /* Match value against a table of words; -1 when none. */
@@ -80,6 +90,55 @@ config_uint(struct config_ctx *x, const char *key, const char *v,
 bad:
 	fprintf(x->err, "%s:%u: %s: \"%s\" is not a number from %lu to %lu\n",
 	        x->name, x->line, key, v, lo, hi);
+	x->errors++;
+	return false;
+}
+
+/*
+ * A number with a unit, from lo to hi: sizes take K, M, G, T (powers of
+ * 1024, "iB" or "B" after them optional), durations s, m, h, d, w (none:
+ * seconds).
+ */
+static bool
+config_scaled(struct config_ctx *x, const char *key, const char *v,
+              bool duration, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	static const char sizes[] = "KMGT";
+	static const uint64_t secs[] = {1, 60, 3600, 86400, 604800};
+	static const char units[] = "smhdw";
+	const char *u;
+	char *end;
+	unsigned long long n;
+	uint64_t mul = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)v[0]))
+		goto bad;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		goto bad;
+	if (*end != '\0' && duration) {
+		if ((u = strchr(units, *end)) == NULL || end[1] != '\0')
+			goto bad;
+		mul = secs[u - units];
+	} else if (*end != '\0') {
+		if ((u = strchr(sizes, toupper((unsigned char)*end))) == NULL ||
+		    (end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
+		     strcmp(end + 1, "B") != 0))
+			goto bad;
+		mul = 1ull << (10 * (u - sizes + 1));
+	}
+	if (n > hi / mul || n * mul < lo)
+		goto bad;
+	*out = n * mul;
+	return true;
+bad:
+	fprintf(x->err, "%s:%u: %s: \"%s\" is not %s from %llu to %llu%s\n",
+	        x->name, x->line, key, v,
+	        duration ? "a duration (30s, 15m, 1h, 2d, 1w)"
+	                 : "a size (bytes, or with K, M, G, T)",
+	        (unsigned long long)lo, (unsigned long long)hi,
+	        duration ? " seconds" : " bytes");
 	x->errors++;
 	return false;
 }
@@ -207,13 +266,39 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		config_uint(x, key, v, 1, 64, &c->queues);
 	else if (strcmp(key, "queue_base") == 0)
 		config_uint(x, key, v, 0, 65535 - 64, &c->queue_base);
+	else if (strcmp(key, "attrib_timeout_ms") == 0)
+		config_uint(x, key, v, 1, 10000, &c->attrib_timeout_ms);
 	else if (strcmp(key, "hooks") == 0) {
 		c->hooks = 0;
 		config_list(x, key, v, config_hook);
 	} else if (strcmp(key, "exempt") == 0) {
 		c->nexempt = 0;
 		config_list(x, key, v, config_exempt);
-	} else
+	} else if (strcmp(key, "db_max_size") == 0)
+		config_scaled(x, key, v, false, STORE_MIN_MAX_SIZE, 1ull << 40,
+		              &c->db_max_size);
+	else if (strcmp(key, "db_max_age") == 0)
+		config_scaled(x, key, v, true, 0, 100ull * 365 * 86400,
+		              &c->db_max_age);
+	else if (strcmp(key, "store_flush_ms") == 0)
+		config_uint(x, key, v, 1, 60000, &c->store_flush_ms);
+	else if (strcmp(key, "store_flush_records") == 0)
+		config_uint(x, key, v, 1, 1000000, &c->store_flush_records);
+	else if (strcmp(key, "store_queue") == 0) {
+		uint64_t q;
+
+		if (config_scaled(x, key, v, false, STORE_MIN_QUEUE, 1ull << 30,
+		                  &q))
+			c->store_queue = (unsigned)q;
+	} else if (strcmp(key, "capture_denied") == 0)
+		config_path(x, key, v, c->capture_denied,
+		            sizeof(c->capture_denied));
+	else if (strcmp(key, "capture_max_size") == 0)
+		config_scaled(x, key, v, false, CAPTURE_MIN_SIZE, 1ull << 40,
+		              &c->capture_max_size);
+	else if (strcmp(key, "capture_keep") == 0)
+		config_uint(x, key, v, 0, 1000, &c->capture_keep);
+	else
 		config_error(x, "unknown key \"%s\"%s", key, "");
 #undef WORD
 }
@@ -338,6 +423,7 @@ config_print(FILE *f, const struct config *c)
 	fprintf(f, "control = %s\n", c->control);
 	fprintf(f, "queues = %u\n", c->queues);
 	fprintf(f, "queue_base = %u\n", c->queue_base);
+	fprintf(f, "attrib_timeout_ms = %u\n", c->attrib_timeout_ms);
 	fprintf(f, "hooks =");
 	for (i = 0; i < 3; i++) {
 		static const char *const names[] = {"out", "in", "forward"};
@@ -350,4 +436,14 @@ config_print(FILE *f, const struct config *c)
 	for (i = 0; i < c->nexempt; i++)
 		fprintf(f, "%s %s", i ? "," : "", c->exempt[i]);
 	fprintf(f, "\nfirewall = %s\n", fw[c->firewall]);
+	fprintf(f, "db_max_size = %llu\n", (unsigned long long)c->db_max_size);
+	fprintf(f, "db_max_age = %llus\n", (unsigned long long)c->db_max_age);
+	fprintf(f, "store_flush_ms = %u\n", c->store_flush_ms);
+	fprintf(f, "store_flush_records = %u\n", c->store_flush_records);
+	fprintf(f, "store_queue = %u\n", c->store_queue);
+	if (c->capture_denied[0] != '\0')
+		fprintf(f, "capture_denied = %s\n", c->capture_denied);
+	fprintf(f, "capture_max_size = %llu\n",
+	        (unsigned long long)c->capture_max_size);
+	fprintf(f, "capture_keep = %u\n", c->capture_keep);
 }

@@ -21,13 +21,24 @@
 #include "spackle/config.h"
 #include "spackle/control.h"
 #include "spackle/log.h"
+#include "spackle/proc.h"
 #include "spackle/steer.h"
 
 #define DAEMON_DISPATCH_MAX 64 /* packets handled per dispatch call */
-/* Bytes of a packet copied from the kernel: IPv6 with extension headers and
- * TCP with every option fit; DNS has a queue of its own, copied whole. */
-#define DAEMON_COPY_HEADERS 256
-#define NS_PER_S            1000000000ull
+/*
+ * Bytes of a packet copied from the kernel on the balanced queues: the
+ * headers (IPv6 with extension headers, TCP with every option: 256 would
+ * do) and the start of the payload, where a TLS ClientHello's SNI or an
+ * HTTP Host header names a held flow's remote end (docs/attribution.md:
+ * a ClientHello is 0.3 to 2 KB). DNS has a queue of its own, copied whole.
+ */
+#define DAEMON_COPY_BALANCED 4096
+/* While processes exit (attribution may need to tell which one sent a
+ * packet), and for a second after, each worker notes every this often that
+ * its queue is empty; else seldom. */
+#define DAEMON_DRAIN_BUSY_US 5000
+#define DAEMON_DRAIN_IDLE_US 250000
+#define NS_PER_S             1000000000ull
 
 struct daemon;
 struct worker;
@@ -59,6 +70,16 @@ struct worker {
 	const struct ruleset *rules; /* what cls decides with */
 	struct worker_stats st;
 	struct log_limit bad_limit;
+	/* Attribution: this thread's queries, and what the owner hook needs
+	 * to know of the packet in hand. */
+	struct proc_query *pq;
+	struct proc_owner *po;
+	struct event *ev_drain;
+	uint64_t empty_ns; /* CLOCK_MONOTONIC: the queue was seen empty */
+	uint64_t exits_seen, busy_until;
+	struct log_limit attrib_limit;
+	uint32_t pkt_gid;
+	int pkt_hook;
 };
 
 struct daemon {
@@ -77,6 +98,7 @@ struct daemon {
 	pthread_cond_t call_cv;
 	struct names_cache *names; /* shared by the workers */
 	pthread_mutex_t names_mu;
+	struct proc *proc; /* attribution, shared by the workers */
 };
 
 /* ---- worker side ------------------------------------------------------ */
@@ -106,6 +128,8 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	enum sp_verdict v;
 	uint64_t held;
 
+	w->pkt_gid = dp->gid;
+	w->pkt_hook = dp->hook;
 	in.p = dp->data;
 	in.len = dp->caplen;
 	in.wirelen = dp->wirelen;
@@ -147,20 +171,139 @@ worker_packet(const struct divert_packet *dp, void *arg)
 		w->st.rejected++;
 }
 
+/*
+ * Read the queue until it is empty. A dispatch that hands over fewer than
+ * it may has read the socket empty, so every packet read later was sent
+ * after that call began: attribution bounds when a packet was sent by it.
+ */
 static void
-worker_readable(evutil_socket_t fd, short what, void *arg)
+worker_drain(struct worker *w)
 {
-	struct worker *w = arg;
+	uint64_t t;
 	int n;
 
-	(void)fd;
-	(void)what;
 	do {
+		t = sp_now_mono();
 		n = w->dm->ops->dispatch(w->d, DAEMON_DISPATCH_MAX,
 		                         worker_packet, w);
 	} while (n == DAEMON_DISPATCH_MAX);
 	if (n < 0)
 		log_warn("queue %u: %s", w->queue, w->dm->ops->error(w->d));
+	else
+		w->empty_ns = t;
+}
+
+static void
+worker_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_drain(arg);
+}
+
+/* Look at the queue often while processes exit, seldom otherwise. */
+static void
+worker_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct proc_stats ps;
+	struct timeval tv = {0, DAEMON_DRAIN_IDLE_US};
+
+	(void)fd;
+	(void)what;
+	worker_drain(w);
+	if (w->dm->proc != NULL) {
+		proc_stats(w->dm->proc, &ps);
+		if (ps.exits != w->exits_seen)
+			w->busy_until = w->empty_ns + NS_PER_S;
+		w->exits_seen = ps.exits;
+		if (w->empty_ns < w->busy_until)
+			tv.tv_usec = DAEMON_DRAIN_BUSY_US;
+	}
+	event_add(w->ev_drain, &tv);
+}
+
+/* The classifier's other hook: has the flow's process exited? */
+static bool
+daemon_owner_gone(const struct flow *f, void *arg)
+{
+	struct worker *w = arg;
+
+	return proc_pid_exited(w->dm->proc, f->pid);
+}
+
+/* Say (at a bounded rate) why a flow's process stays unknown. */
+static void
+daemon_owner_unknown(struct worker *w, const struct proc_flow *fl,
+                     const struct proc_owner *po)
+{
+	char lb[64], rb[64];
+	uint64_t held;
+
+	if (!log_limit_ok(&w->attrib_limit, sp_now_mono(), &held))
+		return;
+	log_info("queue %u: %s %s:%u -> %s:%u: process %s after %llu us: %s "
+	         "(%llu more not logged)",
+	         w->queue, sp_proto_name(fl->proto),
+	         sp_addr_format(&fl->local, lb, sizeof(lb)), fl->lport,
+	         sp_addr_format(&fl->remote, rb, sizeof(rb)), fl->rport,
+	         po->how == PROC_HOW_TIMEOUT ? "unknown (deadline)" : "unknown",
+	         (unsigned long long)po->took_ns / 1000,
+	         po->why != NULL ? po->why : "?", (unsigned long long)held);
+}
+
+/* The classifier's owner hook: who owns the new flow's local socket. */
+static bool
+daemon_owner(const struct flow *f, uint32_t uid_hint,
+             struct classify_owner *out, void *arg)
+{
+	struct worker *w = arg;
+	struct proc_owner *po = w->po;
+	const struct sp_addr *a;
+	struct proc_flow fl;
+	uint16_t port;
+
+	/* A forwarded packet has no socket of this host. */
+	if (w->pq == NULL || w->pkt_hook == DIVERT_HOOK_FORWARD)
+		return false;
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = f->key.proto;
+	flow_local(f, &a, &port);
+	fl.local = *a;
+	fl.lport = port;
+	flow_remote(f, &a, &port);
+	fl.remote = *a;
+	fl.rport = port;
+	fl.uid_hint = uid_hint;
+	fl.gid_hint = w->pkt_gid;
+	/* Only a packet this host sent can have a sender that exited. */
+	fl.sent_after_ns = w->pkt_hook == DIVERT_HOOK_OUT ? w->empty_ns : 0;
+	switch (proc_lookup(w->pq, &fl, po)) {
+	case PROC_HOW_NONE:
+		return false;
+	case PROC_HOW_SOCKET:
+		out->how = CLASSIFY_ATTRIB_SOCKET;
+		break;
+	case PROC_HOW_EXITED:
+		out->how = CLASSIFY_ATTRIB_EXITED;
+		break;
+	case PROC_HOW_TIMEOUT:
+		out->how = CLASSIFY_ATTRIB_TIMEOUT;
+		break;
+	default:
+		out->how = CLASSIFY_ATTRIB_UNKNOWN;
+		break;
+	}
+	if (out->how == CLASSIFY_ATTRIB_TIMEOUT ||
+	    out->how == CLASSIFY_ATTRIB_UNKNOWN)
+		daemon_owner_unknown(w, &fl, po);
+	out->pid = po->pid;
+	out->ppid = po->ppid;
+	out->uid = po->uid;
+	out->nprocs = po->nprocs;
+	snprintf(out->exe, sizeof(out->exe), "%s", po->exe);
+	snprintf(out->cmdline, sizeof(out->cmdline), "%s", po->cmdline);
+	return true;
 }
 
 static void
@@ -237,6 +380,7 @@ worker_stop(struct worker *w, void *arg)
 struct daemon_totals {
 	struct worker_stats st;
 	uint64_t live, evicted, created, dns_answers, decisions;
+	uint64_t name_holds, names_sni, names_http, names_missing, renewed;
 };
 
 static void
@@ -261,12 +405,45 @@ worker_get_stats(struct worker *w, void *arg)
 	t->created += fs.created;
 	t->dns_answers += cs.dns_answers;
 	t->decisions += cs.decisions;
+	t->name_holds += cs.name_holds;
+	t->names_sni += cs.names_sni;
+	t->names_http += cs.names_http;
+	t->names_missing += cs.names_missing;
+	t->renewed += cs.renewed;
 }
 
 struct conns_ctx {
 	struct worker *w;
 	json_t *arr;
 };
+
+static const char *
+daemon_attrib_name(enum classify_attrib a)
+{
+	switch (a) {
+	case CLASSIFY_ATTRIB_SOCKET:
+		return "socket";
+	case CLASSIFY_ATTRIB_EXITED:
+		return "exited";
+	case CLASSIFY_ATTRIB_TIMEOUT:
+		return "timeout";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *
+daemon_name_src(enum classify_name_src s)
+{
+	switch (s) {
+	case CLASSIFY_NAME_SNI:
+		return "sni";
+	case CLASSIFY_NAME_HTTP:
+		return "http";
+	default:
+		return "dns";
+	}
+}
 
 static void
 conns_one(struct flow *f, void *arg)
@@ -276,12 +453,15 @@ conns_one(struct flow *f, void *arg)
 	uint16_t lp, rp;
 	char lb[64], rb[64], rule[SP_PATH_MAX + 16], pbuf[8];
 	const char *proto = sp_proto_name(f->key.proto);
-	const char *host = classify_flow_host(x->w->cls, f);
-	const char *exe = classify_flow_exe(x->w->cls, f);
+	struct classify_flow_info fi;
+	const char *host, *exe;
 	const struct rules_rule *r = NULL;
 	int out = f->dir == SP_DIR_OUT ? 0 : 1;
 	json_t *o;
 
+	classify_flow_info(x->w->cls, f, &fi);
+	host = fi.host;
+	exe = fi.exe;
 	flow_local(f, &la, &lp);
 	flow_remote(f, &ra, &rp);
 	if (f->rule != FLOW_RULE_DEFAULT && f->rule != FLOW_RULE_NONE &&
@@ -289,6 +469,8 @@ conns_one(struct flow *f, void *arg)
 		r = rules_get(x->w->rules, f->rule);
 	if (r != NULL)
 		snprintf(rule, sizeof(rule), "%s:%u", r->file, r->line);
+	else if (f->flags & FLOW_F_NAME_WAIT)
+		snprintf(rule, sizeof(rule), "pending");
 	else
 		snprintf(rule, sizeof(rule), "default");
 	if (proto == NULL) {
@@ -308,7 +490,24 @@ conns_one(struct flow *f, void *arg)
 	json_object_set_new(o, "uid",
 	                    f->uid != FLOW_UID_UNKNOWN ? json_integer(f->uid)
 	                                               : json_null());
+	json_object_set_new(o, "ppid",
+	                    fi.ppid >= 0 ? json_integer(fi.ppid) : json_null());
+	json_object_set_new(o, "cmdline",
+	                    fi.cmdline ? json_string(fi.cmdline) : json_null());
+	json_object_set_new(o, "procs",
+	                    fi.nprocs > 0 ? json_integer(fi.nprocs)
+	                                  : json_null());
+	json_object_set_new(o, "attrib",
+	                    fi.attrib != CLASSIFY_ATTRIB_NONE
+	                            ? json_string(daemon_attrib_name(fi.attrib))
+	                            : json_null());
 	json_object_set_new(o, "host", host ? json_string(host) : json_null());
+	json_object_set_new(o, "host_from",
+	                    fi.host_src != CLASSIFY_NAME_NONE
+	                            ? json_string(daemon_name_src(fi.host_src))
+	                            : json_null());
+	json_object_set_new(o, "name_wait",
+	                    json_boolean(f->flags & FLOW_F_NAME_WAIT));
 	json_object_set_new(o, "verdict",
 	                    json_string(sp_verdict_name(f->verdict)));
 	json_object_set_new(o, "rule", json_string(rule));
@@ -355,13 +554,47 @@ worker_swap_rules(struct worker *w, void *arg)
 
 /* ---- control commands, on the main thread ----------------------------- */
 
+/* Attribution's counters into c, its state into a. */
+static void
+daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
+{
+	struct proc_stats ps;
+
+	memset(&ps, 0, sizeof(ps));
+	if (dm->proc != NULL)
+		proc_stats(dm->proc, &ps);
+	json_object_set_new(a, "timeout_ms",
+	                    json_integer(dm->cfg.attrib_timeout_ms));
+	json_object_set_new(a, "events", json_boolean(ps.events_on));
+	json_object_set_new(a, "processes", json_integer((json_int_t)ps.procs));
+	json_object_set_new(a, "sockets", json_integer((json_int_t)ps.socks));
+#define ATTRIB(key, field)                                                     \
+	json_object_set_new(c, key, json_integer((json_int_t)ps.field))
+	ATTRIB("attrib_lookups", lookups);
+	ATTRIB("attrib_found", found);
+	ATTRIB("attrib_exited", exited);
+	ATTRIB("attrib_unknown", unknown);
+	ATTRIB("attrib_timeouts", timeouts);
+	ATTRIB("attrib_no_socket", no_socket);
+	ATTRIB("attrib_cache_hits", sock_hits);
+	ATTRIB("attrib_scans", scans);
+	ATTRIB("attrib_scanned_processes", scanned_procs);
+	ATTRIB("attrib_ambiguous", infer_ambiguous);
+	ATTRIB("proc_events", events);
+	ATTRIB("proc_events_lost", events_lost);
+	ATTRIB("proc_execs", execs);
+	ATTRIB("proc_exec_missed", exec_missed);
+	ATTRIB("proc_exits", exits);
+#undef ATTRIB
+}
+
 static json_t *
 daemon_status(const json_t *req, void *arg)
 {
 	struct daemon *dm = arg;
 	struct daemon_totals sum;
 	struct divert_stats ds, dsum;
-	json_t *o, *c;
+	json_t *o, *c, *o0;
 	unsigned i;
 
 	(void)req;
@@ -406,6 +639,18 @@ daemon_status(const json_t *req, void *arg)
 	                    json_integer((json_int_t)sum.dns_answers));
 	json_object_set_new(c, "decisions",
 	                    json_integer((json_int_t)sum.decisions));
+	json_object_set_new(c, "name_holds",
+	                    json_integer((json_int_t)sum.name_holds));
+	json_object_set_new(c, "names_sni",
+	                    json_integer((json_int_t)sum.names_sni));
+	json_object_set_new(c, "names_http",
+	                    json_integer((json_int_t)sum.names_http));
+	json_object_set_new(c, "names_missing",
+	                    json_integer((json_int_t)sum.names_missing));
+	json_object_set_new(c, "flows_renewed",
+	                    json_integer((json_int_t)sum.renewed));
+	o0 = json_object();
+	daemon_status_attrib(dm, o0, c);
 	json_object_set_new(c, "rule_reloads",
 	                    json_integer((json_int_t)dm->reloads));
 	json_object_set_new(c, "rule_reload_failures",
@@ -448,6 +693,7 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(o, "started_ns",
 	                    json_integer((json_int_t)dm->start_wall));
 	json_object_set_new(o, "counters", c);
+	json_object_set_new(o, "attribution", o0);
 	return o;
 }
 
@@ -584,11 +830,11 @@ worker_open(struct daemon *dm, struct worker *w)
 	struct classify_config cc;
 	char spec[128], err[512];
 
-	/* Headers are enough to decide; DNS is read whole. */
+	/* Headers and a first payload's names; DNS is read whole. */
 	snprintf(spec, sizeof(spec), "%u,failure=%s,copy=%u", w->queue,
 	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
 	         w->queue == STEER_DNS_QUEUE(&dm->cfg) ? 65535u
-	                                               : DAEMON_COPY_HEADERS);
+	                                               : DAEMON_COPY_BALANCED);
 	if (dm->ops->open(&w->d, spec, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		return -1;
@@ -598,6 +844,21 @@ worker_open(struct daemon *dm, struct worker *w)
 	cc.dflt = dm->cfg.dflt;
 	cc.shared_names = dm->names;
 	cc.names_lock = &dm->names_mu;
+	/* Flow mode accepts a flow for good with its first verdict: there
+	 * a held handshake would never show its payload. */
+	cc.name_hold = dm->cfg.divert == CONFIG_DIVERT_PACKET;
+	if (dm->proc != NULL) {
+		w->pq = proc_query_new(dm->proc, err, sizeof(err));
+		w->po = malloc(sizeof(*w->po));
+		if (w->pq == NULL || w->po == NULL) {
+			log_err("queue %u: %s", w->queue,
+			        w->pq == NULL ? err : "out of memory");
+			return -1;
+		}
+		cc.owner = daemon_owner;
+		cc.owner_gone = daemon_owner_gone;
+		cc.owner_arg = w;
+	}
 	w->rules = dm->rules;
 	if ((w->cls = classify_new(&cc)) == NULL) {
 		log_err("queue %u: out of memory for the flow table", w->queue);
@@ -605,6 +866,8 @@ worker_open(struct daemon *dm, struct worker *w)
 	}
 	w->bad_limit.interval_s = 10;
 	w->bad_limit.burst = 5;
+	w->attrib_limit.interval_s = 10;
+	w->attrib_limit.burst = 5;
 	if (pipe2(w->call_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		log_err("pipe: %s", strerror(errno));
 		return -1;
@@ -617,14 +880,18 @@ worker_open(struct daemon *dm, struct worker *w)
 	w->ev_call = event_new(w->base, w->call_pipe[0], EV_READ | EV_PERSIST,
 	                       worker_called, w);
 	w->ev_tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
-	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL)
+	w->ev_drain = event_new(w->base, -1, 0, worker_drain_tick, w);
+	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL ||
+	    w->ev_drain == NULL)
 		return -1;
 	{
 		struct timeval one = {1, 0};
+		struct timeval drain = {0, DAEMON_DRAIN_BUSY_US};
 
 		event_add(w->ev_read, NULL);
 		event_add(w->ev_call, NULL);
 		event_add(w->ev_tick, &one);
+		event_add(w->ev_drain, &drain);
 	}
 	return 0;
 }
@@ -643,6 +910,8 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_call);
 	if (w->ev_tick)
 		event_free(w->ev_tick);
+	if (w->ev_drain)
+		event_free(w->ev_drain);
 	if (w->base)
 		event_base_free(w->base);
 	if (w->call_pipe[0] > 0) {
@@ -650,6 +919,8 @@ worker_close(struct daemon *dm, struct worker *w)
 		close(w->call_pipe[1]);
 	}
 	classify_free(w->cls);
+	proc_query_free(w->pq);
+	free(w->po);
 	if (w->d != NULL)
 		dm->ops->close(w->d);
 }
@@ -726,6 +997,22 @@ cmd_run(int argc, char **argv)
 	pthread_mutex_init(&dm.names_mu, NULL);
 	if ((dm.names = names_new(SP_NAMES_DEFAULT)) == NULL)
 		goto out;
+	{
+		/* Attribution: caches, the proc connector, a first scan. */
+		struct proc_config pc = {
+		        .timeout_ms = dm.cfg.attrib_timeout_ms,
+		        .events = true,
+		        .initial_scan = true,
+		        .infer_exited = true,
+		};
+
+		if (proc_new(&dm.proc, &pc, err, sizeof(err)) != 0) {
+			log_err("%s", err);
+			goto out;
+		}
+		if (err[0] != '\0')
+			log_warn("%s", err);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((dm.base = event_base_new()) == NULL)
 		goto out;
@@ -803,6 +1090,7 @@ out:
 		event_base_free(dm.base);
 	rules_free(dm.rules);
 	names_free(dm.names);
+	proc_free(dm.proc);
 	free(diag);
 	if (rc == 0)
 		log_info("stopped; steering removed");

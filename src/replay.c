@@ -259,6 +259,9 @@ replay_run(const struct replay_options *opt, FILE *err)
 	cc.flows.max_flows = opt->max_flows;
 	cc.ended = replay_ended;
 	cc.ended_arg = &r;
+	/* A capture has every packet: names from SNI/Host decide as in the
+	 * daemon's packet mode. */
+	cc.name_hold = true;
 	r.rules = opt->rules;
 	if ((r.cls = classify_new(&cc)) == NULL) {
 		fprintf(err,

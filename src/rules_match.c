@@ -1074,3 +1074,30 @@ out:
 	free(dv.v);
 	free(ev.v);
 }
+
+/* ---- for the classifier: could a name decide? ---- */
+
+bool
+rules_rule_holds(const struct rules_rule *r, const struct rules_query *q)
+{
+	return clauses_hold(r, q);
+}
+
+bool
+rules_rule_names(const struct rules_rule *r)
+{
+	const struct rules_target *t;
+	size_t i, j;
+
+	for (i = 0; i < r->ntargets; i++) {
+		t = &r->targets[i];
+		if (t->kind == RULES_T_HOST || t->kind == RULES_T_DOMAIN)
+			return true;
+		if (t->kind != RULES_T_LIST || t->list == NULL)
+			continue;
+		for (j = 0; j < t->list->n; j++)
+			if (t->list->v[j].kind == RULES_T_DOMAIN)
+				return true;
+	}
+	return false;
+}

@@ -13,11 +13,46 @@
 
 #define CLASSIFY_LOCAL_MAX 32
 
+#define CLASSIFY_CMDLINE_MAX 1024
+
+/* How a flow's owner was found (docs/attribution.md). */
+enum classify_attrib {
+	CLASSIFY_ATTRIB_NONE = 0, /* not asked: replay, or no local socket */
+	CLASSIFY_ATTRIB_SOCKET,   /* its socket, and a process holding it */
+	CLASSIFY_ATTRIB_EXITED,   /* socket gone: the process that exited */
+	CLASSIFY_ATTRIB_UNKNOWN,  /* not found: only rules without process */
+	CLASSIFY_ATTRIB_TIMEOUT,  /* the deadline passed: as unknown */
+};
+
 /* Who owns a flow's local socket, when attribution can tell. */
 struct classify_owner {
-	int32_t pid;           /* -1 unknown */
-	uint32_t uid;          /* FLOW_UID_UNKNOWN unknown */
-	char exe[SP_PATH_MAX]; /* "" unknown */
+	int32_t pid;     /* -1 unknown */
+	int32_t ppid;    /* -1 unknown */
+	uint32_t uid;    /* FLOW_UID_UNKNOWN unknown */
+	uint32_t nprocs; /* processes sharing the socket, 0 unknown */
+	enum classify_attrib how;
+	char exe[SP_PATH_MAX];              /* "" unknown */
+	char cmdline[CLASSIFY_CMDLINE_MAX]; /* "" unknown */
+};
+
+/* Where a flow's remote name came from. */
+enum classify_name_src {
+	CLASSIFY_NAME_NONE = 0,
+	CLASSIFY_NAME_DNS,  /* an answer that named the address */
+	CLASSIFY_NAME_SNI,  /* the flow's TLS ClientHello */
+	CLASSIFY_NAME_HTTP, /* the flow's HTTP/1 Host header */
+};
+
+/* What a live flow carries beside its table entry. */
+struct classify_flow_info {
+	const char *host; /* the name it was decided with, NULL none */
+	enum classify_name_src host_src;
+	const char *exe;     /* NULL unknown */
+	const char *cmdline; /* NULL unknown */
+	int32_t ppid;        /* -1 unknown */
+	uint32_t nprocs;     /* 0 unknown */
+	enum classify_attrib attrib;
+	bool held; /* its decision waited for a name (SNI/Host) */
 };
 
 /*
@@ -26,6 +61,17 @@ struct classify_owner {
  */
 typedef bool (*classify_owner_fn)(const struct flow *f, uint32_t uid_hint,
                                   struct classify_owner *out, void *arg);
+
+/*
+ * Has the process that owned f's socket gone? Then a new packet from this
+ * host on f's ports comes from a new socket (a port used again by another
+ * short-lived program) and f is decided anew. Asked on the data path, for
+ * a UDP flow's local packet after a pause of CLASSIFY_RENEW_GAP_NS, and
+ * for a TCP SYN on a known flow: must be quick and never block.
+ */
+typedef bool (*classify_gone_fn)(const struct flow *f, void *arg);
+
+#define CLASSIFY_RENEW_GAP_NS 1000000ull
 
 struct classify_config {
 	const struct ruleset *rules; /* compiled; NULL decides by dflt */
@@ -45,7 +91,17 @@ struct classify_config {
 	struct names_cache *shared_names;
 	pthread_mutex_t *names_lock;
 	classify_owner_fn owner;
-	void *owner_arg;
+	classify_gone_fn owner_gone;
+	void *owner_arg; /* for both */
+	/*
+	 * Hold a new outbound TCP flow whose remote address has no name,
+	 * when a host/domain rule could decide it: its handshake passes, and
+	 * it is decided on its first payload packet with the name that
+	 * carries (TLS SNI, HTTP Host). Needs every packet of the flow
+	 * (divert = packet, captures), so the daemon's flow mode leaves it
+	 * off. docs/attribution.md.
+	 */
+	bool name_hold;
 	flow_cb ended; /* a flow leaves the table (expiry or eviction) */
 	void *ended_arg;
 };
@@ -58,6 +114,11 @@ struct classify_stats {
 	uint64_t decisions;
 	uint64_t verdicts[4]; /* packets by enum sp_verdict */
 	uint64_t dns_answers, dns_bad;
+	uint64_t name_holds;    /* flows held for a name */
+	uint64_t names_sni;     /* held flows decided with a TLS SNI */
+	uint64_t names_http;    /* ... with an HTTP Host */
+	uint64_t names_missing; /* ... with no name (none in the payload) */
+	uint64_t renewed;       /* flows decided anew: a new socket */
 };
 
 /*
@@ -141,5 +202,8 @@ struct flow_table *classify_flows(struct classifier *c);
 const char *classify_flow_host(const struct classifier *c,
                                const struct flow *f);
 const char *classify_flow_exe(const struct classifier *c, const struct flow *f);
+/* All of it (same validity). */
+void classify_flow_info(const struct classifier *c, const struct flow *f,
+                        struct classify_flow_info *out);
 
 #endif

@@ -22,6 +22,12 @@ int cmd_conns(int argc, char **argv);
 /* `spackle rules reload`: ask the daemon of -c CONF to reload. */
 int cmd_rules_reload(int argc, char **argv);
 
+/* History from the store, without the daemon (src/history.c). */
+int cmd_log(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+/* `spackle rules suggest`: cmd_rules() hands "suggest" to it. */
+int cmd_rules_suggest(int argc, char **argv);
+
 /*
  * Where a command takes its rules from: --rules PATH, or -c CONF's `rules`
  * and `default`, or the default config file when it exists. --default

@@ -11,6 +11,8 @@
 #define CONFIG_EXEMPT_MAX   16
 #define CONFIG_IFNAME_MAX   16
 
+#define CONFIG_ATTRIB_TIMEOUT_MS 50 /* attrib_timeout_ms's default */
+
 enum config_mode { CONFIG_MODE_ENFORCE = 0, CONFIG_MODE_MONITOR };
 enum config_divert { CONFIG_DIVERT_PACKET = 0, CONFIG_DIVERT_FLOW };
 enum config_failure { CONFIG_FAILURE_OPEN = 0, CONFIG_FAILURE_CLOSED };
@@ -33,7 +35,18 @@ struct config {
 	unsigned hooks; /* enum config_hook bits */
 	char exempt[CONFIG_EXEMPT_MAX][CONFIG_IFNAME_MAX];
 	unsigned nexempt;
+	/* Deadline of one process attribution, ms (docs/attribution.md). */
+	unsigned attrib_timeout_ms;
 	enum config_firewall firewall;
+	/* The store (docs/store.md) and the capture of denied packets. */
+	uint64_t db_max_size;         /* bytes: the LMDB map */
+	uint64_t db_max_age;          /* seconds; 0: until the map fills */
+	unsigned store_flush_ms;      /* a transaction at least this often */
+	unsigned store_flush_records; /* or when a queue holds this many */
+	unsigned store_queue;         /* bytes of each producer's queue */
+	char capture_denied[SP_PATH_MAX]; /* pcap of denied packets; "" off */
+	uint64_t capture_max_size;        /* bytes per file */
+	unsigned capture_keep;            /* rotated files kept */
 	char path[SP_PATH_MAX]; /* the file it was read from, "" for defaults */
 };
 

@@ -225,6 +225,14 @@ enum sp_verdict rules_match(const struct ruleset *rs,
                             const struct rules_query *q, enum sp_verdict dflt,
                             struct rules_result *res);
 
+/*
+ * For the classifier's name hold (docs/attribution.md): does r name a host
+ * or a domain (itself or in a list)? Do r's clauses other than its remote
+ * (direction, protocol, port, user, process) hold for q?
+ */
+bool rules_rule_names(const struct rules_rule *r);
+bool rules_rule_holds(const struct rules_rule *r, const struct rules_query *q);
+
 /* -1 when a ranks before b, 1 after, 0 equal. */
 int rules_key_cmp(const struct rules_key *a, const struct rules_key *b);
 /* The name of the first field where a and b differ, NULL when equal. */

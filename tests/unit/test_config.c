@@ -158,6 +158,77 @@ test_load_file(void **state)
 	assert_non_null(strstr(ebuf, "cannot open"));
 }
 
+/* The store's and the capture's keys: sizes and durations with units. */
+static void
+test_store_keys(void **state)
+{
+	static const char text[] = "db_max_size = 2G\n"
+	                           "db_max_age = 30d\n"
+	                           "store_flush_ms = 50\n"
+	                           "store_flush_records = 500\n"
+	                           "store_queue = 1MiB\n"
+	                           "capture_denied = /tmp/denied.pcap\n"
+	                           "capture_max_size = 16M\n"
+	                           "capture_keep = 3\n";
+	static const char bad[] = "db_max_size = 10\n"
+	                          "db_max_age = 5x\n"
+	                          "store_queue = 1K\n"
+	                          "capture_max_size = lots\n"
+	                          "store_flush_ms = 0\n"
+	                          "db_max_size = 2Q\n";
+	struct config c, again;
+	char err[2048], out[4096];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.db_max_size, 1ull << 30);
+	assert_int_equal(c.db_max_age, 90 * 86400);
+	assert_int_equal(c.store_flush_ms, 100);
+	assert_int_equal(c.store_flush_records, 10000);
+	assert_int_equal(c.store_queue, 4u << 20);
+	assert_string_equal(c.capture_denied, "");
+	assert_int_equal(c.capture_max_size, 64u << 20);
+	assert_int_equal(c.capture_keep, 4);
+
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.db_max_size, 2ull << 30);
+	assert_int_equal(c.db_max_age, 30 * 86400);
+	assert_int_equal(c.store_flush_ms, 50);
+	assert_int_equal(c.store_flush_records, 500);
+	assert_int_equal(c.store_queue, 1u << 20);
+	assert_string_equal(c.capture_denied, "/tmp/denied.pcap");
+	assert_int_equal(c.capture_max_size, 16u << 20);
+	assert_int_equal(c.capture_keep, 3);
+	assert_int_equal(parse(&c, "db_max_age = 0\n", err, sizeof(err)), 0);
+	assert_int_equal(c.db_max_age, 0);
+	assert_int_equal(parse(&c, "db_max_age = 90\n", err, sizeof(err)), 0);
+	assert_int_equal(c.db_max_age, 90);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+
+	/* Printed and read back alike. */
+	f = fmemopen(out, sizeof(out), "w");
+	config_print(f, &c);
+	fclose(f);
+	config_defaults(&again);
+	assert_int_equal(parse(&again, out, err, sizeof(err)), 0);
+	assert_int_equal(again.db_max_size, c.db_max_size);
+	assert_int_equal(again.db_max_age, c.db_max_age);
+	assert_int_equal(again.store_queue, c.store_queue);
+	assert_string_equal(again.capture_denied, c.capture_denied);
+	assert_int_equal(again.capture_max_size, c.capture_max_size);
+	assert_int_equal(again.capture_keep, c.capture_keep);
+
+	assert_int_equal(parse(&c, bad, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:1: db_max_size: \"10\""));
+	assert_non_null(strstr(err, "t.conf:2: db_max_age: \"5x\""));
+	assert_non_null(strstr(err, "t.conf:3: store_queue: \"1K\""));
+	assert_non_null(strstr(err, "t.conf:4: capture_max_size"));
+	assert_non_null(strstr(err, "t.conf:5: store_flush_ms"));
+	assert_non_null(strstr(err, "t.conf:6: db_max_size: \"2Q\""));
+	assert_int_equal(c.db_max_size, 2ull << 30);
+}
+
 int
 main(void)
 {
@@ -166,6 +237,7 @@ main(void)
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_errors_name_the_line),
 	        cmocka_unit_test(test_load_file),
+	        cmocka_unit_test(test_store_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

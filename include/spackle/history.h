@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* History from the store: `spackle log`, `spackle top`, `rules suggest`. */
+#ifndef SPACKLE_HISTORY_H
+#define SPACKLE_HISTORY_H
+
+#include <stdio.h>
+
+#include "spackle/store.h"
+
+/*
+ * Which flows a command looks at. A flow is in [since, until] when it was
+ * alive at some moment of it: last seen at or after since, first seen at or
+ * before until (0: no bound).
+ */
+struct history_filter {
+	uint64_t since_ns, until_ns;
+	const char *process;     /* glob on the exe path, `*` crossing '/';
+	                            without a '/', on its last component too */
+	const char *host;        /* the name or any name under it, or an
+	                            address or CIDR of the remote end */
+	enum sp_verdict verdict; /* SP_VERDICT_NONE: any */
+	/* Filled by history_filter_prepare() from host. */
+	bool host_is_net;
+	struct sp_addr host_net;
+	unsigned host_plen;
+};
+
+/* Check and pre-parse the filter; false with a message on err. */
+bool history_filter_prepare(struct history_filter *f, FILE *err);
+bool history_match(const struct history_filter *f, const struct store_flow *r);
+
+/*
+ * A time for --since/--until: ISO 8601 (2026-11-28T10:00:00Z, with
+ * fractions, a +HH:MM/-HH:MM offset, a space for the T, or the date
+ * alone; without a zone, UTC), a relative time back from now (30s, 15m,
+ * 1h, 2d, 1w), "now", or @SECONDS since the epoch. 0 or -1.
+ */
+int history_parse_time(const char *s, uint64_t now_ns, uint64_t *out_ns);
+
+/* Format wall-clock ns as 2026-11-28T10:00:00Z (buf >= 24). */
+char *history_format_time(uint64_t ns, char *buf, size_t len);
+
+/*
+ * The registrable part of a host name, as `rules suggest` collapses names:
+ * the last two labels, or the last three when the top label has two letters
+ * (a country) and the one before it is a common second-level label (co,
+ * com, net, org, gov, edu, ac, ...): www.bbc.co.uk -> bbc.co.uk,
+ * a.b.example.com -> example.com. NULL when host is not a DNS name the rule
+ * language accepts (then the address is used).
+ */
+const char *history_domain(const char *host, char *buf, size_t len);
+
+enum history_format { HISTORY_TEXT = 0, HISTORY_JSON, HISTORY_CSV };
+enum history_by { HISTORY_BY_PROCESS = 0, HISTORY_BY_HOST, HISTORY_BY_RULE };
+
+/* The flows that pass f, oldest first; with limit, the latest `limit`.
+ * Returns how many were printed, or -1. */
+long history_log(struct store_reader *r, const struct history_filter *f,
+                 size_t limit, enum history_format fmt, FILE *out);
+
+/* Flows, packets, bytes and verdicts summed per key. Keys printed or -1. */
+long history_top(struct store_reader *r, const struct history_filter *f,
+                 enum history_by by, bool json, FILE *out);
+
+/*
+ * Rules (RULES.md syntax) that allow what the flows passing f show: one per
+ * process (or user), direction, protocol and remote (a collapsed domain,
+ * else the address; `in` flows: any remote), with their ports, each under a
+ * comment saying how many flows it covers. Flows denied or rejected by a
+ * rule of their own (not by `default`) and hidden flows are left out.
+ * Returns the number of rules, or -1.
+ */
+long history_suggest(struct store_reader *r, const struct history_filter *f,
+                     FILE *out);
+
+#endif

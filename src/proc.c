@@ -1,0 +1,2554 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Process attribution: sock_diag, the proc connector, targeted /proc scans. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/cn_proc.h>
+#include <linux/filter.h>
+#include <linux/connector.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+
+#include "spackle/proc.h"
+
+#define NS_PER_MS        1000000ull
+#define NS_PER_S         1000000000ull
+#define PROC_RECENT      64   /* processes that forked or exec'd lately */
+#define PROC_ACTIVE      64   /* processes found owning sockets lately */
+#define PROC_EXITS       1024 /* exits remembered, with their times */
+#define PROC_FOUND       512  /* socket inodes recorded per fd table read */
+#define PROC_FDS_MAX     (1 << 20) /* fds read per process at most */
+#define PROC_FDS_KEPT    (1 << 16) /* fd numbers kept per process */
+#define PROC_KIN_MAX     16 /* relatives read to count a socket's holders */
+#define PROC_CN_BUF      16384
+#define PROC_TCP_LISTEN  10
+#define PROC_CPUS_MAX    1024 /* CPUs that may have an exec reader */
+#define PROC_READERS_MAX 256
+
+/* One process (thread group). */
+struct pentry {
+	int32_t tgid; /* 0: empty slot */
+	int32_t ppid;
+	uint32_t uid, gid; /* fsuid, fsgid; UINT32_MAX unknown */
+	uint32_t gen;      /* which incarnation of this pid */
+	uint32_t nfds;     /* open fds when last read, 0 unknown */
+	int *fdv;          /* which (descending), NULL unknown */
+	uint32_t dense_ix; /* where in proc.dense */
+	uint64_t start_ns; /* fork/exec seen (CLOCK_MONOTONIC), 0: by a scan */
+	uint64_t exec_ns;  /* the last exec applied */
+	uint64_t exit_ns;  /* exit seen, 0 while alive */
+	char *exe, *cmdline;
+};
+
+/* An entry as walks see it (proc.dense); psync() keeps it in step. */
+struct dent {
+	int32_t tgid;
+	uint32_t uid;
+	uint32_t alive;
+};
+
+struct holder {
+	int32_t tgid;
+	uint32_t gen;
+};
+
+/* One socket inode and the processes seen holding it. */
+struct sentry {
+	uint64_t inode; /* 0: empty slot */
+	uint8_t n;
+	struct holder h[PROC_HOLDERS_MAX];
+};
+
+struct proc;
+
+/* An exec reader: one connector socket that sees the execs of one CPU. */
+struct cn_reader {
+	struct proc *p;
+	int fd;
+	unsigned cpu;
+	pthread_t th;
+	bool started;
+};
+
+struct exit_rec {
+	int32_t tgid;
+	uint32_t uid, gid;
+	uint64_t ns;
+};
+
+struct proc {
+	struct proc_config cfg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pentry *procs;
+	size_t procs_mask, nprocs;
+	/* Every entry's tgid, user and liveness, packed: a walk reads nprocs
+	 * of these in a row, not the whole table (the lock is held). */
+	struct dent *dense;
+	uint32_t gen;
+	struct sentry *socks;
+	size_t socks_mask, nsocks;
+	int32_t recent[PROC_RECENT];
+	unsigned recent_n;
+	int32_t active[PROC_ACTIVE];
+	unsigned active_n;
+	struct exit_rec exits[PROC_EXITS];
+	uint64_t exits_n;
+	uint64_t idle_ns; /* the connector found its socket empty then */
+	uint64_t lost_ns; /* events were lost then (0 never) */
+	struct proc_stats st;
+	bool inited;
+	/* The connector: the main thread, and an exec reader per CPU. */
+	int cn_fd;
+	int wake[2]; /* pokes the main thread (cn_sync) */
+	int stop_fd; /* an eventfd: readable once they must stop */
+	pthread_t th;
+	bool th_started;
+	atomic_bool stop;
+	uint64_t next_expire;
+	struct cn_reader readers[PROC_READERS_MAX];
+	unsigned nreaders;
+	uint64_t reader_cpu[PROC_CPUS_MAX / 64];
+	/* One bit per pid: its process exited (events only), read without
+	 * the lock by proc_pid_exited() on the data path. */
+	uint64_t *gone; /* __atomic_* access */
+	uint32_t pid_max;
+};
+
+/* What /proc says of a new process; read before taking the lock. */
+struct pinfo {
+	int32_t ppid;
+	uint32_t uid, gid;
+	bool have_status;
+	char exe[SP_PATH_MAX];
+	char cmdline[PROC_CMDLINE_MAX];
+};
+
+struct proc_query {
+	struct proc *p;
+	int fd;
+	uint32_t seq;
+	uint32_t *mark; /* per process slot: the scan that listed it */
+	uint32_t markgen;
+	int32_t *cand;
+	size_t ncand, capcand;
+	int *known; /* a process's fds at its last read, for scan_one */
+	size_t capknown;
+	struct pinfo pi;
+	uint8_t buf[8192];
+};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static size_t
+pow2_at_least(size_t n)
+{
+	size_t v = 16;
+
+	while (v < n)
+		v <<= 1;
+	return v;
+}
+
+/* ---- reading /proc ------------------------------------------------------ */
+
+/* Read a small file whole; bytes read or -errno. */
+static ssize_t
+read_small(const char *path, char *buf, size_t cap)
+{
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < cap) {
+		n = read(fd, buf + got, cap - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	return got;
+}
+
+/* The fourth number of a "Uid:" or "Gid:" line: the fs id. */
+static uint32_t
+status_fsid(const char *line)
+{
+	unsigned long v[4];
+
+	if (sscanf(line, "%*s %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) !=
+	    4)
+		return UINT32_MAX;
+	return (uint32_t)v[3];
+}
+
+/* /proc/PID/status: PPid, fsuid, fsgid. 0 or -errno. */
+static int
+read_status(int32_t pid, int32_t *ppid, uint32_t *uid, uint32_t *gid)
+{
+	char path[64], buf[2048], *line, *save = NULL;
+	ssize_t n;
+
+	*ppid = -1;
+	*uid = *gid = UINT32_MAX;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((n = read_small(path, buf, sizeof(buf) - 1)) < 0)
+		return (int)n;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "PPid:", 5) == 0)
+			*ppid = (int32_t)strtol(line + 5, NULL, 10);
+		else if (strncmp(line, "Uid:", 4) == 0)
+			*uid = status_fsid(line);
+		else if (strncmp(line, "Gid:", 4) == 0) {
+			*gid = status_fsid(line);
+			break; /* Uid and PPid come first */
+		}
+	}
+	return 0;
+}
+
+static int
+read_exe(int32_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, buf, cap - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* argv joined by spaces; an empty command line (a kernel thread, or a
+ * process past exit_mm) reads as "". */
+static int
+read_cmdline(int32_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n, i;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((n = read_small(path, buf, cap - 1)) < 0)
+		return (int)n;
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		if (buf[i] == '\0' || (unsigned char)buf[i] < 0x20)
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+proc_read_process(int32_t pid, struct proc_owner *out)
+{
+	int32_t ppid;
+	uint32_t uid, gid;
+	int rc;
+
+	out->pid = pid;
+	if ((rc = read_status(pid, &ppid, &uid, &gid)) != 0)
+		return rc;
+	out->ppid = ppid;
+	if (out->uid == UINT32_MAX)
+		out->uid = uid;
+	read_exe(pid, out->exe, sizeof(out->exe));
+	read_cmdline(pid, out->cmdline, sizeof(out->cmdline));
+	return 0;
+}
+
+/* "socket:[12345]" -> 12345, else 0. */
+static uint64_t
+socket_inode(const char *link, ssize_t n)
+{
+	uint64_t v = 0;
+	ssize_t i;
+
+	if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']')
+		return 0;
+	for (i = 8; i < n - 1; i++) {
+		if (!isdigit((unsigned char)link[i]))
+			return 0;
+		v = v * 10 + (uint64_t)(link[i] - '0');
+	}
+	return v;
+}
+
+static int
+cmp_int_desc(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Is fd in v (n, descending)? */
+static bool
+fd_known(const int *v, size_t n, int fd)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid] == fd)
+			return true;
+		if (v[mid] > fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * The kernel gives a new file the lowest free number: a process that opened
+ * one socket since its table was read holds it at the lowest number not
+ * known then. Try that one alone first; when it is the target, *fdv gets
+ * the known ones and it (in fd, which it takes; else fd is freed).
+ */
+static bool
+read_fd_guess(int32_t pid, uint64_t target, const int *known, size_t nknown,
+              int *fd, size_t capfd, int **fdv, uint32_t *total)
+{
+	char path[64], link[64];
+	size_t i, k = 0;
+	int guess = 0;
+	ssize_t n;
+
+	/* known is descending: walk it from its lowest. */
+	for (i = nknown; i > 0 && known[i - 1] <= guess; i--)
+		if (known[i - 1] == guess)
+			guess++;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, guess);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	if (socket_inode(link, n) != target || nknown + 1 > capfd)
+		return false;
+	for (i = 0; i < nknown && known[i] > guess; i++)
+		fd[k++] = known[i];
+	fd[k++] = guess;
+	for (; i < nknown; i++)
+		fd[k++] = known[i];
+	*fdv = fd;
+	*total = (uint32_t)k;
+	return true;
+}
+
+/*
+ * Read pid's fd table: every socket inode into found (up to cap), and
+ * whether target (0: none) is among them, which ends the read. The order
+ * finds a new socket soon: fds that were not open at the last read (known,
+ * descending; NULL: none known) first, highest first, then the others,
+ * lowest first (a number closed since is used again before any higher). Stops
+ * at deadline (0: none). *fdv gets the fds open now (malloc'd, descending; the
+ * caller frees it) and *total how many. Returns fds read, or -errno when the
+ * table cannot be read (the process is gone or exiting).
+ */
+static ssize_t
+read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
+         size_t nknown, uint64_t *found, size_t cap, size_t *nfound, bool *hit,
+         bool *cut, int **fdv, uint32_t *total)
+{
+	char path[64], name[16], link[64];
+	struct dirent *de;
+	ssize_t n, fds = 0;
+	size_t nfd = 0, capfd = 256, i, k;
+	int *fd = malloc(capfd * sizeof(*fd)), *nv, dfd, pass;
+	uint64_t ino;
+	DIR *d;
+
+	*nfound = 0;
+	*hit = false;
+	*cut = false;
+	*fdv = NULL;
+	*total = 0;
+	if (fd == NULL)
+		return -ENOMEM;
+	if (known != NULL && target != 0 &&
+	    read_fd_guess(pid, target, known, nknown, fd, capfd, fdv, total)) {
+		*hit = true;
+		found[0] = target;
+		*nfound = cap > 0 ? 1 : 0;
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		n = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		free(fd);
+		return n;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (nfd == capfd) {
+			if (capfd >= PROC_FDS_MAX ||
+			    (nv = realloc(fd, 2 * capfd * sizeof(*fd))) == NULL)
+				break;
+			fd = nv;
+			capfd *= 2;
+		}
+		fd[nfd++] = atoi(de->d_name);
+	}
+	qsort(fd, nfd, sizeof(*fd), cmp_int_desc);
+	*total = (uint32_t)nfd;
+	for (pass = known != NULL ? 0 : 1; pass < 2 && !*hit; pass++) {
+		for (k = 0; k < nfd && !*hit; k++) {
+			/* Known numbers lowest first: a closed one is used
+			 * again before any higher number. */
+			i = known != NULL && pass == 1 ? nfd - 1 - k : k;
+			if (known != NULL &&
+			    fd_known(known, nknown, fd[i]) != (pass == 1))
+				continue;
+			fds++;
+			if (deadline != 0 && (fds & 31) == 0 &&
+			    mono_ns() > deadline) {
+				*cut = true;
+				pass = 2;
+				break;
+			}
+			snprintf(name, sizeof(name), "%d", fd[i]);
+			n = readlinkat(dirfd(d), name, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if ((ino = socket_inode(link, n)) == 0)
+				continue;
+			if (ino == target)
+				*hit = true;
+			if (*nfound < cap)
+				found[(*nfound)++] = ino;
+		}
+	}
+	closedir(d);
+	*fdv = fd;
+	return fds;
+}
+
+static struct pentry *pget(struct proc *p, int32_t tgid);
+
+/* pid's open fd numbers alone (descending, malloc'd): a readdir. */
+static ssize_t
+read_fd_names(int32_t pid, int **fdv)
+{
+	char path[64];
+	struct dirent *de;
+	size_t nfd = 0, capfd = 64;
+	int *fd = malloc(capfd * sizeof(*fd)), *nv;
+	DIR *d;
+
+	*fdv = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (fd == NULL || (d = opendir(path)) == NULL) {
+		free(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (nfd == capfd) {
+			if (capfd >= PROC_FDS_KEPT ||
+			    (nv = realloc(fd, 2 * capfd * sizeof(*fd))) == NULL)
+				break;
+			fd = nv;
+			capfd *= 2;
+		}
+		fd[nfd++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(fd, nfd, sizeof(*fd), cmp_int_desc);
+	*fdv = fd;
+	return (ssize_t)nfd;
+}
+
+/* Keep fdv (n, descending) as pid's open fds; it takes fdv. p->mu held. */
+static void
+pset_fds(struct proc *p, int32_t pid, int *fdv, uint32_t n)
+{
+	struct pentry *e = pget(p, pid);
+
+	if (e == NULL || n > PROC_FDS_KEPT) {
+		free(fdv);
+		if (e != NULL) {
+			free(e->fdv);
+			e->fdv = NULL;
+			e->nfds = n;
+		}
+		return;
+	}
+	free(e->fdv);
+	e->fdv = fdv;
+	e->nfds = n;
+}
+
+int
+proc_pid_holds(int32_t pid, uint64_t inode)
+{
+	uint64_t found[1];
+	size_t nfound;
+	bool hit, cut;
+	uint32_t total;
+	int *fdv;
+	ssize_t n = read_fds(pid, inode, 0, NULL, 0, found, 0, &nfound, &hit,
+	                     &cut, &fdv, &total);
+
+	free(fdv);
+	if (n < 0)
+		return (int)n;
+	return hit ? 1 : 0;
+}
+
+/* ---- the caches (p->mu held) --------------------------------------------- */
+
+static void
+gone_mark(struct proc *p, int32_t pid, bool gone)
+{
+	uint64_t bit;
+
+	if (p->gone == NULL || pid <= 0 || (uint32_t)pid >= p->pid_max)
+		return;
+	bit = 1ull << ((uint32_t)pid % 64);
+	if (gone)
+		__atomic_fetch_or(&p->gone[(uint32_t)pid / 64], bit,
+		                  __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&p->gone[(uint32_t)pid / 64], ~bit,
+		                   __ATOMIC_RELAXED);
+}
+
+bool
+proc_pid_exited(struct proc *p, int32_t pid)
+{
+	if (p->gone == NULL || pid <= 0 || (uint32_t)pid >= p->pid_max)
+		return false;
+	return (__atomic_load_n(&p->gone[(uint32_t)pid / 64],
+	                        __ATOMIC_RELAXED) >>
+	        ((uint32_t)pid % 64)) &
+	       1;
+}
+
+static size_t
+pslot_of(const struct proc *p, int32_t tgid)
+{
+	return ((uint32_t)tgid * 2654435761u) & p->procs_mask;
+}
+
+/* The slot of tgid, or the empty slot where it would go. */
+static struct pentry *
+pfind(struct proc *p, int32_t tgid)
+{
+	size_t i = pslot_of(p, tgid);
+
+	while (p->procs[i].tgid != 0 && p->procs[i].tgid != tgid)
+		i = (i + 1) & p->procs_mask;
+	return &p->procs[i];
+}
+
+static struct pentry *
+pget(struct proc *p, int32_t tgid)
+{
+	struct pentry *e = pfind(p, tgid);
+
+	return e->tgid == tgid ? e : NULL;
+}
+
+static void
+pdel(struct proc *p, struct pentry *e)
+{
+	size_t i = (size_t)(e - p->procs), j = i, k;
+	struct dent last = p->dense[p->nprocs - 1];
+
+	p->dense[e->dense_ix] = last;
+	if (last.tgid != e->tgid)
+		pget(p, last.tgid)->dense_ix = e->dense_ix;
+	free(e->exe);
+	free(e->cmdline);
+	free(e->fdv);
+	memset(e, 0, sizeof(*e));
+	p->nprocs--;
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	for (;;) {
+		j = (j + 1) & p->procs_mask;
+		if (p->procs[j].tgid == 0)
+			break;
+		k = pslot_of(p, p->procs[j].tgid);
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && k <= i && k > j)) {
+			p->procs[i] = p->procs[j];
+			memset(&p->procs[j], 0, sizeof(p->procs[j]));
+			i = j;
+		}
+	}
+}
+
+/* Drop exited processes kept past PROC_EXITED_KEEP_NS (all of them with
+ * keep 0). */
+static void
+pexpire(struct proc *p, uint64_t now, uint64_t keep)
+{
+	size_t i = 0;
+	struct pentry *e;
+
+	while (i < p->nprocs) {
+		e = pget(p, p->dense[i].tgid);
+		if (e->exit_ns != 0 && e->exit_ns + keep <= now) {
+			pdel(p, e); /* moves the last tgid to dense[i] */
+			continue;
+		}
+		i++;
+	}
+}
+
+static void psync(struct proc *p, const struct pentry *e);
+
+/*
+ * A fresh entry for tgid (replacing what was there: a pid is reused only
+ * after its process is gone). NULL when the cache is full of live ones.
+ */
+static struct pentry *
+pnew(struct proc *p, int32_t tgid, uint64_t now)
+{
+	struct pentry *e = pfind(p, tgid);
+	uint32_t ix;
+
+	if (e->tgid == tgid) {
+		free(e->exe);
+		free(e->cmdline);
+		free(e->fdv);
+		ix = e->dense_ix;
+	} else {
+		if (p->nprocs >= p->cfg.procs_max) {
+			pexpire(p, now, 0);
+			if (p->nprocs >= p->cfg.procs_max)
+				return NULL;
+			e = pfind(p, tgid);
+		}
+		ix = (uint32_t)p->nprocs++;
+	}
+	memset(e, 0, sizeof(*e));
+	e->dense_ix = ix;
+	e->tgid = tgid;
+	e->ppid = -1;
+	e->uid = e->gid = UINT32_MAX;
+	e->gen = ++p->gen;
+	psync(p, e);
+	return e;
+}
+
+/* After an entry's user or liveness changed. */
+static void
+psync(struct proc *p, const struct pentry *e)
+{
+	struct dent *d = &p->dense[e->dense_ix];
+
+	d->tgid = e->tgid;
+	d->uid = e->uid;
+	d->alive = e->exit_ns == 0;
+}
+
+static void
+pset_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v != NULL && v[0] != '\0' ? strdup(v) : NULL;
+}
+
+static void
+ring_push(int32_t *ring, unsigned *n, unsigned cap, int32_t tgid)
+{
+	/* A process already at the head stays there. */
+	if (*n > 0 && ring[(*n - 1) % cap] == tgid)
+		return;
+	ring[*n % cap] = tgid;
+	(*n)++;
+}
+
+static size_t
+sslot_of(const struct proc *p, uint64_t inode)
+{
+	uint64_t h = inode * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & p->socks_mask;
+}
+
+static struct sentry *
+sfind(struct proc *p, uint64_t inode)
+{
+	size_t i = sslot_of(p, inode);
+
+	while (p->socks[i].inode != 0 && p->socks[i].inode != inode)
+		i = (i + 1) & p->socks_mask;
+	return &p->socks[i];
+}
+
+/* Record that tgid holds inode. */
+static void
+sadd(struct proc *p, uint64_t inode, int32_t tgid)
+{
+	struct pentry *pe = pget(p, tgid);
+	struct sentry *s;
+	unsigned i;
+
+	/* A process the cache does not know yet: a bare entry, filled in
+	 * from /proc when it is someone's owner (owner_fill). */
+	if (pe == NULL && (pe = pnew(p, tgid, mono_ns())) == NULL)
+		return;
+	s = sfind(p, inode);
+	if (s->inode == 0) {
+		if (p->nsocks >= p->cfg.socks_max) {
+			/* Full: start over; every socket is found again by
+			 * a scan (counted, so a too-small cap shows). */
+			memset(p->socks, 0,
+			       (p->socks_mask + 1) * sizeof(*p->socks));
+			p->nsocks = 0;
+			p->st.socks_flushed++;
+			s = sfind(p, inode);
+		}
+		s->inode = inode;
+		p->nsocks++;
+	}
+	for (i = 0; i < s->n; i++) {
+		if (s->h[i].tgid == tgid) {
+			s->h[i].gen = pe->gen;
+			return;
+		}
+	}
+	if (s->n < PROC_HOLDERS_MAX) {
+		s->h[s->n].tgid = tgid;
+		s->h[s->n].gen = pe->gen;
+		s->n++;
+	}
+}
+
+/* Is holder h a live process now (as far as the cache knows)? */
+static struct pentry *
+holder_live(struct proc *p, const struct holder *h)
+{
+	struct pentry *pe = pget(p, h->tgid);
+
+	if (pe == NULL || pe->gen != h->gen || pe->exit_ns != 0)
+		return NULL;
+	return pe;
+}
+
+/* ---- the proc connector ---------------------------------------------------
+ */
+
+static void
+pinfo_read(int32_t tgid, struct pinfo *pi, bool full)
+{
+	/* exe first: a short-lived program loses it at exit_mm(). */
+	if (full)
+		read_exe(tgid, pi->exe, sizeof(pi->exe));
+	else
+		pi->exe[0] = '\0';
+	pi->have_status = read_status(tgid, &pi->ppid, &pi->uid, &pi->gid) == 0;
+	if (full)
+		read_cmdline(tgid, pi->cmdline, sizeof(pi->cmdline));
+	else
+		pi->cmdline[0] = '\0';
+}
+
+static void
+pentry_fill(struct proc *p, struct pentry *e, const struct pinfo *pi)
+{
+	if (pi->have_status) {
+		e->ppid = pi->ppid;
+		e->uid = pi->uid;
+		e->gid = pi->gid;
+		psync(p, e);
+	}
+	if (pi->exe[0] != '\0')
+		pset_str(&e->exe, pi->exe);
+	if (pi->cmdline[0] != '\0')
+		pset_str(&e->cmdline, pi->cmdline);
+}
+
+/*
+ * An exec of tgid at ts, as read from /proc (pi, NULL when not read). The
+ * exec readers and the main connector thread both report execs, in either
+ * order: the one with what /proc said wins, the first one clears what the
+ * process inherited at fork (wrong now, even when the new program was gone
+ * before anyone could read it).
+ */
+static void
+exec_apply(struct proc *p, int32_t tgid, uint64_t ts, const struct pinfo *pi,
+           uint64_t read_ns)
+{
+	struct pentry *e;
+
+	pthread_mutex_lock(&p->mu);
+	if ((e = pget(p, tgid)) == NULL && (e = pnew(p, tgid, ts)) == NULL)
+		goto out;
+	if (ts < e->exec_ns || (ts == e->exec_ns && (pi == NULL || e->exe)))
+		goto out; /* already applied */
+	if (ts > e->exec_ns) {
+		pset_str(&e->exe, NULL);
+		pset_str(&e->cmdline, NULL);
+		e->exec_ns = ts;
+		if (e->start_ns == 0)
+			e->start_ns = ts;
+		ring_push(p->recent, &p->recent_n, PROC_RECENT, tgid);
+		p->st.execs++;
+	}
+	if (pi != NULL) {
+		pentry_fill(p, e, pi);
+		if (pi->exe[0] == '\0')
+			p->st.exec_missed++;
+		if (read_ns > ts && read_ns - ts > p->st.exec_lag_max_ns)
+			p->st.exec_lag_max_ns = read_ns - ts;
+	}
+out:
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
+        struct pinfo *pi)
+{
+	struct pentry *pe, *e;
+	bool known;
+
+	gone_mark(p, child, false);
+	pthread_mutex_lock(&p->mu);
+	/* An exec reader may have seen the child's exec first. */
+	e = pget(p, child);
+	if (e != NULL && e->exit_ns == 0 && e->exec_ns >= ts) {
+		e->ppid = parent;
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	pe = pget(p, parent);
+	known = pe != NULL && pe->exe != NULL;
+	if (known && (e = pnew(p, child, ts)) != NULL) {
+		pe = pget(p, parent); /* pnew may have moved it */
+		e->ppid = parent;
+		if (pe != NULL) {
+			e->uid = pe->uid;
+			e->gid = pe->gid;
+			pset_str(&e->exe, pe->exe);
+			pset_str(&e->cmdline, pe->cmdline);
+			psync(p, e);
+		}
+		e->start_ns = ts;
+		ring_push(p->recent, &p->recent_n, PROC_RECENT, child);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (known)
+		return;
+	pinfo_read(child, pi, true);
+	pthread_mutex_lock(&p->mu);
+	e = pget(p, child);
+	if (e == NULL || e->exit_ns != 0 || e->exec_ns < ts) {
+		if ((e = pnew(p, child, ts)) != NULL) {
+			pentry_fill(p, e, pi);
+			e->start_ns = ts;
+			ring_push(p->recent, &p->recent_n, PROC_RECENT, child);
+		}
+	}
+	if (e != NULL)
+		e->ppid = parent;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+on_exit_event(struct proc *p, int32_t tgid, uint64_t ts, struct pinfo *pi)
+{
+	struct pentry *e;
+	struct exit_rec *r;
+
+	pthread_mutex_lock(&p->mu);
+	e = pget(p, tgid);
+	if (e == NULL) {
+		/* Never seen: ask /proc (a zombie still has a status). */
+		pthread_mutex_unlock(&p->mu);
+		pinfo_read(tgid, pi, false);
+		pthread_mutex_lock(&p->mu);
+		if ((e = pget(p, tgid)) == NULL &&
+		    (e = pnew(p, tgid, ts)) != NULL)
+			pentry_fill(p, e, pi);
+	}
+	p->st.exits++;
+	gone_mark(p, tgid, true);
+	r = &p->exits[p->exits_n % PROC_EXITS];
+	r->tgid = tgid;
+	r->ns = ts;
+	r->uid = e != NULL ? e->uid : UINT32_MAX;
+	r->gid = e != NULL ? e->gid : UINT32_MAX;
+	p->exits_n++;
+	if (e != NULL) {
+		e->exit_ns = ts;
+		psync(p, e);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+on_id_change(struct proc *p, int32_t tgid, bool is_uid, uint32_t id)
+{
+	struct pentry *e;
+
+	pthread_mutex_lock(&p->mu);
+	if ((e = pget(p, tgid)) != NULL) {
+		if (is_uid)
+			e->uid = id;
+		else
+			e->gid = id;
+		psync(p, e);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static bool
+cn_cpu_covered(const struct proc *p, uint32_t cpu)
+{
+	return cpu < PROC_CPUS_MAX &&
+	       p->reader_cpu[cpu / 64] & (1ull << (cpu % 64));
+}
+
+/*
+ * A new program's fd table as it starts (what it inherited), read soon
+ * after the exec: a socket it opens later is then a new fd number, the
+ * first one a lookup reads (read_fd_guess). The exec readers take the
+ * numbers alone, before the program runs; this is for CPUs without one.
+ */
+static void
+cn_prefetch_fds(struct proc *p, int32_t tgid)
+{
+	uint64_t found[PROC_FOUND];
+	size_t nfound, i;
+	bool hit, cut;
+	uint32_t total;
+	int *fdv;
+
+	if (read_fds(tgid, 0, 0, NULL, 0, found, PROC_FOUND, &nfound, &hit,
+	             &cut, &fdv, &total) < 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < nfound; i++)
+		sadd(p, found[i], tgid);
+	pset_fds(p, tgid, fdv, total);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
+{
+	uint64_t ts = ev->timestamp_ns;
+	int32_t tgid;
+
+	switch (ev->what) {
+	case PROC_EVENT_FORK:
+		/* A new thread is no new process. */
+		if (ev->event_data.fork.child_pid ==
+		    ev->event_data.fork.child_tgid)
+			on_fork(p, ev->event_data.fork.parent_tgid,
+			        ev->event_data.fork.child_tgid, ts, pi);
+		break;
+	case PROC_EVENT_EXEC:
+		tgid = ev->event_data.exec.process_tgid;
+		if (cn_cpu_covered(p, ev->cpu)) {
+			exec_apply(p, tgid, ts, NULL, 0);
+		} else {
+			uint64_t t = mono_ns();
+
+			pinfo_read(tgid, pi, true);
+			exec_apply(p, tgid, ts, pi, t);
+			cn_prefetch_fds(p, tgid);
+		}
+		break;
+	case PROC_EVENT_EXIT:
+		if (ev->event_data.exit.process_pid ==
+		    ev->event_data.exit.process_tgid)
+			on_exit_event(p, ev->event_data.exit.process_tgid, ts,
+			              pi);
+		break;
+	case PROC_EVENT_UID:
+		on_id_change(p, ev->event_data.id.process_tgid, true,
+		             ev->event_data.id.e.euid);
+		break;
+	case PROC_EVENT_GID:
+		on_id_change(p, ev->event_data.id.process_tgid, false,
+		             ev->event_data.id.e.egid);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The next proc_event of a datagram of connector messages into *ev. */
+static bool
+cn_next(uint8_t *buf, size_t *off, size_t len, struct proc_event *ev)
+{
+	struct nlmsghdr *nlh;
+	const struct cn_msg *cn;
+	size_t rem;
+	uint32_t plen;
+
+	while (*off < len) {
+		nlh = (struct nlmsghdr *)(buf + *off);
+		rem = len - *off;
+		if (!NLMSG_OK(nlh, rem))
+			return false;
+		*off += NLMSG_ALIGN(nlh->nlmsg_len);
+		if (nlh->nlmsg_type != NLMSG_DONE)
+			continue;
+		plen = (uint32_t)NLMSG_PAYLOAD(nlh, 0);
+		if (plen < sizeof(*cn))
+			continue;
+		cn = NLMSG_DATA(nlh);
+		if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
+		    cn->len < sizeof(*ev) || plen < sizeof(*cn) + cn->len)
+			continue;
+		memcpy(ev, cn->data, sizeof(*ev));
+		return true;
+	}
+	return false;
+}
+
+static int
+cn_listen(int fd, bool on)
+{
+	uint8_t buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(uint32_t))];
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	struct cn_msg *cn;
+	uint32_t op = on ? PROC_CN_MCAST_LISTEN : PROC_CN_MCAST_IGNORE;
+
+	memset(buf, 0, sizeof(buf));
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(*cn) + sizeof(op));
+	nlh->nlmsg_type = NLMSG_DONE;
+	cn = NLMSG_DATA(nlh);
+	cn->id.idx = CN_IDX_PROC;
+	cn->id.val = CN_VAL_PROC;
+	cn->len = sizeof(op);
+	memcpy(cn->data, &op, sizeof(op));
+	return send(fd, buf, nlh->nlmsg_len, 0) == (ssize_t)nlh->nlmsg_len
+	               ? 0
+	               : -errno;
+}
+
+/*
+ * A socket filter that lets through exec events of one CPU only: the
+ * offsets are those of struct proc_event after the netlink and connector
+ * headers; classic BPF loads words big-endian, the event is host order
+ * (little-endian here; the filter is built for the host's order).
+ */
+static int
+cn_filter_exec(int fd, uint32_t cpu)
+{
+	const uint32_t off = NLMSG_HDRLEN + sizeof(struct cn_msg);
+	uint32_t what = PROC_EVENT_EXEC, c = cpu;
+	struct sock_filter f[6];
+	struct sock_fprog prog = {6, f};
+
+	if (htonl(1) != 1) {
+		what = __builtin_bswap32(what);
+		c = __builtin_bswap32(c);
+	}
+	f[0] = (struct sock_filter)BPF_STMT(
+	        BPF_LD | BPF_W | BPF_ABS,
+	        off + offsetof(struct proc_event, what));
+	f[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, what, 0,
+	                                    3);
+	f[2] = (struct sock_filter)BPF_STMT(
+	        BPF_LD | BPF_W | BPF_ABS,
+	        off + offsetof(struct proc_event, cpu));
+	f[3] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, c, 0, 1);
+	f[4] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
+	f[5] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	                  sizeof(prog)) == 0
+	               ? 0
+	               : -errno;
+}
+
+/* One connector socket, bound and listening (in the current netns). */
+static int
+cn_socket(int rcvbuf)
+{
+	struct sockaddr_nl sa;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	                NETLINK_CONNECTOR);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+	               sizeof(rcvbuf)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	memset(&sa, 0, sizeof(sa));
+	sa.nl_family = AF_NETLINK;
+	sa.nl_groups = CN_IDX_PROC;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    cn_listen(fd, true) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Enter the network namespace where the proc connector is (it exists in
+ * the initial one only): the daemon's own when it works there, else that
+ * of the nearest ancestor process where it does (a daemon started by `ip
+ * netns exec` from the host). /proc/1 may be closed to us, so the ancestors
+ * are asked instead. *here gets an fd of the namespace to come back to
+ * (-1: no move). Returns 0, or -1 with err set.
+ */
+static int
+cn_find_netns(int *here, char *err, size_t errlen)
+{
+	char path[64];
+	struct stat st, cur;
+	int32_t pid = (int32_t)getppid(), ppid;
+	uint32_t uid, gid;
+	int fd, hops, tried = 0;
+
+	*here = -1;
+	if ((fd = cn_socket(4096)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != ECONNREFUSED && errno != EPROTONOSUPPORT) {
+		snprintf(err, errlen, "proc connector: %s (needs root)",
+		         strerror(errno));
+		return -1;
+	}
+	if (stat("/proc/thread-self/ns/net", &cur) != 0 ||
+	    (*here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) <
+	            0) {
+		snprintf(err, errlen,
+		         "proc connector: not in this network "
+		         "namespace, and cannot leave it");
+		return -1;
+	}
+	for (hops = 0; hops < 32 && pid > 1; hops++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		if (stat(path, &st) == 0 && st.st_ino != cur.st_ino &&
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			tried++;
+			if (setns(fd, CLONE_NEWNET) == 0) {
+				int probe = cn_socket(4096);
+
+				close(fd);
+				if (probe >= 0) {
+					close(probe);
+					return 0;
+				}
+				if (setns(*here, CLONE_NEWNET) != 0)
+					abort(); /* cannot be: we were there */
+			} else {
+				close(fd);
+			}
+		}
+		if (read_status(pid, &ppid, &uid, &gid) != 0)
+			break;
+		pid = ppid;
+	}
+	close(*here);
+	*here = -1;
+	snprintf(err, errlen,
+	         "proc connector: only in the initial network namespace, "
+	         "and no ancestor process (%d tried) is there or lets us in",
+	         tried);
+	return -1;
+}
+
+/*
+ * Open the connector sockets: the main one, then one per CPU the daemon
+ * may run on, for the exec readers. Sockets keep the namespace they were
+ * made in, so the thread comes back to its own at once.
+ */
+static int
+cn_open(struct proc *p, char *err, size_t errlen)
+{
+	cpu_set_t set;
+	int here, rc = -1, fd;
+	unsigned cpu;
+
+	if (cn_find_netns(&here, err, errlen) != 0)
+		return -1;
+	if ((p->cn_fd = cn_socket(8 << 20)) < 0) {
+		snprintf(err, errlen, "proc connector: %s (needs root)",
+		         strerror(errno));
+		goto back;
+	}
+	rc = 0;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		goto back;
+	for (cpu = 0; cpu < PROC_CPUS_MAX && p->nreaders < PROC_READERS_MAX;
+	     cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if ((fd = cn_socket(1 << 20)) < 0)
+			break;
+		if (cn_filter_exec(fd, cpu) != 0) {
+			close(fd);
+			break;
+		}
+		p->readers[p->nreaders].p = p;
+		p->readers[p->nreaders].fd = fd;
+		p->readers[p->nreaders].cpu = cpu;
+		p->nreaders++;
+	}
+back:
+	if (here >= 0) {
+		if (setns(here, CLONE_NEWNET) != 0) {
+			/* In the wrong namespace this thread must not go on. */
+			fprintf(stderr,
+			        "spackle: cannot return to the daemon's "
+			        "network "
+			        "namespace: %s\n",
+			        strerror(errno));
+			abort();
+		}
+		close(here);
+	}
+	return rc;
+}
+
+/* Read every process of /proc into the cache; with fds, their sockets. */
+static void
+scan_all(struct proc *p, bool fds, bool mark_gone)
+{
+	static const size_t cap = 4096;
+	struct pinfo *pi = malloc(sizeof(*pi));
+	uint64_t *found = malloc(cap * sizeof(*found));
+	struct dirent *de;
+	struct pentry *e;
+	size_t nfound, i;
+	bool hit, cut;
+	uint64_t now = mono_ns();
+	uint32_t total;
+	int32_t pid;
+	int *fdv;
+	DIR *d;
+
+	if (pi == NULL || found == NULL || (d = opendir("/proc")) == NULL) {
+		free(pi);
+		free(found);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (int32_t)strtol(de->d_name, NULL, 10);
+		pthread_mutex_lock(&p->mu);
+		e = pget(p, pid);
+		pthread_mutex_unlock(&p->mu);
+		if (e == NULL) {
+			pinfo_read(pid, pi, true);
+			if (!pi->have_status)
+				continue;
+			pthread_mutex_lock(&p->mu);
+			if (pget(p, pid) == NULL && (e = pnew(p, pid, now)))
+				pentry_fill(p, e, pi);
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (!fds)
+			continue;
+		if (read_fds(pid, 0, 0, NULL, 0, found, cap, &nfound, &hit,
+		             &cut, &fdv, &total) < 0)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		for (i = 0; i < nfound; i++)
+			sadd(p, found[i], pid);
+		pset_fds(p, pid, fdv, total);
+		pthread_mutex_unlock(&p->mu);
+	}
+	closedir(d);
+	if (mark_gone) {
+		/* Processes that died while events were lost. */
+		char path[64];
+		size_t s;
+
+		pthread_mutex_lock(&p->mu);
+		for (s = 0; s < p->nprocs; s++) {
+			e = pget(p, p->dense[s].tgid);
+			if (e->exit_ns != 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d", (int)e->tgid);
+			if (access(path, F_OK) != 0) {
+				e->exit_ns = now;
+				psync(p, e);
+			}
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(pi);
+	free(found);
+}
+
+/*
+ * Scheduling. An exec reader must read a new program's exe before the
+ * program can exit, which a short-lived one does within a millisecond: on
+ * a busy machine (or a virtual one, whose idle CPUs wake slowly) an
+ * ordinary thread waits longer than that. So each reader is pinned to its
+ * CPU and runs SCHED_FIFO at the lowest priority: woken by an exec on its
+ * CPU, it preempts the new program before that runs a single instruction
+ * and reads its /proc. While execs come faster than PROC_RT_EXECS per 100
+ * ms on its CPU (an exec storm must not take a CPU from everyone), or when
+ * real-time scheduling is not allowed, it is an ordinary thread at nice
+ * -20. The main connector thread runs at nice -10.
+ */
+#define PROC_RT_EXECS 200
+
+static bool
+cn_sched(bool rt, int nice)
+{
+	struct sched_param sp;
+
+	memset(&sp, 0, sizeof(sp));
+	if (rt) {
+		sp.sched_priority = 1;
+		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+			return true;
+	}
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	/* Linux: a thread's nice value, by its tid. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+	return false;
+}
+
+static void *
+cn_reader_main(void *arg)
+{
+	struct cn_reader *r = arg;
+	struct proc *p = r->p;
+	struct pollfd pfd[2];
+	struct pinfo *pi = malloc(sizeof(*pi));
+	uint8_t buf[4096];
+	struct proc_event ev;
+	cpu_set_t set;
+	uint64_t window, now, n = 0;
+	bool rt, rt_ok;
+	size_t off;
+	ssize_t len;
+
+	if (pi == NULL)
+		return NULL;
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	rt = rt_ok = cn_sched(true, -20);
+	window = mono_ns();
+	pfd[0].fd = r->fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = p->stop_fd;
+	pfd[1].events = POLLIN;
+	while (!atomic_load(&p->stop)) {
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+			break;
+		while ((len = recv(r->fd, buf, sizeof(buf), 0)) > 0 ||
+		       (len < 0 && (errno == EINTR || errno == ENOBUFS))) {
+			if (len <= 0)
+				continue; /* the main thread counts losses */
+			for (off = 0; cn_next(buf, &off, (size_t)len, &ev);) {
+				if (ev.what != PROC_EVENT_EXEC)
+					continue;
+				int32_t tgid = ev.event_data.exec.process_tgid;
+				ssize_t nfd;
+				int *fdv;
+
+				now = mono_ns();
+				pinfo_read(tgid, pi, true);
+				exec_apply(p, tgid, ev.timestamp_ns, pi, now);
+				/* Its inherited fds (numbers alone, cheap). */
+				if ((nfd = read_fd_names(tgid, &fdv)) >= 0) {
+					pthread_mutex_lock(&p->mu);
+					pset_fds(p, tgid, fdv, (uint32_t)nfd);
+					pthread_mutex_unlock(&p->mu);
+				}
+				n++;
+			}
+		}
+		now = mono_ns();
+		if (now - window >= 100 * NS_PER_MS) {
+			if (rt && n > PROC_RT_EXECS)
+				rt = cn_sched(false, -20);
+			else if (!rt && rt_ok && n < PROC_RT_EXECS / 2)
+				rt = cn_sched(true, -20);
+			n = 0;
+			window = now;
+		}
+	}
+	free(pi);
+	return NULL;
+}
+
+static void *
+cn_main(void *arg)
+{
+	struct proc *p = arg;
+	struct pollfd pfd[3];
+	struct pinfo *pi = malloc(sizeof(*pi));
+	uint8_t *buf = malloc(PROC_CN_BUF);
+	struct proc_event ev;
+	uint64_t before, now;
+	bool resync = false;
+	size_t off;
+	ssize_t n;
+	char junk[64];
+
+	if (pi == NULL || buf == NULL) {
+		free(pi);
+		free(buf);
+		return NULL;
+	}
+	cn_sched(false, -10);
+	pfd[0].fd = p->cn_fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = p->wake[0];
+	pfd[1].events = POLLIN;
+	pfd[2].fd = p->stop_fd;
+	pfd[2].events = POLLIN;
+	while (!atomic_load(&p->stop)) {
+		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
+			break;
+		while (read(p->wake[0], junk, sizeof(junk)) > 0)
+			;
+		for (;;) {
+			before = mono_ns();
+			n = recv(p->cn_fd, buf, PROC_CN_BUF, 0);
+			if (n > 0) {
+				for (off = 0;
+				     cn_next(buf, &off, (size_t)n, &ev);) {
+					pthread_mutex_lock(&p->mu);
+					p->st.events++;
+					pthread_mutex_unlock(&p->mu);
+					cn_event(p, &ev, pi);
+				}
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == ENOBUFS) {
+				/* The kernel dropped events: the cache may
+				 * miss processes until /proc is read again. */
+				pthread_mutex_lock(&p->mu);
+				p->st.events_lost++;
+				p->lost_ns = mono_ns();
+				pthread_mutex_unlock(&p->mu);
+				resync = true;
+				continue;
+			}
+			break; /* EAGAIN: drained */
+		}
+		pthread_mutex_lock(&p->mu);
+		p->idle_ns = before;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (resync) {
+			resync = false;
+			scan_all(p, false, true);
+		}
+		now = mono_ns();
+		if (now >= p->next_expire) {
+			pthread_mutex_lock(&p->mu);
+			pexpire(p, now, PROC_EXITED_KEEP_NS);
+			pthread_mutex_unlock(&p->mu);
+			p->next_expire = now + NS_PER_S;
+		}
+	}
+	free(pi);
+	free(buf);
+	return NULL;
+}
+
+/* ---- set-up -----------------------------------------------------------------
+ */
+
+int
+proc_new(struct proc **out, const struct proc_config *cfg, char *err,
+         size_t errlen)
+{
+	pthread_condattr_t ca;
+	struct proc *p;
+	char cnerr[256] = "";
+	unsigned i;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto nomem;
+	p->cfg = *cfg;
+	if (p->cfg.timeout_ms == 0)
+		p->cfg.timeout_ms = PROC_TIMEOUT_DEFAULT_MS;
+	if (p->cfg.procs_max == 0)
+		p->cfg.procs_max = PROC_PROCS_DEFAULT;
+	if (p->cfg.socks_max == 0)
+		p->cfg.socks_max = PROC_SOCKS_DEFAULT;
+	p->cn_fd = -1;
+	p->stop_fd = -1;
+	p->wake[0] = p->wake[1] = -1;
+	atomic_init(&p->stop, false);
+	p->procs_mask = pow2_at_least(p->cfg.procs_max * 2) - 1;
+	p->socks_mask = pow2_at_least(p->cfg.socks_max * 2) - 1;
+	p->procs = calloc(p->procs_mask + 1, sizeof(*p->procs));
+	p->dense = calloc(p->cfg.procs_max, sizeof(*p->dense));
+	p->socks = calloc(p->socks_mask + 1, sizeof(*p->socks));
+	if (p->procs == NULL || p->dense == NULL || p->socks == NULL)
+		goto nomem;
+	if (cfg->events) {
+		char buf[32];
+		ssize_t n = read_small("/proc/sys/kernel/pid_max", buf,
+		                       sizeof(buf) - 1);
+		long v = 0;
+
+		if (n > 0) {
+			buf[n] = '\0';
+			v = strtol(buf, NULL, 10);
+		}
+		/* 4M is the kernel's limit (PID_MAX_LIMIT, 64-bit). */
+		p->pid_max = v > 0 && v <= (1 << 22) ? (uint32_t)v + 1
+		                                     : (1u << 22) + 1;
+		p->gone = calloc((p->pid_max + 63) / 64, sizeof(*p->gone));
+		if (p->gone == NULL)
+			goto nomem;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	p->inited = true;
+	if (cfg->events && cn_open(p, cnerr, sizeof(cnerr)) == 0) {
+		p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->stop_fd < 0 ||
+		    pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+			snprintf(cnerr, sizeof(cnerr), "eventfd/pipe: %s",
+			         strerror(errno));
+			close(p->cn_fd);
+			p->cn_fd = -1;
+		}
+	}
+	if (p->cn_fd >= 0) {
+		/* The readers first: the main thread leaves the execs of their
+		 * CPUs to them. */
+		for (i = 0; i < p->nreaders; i++) {
+			struct cn_reader *r = &p->readers[i];
+
+			p->reader_cpu[r->cpu / 64] |= 1ull << (r->cpu % 64);
+			if (pthread_create(&r->th, NULL, cn_reader_main, r) ==
+			    0)
+				r->started = true;
+			else
+				p->reader_cpu[r->cpu / 64] &=
+				        ~(1ull << (r->cpu % 64));
+		}
+		p->next_expire = mono_ns() + NS_PER_S;
+		if (pthread_create(&p->th, NULL, cn_main, p) == 0) {
+			p->th_started = true;
+			p->st.events_on = true;
+		} else {
+			snprintf(cnerr, sizeof(cnerr),
+			         "proc connector: cannot start its thread");
+		}
+	}
+	/* After the events started, so nothing started meanwhile is missed. */
+	if (cfg->initial_scan)
+		scan_all(p, true, false);
+	if (cfg->events && !p->st.events_on && errlen > 0)
+		snprintf(err, errlen,
+		         "%s; attribution goes on without process events (a "
+		         "program that exits at once may stay unknown)",
+		         cnerr);
+	*out = p;
+	return 0;
+nomem:
+	snprintf(err, errlen, "attribution: out of memory");
+	proc_free(p);
+	return -1;
+}
+
+void
+proc_free(struct proc *p)
+{
+	uint64_t one = 1;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	atomic_store(&p->stop, true);
+	if (p->stop_fd >= 0 && write(p->stop_fd, &one, sizeof(one)) < 0)
+		(void)0; /* the poll timeout ends them anyway */
+	if (p->th_started)
+		pthread_join(p->th, NULL);
+	for (i = 0; i < p->nreaders; i++) {
+		if (p->readers[i].started)
+			pthread_join(p->readers[i].th, NULL);
+		close(p->readers[i].fd);
+	}
+	if (p->inited) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+	}
+	if (p->cn_fd >= 0)
+		close(p->cn_fd);
+	if (p->stop_fd >= 0)
+		close(p->stop_fd);
+	if (p->wake[0] >= 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+	}
+	if (p->procs != NULL)
+		for (i = 0; i <= p->procs_mask; i++) {
+			free(p->procs[i].exe);
+			free(p->procs[i].cmdline);
+			free(p->procs[i].fdv);
+		}
+	free(p->procs);
+	free(p->dense);
+	free(p->socks);
+	free(p->gone);
+	free(p);
+}
+
+struct proc_query *
+proc_query_new(struct proc *p, char *err, size_t errlen)
+{
+	struct proc_query *q = calloc(1, sizeof(*q));
+
+	if (q == NULL) {
+		snprintf(err, errlen, "attribution: out of memory");
+		return NULL;
+	}
+	q->p = p;
+	q->mark = calloc(p->cfg.procs_max, sizeof(*q->mark));
+	q->capcand = p->procs_mask + 1;
+	q->cand = calloc(q->capcand, sizeof(*q->cand));
+	q->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	               NETLINK_SOCK_DIAG);
+	if (q->mark == NULL || q->cand == NULL || q->fd < 0) {
+		snprintf(err, errlen, "attribution: sock_diag socket: %s",
+		         q->fd < 0 ? strerror(errno) : "out of memory");
+		proc_query_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+proc_query_free(struct proc_query *q)
+{
+	if (q == NULL)
+		return;
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->mark);
+	free(q->cand);
+	free(q->known);
+	free(q);
+}
+
+/* ---- step 1: sock_diag
+ * ------------------------------------------------------- */
+
+static void
+diag_addr(const struct sp_addr *a, bool v4, __be32 out[4])
+{
+	memset(out, 0, 4 * sizeof(out[0]));
+	if (v4)
+		memcpy(out, a->b + 12, 4);
+	else
+		memcpy(out, a->b, 16);
+}
+
+/* One exact request; 0 found, -ENOENT, -ETIMEDOUT, -errno. */
+static int
+diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
+         uint64_t deadline, uint64_t *inode, uint32_t *uid, uint8_t *state)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	struct sp_addr any;
+	const struct sp_addr *local = &fl->local, *remote = &fl->remote;
+	uint16_t rport = fl->rport;
+	bool v4 = fl->local.family == AF_INET;
+	struct nlmsghdr *nlh;
+	const struct inet_diag_msg *m;
+	const struct nlmsgerr *ne;
+	struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+	uint64_t now;
+	ssize_t n;
+	size_t rem;
+	int ms;
+
+	if (wildcard) {
+		memset(&any, 0, sizeof(any));
+		any.family = fl->local.family;
+		local = remote = &any;
+		rport = 0;
+	}
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.nlh.nlmsg_seq = ++q->seq;
+	req.r.sdiag_family = v4 ? AF_INET : AF_INET6;
+	req.r.sdiag_protocol =
+	        fl->proto == SP_PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	req.r.idiag_states = ~0u;
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (fl->proto == SP_PROTO_TCP) {
+		diag_addr(local, v4, req.r.id.idiag_src);
+		diag_addr(remote, v4, req.r.id.idiag_dst);
+		req.r.id.idiag_sport = htons(fl->lport);
+		req.r.id.idiag_dport = htons(rport);
+	} else {
+		/* udp_dump_one() takes src and dst swapped, "for historical
+		 * reasons" (linux net/ipv4/udp_diag.c). */
+		diag_addr(remote, v4, req.r.id.idiag_src);
+		diag_addr(local, v4, req.r.id.idiag_dst);
+		req.r.id.idiag_sport = htons(rport);
+		req.r.id.idiag_dport = htons(fl->lport);
+	}
+	if (send(q->fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		return -errno;
+	for (;;) {
+		now = mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ms = (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
+		if (poll(&pfd, 1, ms) <= 0)
+			continue;
+		n = recv(q->fd, q->buf, sizeof(q->buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		rem = (size_t)n;
+		for (nlh = (struct nlmsghdr *)q->buf; NLMSG_OK(nlh, rem);
+		     nlh = NLMSG_NEXT(nlh, rem)) {
+			if (nlh->nlmsg_seq != q->seq)
+				continue; /* a late answer to an earlier ask */
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				if (NLMSG_PAYLOAD(nlh, 0) < sizeof(*ne))
+					return -EBADMSG;
+				ne = NLMSG_DATA(nlh);
+				return ne->error != 0 ? ne->error : -ENOENT;
+			}
+			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    NLMSG_PAYLOAD(nlh, 0) < sizeof(*m))
+				return -EBADMSG;
+			m = NLMSG_DATA(nlh);
+			*inode = m->idiag_inode;
+			*uid = m->idiag_uid;
+			*state = m->idiag_state;
+			return 0;
+		}
+	}
+}
+
+static int
+sock_find(struct proc_query *q, const struct proc_flow *fl, uint64_t deadline,
+          uint64_t *inode, uint32_t *uid, uint8_t *state)
+{
+	int rc;
+
+	rc = diag_one(q, fl, false, deadline, inode, uid, state);
+	if (rc == -ENOENT && fl->proto == SP_PROTO_UDP)
+		rc = diag_one(q, fl, true, deadline, inode, uid, state);
+	return rc;
+}
+
+int
+proc_sock_find(struct proc_query *q, const struct proc_flow *fl,
+               uint64_t deadline_ns, uint64_t *inode, uint32_t *uid)
+{
+	uint8_t state;
+
+	if (fl->proto != SP_PROTO_TCP && fl->proto != SP_PROTO_UDP)
+		return -EPROTONOSUPPORT;
+	return sock_find(q, fl, deadline_ns, inode, uid, &state);
+}
+
+/*
+ * Have the connector read every event sent before t (it drains its socket
+ * when poked, and notes when it found it empty). 0, or -1 at the deadline.
+ */
+static int
+cn_sync(struct proc *p, uint64_t t, uint64_t deadline)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	if (write(p->wake[1], "x", 1) < 0 && errno != EAGAIN)
+		return -1;
+	ts.tv_sec = (time_t)(deadline / NS_PER_S);
+	ts.tv_nsec = (long)(deadline % NS_PER_S);
+	pthread_mutex_lock(&p->mu);
+	while (p->idle_ns < t && rc == 0)
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+			rc = -1;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* ---- steps 2 and 3
+ * ------------------------------------------------------------ */
+
+static void
+owner_from(struct proc_owner *out, const struct pentry *e)
+{
+	out->pid = e->tgid;
+	out->ppid = e->ppid;
+	snprintf(out->exe, sizeof(out->exe), "%s", e->exe ? e->exe : "");
+	snprintf(out->cmdline, sizeof(out->cmdline), "%s",
+	         e->cmdline ? e->cmdline : "");
+	if (out->uid == UINT32_MAX)
+		out->uid = e->uid;
+}
+
+/* Add a process to the candidates once, by its dense index (p->mu held). */
+static void
+cand_add_ix(struct proc_query *q, uint32_t ix, int32_t tgid)
+{
+	if (q->mark[ix] == q->markgen || q->ncand >= q->capcand)
+		return;
+	q->mark[ix] = q->markgen;
+	q->cand[q->ncand++] = tgid;
+}
+
+static void
+cand_add(struct proc_query *q, const struct pentry *e)
+{
+	cand_add_ix(q, e->dense_ix, e->tgid);
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Candidates for holding a socket of user uid, likeliest first: processes
+ * just started (each of that user); with all, recent owners, then the rest
+ * of that user, newest pid first.
+ */
+static void
+cands_build(struct proc_query *q, uint32_t uid, bool all)
+{
+	struct proc *p = q->p;
+	const struct dent *d;
+	struct pentry *e;
+	size_t i, from;
+	unsigned k;
+
+	if (all)
+		goto rest;
+	q->ncand = 0;
+	if (++q->markgen == 0) {
+		memset(q->mark, 0, p->cfg.procs_max * sizeof(*q->mark));
+		q->markgen = 1;
+	}
+	pthread_mutex_lock(&p->mu);
+	for (k = 0; k < PROC_RECENT && k < p->recent_n; k++) {
+		e = pget(p, p->recent[(p->recent_n - 1 - k) % PROC_RECENT]);
+		if (e != NULL && e->exit_ns == 0 && e->uid == uid)
+			cand_add(q, e);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return;
+rest:
+	pthread_mutex_lock(&p->mu);
+	for (k = 0; k < PROC_ACTIVE && k < p->active_n; k++) {
+		e = pget(p, p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
+		if (e != NULL && e->exit_ns == 0 && e->uid == uid)
+			cand_add(q, e);
+	}
+	from = q->ncand;
+	for (i = 0; i < p->nprocs; i++) {
+		d = &p->dense[i];
+		if (d->alive && (d->uid == uid || d->uid == UINT32_MAX))
+			cand_add_ix(q, (uint32_t)i, d->tgid);
+	}
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Then every other live process, newest pid first. */
+static void
+cands_more(struct proc_query *q)
+{
+	struct proc *p = q->p;
+	size_t from = q->ncand, i;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nprocs; i++)
+		if (p->dense[i].alive)
+			cand_add_ix(q, (uint32_t)i, p->dense[i].tgid);
+	pthread_mutex_unlock(&p->mu);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+}
+
+/* Read one process's fd table and record its sockets; 1 when it holds
+ * inode, 0 not, -1 gone, -2 cut by the deadline. */
+static int
+scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
+{
+	struct proc *p = q->p;
+	uint64_t found[PROC_FOUND];
+	struct pentry *e;
+	size_t nfound, i, nknown = 0;
+	bool hit, cut;
+	uint32_t total;
+	int *fdv, *nv;
+	ssize_t n;
+
+	/* What was open at the last read, to read what is new first. */
+	pthread_mutex_lock(&p->mu);
+	if ((e = pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
+		if (e->nfds > q->capknown &&
+		    (nv = realloc(q->known, e->nfds * sizeof(*nv))) != NULL) {
+			q->known = nv;
+			q->capknown = e->nfds;
+		}
+		if (e->nfds <= q->capknown) {
+			nknown = e->nfds;
+			memcpy(q->known, e->fdv, nknown * sizeof(*q->known));
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	n = read_fds(pid, inode, deadline, nknown > 0 ? q->known : NULL, nknown,
+	             found, PROC_FOUND, &nfound, &hit, &cut, &fdv, &total);
+	pthread_mutex_lock(&p->mu);
+	p->st.scanned_procs++;
+	if (n > 0)
+		p->st.scanned_fds += (uint64_t)n;
+	for (i = 0; i < nfound; i++)
+		sadd(p, found[i], pid);
+	if (n >= 0)
+		pset_fds(p, pid, fdv, total);
+	else
+		free(fdv);
+	pthread_mutex_unlock(&p->mu);
+	if (hit)
+		return 1;
+	if (n < 0)
+		return -1;
+	return cut ? -2 : 0;
+}
+
+/*
+ * /proc pids the cache does not know (no events, or events were lost):
+ * read them in (newest first), then as candidates.
+ */
+static void
+cands_unknown(struct proc_query *q)
+{
+	struct proc *p = q->p;
+	struct pinfo *pi;
+	struct pentry *e;
+	struct dirent *de;
+	size_t from = q->ncand, i;
+	int32_t pid;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && q->ncand < q->capcand) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (int32_t)strtol(de->d_name, NULL, 10);
+		pthread_mutex_lock(&p->mu);
+		e = pget(p, pid);
+		pthread_mutex_unlock(&p->mu);
+		if (e == NULL)
+			q->cand[q->ncand++] = pid;
+	}
+	closedir(d);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+	if ((pi = malloc(sizeof(*pi))) == NULL)
+		return;
+	for (i = from; i < q->ncand; i++) {
+		pinfo_read(q->cand[i], pi, true);
+		if (!pi->have_status)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		if (pget(p, q->cand[i]) == NULL &&
+		    (e = pnew(p, q->cand[i], mono_ns())) != NULL)
+			pentry_fill(p, e, pi);
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(pi);
+}
+
+/*
+ * Scan the candidates from index from on. 1 found (*pid), 0 none, -2 cut
+ * by the deadline.
+ */
+static int
+scan_cands(struct proc_query *q, size_t from, uint64_t inode, uint64_t deadline,
+           bool defer, int32_t *pid)
+{
+	struct proc *p = q->p;
+	struct pentry *e;
+	char path[64];
+	struct stat st;
+	size_t i, nlater = 0;
+	uint32_t nfds;
+	int rc, pass;
+
+	/*
+	 * A process whose number of open files (st_size of /proc/PID/fd,
+	 * Linux 6.2 on) has not grown since its last read most likely did
+	 * not open this socket: such ones wait for a second pass. A new
+	 * socket of a process holding hundreds costs one stat() of the
+	 * others.
+	 */
+	for (pass = defer ? 0 : 1; pass < 2; pass++) {
+		for (i = from; i < q->ncand; i++) {
+			if (mono_ns() > deadline)
+				return -2;
+			if (pass == 0) {
+				pthread_mutex_lock(&p->mu);
+				e = pget(p, q->cand[i]);
+				nfds = e != NULL ? e->nfds : 0;
+				pthread_mutex_unlock(&p->mu);
+				snprintf(path, sizeof(path), "/proc/%d/fd",
+				         (int)q->cand[i]);
+				if (nfds > 0 && stat(path, &st) == 0 &&
+				    st.st_size > 0 &&
+				    st.st_size <= (off_t)nfds) {
+					/* Keep it for later, in order. */
+					q->cand[from + nlater++] = q->cand[i];
+					continue;
+				}
+			}
+			rc = scan_one(q, q->cand[i], inode, deadline);
+			if (rc == 1) {
+				*pid = q->cand[i];
+				return 1;
+			}
+			if (rc == -2)
+				return -2;
+		}
+		if (pass == 0)
+			q->ncand = from + nlater;
+	}
+	return 0;
+}
+
+/*
+ * Fill out for holder pid. The cache knows what it runs (the exec readers
+ * saw its exec, or the first scan found it); its exe is read again to be
+ * sure (an exec the readers have not told yet), and when that differs or
+ * the cache knows too little, all of it is read. A holder already past
+ * exit_mm() has no exe to read; then the cache, once the connector has
+ * read every event up to now (its exec included), says what it ran.
+ */
+static void
+owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
+           struct proc_owner *out)
+{
+	struct proc *p = q->p;
+	struct pinfo *pi = &q->pi;
+	struct pentry *e;
+	bool have;
+
+	have = read_exe(pid, pi->exe, sizeof(pi->exe)) == 0;
+	pthread_mutex_lock(&p->mu);
+	e = pget(p, pid);
+	if (have && e != NULL && e->exe != NULL && e->ppid >= 0 &&
+	    e->uid != UINT32_MAX && strcmp(e->exe, pi->exe) == 0) {
+		owner_from(out, e);
+		ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	pthread_mutex_unlock(&p->mu);
+	pinfo_read(pid, pi, true);
+	if (pi->exe[0] == '\0' && p->st.events_on)
+		cn_sync(p, mono_ns(), deadline);
+	pthread_mutex_lock(&p->mu);
+	if ((e = pget(p, pid)) == NULL && pi->have_status)
+		e = pnew(p, pid, mono_ns());
+	if (e != NULL) {
+		if (pi->exe[0] != '\0') {
+			pset_str(&e->exe, pi->exe);
+			pset_str(&e->cmdline, pi->cmdline);
+		}
+		if (pi->have_status) {
+			e->ppid = pi->ppid;
+			e->uid = pi->uid;
+			e->gid = pi->gid;
+			psync(p, e);
+		}
+		owner_from(out, e);
+	} else {
+		out->pid = pid;
+	}
+	ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Holders of inode that the cache knows alive; the first into *pid. */
+static unsigned
+holders_live(struct proc *p, uint64_t inode, int32_t *pid)
+{
+	struct sentry *s = sfind(p, inode);
+	unsigned i, n = 0;
+
+	if (s->inode != inode)
+		return 0;
+	for (i = 0; i < s->n; i++) {
+		if (holder_live(p, &s->h[i]) == NULL)
+			continue;
+		if (n++ == 0)
+			*pid = s->h[i].tgid;
+	}
+	return n;
+}
+
+/* Children of pid's main thread, from /proc (CONFIG_PROC_CHILDREN). */
+static size_t
+read_children(int32_t pid, int32_t *out, size_t cap)
+{
+	char path[64], buf[2048], *s, *end;
+	ssize_t n;
+	size_t k = 0;
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	         (int)pid);
+	if ((n = read_small(path, buf, sizeof(buf) - 1)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (s = buf; k < cap; s = end) {
+		v = strtol(s, &end, 10);
+		if (end == s)
+			break;
+		if (v > 0)
+			out[k++] = (int32_t)v;
+	}
+	return k;
+}
+
+static void
+kin_add(int32_t *kin, size_t *n, int32_t pid, int32_t self)
+{
+	size_t i;
+
+	if (pid <= 1 || pid == self || *n >= PROC_KIN_MAX)
+		return;
+	for (i = 0; i < *n; i++)
+		if (kin[i] == pid)
+			return;
+	kin[(*n)++] = pid;
+}
+
+/*
+ * Count a listening socket's holders among its holder's parent, children
+ * and siblings (a prefork server's master and workers share it).
+ */
+static void
+count_kin(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
+{
+	struct proc *p = q->p;
+	int32_t kin[PROC_KIN_MAX], kids[PROC_KIN_MAX], ppid = -1;
+	struct pentry *e;
+	size_t n = 0, i, k;
+
+	pthread_mutex_lock(&p->mu);
+	if ((e = pget(p, pid)) != NULL)
+		ppid = e->ppid;
+	pthread_mutex_unlock(&p->mu);
+	if (ppid < 0) {
+		uint32_t uid, gid;
+
+		read_status(pid, &ppid, &uid, &gid);
+	}
+	kin_add(kin, &n, ppid, pid);
+	k = read_children(pid, kids, PROC_KIN_MAX);
+	for (i = 0; i < k; i++)
+		kin_add(kin, &n, kids[i], pid);
+	if (ppid > 1) {
+		k = read_children(ppid, kids, PROC_KIN_MAX);
+		for (i = 0; i < k; i++)
+			kin_add(kin, &n, kids[i], pid);
+	}
+	/* And what the cache knows, for kernels without the children file. */
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nprocs && n < PROC_KIN_MAX; i++) {
+		e = pget(p, p->dense[i].tgid);
+		if (e->exit_ns == 0 &&
+		    (e->ppid == pid || (ppid > 1 && e->ppid == ppid)))
+			kin_add(kin, &n, e->tgid, pid);
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < n && mono_ns() < deadline; i++)
+		scan_one(q, kin[i], inode, deadline);
+}
+
+/* ---- step 4: a socket that is gone
+ * ---------------------------------------------- */
+
+/*
+ * The exits of processes of uid (and gid) in [t_lo, t_hi], into c (at
+ * most PROC_HOLDERS_MAX). p->mu held. Returns how many, or -1 when that
+ * cannot be told: events were lost, the ring wrapped, or one of them has
+ * no known user or executable (it could be anyone).
+ */
+static int
+exits_between(struct proc *p, uint32_t uid, uint32_t gid, uint64_t t_lo,
+              uint64_t t_hi, struct pentry **c)
+{
+	const struct exit_rec *r;
+	struct pentry *e;
+	uint64_t k;
+	int n = 0;
+
+	if (p->lost_ns >= t_lo)
+		return -1;
+	for (k = 0; k < p->exits_n; k++) {
+		if (k == PROC_EXITS)
+			return -1; /* more exits since t_lo than the ring holds
+			            */
+		r = &p->exits[(p->exits_n - 1 - k) % PROC_EXITS];
+		if (r->ns < t_lo)
+			break;
+		if (r->ns > t_hi)
+			continue;
+		if (r->uid != UINT32_MAX && r->uid != uid)
+			continue;
+		if (r->gid != UINT32_MAX && gid != UINT32_MAX && r->gid != gid)
+			continue;
+		if (r->uid == UINT32_MAX || n == PROC_HOLDERS_MAX ||
+		    (e = pget(p, r->tgid)) == NULL || e->exe == NULL)
+			return -1;
+		c[n++] = e;
+	}
+	return n;
+}
+
+/*
+ * The sender closed its socket before we looked. If it exited, its exit
+ * event follows at once (or, when the exiting process lost its CPU in
+ * between, a little later): from PROC_EXIT_WAIT_NS past the lookup on,
+ * up to PROC_EXIT_WAIT_MAX_NS or the deadline, have the connector read
+ * every event sent so far, and look at the processes of the socket's user
+ * (and group) that exited since t_lo, until there are some. When they are
+ * at most PROC_HOLDERS_MAX and all ran one executable, that is the owner
+ * for the rules: one process exited, or a program and helpers it forked
+ * (a sanitizer's tracer, a shell's subshell). The one reported is the
+ * candidate whose parent is not a candidate; nprocs says how many.
+ * Returns PROC_HOW_EXITED, PROC_HOW_UNKNOWN or PROC_HOW_TIMEOUT.
+ */
+static enum proc_how
+infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid, uint64_t t_lo,
+             uint64_t deadline, struct proc_owner *out)
+{
+	struct proc *p = q->p;
+	struct timespec ts;
+	uint64_t now = mono_ns(), target = now + PROC_EXIT_WAIT_NS;
+	uint64_t limit = now + PROC_EXIT_WAIT_MAX_NS;
+	struct pentry *c[PROC_HOLDERS_MAX], *pick = NULL;
+	int n, i, j;
+
+	if (limit > deadline)
+		limit = deadline;
+	if (target > limit) {
+		out->why = "deadline: no time left to wait for an exit";
+		return PROC_HOW_TIMEOUT;
+	}
+	for (;;) {
+		ts.tv_sec = (time_t)(target / NS_PER_S);
+		ts.tv_nsec = (long)(target % NS_PER_S);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		                       NULL) == EINTR)
+			;
+		if (cn_sync(p, target, deadline) != 0) {
+			out->why = "deadline: waiting for process events";
+			return PROC_HOW_TIMEOUT;
+		}
+		pthread_mutex_lock(&p->mu);
+		n = exits_between(p, uid, gid, t_lo, target, c);
+		if (n != 0 || target >= limit)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		target += PROC_EXIT_WAIT_NS;
+		if (target > limit)
+			target = limit;
+	}
+	for (i = 1; i < n; i++)
+		if (strcmp(c[i]->exe, c[0]->exe) != 0)
+			n = -1;
+	if (n <= 0) {
+		if (n < 0)
+			p->st.infer_ambiguous++;
+		out->why = n < 0 ? "socket gone; processes of its user that "
+		                   "exited meanwhile ran different programs "
+		                   "(or some are unknown)"
+		                 : "socket gone; no process of its user exited "
+		                   "meanwhile";
+		pthread_mutex_unlock(&p->mu);
+		return PROC_HOW_UNKNOWN;
+	}
+	for (i = 0; i < n && pick == NULL; i++) {
+		for (j = 0; j < n; j++)
+			if (c[j]->tgid == c[i]->ppid)
+				break;
+		if (j == n)
+			pick = c[i];
+	}
+	owner_from(out, pick != NULL ? pick : c[0]);
+	out->nprocs = (uint32_t)n;
+	pthread_mutex_unlock(&p->mu);
+	return PROC_HOW_EXITED;
+}
+
+/* ---- the lookup
+ * ------------------------------------------------------------------ */
+
+static enum proc_how
+lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
+       uint64_t t0)
+{
+	struct proc *p = q->p;
+	uint64_t deadline = t0 + (uint64_t)p->cfg.timeout_ms * NS_PER_MS;
+	uint64_t inode = 0, t_diag;
+	uint32_t suid = UINT32_MAX;
+	int32_t pid = -1;
+	uint8_t state = 0;
+	unsigned live;
+	size_t first;
+	bool can_infer, lost;
+	int rc;
+
+	t_diag = mono_ns();
+	rc = sock_find(q, fl, deadline, &inode, &suid, &state);
+	can_infer = p->cfg.infer_exited && p->st.events_on;
+	if (rc == -ETIMEDOUT) {
+		out->why = "deadline: sock_diag did not answer";
+		return PROC_HOW_TIMEOUT;
+	}
+	if (rc != 0) {
+		pthread_mutex_lock(&p->mu);
+		p->st.no_socket++;
+		pthread_mutex_unlock(&p->mu);
+		out->why = "no such socket (closed before the lookup)";
+		if (!can_infer || fl->uid_hint == UINT32_MAX ||
+		    fl->sent_after_ns == 0)
+			return PROC_HOW_UNKNOWN;
+		return infer_exited(q, fl->uid_hint, fl->gid_hint,
+		                    fl->sent_after_ns, deadline, out);
+	}
+	out->uid = suid;
+	out->inode = inode;
+	if (inode == 0) {
+		/* Its file is gone: it is being closed, by an exiting
+		 * process as often as not (or it is orphaned, TIME_WAIT). */
+		out->why = "the socket has no file (closing, orphaned)";
+		if (!can_infer || fl->sent_after_ns == 0)
+			return PROC_HOW_UNKNOWN;
+		return infer_exited(q, suid, fl->gid_hint, fl->sent_after_ns,
+		                    deadline, out);
+	}
+
+	/* Step 2: the cache. */
+	pthread_mutex_lock(&p->mu);
+	live = holders_live(p, inode, &pid);
+	if (live > 0 && !p->st.events_on) {
+		/* Without exit events a cached pid may be stale: check. */
+		pthread_mutex_unlock(&p->mu);
+		if (proc_pid_holds(pid, inode) != 1)
+			live = 0;
+		pthread_mutex_lock(&p->mu);
+	}
+	if (live > 0)
+		p->st.sock_hits++;
+	else
+		p->st.sock_misses++;
+	pthread_mutex_unlock(&p->mu);
+	if (live > 0) {
+		out->nprocs = live;
+		owner_fill(q, pid, deadline, out);
+		return PROC_HOW_SOCKET;
+	}
+
+	/* Then a targeted scan: the socket owner's processes first. */
+	pthread_mutex_lock(&p->mu);
+	p->st.scans++;
+	pthread_mutex_unlock(&p->mu);
+	/* Processes just started, each read at once (small tables); then
+	 * recent owners and the rest of its user, those whose fd count
+	 * moved first. */
+	cands_build(q, suid, false);
+	rc = scan_cands(q, 0, inode, deadline, false, &pid);
+	if (rc == 0) {
+		first = q->ncand;
+		cands_build(q, suid, true);
+		rc = scan_cands(q, first, inode, deadline, true, &pid);
+	}
+	if (rc == 0 && can_infer) {
+		/* No live process of its user holds it: it may be closing
+		 * with its process's exit. */
+		enum proc_how how = infer_exited(q, suid, fl->gid_hint, t_diag,
+		                                 deadline, out);
+
+		if (how != PROC_HOW_UNKNOWN)
+			return how;
+	}
+	if (rc == 0) {
+		/* A socket handed to another user's process, or one that
+		 * the cache never saw (no events, or events lost). */
+		first = q->ncand;
+		cands_more(q);
+		pthread_mutex_lock(&p->mu);
+		lost = p->lost_ns != 0;
+		pthread_mutex_unlock(&p->mu);
+		if (!p->st.events_on || lost)
+			cands_unknown(q);
+		rc = scan_cands(q, first, inode, deadline, true, &pid);
+	}
+	if (rc == -2) {
+		out->why = "deadline: still reading fd tables";
+		return PROC_HOW_TIMEOUT;
+	}
+	if (rc != 1) {
+		out->why = "no process holds the socket";
+		return PROC_HOW_UNKNOWN;
+	}
+	if (state == PROC_TCP_LISTEN)
+		count_kin(q, pid, inode, deadline);
+	pthread_mutex_lock(&p->mu);
+	live = holders_live(p, inode, &pid);
+	pthread_mutex_unlock(&p->mu);
+	out->nprocs = live > 0 ? live : 1;
+	owner_fill(q, pid, deadline, out);
+	return PROC_HOW_SOCKET;
+}
+
+enum proc_how
+proc_lookup(struct proc_query *q, const struct proc_flow *fl,
+            struct proc_owner *out)
+{
+	struct proc *p = q->p;
+	uint64_t t0 = mono_ns();
+	enum proc_how how;
+
+	memset(out, 0, offsetof(struct proc_owner, exe));
+	out->why = NULL;
+	out->exe[0] = '\0';
+	out->cmdline[0] = '\0';
+	out->pid = out->ppid = -1;
+	out->uid = UINT32_MAX;
+	if (fl->proto != SP_PROTO_TCP && fl->proto != SP_PROTO_UDP) {
+		out->uid = fl->uid_hint;
+		out->how = PROC_HOW_NONE;
+		return PROC_HOW_NONE;
+	}
+	how = lookup(q, fl, out, t0);
+	if (how == PROC_HOW_TIMEOUT || how == PROC_HOW_UNKNOWN) {
+		/* What was found stays; who is unknown. */
+		out->pid = out->ppid = -1;
+		out->exe[0] = '\0';
+		out->cmdline[0] = '\0';
+		out->nprocs = 0;
+	}
+	if (out->uid == UINT32_MAX)
+		out->uid = fl->uid_hint;
+	out->how = how;
+	out->took_ns = mono_ns() - t0;
+	pthread_mutex_lock(&p->mu);
+	p->st.lookups++;
+	switch (how) {
+	case PROC_HOW_SOCKET:
+		p->st.found++;
+		break;
+	case PROC_HOW_EXITED:
+		p->st.exited++;
+		break;
+	case PROC_HOW_TIMEOUT:
+		p->st.timeouts++;
+		break;
+	default:
+		p->st.unknown++;
+		break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return how;
+}
+
+void
+proc_stats(struct proc *p, struct proc_stats *st)
+{
+	pthread_mutex_lock(&p->mu);
+	*st = p->st;
+	st->procs = p->nprocs;
+	st->socks = p->nsocks;
+	pthread_mutex_unlock(&p->mu);
+}
+
+const char *
+proc_how_name(enum proc_how how)
+{
+	switch (how) {
+	case PROC_HOW_NONE:
+		return "none";
+	case PROC_HOW_SOCKET:
+		return "socket";
+	case PROC_HOW_EXITED:
+		return "exited";
+	case PROC_HOW_UNKNOWN:
+		return "unknown";
+	case PROC_HOW_TIMEOUT:
+		return "timeout";
+	}
+	return "?";
+}

@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Attribution: sockets of this process found by 5-tuple, listeners and
+ * wildcard UDP, shared sockets, gone sockets, and (as root, with the proc
+ * connector) a program that sent one datagram and exited at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "spackle/config.h"
+#include "spackle/proc.h"
+
+static char self_exe[SP_PATH_MAX];
+static uid_t test_uid; /* the short-lived senders run as this user */
+
+static uint64_t
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+sa_to(const struct sockaddr_storage *ss, struct sp_addr *a, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		sp_addr_from_v4(a, (const uint8_t *)&s4->sin_addr);
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		sp_addr_from_v6(a, (const uint8_t *)&s6->sin6_addr);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+/* The flow of a connected socket s, seen from its own side. */
+static void
+flow_of(int s, uint8_t proto, struct proc_flow *fl)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(fl, 0, sizeof(*fl));
+	fl->proto = proto;
+	fl->uid_hint = fl->gid_hint = UINT32_MAX;
+	assert_int_equal(getsockname(s, (struct sockaddr *)&ss, &sl), 0);
+	sa_to(&ss, &fl->local, &fl->lport);
+	sl = sizeof(ss);
+	assert_int_equal(getpeername(s, (struct sockaddr *)&ss, &sl), 0);
+	sa_to(&ss, &fl->remote, &fl->rport);
+}
+
+static int
+listener(int family, int type, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int s = socket(family, type | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		        htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	assert_int_equal(bind(s, (struct sockaddr *)&ss,
+	                      family == AF_INET ? sizeof(struct sockaddr_in)
+	                                        : sizeof(struct sockaddr_in6)),
+	                 0);
+	if (type == SOCK_STREAM)
+		assert_int_equal(listen(s, 16), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&ss, &sl), 0);
+	*port = ntohs(family == AF_INET
+	                      ? ((struct sockaddr_in *)&ss)->sin_port
+	                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return s;
+}
+
+static int
+connect_to(int family, int type, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int s = socket(family, type | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		        htonl(INADDR_LOOPBACK);
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	} else {
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	}
+	assert_int_equal(connect(s, (struct sockaddr *)&ss,
+	                         family == AF_INET
+	                                 ? sizeof(struct sockaddr_in)
+	                                 : sizeof(struct sockaddr_in6)),
+	                 0);
+	return s;
+}
+
+struct fixture {
+	struct proc *p;
+	struct proc_query *q;
+};
+
+static int
+setup(void **state)
+{
+	struct proc_config cfg = {.timeout_ms = 200,
+	                          .events = geteuid() == 0,
+	                          .initial_scan = true,
+	                          .infer_exited = true};
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char err[512];
+
+	assert_non_null(fx);
+	assert_int_equal(proc_new(&fx->p, &cfg, err, sizeof(err)), 0);
+	if (err[0] != '\0')
+		fprintf(stderr, "# %s\n", err);
+	fx->q = proc_query_new(fx->p, err, sizeof(err));
+	assert_non_null(fx->q);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_stats st;
+
+	proc_stats(fx->p, &st);
+	fprintf(stderr,
+	        "# lookups %llu found %llu exited %llu unknown %llu timeouts "
+	        "%llu; execs %llu, exe missed %llu, exec lag max %llu us\n",
+	        (unsigned long long)st.lookups, (unsigned long long)st.found,
+	        (unsigned long long)st.exited, (unsigned long long)st.unknown,
+	        (unsigned long long)st.timeouts, (unsigned long long)st.execs,
+	        (unsigned long long)st.exec_missed,
+	        (unsigned long long)st.exec_lag_max_ns / 1000);
+
+	proc_query_free(fx->q);
+	proc_free(fx->p);
+	free(fx);
+	return 0;
+}
+
+static void
+expect_me(const struct proc_owner *o)
+{
+	assert_int_equal(o->how, PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, getpid());
+	assert_int_equal(o->ppid, getppid());
+	assert_int_equal(o->uid, geteuid());
+	assert_string_equal(o->exe, self_exe);
+	assert_non_null(strstr(o->cmdline, "test_proc"));
+	assert_true(o->inode != 0);
+}
+
+/* TCP both families: the connecting side, then (as an inbound connection
+ * would be) the listener. */
+static void
+test_tcp(void **state)
+{
+	struct fixture *fx = *state;
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_flow fl, in;
+	uint16_t port;
+	int f, ls, cs, as;
+
+	assert_non_null(o);
+	for (f = 0; f < 2; f++) {
+		ls = listener(fams[f], SOCK_STREAM, &port);
+		cs = connect_to(fams[f], SOCK_STREAM, port);
+		as = accept(ls, NULL, NULL);
+		assert_true(as >= 0);
+		flow_of(cs, SP_PROTO_TCP, &fl);
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+		expect_me(o);
+		/* Found again from the cache. */
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+		expect_me(o);
+		/* A new inbound connection: the listening socket. */
+		in = fl;
+		in.local = fl.remote;
+		in.lport = port;
+		in.remote = fl.local;
+		in.rport = (uint16_t)(fl.lport + 1);
+		assert_int_equal(proc_lookup(fx->q, &in, o), PROC_HOW_SOCKET);
+		expect_me(o);
+		assert_int_equal(o->nprocs, 1);
+		close(as);
+		close(cs);
+		close(ls);
+	}
+	free(o);
+}
+
+/* UDP: a connected socket, and an unconnected one bound to a port that
+ * sends anywhere (found by its local port). */
+static void
+test_udp(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_flow fl;
+	uint16_t port;
+	int s, c;
+
+	assert_non_null(o);
+	s = listener(AF_INET, SOCK_DGRAM, &port);
+	c = connect_to(AF_INET, SOCK_DGRAM, port);
+	flow_of(c, SP_PROTO_UDP, &fl);
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+	expect_me(o);
+	/* s is unconnected: any remote finds it by its port. */
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = SP_PROTO_UDP;
+	fl.uid_hint = fl.gid_hint = UINT32_MAX;
+	assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+	assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
+	fl.lport = port;
+	fl.rport = 5353;
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+	expect_me(o);
+	close(c);
+	close(s);
+	free(o);
+}
+
+/* A socket nobody has: unknown, quickly, with the hint as uid. */
+static void
+test_gone(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_flow fl;
+	struct proc_stats st;
+
+	assert_non_null(o);
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = SP_PROTO_TCP;
+	fl.uid_hint = 4321;
+	fl.gid_hint = UINT32_MAX;
+	assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+	assert_true(sp_addr_parse(&fl.remote, "127.0.0.2"));
+	fl.lport = 1;
+	fl.rport = 2;
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_UNKNOWN);
+	assert_int_equal(o->pid, -1);
+	assert_int_equal(o->uid, 4321);
+	assert_string_equal(o->exe, "");
+	proc_stats(fx->p, &st);
+	assert_true(st.no_socket >= 1);
+	/* Not TCP or UDP: nothing to look up. */
+	fl.proto = SP_PROTO_ICMP;
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_NONE);
+	free(o);
+}
+
+/* A listening socket shared by a forked child counts both. */
+static void
+test_shared(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_flow fl;
+	int ls, pfd[2], st;
+	uint16_t port;
+	pid_t child;
+	char ch;
+
+	assert_non_null(o);
+	ls = listener(AF_INET, SOCK_STREAM, &port);
+	assert_int_equal(pipe(pfd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* Hold ls until the parent closes the pipe. */
+		close(pfd[1]);
+		if (read(pfd[0], &ch, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[0]);
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = SP_PROTO_TCP;
+	fl.uid_hint = fl.gid_hint = UINT32_MAX;
+	assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+	assert_true(sp_addr_parse(&fl.remote, "127.0.0.7"));
+	fl.lport = port;
+	fl.rport = 40000;
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+	assert_true(o->pid == getpid() || o->pid == child);
+	assert_int_equal(o->nprocs, 2);
+	close(pfd[1]);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	close(ls);
+	free(o);
+}
+
+struct thr {
+	struct proc *p;
+	int ok;
+};
+
+static void *
+thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_query *q;
+	struct proc_flow fl;
+	char err[256];
+	uint16_t port;
+	int i, ls, cs, as;
+
+	q = proc_query_new(t->p, err, sizeof(err));
+	if (q == NULL || o == NULL)
+		return NULL;
+	for (i = 0; i < 50; i++) {
+		ls = listener(AF_INET, SOCK_STREAM, &port);
+		cs = connect_to(AF_INET, SOCK_STREAM, port);
+		as = accept(ls, NULL, NULL);
+		flow_of(cs, SP_PROTO_TCP, &fl);
+		if (proc_lookup(q, &fl, o) == PROC_HOW_SOCKET &&
+		    o->pid == getpid() && strcmp(o->exe, self_exe) == 0)
+			t->ok++;
+		close(as);
+		close(cs);
+		close(ls);
+	}
+	proc_query_free(q);
+	free(o);
+	return NULL;
+}
+
+/* Four threads, each with its own query, one shared cache. */
+static void
+test_threads(void **state)
+{
+	struct fixture *fx = *state;
+	struct thr t[4];
+	pthread_t th[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		t[i].p = fx->p;
+		t[i].ok = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, thr_main, &t[i]),
+		                 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].ok, 50);
+	}
+}
+
+/*
+ * Started again as "child-udp PORT": send one datagram to 127.0.0.1:PORT
+ * from an unconnected socket, print the local port, exit at once.
+ */
+static int
+child_udp(const char *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in me;
+	socklen_t sl = sizeof(me);
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)atoi(port));
+	if (s < 0 ||
+	    sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1)
+		return 1;
+	getsockname(s, (struct sockaddr *)&me, &sl);
+	printf("%u\n", ntohs(me.sin_port));
+	fflush(stdout);
+	return 0;
+}
+
+/* Start `self child-udp PORT`, return its pid and its local port. */
+static pid_t
+spawn_sender(const char *exe, uint16_t port, uint16_t *lport)
+{
+	char arg[16], buf[32];
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t n;
+
+	snprintf(arg, sizeof(arg), "%u", port);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		/* A user of its own: no other process of the machine (a
+		 * build running beside the test) exits as it. */
+		if (setgroups(0, NULL) != 0 || setgid(test_uid) != 0 ||
+		    setuid(test_uid) != 0)
+			_exit(126);
+		execl(exe, "test_proc", "child-udp", arg, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	*lport = (uint16_t)atoi(buf);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return pid;
+}
+
+static void
+sender_flow(struct proc_flow *fl, uint16_t lport, uint16_t port, uint64_t after)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->proto = SP_PROTO_UDP;
+	assert_true(sp_addr_parse(&fl->local, "127.0.0.1"));
+	assert_true(sp_addr_parse(&fl->remote, "127.0.0.1"));
+	fl->lport = lport;
+	fl->rport = port;
+	fl->uid_hint = test_uid;
+	fl->gid_hint = test_uid;
+	fl->sent_after_ns = after;
+}
+
+/* A copy of this program under another path, for a second executable. */
+static void
+copy_self(char *path, size_t len)
+{
+	char cmd[SP_PATH_MAX * 2 + 32];
+	int fd;
+
+	snprintf(path, len, "/tmp/spackle-test-proc-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", self_exe,
+	         path, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * The short-lived case, as root (the proc connector needs it): the sender
+ * exited before the lookup, so its socket is gone; the processes of its
+ * user that exited since all ran one executable, so that is the owner.
+ * When they ran different executables the answer is unknown, not a guess.
+ */
+static void
+test_exited(void **state)
+{
+	struct fixture *fx = *state;
+	static struct proc_owner owner;
+	struct proc_owner *o = &owner;
+	struct proc_flow fl;
+	struct proc_stats st;
+	char other[64];
+	uint16_t port, lport, lport2;
+	uint64_t t0;
+	pid_t pid, pid2;
+	int s;
+
+	proc_stats(fx->p, &st);
+	if (!st.events_on)
+		skip();
+	s = listener(AF_INET, SOCK_DGRAM, &port);
+	t0 = mono();
+	pid = spawn_sender(self_exe, port, &lport);
+	sender_flow(&fl, lport, port, t0);
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_EXITED);
+	assert_int_equal(o->pid, pid);
+	assert_int_equal(o->ppid, getpid());
+	assert_string_equal(o->exe, self_exe);
+	assert_non_null(strstr(o->cmdline, "child-udp"));
+	assert_int_equal(o->uid, test_uid);
+
+	/* Two senders of one executable: it, one of them, and the count. */
+	t0 = mono();
+	pid = spawn_sender(self_exe, port, &lport);
+	pid2 = spawn_sender(self_exe, port, &lport2);
+	sender_flow(&fl, lport, port, t0);
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_EXITED);
+	assert_true(o->pid == pid || o->pid == pid2);
+	assert_true(o->nprocs >= 2);
+	assert_string_equal(o->exe, self_exe);
+
+	/* Two executables: no guess. */
+	copy_self(other, sizeof(other));
+	t0 = mono();
+	spawn_sender(self_exe, port, &lport);
+	spawn_sender(other, port, &lport2);
+	sender_flow(&fl, lport, port, t0);
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_UNKNOWN);
+	assert_int_equal(o->pid, -1);
+	assert_string_equal(o->exe, "");
+	unlink(other);
+
+	/* Another user's exit is no candidate. */
+	t0 = mono();
+	spawn_sender(self_exe, port, &lport);
+	sender_flow(&fl, lport, port, t0);
+	fl.uid_hint = test_uid + 1;
+	fl.gid_hint = test_uid + 1;
+	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_UNKNOWN);
+	close(s);
+}
+
+/* Whatever happens, a lookup ends by its deadline. */
+static void
+test_bounded(void **state)
+{
+	struct proc_config cfg = {.timeout_ms = 1, .initial_scan = false};
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_query *q;
+	struct proc_flow fl;
+	struct proc *p;
+	char err[256];
+	uint16_t port;
+	uint64_t t0;
+	int ls, cs, as, i;
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(proc_new(&p, &cfg, err, sizeof(err)), 0);
+	q = proc_query_new(p, err, sizeof(err));
+	assert_non_null(q);
+	for (i = 0; i < 20; i++) {
+		ls = listener(AF_INET, SOCK_STREAM, &port);
+		cs = connect_to(AF_INET, SOCK_STREAM, port);
+		as = accept(ls, NULL, NULL);
+		flow_of(cs, SP_PROTO_TCP, &fl);
+		t0 = mono();
+		proc_lookup(q, &fl, o);
+		assert_true(o->how == PROC_HOW_SOCKET ||
+		            o->how == PROC_HOW_TIMEOUT);
+		/* 1 ms, plus one readlink or readdir past it. */
+		assert_true(mono() - t0 < 20000000ull);
+		close(as);
+		close(cs);
+		close(ls);
+	}
+	proc_query_free(q);
+	proc_free(p);
+	free(o);
+}
+
+/* attrib_timeout_ms: the default, a value, and values refused. */
+static void
+test_config_key(void **state)
+{
+	struct config c;
+	FILE *err = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_non_null(err);
+	config_defaults(&c);
+	assert_int_equal(c.attrib_timeout_ms, PROC_TIMEOUT_DEFAULT_MS);
+	assert_int_equal(config_parse(&c, "t", "attrib_timeout_ms = 7\n", err),
+	                 0);
+	assert_int_equal(c.attrib_timeout_ms, 7);
+	assert_int_equal(config_parse(&c, "t", "attrib_timeout_ms = 0\n", err),
+	                 -1);
+	assert_int_equal(
+	        config_parse(&c, "t", "attrib_timeout_ms = 10001\n", err), -1);
+	assert_int_equal(c.attrib_timeout_ms, 7);
+	fclose(err);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_tcp),
+	        cmocka_unit_test(test_udp),
+	        cmocka_unit_test(test_gone),
+	        cmocka_unit_test(test_shared),
+	        cmocka_unit_test(test_threads),
+	        cmocka_unit_test(test_exited),
+	        cmocka_unit_test(test_bounded),
+	        cmocka_unit_test(test_config_key),
+	};
+	ssize_t n;
+
+	if (argc == 3 && strcmp(argv[1], "child-udp") == 0)
+		return child_udp(argv[2]);
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		return 1;
+	self_exe[n] = '\0';
+	test_uid = (uid_t)(40000 + getpid() % 20000);
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
