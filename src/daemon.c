@@ -23,6 +23,8 @@
 #include "spackle/log.h"
 #include "spackle/proc.h"
 #include "spackle/steer.h"
+#include "spackle/store.h"
+#include "spackle/capture.h"
 
 #define DAEMON_DISPATCH_MAX 64 /* packets handled per dispatch call */
 /*
@@ -80,6 +82,9 @@ struct worker {
 	struct log_limit attrib_limit;
 	uint32_t pkt_gid;
 	int pkt_hook;
+	/* The store: this worker's queue to the writer, and its sweep. */
+	struct store_producer *sp;
+	uint64_t ticks;
 };
 
 struct daemon {
@@ -98,7 +103,10 @@ struct daemon {
 	pthread_cond_t call_cv;
 	struct names_cache *names; /* shared by the workers */
 	pthread_mutex_t names_mu;
-	struct proc *proc; /* attribution, shared by the workers */
+	struct proc *proc;         /* attribution, shared by the workers */
+	struct store *store;       /* NULL: running without a store */
+	struct store_producer *sp; /* the main thread's queue */
+	struct capture *cap;       /* capture_denied, or NULL */
 };
 
 /* ---- worker side ------------------------------------------------------ */
@@ -161,6 +169,15 @@ worker_packet(const struct divert_packet *dp, void *arg)
 			w->st.monitor_would_reject++;
 		v = SP_VERDICT_ALLOW;
 	}
+	/* Every decision is kept: the store writes a flow record when the
+	 * flow is decided, while it lives, and when it ends. */
+	if (res.new_flow && res.flow != NULL)
+		store_put_flow_entry(
+		        w->sp, res.flow, classify_flow_host(w->cls, res.flow),
+		        classify_flow_exe(w->cls, res.flow), w->rules, 0, 0);
+	if (dm->cap != NULL && (v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT))
+		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
+		              in.ts_ns);
 	if (dm->ops->verdict(w->d, dp->id, v) != 0)
 		w->st.verdict_errors++;
 	else if (v == SP_VERDICT_ALLOW)
@@ -306,14 +323,60 @@ daemon_owner(const struct flow *f, uint32_t uid_hint,
 	return true;
 }
 
+struct sweep_ctx {
+	struct worker *w;
+	uint64_t tick, now;
+};
+
+static void
+worker_sweep_one(struct flow *f, void *arg)
+{
+	struct sweep_ctx *x = arg;
+
+	if (f->verdict == SP_VERDICT_NONE ||
+	    !store_flow_due(f, x->tick, x->now))
+		return;
+	store_put_flow_entry(x->w->sp, f, classify_flow_host(x->w->cls, f),
+	                     classify_flow_exe(x->w->cls, f), x->w->rules, 0,
+	                     STORE_PUT_RETRY);
+}
+
 static void
 worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct sweep_ctx x = {w, ++w->ticks, sp_now_wall()};
 
 	(void)fd;
 	(void)what;
-	classify_expire(w->cls, sp_now_wall());
+	classify_expire(w->cls, x.now);
+	/* A tenth of the live flows a second: counters reach the store
+	 * about every ten seconds while a flow lives. */
+	if (w->sp != NULL)
+		flow_foreach(classify_flows(w->cls), worker_sweep_one, &x);
+	if (w->idx == 0)
+		capture_flush(w->dm->cap);
+}
+
+/* A flow leaves the table (expiry, eviction, shutdown): its final record. */
+static void
+worker_flow_ended(const struct flow *f, void *arg)
+{
+	struct worker *w = arg;
+	int rc;
+
+	if (f->verdict == SP_VERDICT_NONE)
+		return;
+	rc = store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+	                          classify_flow_exe(w->cls, f), w->rules,
+	                          STORE_FLOW_ENDED, 0);
+	/* At shutdown every flow ends at once: let the writer catch up. */
+	if (rc == -ENOBUFS && w->dm->store != NULL && w->ticks == UINT64_MAX) {
+		store_sync(w->dm->store);
+		store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+		                     classify_flow_exe(w->cls, f), w->rules,
+		                     STORE_FLOW_ENDED, 0);
+	}
 }
 
 static void
@@ -371,6 +434,9 @@ static void
 worker_stop(struct worker *w, void *arg)
 {
 	(void)arg;
+	/* Every live flow ends here: their final records go to the store. */
+	w->ticks = UINT64_MAX;
+	classify_flush(w->cls);
 	event_base_loopbreak(w->base);
 }
 
@@ -588,6 +654,40 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 #undef ATTRIB
 }
 
+#define SET_U64(obj, key, v)                                                   \
+	json_object_set_new(obj, key, json_integer((json_int_t)(v)))
+
+/* The store's and the capture's counters, for status (and audit). */
+static void
+daemon_status_store(struct daemon *dm, json_t *c)
+{
+	struct store_stats ss;
+	struct capture_stats cs;
+
+	json_object_set_new(c, "store", json_boolean(dm->store != NULL));
+	if (dm->store != NULL) {
+		store_stats(dm->store, &ss);
+		SET_U64(c, "store_queued", ss.queued);
+		SET_U64(c, "store_lost", ss.lost);
+		SET_U64(c, "store_deferred", ss.deferred);
+		SET_U64(c, "store_written", ss.written);
+		SET_U64(c, "store_flushes", ss.flushes);
+		SET_U64(c, "store_errors", ss.errors);
+		SET_U64(c, "store_map_full", ss.map_full);
+		SET_U64(c, "store_pruned_full", ss.pruned_full);
+		SET_U64(c, "store_pruned_age", ss.pruned_age);
+		SET_U64(c, "store_last_commit_ns", ss.last_commit_ns);
+		SET_U64(c, "store_map_size", ss.map_size);
+		SET_U64(c, "store_map_used", ss.map_used);
+	}
+	if (dm->cap != NULL) {
+		capture_stats(dm->cap, &cs);
+		SET_U64(c, "capture_packets", cs.packets);
+		SET_U64(c, "capture_rotations", cs.rotations);
+		SET_U64(c, "capture_errors", cs.errors);
+	}
+}
+
 static json_t *
 daemon_status(const json_t *req, void *arg)
 {
@@ -655,6 +755,7 @@ daemon_status(const json_t *req, void *arg)
 	                    json_integer((json_int_t)dm->reloads));
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
+	daemon_status_store(dm, c);
 	o = json_object();
 	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
 	json_object_set_new(o, "pid", json_integer(getpid()));
@@ -738,6 +839,16 @@ daemon_load_rules(const struct config *cfg, char **text)
 
 /* Reload rules (and `default`) from the config file; the old set stays on
  * any error. Returns the reply for the control socket. */
+/* An event for the store, from the main thread, its text the reply. */
+static void
+daemon_event(struct daemon *dm, enum store_event_type type, const json_t *o)
+{
+	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	store_put_event(dm->sp, 0, type, 0, text);
+	free(text);
+}
+
 static json_t *
 daemon_reload(const json_t *req, void *arg)
 {
@@ -760,6 +871,7 @@ daemon_reload(const json_t *req, void *arg)
 			dm->reload_failures++;
 			log_err("reload refused, the old rules stay: %s", cerr);
 			o = json_pack("{s:b,s:s}", "ok", 0, "errors", cerr);
+			daemon_event(dm, STORE_EV_RELOAD, o);
 			free(cerr);
 			return o;
 		}
@@ -772,6 +884,7 @@ daemon_reload(const json_t *req, void *arg)
 		        cfg.rules, diag ? diag : "out of memory");
 		o = json_pack("{s:b,s:s}", "ok", 0, "errors",
 		              diag ? diag : "out of memory");
+		daemon_event(dm, STORE_EV_RELOAD, o);
 		free(diag);
 		return o;
 	}
@@ -787,11 +900,12 @@ daemon_reload(const json_t *req, void *arg)
 	rules_free(old);
 	dm->reloads++;
 	log_info("rules reloaded from %s: %zu rules, %zu live flows "
-	         "decided differently",
+	         "changed verdict",
 	         cfg.rules, rules_count(rs), s.changed);
 	o = json_pack("{s:b,s:I,s:I,s:s}", "ok", 1, "rules",
 	              (json_int_t)rules_count(rs), "changed",
 	              (json_int_t)s.changed, "warnings", diag ? diag : "");
+	daemon_event(dm, STORE_EV_RELOAD, o);
 	free(diag);
 	return o;
 }
@@ -844,6 +958,8 @@ worker_open(struct daemon *dm, struct worker *w)
 	cc.dflt = dm->cfg.dflt;
 	cc.shared_names = dm->names;
 	cc.names_lock = &dm->names_mu;
+	cc.ended = worker_flow_ended;
+	cc.ended_arg = w;
 	/* Flow mode accepts a flow for good with its first verdict: there
 	 * a held handshake would never show its payload. */
 	cc.name_hold = dm->cfg.divert == CONFIG_DIVERT_PACKET;
@@ -1013,6 +1129,33 @@ cmd_run(int argc, char **argv)
 		if (err[0] != '\0')
 			log_warn("%s", err);
 	}
+	{
+		/* The store: one queue per worker and one for this thread. A
+		 * store that cannot open is logged; the wall runs without. */
+		struct store_config sc = {
+		        .path = dm.cfg.db,
+		        .max_size = dm.cfg.db_max_size,
+		        .max_age_s = dm.cfg.db_max_age,
+		        .flush_ms = dm.cfg.store_flush_ms,
+		        .flush_records = dm.cfg.store_flush_records,
+		        .queue_bytes = dm.cfg.store_queue,
+		        .producers = dm.cfg.queues + 2,
+		};
+
+		if (store_open(&dm.store, &sc, err, sizeof(err)) != 0)
+			log_err("store %s: %s; running without a store",
+			        dm.cfg.db, err);
+		dm.sp = store_producer(dm.store, dm.cfg.queues + 1);
+		store_put_event(dm.sp, 0, STORE_EV_START, 0, NULL);
+		if (dm.cfg.capture_denied[0] != '\0') {
+			dm.cap = capture_open(
+			        dm.cfg.capture_denied, dm.cfg.capture_max_size,
+			        dm.cfg.capture_keep, err, sizeof(err));
+			if (dm.cap == NULL)
+				log_err("capture_denied: %s; not capturing",
+				        err);
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((dm.base = event_base_new()) == NULL)
 		goto out;
@@ -1034,6 +1177,7 @@ cmd_run(int argc, char **argv)
 		dm.w[i].idx = i;
 		dm.w[i].queue = dm.cfg.queue_base + i;
 		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
+		dm.w[i].sp = store_producer(dm.store, i);
 		if (worker_open(&dm, &dm.w[i]) != 0)
 			goto out;
 	}
@@ -1085,6 +1229,10 @@ out:
 		for (i = 0; i < dm.nw; i++)
 			worker_close(&dm, &dm.w[i]);
 	free(dm.w);
+	/* The workers are gone: nothing puts any more. */
+	store_put_event(dm.sp, 0, STORE_EV_STOP, 0, NULL);
+	store_close(dm.store);
+	capture_close(dm.cap);
 	control_close(dm.ctl);
 	if (dm.base != NULL)
 		event_base_free(dm.base);

@@ -136,8 +136,12 @@ cmd_status(int argc, char **argv)
 	c = json_object_get(r, "counters");
 	json_object_foreach(c, k, v)
 	{
-		printf("  %-22s %" JSON_INTEGER_FORMAT "\n", k,
-		       json_integer_value(v));
+		if (json_is_boolean(v))
+			printf("  %-22s %s\n", k,
+			       json_is_true(v) ? "yes" : "no");
+		else if (json_is_integer(v))
+			printf("  %-22s %" JSON_INTEGER_FORMAT "\n", k,
+			       json_integer_value(v));
 	}
 	json_decref(r);
 	return 0;
