@@ -75,57 +75,13 @@ SINK=
 npass=0
 nfail=0
 
-pass() {
-	echo "PASS $1: $2"
-	npass=$((npass + 1))
-}
-
-fail() {
-	echo "FAIL $1: $2"
-	nfail=$((nfail + 1))
-}
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 in_a() {
 	ip netns exec "$NSA" "$@"
 }
 
-wait_for() {
-	local tries=$1 i
-
-	shift
-	for ((i = 0; i < tries; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# shellcheck disable=SC2317 # called through eval
-alive() {
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null
-}
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local p
-
-	set +e
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do
-		alive "$p" && kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait_for 30 eval "! alive $p" || kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	ip netns del "$NSA" 2>/dev/null
-	ip netns del "$NSB" 2>/dev/null
-	if [ "${SPACKLE_NETNS_KEEP:-0}" = 1 ]; then
-		echo "# kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -141,10 +97,6 @@ setup_ns() {
 		ip -n "$NSA" link set "$VA" up &&
 		ip -n "$NSB" link set "$VB" up || return 1
 	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'"
-}
-
-spk() {
-	timeout -k 1 10 ip netns exec "$NSA" "$SPACKLE" "$@"
 }
 
 echo "# spackle short-lived test: $ROUNDS rounds x 4 executables, user $TUID, kernel $(uname -r)"

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Helpers shared by the namespace tests (names.sh, shortlived.sh): results,
+# bounded waits, process checks, clean-up of namespaces and processes.
+# The sourcing script sets NSA, NSB, TMP, the PIDS array and the npass and
+# nfail counters (and what spk() runs) before it calls them.
+# shellcheck shell=bash
+
+pass() {
+	echo "PASS $1: $2"
+	npass=$((npass + 1))
+}
+
+fail() {
+	echo "FAIL $1: $2"
+	nfail=$((nfail + 1))
+}
+
+wait_for() {
+	local tries=$1 i
+
+	shift
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# shellcheck disable=SC2317 # called through eval
+alive() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	local p
+
+	set +e
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do
+		alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait_for 30 eval "! alive $p" || kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$NSA" 2>/dev/null
+	ip netns del "$NSB" 2>/dev/null
+	if [ "${SPACKLE_NETNS_KEEP:-0}" = 1 ]; then
+		echo "# kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+
+spk() {
+	timeout -k 1 10 ip netns exec "$NSA" "$SPACKLE" "$@"
+}
