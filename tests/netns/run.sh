@@ -776,6 +776,15 @@ scenario_fail_open() {
 	fi
 	kill_ms=$(now_ms)
 	daemon_kill9 open
+	# The store outlives its daemon: the history reads without it.
+	out=$("$SPACKLE" log -c "$CONF" --json 2>&1)
+	if printf '%s\n' "$out" | jq -s -e --arg d "$B4" --argjson p "$P_ALLOW" \
+		'map(select(.dst == $d and .dport == $p and .verdict == "allow")) | length >= 1' \
+		>/dev/null 2>&1; then
+		pass open/log-after-kill9 "spackle log shows the allowed flows of the killed daemon"
+	else
+		fail open/log-after-kill9 "no allowed flow to $B4:$P_ALLOW in spackle log: $(printf '%s' "$out" | head -c 300)"
+	fi
 	tcp_check open/after-kill9-tcp4-new ok "$B4" "$P_DENY"
 	udp_check open/after-kill9-udp4-new ok "$B4" "$P_DENY"
 	tcp_check open/after-kill9-tcp6-new ok "$B6" "$P_DENY"
