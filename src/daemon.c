@@ -1142,7 +1142,10 @@ cmd_run(int argc, char **argv)
 		        .producers = dm.cfg.queues + 2,
 		};
 
-		if (store_open(&dm.store, &sc, err, sizeof(err)) != 0)
+		/* `db = none`: no history is kept (benchmarks, tests). */
+		if (strcmp(dm.cfg.db, CONFIG_DB_NONE) == 0)
+			log_info("db = none: decisions are not stored");
+		else if (store_open(&dm.store, &sc, err, sizeof(err)) != 0)
 			log_err("store %s: %s; running without a store",
 			        dm.cfg.db, err);
 		dm.sp = store_producer(dm.store, dm.cfg.queues + 1);

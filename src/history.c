@@ -1235,6 +1235,13 @@ history_open(struct history_args *a, const char *cmd)
 			return 2;
 		db = cfg.db;
 	}
+	if (strcmp(db, CONFIG_DB_NONE) == 0) {
+		fprintf(stderr,
+		        "spackle %s: the config says `db = none`: no history "
+		        "is kept\n",
+		        cmd);
+		return 2;
+	}
 	if (store_reader_open(&a->r, db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "spackle %s: %s\n", cmd, err);
 		return 2;

@@ -11,7 +11,7 @@
 #   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
 #   BENCH_CONNECTS   sequential connects for the latency row (2000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
-#   BENCH_COLUMNS    which columns, in order (none nfq spackle opensnitch)
+#   BENCH_COLUMNS    which columns, in order (none nfq spackle spackle-nostore opensnitch)
 #   BENCH_MODE       spackle's `divert =` (packet)
 #
 # Each column gets a fresh pair of namespaces: the filter and the clients in
@@ -28,7 +28,7 @@ NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-2000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore opensnitch}
 DIVERT_MODE=${BENCH_MODE:-packet}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -206,7 +206,7 @@ start_filter() {
 					--queue-bypass || NA="$t NFQUEUE rule failed"
 		done
 		;;
-	spackle)
+	spackle | spackle-nostore)
 		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
 			NA="spackle run not built"
 			return
@@ -219,7 +219,7 @@ divert = $DIVERT_MODE
 default = allow
 failure = open
 rules = $TMP/rules
-db = $TMP/db
+db = $([ "$1" = spackle-nostore ] && echo none || echo "$TMP/db")
 control = $TMP/spackle.sock
 hooks = out, in
 exempt = lo
@@ -333,9 +333,10 @@ for c in $COLUMNS_RUN; do
 	none) name="no filter" ;;
 	nfq) name="bare NFQUEUE loop" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
+	spackle-nostore) name="spackle, store off" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none nfq spackle opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none nfq spackle spackle-nostore opensnitch)" >&2
 		exit 2
 		;;
 	esac

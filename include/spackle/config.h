@@ -8,8 +8,10 @@
 #include "spackle/spackle.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/spackle/spackle.conf"
-#define CONFIG_EXEMPT_MAX   16
-#define CONFIG_IFNAME_MAX   16
+/* `db = none`: the daemon keeps no history. */
+#define CONFIG_DB_NONE    "none"
+#define CONFIG_EXEMPT_MAX 16
+#define CONFIG_IFNAME_MAX 16
 
 #define CONFIG_ATTRIB_TIMEOUT_MS 50 /* attrib_timeout_ms's default */
 
