@@ -159,15 +159,6 @@ bad:
 	return false;
 }
 
-static uint64_t
-nfqueue_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int
 nfqueue_flush(struct divert *d)
 {
@@ -461,10 +452,10 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 				break;
 			rc = 0;
 			received = true;
-			now = nfqueue_now_ns();
+			now = sp_now_wall();
 		}
 		if (now == 0)
-			now = nfqueue_now_ns();
+			now = sp_now_wall();
 		base = d->iov[d->cur].iov_base;
 		rem = (int)d->msgs[d->cur].msg_len - (int)d->off;
 		if ((d->msgs[d->cur].msg_hdr.msg_flags & MSG_TRUNC) ||

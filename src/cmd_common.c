@@ -6,20 +6,6 @@
 #include "spackle/cmd.h"
 #include "spackle/config.h"
 
-static bool
-cmd_parse_verdict(const char *s, enum sp_verdict *v)
-{
-	if (strcmp(s, "allow") == 0)
-		*v = SP_VERDICT_ALLOW;
-	else if (strcmp(s, "deny") == 0)
-		*v = SP_VERDICT_DENY;
-	else if (strcmp(s, "reject") == 0)
-		*v = SP_VERDICT_REJECT;
-	else
-		return false;
-	return true;
-}
-
 int
 cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err)
 {
@@ -41,7 +27,7 @@ cmd_rules_open(struct cmd_rules_source *src, const char *cmd, FILE *err)
 		path = cfg.rules;
 		src->verdict = cfg.dflt;
 	}
-	if (src->dflt != NULL && !cmd_parse_verdict(src->dflt, &src->verdict)) {
+	if (src->dflt != NULL && !sp_verdict_parse(src->dflt, &src->verdict)) {
 		fprintf(err,
 		        "spackle %s: --default \"%s\": use allow, deny or "
 		        "reject\n",

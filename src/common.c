@@ -141,6 +141,20 @@ sp_verdict_name(enum sp_verdict v)
 	return "none";
 }
 
+bool
+sp_verdict_parse(const char *s, enum sp_verdict *v)
+{
+	if (strcmp(s, "allow") == 0)
+		*v = SP_VERDICT_ALLOW;
+	else if (strcmp(s, "deny") == 0)
+		*v = SP_VERDICT_DENY;
+	else if (strcmp(s, "reject") == 0)
+		*v = SP_VERDICT_REJECT;
+	else
+		return false;
+	return true;
+}
+
 const char *
 sp_dir_name(enum sp_dir d)
 {

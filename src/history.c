@@ -1207,20 +1207,6 @@ struct history_args {
 	struct store_reader *r;
 };
 
-static bool
-parse_verdict(const char *s, enum sp_verdict *v)
-{
-	if (strcmp(s, "allow") == 0)
-		*v = SP_VERDICT_ALLOW;
-	else if (strcmp(s, "deny") == 0)
-		*v = SP_VERDICT_DENY;
-	else if (strcmp(s, "reject") == 0)
-		*v = SP_VERDICT_REJECT;
-	else
-		return false;
-	return true;
-}
-
 /* Open the store named by --db or by -c CONF's `db`; 0 or 2. */
 static int
 history_open(struct history_args *a, const char *cmd)
@@ -1319,7 +1305,7 @@ history_args(int argc, char **argv, struct history_args *a, unsigned which,
 			break;
 		case 'v':
 			need = OPT_LOG;
-			if (!parse_verdict(optarg, &a->f.verdict)) {
+			if (!sp_verdict_parse(optarg, &a->f.verdict)) {
 				fprintf(stderr,
 				        "--verdict \"%s\": use allow, "
 				        "deny or reject\n",

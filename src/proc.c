@@ -156,15 +156,6 @@ struct proc_query {
 	uint8_t buf[8192];
 };
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 static size_t
 pow2_at_least(size_t n)
 {
@@ -445,7 +436,7 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 				continue;
 			fds++;
 			if (deadline != 0 && (fds & 31) == 0 &&
-			    mono_ns() > deadline) {
+			    sp_now_mono() > deadline) {
 				*cut = true;
 				pass = 2;
 				break;
@@ -734,7 +725,7 @@ sadd(struct proc *p, uint64_t inode, int32_t tgid)
 
 	/* A process the cache does not know yet: a bare entry, filled in
 	 * from /proc when it is someone's owner (owner_fill). */
-	if (pe == NULL && (pe = pnew(p, tgid, mono_ns())) == NULL)
+	if (pe == NULL && (pe = pnew(p, tgid, sp_now_mono())) == NULL)
 		return;
 	s = sfind(p, inode);
 	if (s->inode == 0) {
@@ -993,7 +984,7 @@ cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
 		if (cn_cpu_covered(p, ev->cpu)) {
 			exec_apply(p, tgid, ts, NULL, 0);
 		} else {
-			uint64_t t = mono_ns();
+			uint64_t t = sp_now_mono();
 
 			pinfo_read(tgid, pi, true);
 			exec_apply(p, tgid, ts, pi, t);
@@ -1264,7 +1255,7 @@ scan_all(struct proc *p, bool fds, bool mark_gone)
 	struct pentry *e;
 	size_t nfound, i;
 	bool hit, cut;
-	uint64_t now = mono_ns();
+	uint64_t now = sp_now_mono();
 	uint32_t total;
 	int32_t pid;
 	int *fdv;
@@ -1377,7 +1368,7 @@ cn_reader_main(void *arg)
 	CPU_SET(r->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	rt = rt_ok = cn_sched(true, -20);
-	window = mono_ns();
+	window = sp_now_mono();
 	pfd[0].fd = r->fd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = p->stop_fd;
@@ -1396,7 +1387,7 @@ cn_reader_main(void *arg)
 				ssize_t nfd;
 				int *fdv;
 
-				now = mono_ns();
+				now = sp_now_mono();
 				pinfo_read(tgid, pi, true);
 				exec_apply(p, tgid, ev.timestamp_ns, pi, now);
 				/* Its inherited fds (numbers alone, cheap). */
@@ -1408,7 +1399,7 @@ cn_reader_main(void *arg)
 				n++;
 			}
 		}
-		now = mono_ns();
+		now = sp_now_mono();
 		if (now - window >= 100 * NS_PER_MS) {
 			if (rt && n > PROC_RT_EXECS)
 				rt = cn_sched(false, -20);
@@ -1454,7 +1445,7 @@ cn_main(void *arg)
 		while (read(p->wake[0], junk, sizeof(junk)) > 0)
 			;
 		for (;;) {
-			before = mono_ns();
+			before = sp_now_mono();
 			n = recv(p->cn_fd, buf, PROC_CN_BUF, 0);
 			if (n > 0) {
 				for (off = 0;
@@ -1473,7 +1464,7 @@ cn_main(void *arg)
 				 * miss processes until /proc is read again. */
 				pthread_mutex_lock(&p->mu);
 				p->st.events_lost++;
-				p->lost_ns = mono_ns();
+				p->lost_ns = sp_now_mono();
 				pthread_mutex_unlock(&p->mu);
 				resync = true;
 				continue;
@@ -1488,7 +1479,7 @@ cn_main(void *arg)
 			resync = false;
 			scan_all(p, false, true);
 		}
-		now = mono_ns();
+		now = sp_now_mono();
 		if (now >= p->next_expire) {
 			pthread_mutex_lock(&p->mu);
 			pexpire(p, now, PROC_EXITED_KEEP_NS);
@@ -1583,7 +1574,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 				p->reader_cpu[r->cpu / 64] &=
 				        ~(1ull << (r->cpu % 64));
 		}
-		p->next_expire = mono_ns() + NS_PER_S;
+		p->next_expire = sp_now_mono() + NS_PER_S;
 		if (pthread_create(&p->th, NULL, cn_main, p) == 0) {
 			p->th_started = true;
 			p->st.events_on = true;
@@ -1756,7 +1747,7 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 	if (send(q->fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
 		return -errno;
 	for (;;) {
-		now = mono_ns();
+		now = sp_now_mono();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		ms = (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
@@ -2021,7 +2012,7 @@ cands_unknown(struct proc_query *q)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		if (pget(p, q->cand[i]) == NULL &&
-		    (e = pnew(p, q->cand[i], mono_ns())) != NULL)
+		    (e = pnew(p, q->cand[i], sp_now_mono())) != NULL)
 			pentry_fill(p, e, pi);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -2053,7 +2044,7 @@ scan_cands(struct proc_query *q, size_t from, uint64_t inode, uint64_t deadline,
 	 */
 	for (pass = defer ? 0 : 1; pass < 2; pass++) {
 		for (i = from; i < q->ncand; i++) {
-			if (mono_ns() > deadline)
+			if (sp_now_mono() > deadline)
 				return -2;
 			if (pass == 0) {
 				pthread_mutex_lock(&p->mu);
@@ -2114,10 +2105,10 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 	pthread_mutex_unlock(&p->mu);
 	pinfo_read(pid, pi, true);
 	if (pi->exe[0] == '\0' && p->st.events_on)
-		cn_sync(p, mono_ns(), deadline);
+		cn_sync(p, sp_now_mono(), deadline);
 	pthread_mutex_lock(&p->mu);
 	if ((e = pget(p, pid)) == NULL && pi->have_status)
-		e = pnew(p, pid, mono_ns());
+		e = pnew(p, pid, sp_now_mono());
 	if (e != NULL) {
 		if (pi->exe[0] != '\0') {
 			pset_str(&e->exe, pi->exe);
@@ -2231,7 +2222,7 @@ count_kin(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 			kin_add(kin, &n, e->tgid, pid);
 	}
 	pthread_mutex_unlock(&p->mu);
-	for (i = 0; i < n && mono_ns() < deadline; i++)
+	for (i = 0; i < n && sp_now_mono() < deadline; i++)
 		scan_one(q, kin[i], inode, deadline);
 }
 
@@ -2295,7 +2286,7 @@ infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid, uint64_t t_lo,
 {
 	struct proc *p = q->p;
 	struct timespec ts;
-	uint64_t now = mono_ns(), target = now + PROC_EXIT_WAIT_NS;
+	uint64_t now = sp_now_mono(), target = now + PROC_EXIT_WAIT_NS;
 	uint64_t limit = now + PROC_EXIT_WAIT_MAX_NS;
 	struct pentry *c[PROC_HOLDERS_MAX], *pick = NULL;
 	int n, i, j;
@@ -2370,7 +2361,7 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	bool can_infer, lost;
 	int rc;
 
-	t_diag = mono_ns();
+	t_diag = sp_now_mono();
 	rc = sock_find(q, fl, deadline, &inode, &suid, &state);
 	can_infer = p->cfg.infer_exited && p->st.events_on;
 	if (rc == -ETIMEDOUT) {
@@ -2479,7 +2470,7 @@ proc_lookup(struct proc_query *q, const struct proc_flow *fl,
             struct proc_owner *out)
 {
 	struct proc *p = q->p;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = sp_now_mono();
 	enum proc_how how;
 
 	memset(out, 0, offsetof(struct proc_owner, exe));
@@ -2504,7 +2495,7 @@ proc_lookup(struct proc_query *q, const struct proc_flow *fl,
 	if (out->uid == UINT32_MAX)
 		out->uid = fl->uid_hint;
 	out->how = how;
-	out->took_ns = mono_ns() - t0;
+	out->took_ns = sp_now_mono() - t0;
 	pthread_mutex_lock(&p->mu);
 	p->st.lookups++;
 	switch (how) {

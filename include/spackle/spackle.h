@@ -76,6 +76,8 @@ bool sp_cidr_contains(const struct sp_addr *net, unsigned plen,
 unsigned sp_cidr_plen128(const struct sp_addr *net, unsigned plen);
 
 const char *sp_verdict_name(enum sp_verdict v);
+/* "allow", "deny" or "reject"; false for anything else. */
+bool sp_verdict_parse(const char *s, enum sp_verdict *v);
 const char *sp_dir_name(enum sp_dir d);
 /* "tcp", "udp", "icmp", "icmp6", or NULL for other numbers. */
 const char *sp_proto_name(unsigned proto);
