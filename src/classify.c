@@ -720,25 +720,11 @@ classify_expire(struct classifier *c, uint64_t now_ns)
 	return flow_expire(c->flows, now_ns);
 }
 
-static void
-classify_end_one(struct flow *f, void *arg)
-{
-	classify_flow_ended(f, arg);
-}
-
 void
 classify_flush(struct classifier *c)
 {
-	struct flow_table *t;
-
-	flow_foreach(c->flows, classify_end_one, c);
-	/* Start over with an empty table of the same shape. */
-	t = flow_table_new(&c->cfg.flows);
-	if (t == NULL)
-		return;
-	flow_table_free(c->flows);
-	c->flows = t;
-	flow_set_evict_cb(c->flows, classify_flow_ended, c);
+	/* Each flow goes through classify_flow_ended(), as at expiry. */
+	flow_table_clear(c->flows);
 }
 
 void

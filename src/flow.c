@@ -340,13 +340,21 @@ flow_list_append(struct flow_table *t, uint32_t i, uint64_t now)
 	l->tail = i;
 }
 
+/* Why a flow leaves the table, for its counter. */
+enum flow_gone {
+	FLOW_GONE_EXPIRED = 0,
+	FLOW_GONE_EVICTED,
+	FLOW_GONE_CLEARED, /* flow_table_clear(): neither */
+};
+
 /* Take slot i out of the table, hand a copy to the callback, free it. */
 static void
-flow_remove(struct flow_table *t, uint32_t i, bool evicted)
+flow_remove(struct flow_table *t, uint32_t i, enum flow_gone why)
 {
 	struct flow *f = &t->pool[i];
 	uint32_t *pp = &t->bucket[flow_bucket(t, &f->key)];
 	struct flow copy;
+	bool evicted = why == FLOW_GONE_EVICTED;
 
 	while (*pp != i)
 		pp = &t->pool[*pp].hnext;
@@ -355,7 +363,7 @@ flow_remove(struct flow_table *t, uint32_t i, bool evicted)
 	t->st.live--;
 	if (evicted)
 		t->st.evicted++;
-	else
+	else if (why == FLOW_GONE_EXPIRED)
 		t->st.expired++;
 
 	if (t->cb != NULL) {
@@ -387,7 +395,7 @@ flow_evict_oldest(struct flow_table *t)
 			best = h;
 	}
 	if (best != FLOW_NIL)
-		flow_remove(t, best, true);
+		flow_remove(t, best, FLOW_GONE_EVICTED);
 }
 
 /*
@@ -586,7 +594,7 @@ flow_lookup(struct flow_table *t, const struct packet *pkt, uint64_t now_ns,
 	    k.proto == SP_PROTO_TCP &&
 	    (pkt->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) ==
 	            PACKET_TCP_SYN) {
-		flow_remove(t, i, false);
+		flow_remove(t, i, FLOW_GONE_EXPIRED);
 		f = NULL;
 	}
 	if (f == NULL) {
@@ -674,6 +682,17 @@ flow_update(struct flow_table *t, struct flow *f, const struct packet *pkt,
  * Each list is sorted by lru_ns, close enough to last_ns: stop at the first
  * head still alive. A flow behind it is then late by less than a grain.
  */
+void
+flow_table_clear(struct flow_table *t)
+{
+	uint32_t i;
+	int c;
+
+	for (c = 0; c < FLOW_CLASS_COUNT; c++)
+		while ((i = t->list[c].head) != FLOW_NIL)
+			flow_remove(t, i, FLOW_GONE_CLEARED);
+}
+
 size_t
 flow_expire(struct flow_table *t, uint64_t now_ns)
 {
@@ -685,7 +704,7 @@ flow_expire(struct flow_table *t, uint64_t now_ns)
 	for (c = 0; c < FLOW_CLASS_COUNT; c++) {
 		while ((i = t->list[c].head) != FLOW_NIL &&
 		       now - t->pool[i].last_ns > t->timeout_ns[c]) {
-			flow_remove(t, i, false);
+			flow_remove(t, i, FLOW_GONE_EXPIRED);
 			n++;
 		}
 	}

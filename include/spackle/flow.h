@@ -133,6 +133,10 @@ void flow_update(struct flow_table *t, struct flow *f, const struct packet *pkt,
 /* Remove flows idle past their class timeout; returns how many. */
 size_t flow_expire(struct flow_table *t, uint64_t now_ns);
 
+/* Remove every flow, handing each to the eviction callback (counted as
+ * neither expired nor evicted); the table stays ready for new flows. */
+void flow_table_clear(struct flow_table *t);
+
 void flow_set_evict_cb(struct flow_table *t, flow_cb cb, void *arg);
 
 /* Visit every live flow in creation order is not promised; any order. */

@@ -478,6 +478,40 @@ test_cap_eviction(void **state)
 	flow_table_free(t);
 }
 
+/* Clearing hands every flow over once, counts none as expired or evicted,
+ * and leaves the table ready for new flows. */
+static void
+test_clear(void **state)
+{
+	struct flow_table *t = table(8);
+	struct seen seen = {.n = 0};
+	struct flow_stats st;
+	struct packet p;
+	bool created;
+	int dir, i;
+
+	(void)state;
+	flow_set_evict_cb(t, record, &seen);
+	for (i = 0; i < 3; i++) {
+		p = mkpkt("192.0.2.1", (uint16_t)(2000 + i), "192.0.2.2", 443,
+		          i == 0 ? SP_PROTO_UDP : SP_PROTO_TCP,
+		          i == 0 ? 0 : PACKET_TCP_SYN, 60);
+		step(t, &p, SEC, &created, &dir);
+	}
+	flow_table_clear(t);
+	assert_int_equal(seen.n, 3);
+	assert_false(seen.f[0].flags & FLOW_F_EVICTED);
+	flow_table_stats(t, &st);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(st.expired, 0);
+	assert_int_equal(st.evicted, 0);
+	step(t, &p, 2 * SEC, &created, &dir);
+	assert_true(created);
+	flow_table_stats(t, &st);
+	assert_int_equal(st.live, 1);
+	flow_table_free(t);
+}
+
 static void
 test_ipv6(void **state)
 {
@@ -704,6 +738,7 @@ main(void)
 	        cmocka_unit_test(test_new_flow_defaults),
 	        cmocka_unit_test(test_reply_same_flow),
 	        cmocka_unit_test(test_local_remote),
+	        cmocka_unit_test(test_clear),
 	        cmocka_unit_test(test_tcp_states),
 	        cmocka_unit_test(test_tcp_midstream),
 	        cmocka_unit_test(test_class_timeouts),
