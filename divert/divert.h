@@ -69,8 +69,9 @@ struct divert_ops {
 	 * return -1 with a message for a person in err. */
 	int (*open)(struct divert **d, const char *spec, char *err,
 	            size_t errlen);
-	/* Hand at most max packets (0: all available) to cb. Returns how
-	 * many, 0 at the end of a finite source, -1 on error (see err). */
+	/* Hand at most max packets (0: what one read of the source brings)
+	 * to cb. Returns how many, 0 at the end of a finite source, -1 on
+	 * error (see err). */
 	int (*dispatch)(struct divert *d, int max, divert_cb cb, void *arg);
 	int (*verdict)(struct divert *d, uint32_t id, enum sp_verdict v);
 	/* The last error, for a person. */

@@ -637,6 +637,8 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 #define ATTRIB(key, field)                                                     \
 	json_object_set_new(c, key, json_integer((json_int_t)ps.field))
 	ATTRIB("attrib_lookups", lookups);
+	json_object_set_new(c, "attrib_time_us",
+	                    json_integer((json_int_t)(ps.took_ns / 1000)));
 	ATTRIB("attrib_found", found);
 	ATTRIB("attrib_exited", exited);
 	ATTRIB("attrib_unknown", unknown);
@@ -645,6 +647,8 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	ATTRIB("attrib_cache_hits", sock_hits);
 	ATTRIB("attrib_scans", scans);
 	ATTRIB("attrib_scanned_processes", scanned_procs);
+	ATTRIB("attrib_scanned_fds", scanned_fds);
+	ATTRIB("attrib_fd_guesses", fd_guesses);
 	ATTRIB("attrib_ambiguous", infer_ambiguous);
 	ATTRIB("proc_events", events);
 	ATTRIB("proc_events_lost", events_lost);

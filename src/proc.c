@@ -29,19 +29,21 @@
 
 #include "spackle/proc.h"
 
-#define NS_PER_MS        1000000ull
-#define NS_PER_S         1000000000ull
-#define PROC_RECENT      64   /* processes that forked or exec'd lately */
-#define PROC_ACTIVE      64   /* processes found owning sockets lately */
-#define PROC_EXITS       1024 /* exits remembered, with their times */
-#define PROC_FOUND       512  /* socket inodes recorded per fd table read */
-#define PROC_FDS_MAX     (1 << 20) /* fds read per process at most */
-#define PROC_FDS_KEPT    (1 << 16) /* fd numbers kept per process */
-#define PROC_KIN_MAX     16 /* relatives read to count a socket's holders */
-#define PROC_CN_BUF      16384
-#define PROC_TCP_LISTEN  10
-#define PROC_CPUS_MAX    1024 /* CPUs that may have an exec reader */
-#define PROC_READERS_MAX 256
+#define NS_PER_MS         1000000ull
+#define NS_PER_S          1000000000ull
+#define PROC_RECENT       64   /* processes that forked or exec'd lately */
+#define PROC_ACTIVE       64   /* processes found owning sockets lately */
+#define PROC_EXITS        1024 /* exits remembered, with their times */
+#define PROC_FOUND        512  /* socket inodes recorded per fd table read */
+#define PROC_FDS_MAX      (1 << 20) /* fds read per process at most */
+#define PROC_FDS_KEPT     (1 << 16) /* fd numbers kept per process */
+#define PROC_SOCKFDS      8 /* fds where a process held sockets, to try first */
+#define PROC_GUESS_OWNERS 4 /* latest socket owners guessed at first */
+#define PROC_KIN_MAX      16 /* relatives read to count a socket's holders */
+#define PROC_CN_BUF       16384
+#define PROC_TCP_LISTEN   10
+#define PROC_CPUS_MAX     1024 /* CPUs that may have an exec reader */
+#define PROC_READERS_MAX  256
 
 /* One process (thread group). */
 struct pentry {
@@ -56,6 +58,10 @@ struct pentry {
 	uint64_t exec_ns;  /* the last exec applied */
 	uint64_t exit_ns;  /* exit seen, 0 while alive */
 	char *exe, *cmdline;
+	/* fds (ascending) where sockets were found: a closed socket's number
+	 * is the one a new socket most often gets again */
+	uint8_t nsockfd;
+	int sockfd[PROC_SOCKFDS];
 };
 
 /* An entry as walks see it (proc.dense); psync() keeps it in step. */
@@ -152,6 +158,9 @@ struct proc_query {
 	size_t ncand, capcand;
 	int *known; /* a process's fds at its last read, for scan_one */
 	size_t capknown;
+	int pdir;          /* /proc/PID (O_PATH) of the last process read, */
+	int32_t pdir_pid;  /* -1 when none; which pid, and which */
+	uint32_t pdir_gen; /* incarnation of it (pentry.gen) */
 	struct pinfo pi;
 	uint8_t buf[8192];
 };
@@ -248,6 +257,22 @@ read_exe(int32_t pid, char *buf, size_t cap)
 	return 0;
 }
 
+/* read_exe through an open /proc/PID (dfd < 0: gone). */
+static int
+read_exe_at(int dfd, char *buf, size_t cap)
+{
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (dfd < 0)
+		return -ESRCH;
+	n = readlinkat(dfd, "exe", buf, cap - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
 /* argv joined by spaces; an empty command line (a kernel thread, or a
  * process past exit_mm) reads as "". */
 static int
@@ -331,42 +356,6 @@ fd_known(const int *v, size_t n, int fd)
 }
 
 /*
- * The kernel gives a new file the lowest free number: a process that opened
- * one socket since its table was read holds it at the lowest number not
- * known then. Try that one alone first; when it is the target, *fdv gets
- * the known ones and it (in fd, which it takes; else fd is freed).
- */
-static bool
-read_fd_guess(int32_t pid, uint64_t target, const int *known, size_t nknown,
-              int *fd, size_t capfd, int **fdv, uint32_t *total)
-{
-	char path[64], link[64];
-	size_t i, k = 0;
-	int guess = 0;
-	ssize_t n;
-
-	/* known is descending: walk it from its lowest. */
-	for (i = nknown; i > 0 && known[i - 1] <= guess; i--)
-		if (known[i - 1] == guess)
-			guess++;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, guess);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = '\0';
-	if (socket_inode(link, n) != target || nknown + 1 > capfd)
-		return false;
-	for (i = 0; i < nknown && known[i] > guess; i++)
-		fd[k++] = known[i];
-	fd[k++] = guess;
-	for (; i < nknown; i++)
-		fd[k++] = known[i];
-	*fdv = fd;
-	*total = (uint32_t)k;
-	return true;
-}
-
-/*
  * Read pid's fd table: every socket inode into found (up to cap), and
  * whether target (0: none) is among them, which ends the read. The order
  * finds a new socket soon: fds that were not open at the last read (known,
@@ -378,8 +367,8 @@ read_fd_guess(int32_t pid, uint64_t target, const int *known, size_t nknown,
  */
 static ssize_t
 read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
-         size_t nknown, uint64_t *found, size_t cap, size_t *nfound, bool *hit,
-         bool *cut, int **fdv, uint32_t *total)
+         size_t nknown, uint64_t *found, int *found_fd, size_t cap,
+         size_t *nfound, bool *hit, bool *cut, int **fdv, uint32_t *total)
 {
 	char path[64], name[16], link[64];
 	struct dirent *de;
@@ -396,13 +385,6 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 	*total = 0;
 	if (fd == NULL)
 		return -ENOMEM;
-	if (known != NULL && target != 0 &&
-	    read_fd_guess(pid, target, known, nknown, fd, capfd, fdv, total)) {
-		*hit = true;
-		found[0] = target;
-		*nfound = cap > 0 ? 1 : 0;
-		return 1;
-	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
@@ -450,8 +432,11 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 				continue;
 			if (ino == target)
 				*hit = true;
-			if (*nfound < cap)
+			if (*nfound < cap) {
+				if (found_fd != NULL)
+					found_fd[*nfound] = fd[i];
 				found[(*nfound)++] = ino;
+			}
 		}
 	}
 	closedir(d);
@@ -523,8 +508,8 @@ proc_pid_holds(int32_t pid, uint64_t inode)
 	bool hit, cut;
 	uint32_t total;
 	int *fdv;
-	ssize_t n = read_fds(pid, inode, 0, NULL, 0, found, 0, &nfound, &hit,
-	                     &cut, &fdv, &total);
+	ssize_t n = read_fds(pid, inode, 0, NULL, 0, found, NULL, 0, &nfound,
+	                     &hit, &cut, &fdv, &total);
 
 	free(fdv);
 	if (n < 0)
@@ -955,8 +940,8 @@ cn_prefetch_fds(struct proc *p, int32_t tgid)
 	uint32_t total;
 	int *fdv;
 
-	if (read_fds(tgid, 0, 0, NULL, 0, found, PROC_FOUND, &nfound, &hit,
-	             &cut, &fdv, &total) < 0)
+	if (read_fds(tgid, 0, 0, NULL, 0, found, NULL, PROC_FOUND, &nfound,
+	             &hit, &cut, &fdv, &total) < 0)
 		return;
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < nfound; i++)
@@ -1284,8 +1269,8 @@ scan_all(struct proc *p, bool fds, bool mark_gone)
 		}
 		if (!fds)
 			continue;
-		if (read_fds(pid, 0, 0, NULL, 0, found, cap, &nfound, &hit,
-		             &cut, &fdv, &total) < 0)
+		if (read_fds(pid, 0, 0, NULL, 0, found, NULL, cap, &nfound,
+		             &hit, &cut, &fdv, &total) < 0)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		for (i = 0; i < nfound; i++)
@@ -1652,6 +1637,8 @@ proc_query_new(struct proc *p, char *err, size_t errlen)
 		return NULL;
 	}
 	q->p = p;
+	q->pdir = -1;
+	q->pdir_pid = -1;
 	q->mark = calloc(p->cfg.procs_max, sizeof(*q->mark));
 	q->capcand = p->procs_mask + 1;
 	q->cand = calloc(q->capcand, sizeof(*q->cand));
@@ -1673,6 +1660,8 @@ proc_query_free(struct proc_query *q)
 		return;
 	if (q->fd >= 0)
 		close(q->fd);
+	if (q->pdir >= 0)
+		close(q->pdir);
 	free(q->mark);
 	free(q->cand);
 	free(q->known);
@@ -1751,13 +1740,15 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		ms = (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
-		if (poll(&pfd, 1, ms) <= 0)
-			continue;
+		/* The kernel answers inside send(): read first, wait only
+		 * when the answer is not there yet. */
 		n = recv(q->fd, q->buf, sizeof(q->buf), MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -errno;
+			if (errno == EAGAIN)
+				poll(&pfd, 1, ms);
+			else if (errno != EINTR)
+				return -errno;
+			continue;
 		}
 		rem = (size_t)n;
 		for (nlh = (struct nlmsghdr *)q->buf; NLMSG_OK(nlh, rem);
@@ -1927,21 +1918,109 @@ cands_more(struct proc_query *q)
 	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
 }
 
-/* Read one process's fd table and record its sockets; 1 when it holds
- * inode, 0 not, -1 gone, -2 cut by the deadline. */
-static int
-scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
+/* Remember that pid held a socket at fd. p->mu held. */
+static void
+psock_add(struct pentry *e, int fd)
 {
-	struct proc *p = q->p;
-	uint64_t found[PROC_FOUND];
-	struct pentry *e;
-	size_t nfound, i, nknown = 0;
-	bool hit, cut;
-	uint32_t total;
-	int *fdv, *nv;
+	unsigned i, n = e->nsockfd;
+
+	for (i = 0; i < n && e->sockfd[i] < fd; i++)
+		;
+	if (i < n && e->sockfd[i] == fd)
+		return;
+	if (n == PROC_SOCKFDS) {
+		/* Full: the highest goes, lower numbers come back sooner. */
+		if (i == n)
+			return;
+		n--;
+	}
+	memmove(e->sockfd + i + 1, e->sockfd + i, (n - i) * sizeof(int));
+	e->sockfd[i] = fd;
+	e->nsockfd = (uint8_t)(n + 1);
+}
+
+/* /proc/PID (O_PATH) for this query's reads of pid, kept open while the
+ * reads stay on one process (of incarnation gen); -1 when it is gone. */
+static int
+q_pdir(struct proc_query *q, int32_t pid, uint32_t gen)
+{
+	char path[32];
+
+	if (q->pdir >= 0 && q->pdir_pid == pid && q->pdir_gen == gen)
+		return q->pdir;
+	if (q->pdir >= 0)
+		close(q->pdir);
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	q->pdir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	q->pdir_pid = q->pdir >= 0 ? pid : -1;
+	q->pdir_gen = gen;
+	return q->pdir;
+}
+
+/*
+ * A new socket of a process whose fd table was read before is most often
+ * at the lowest number that was free then, or at a number where one of its
+ * sockets was (closed since, and the lowest free again): try those alone,
+ * a readlink each, before reading the whole table. The fd that holds
+ * inode, or -1.
+ */
+static int
+fd_guess(int dfd, uint64_t inode, const int *known, size_t nknown,
+         const int *sockfd, unsigned nsock)
+{
+	char name[24], link[64];
+	unsigned i;
+	size_t k;
+	int guess = 0, fd;
 	ssize_t n;
 
-	/* What was open at the last read, to read what is new first. */
+	/* known is descending: walk it from its lowest. */
+	for (k = nknown; k > 0 && known[k - 1] <= guess; k--)
+		if (known[k - 1] == guess)
+			guess++;
+	for (i = 0; i <= nsock; i++) {
+		fd = i == 0 ? guess : sockfd[i - 1];
+		if (i > 0 && fd == guess)
+			continue;
+		snprintf(name, sizeof(name), "fd/%d", fd);
+		n = readlinkat(dfd, name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (socket_inode(link, n) == inode)
+			return fd;
+	}
+	return -1;
+}
+
+/* known (n, descending) with fd in its place; into out (n + 1). */
+static uint32_t
+fds_with(const int *known, size_t n, int fd, int *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && known[i] > fd; i++)
+		out[k++] = known[i];
+	if (i == n || known[i] != fd)
+		out[k++] = fd;
+	for (; i < n; i++)
+		out[k++] = known[i];
+	return (uint32_t)k;
+}
+
+/* What the cache knows of pid's fds into q->known (its count returned),
+ * sockfd and *nsock, and its incarnation into *gen. */
+static size_t
+known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
+           uint32_t *gen)
+{
+	struct proc *p = q->p;
+	struct pentry *e;
+	size_t nknown = 0;
+	int *nv;
+
+	*nsock = 0;
+	*gen = 0;
 	pthread_mutex_lock(&p->mu);
 	if ((e = pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
 		if (e->nfds > q->capknown &&
@@ -1953,10 +2032,64 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 			nknown = e->nfds;
 			memcpy(q->known, e->fdv, nknown * sizeof(*q->known));
 		}
+		*nsock = e->nsockfd;
+		memcpy(sockfd, e->sockfd, *nsock * sizeof(*sockfd));
+		*gen = e->gen;
 	}
 	pthread_mutex_unlock(&p->mu);
+	return nknown;
+}
+
+/* fd_guess on pid (what known_load gave); on a hit, record it: true. */
+static bool
+guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
+          const int *sockfd, unsigned nsock, uint32_t gen)
+{
+	struct proc *p = q->p;
+	struct pentry *e;
+	uint32_t total;
+	int dfd, fd, *fdv;
+
+	if (nknown == 0 || (dfd = q_pdir(q, pid, gen)) < 0 ||
+	    (fd = fd_guess(dfd, inode, q->known, nknown, sockfd, nsock)) < 0 ||
+	    (fdv = malloc((nknown + 1) * sizeof(*fdv))) == NULL)
+		return false;
+	total = fds_with(q->known, nknown, fd, fdv);
+	pthread_mutex_lock(&p->mu);
+	p->st.scanned_procs++;
+	p->st.fd_guesses++;
+	sadd(p, inode, pid);
+	pset_fds(p, pid, fdv, total);
+	if ((e = pget(p, pid)) != NULL)
+		psock_add(e, fd);
+	pthread_mutex_unlock(&p->mu);
+	return true;
+}
+
+/* Read one process's fd table and record its sockets; 1 when it holds
+ * inode, 0 not, -1 gone, -2 cut by the deadline. */
+static int
+scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
+{
+	struct proc *p = q->p;
+	uint64_t found[PROC_FOUND];
+	int found_fd[PROC_FOUND], sockfd[PROC_SOCKFDS];
+	struct pentry *e;
+	size_t nfound, i, nknown;
+	unsigned nsock;
+	uint32_t total, gen;
+	bool hit, cut;
+	int *fdv;
+	ssize_t n;
+
+	/* What was open at the last read: its likely new socket alone,
+	 * then what is new first. */
+	nknown = known_load(q, pid, sockfd, &nsock, &gen);
+	if (guess_hit(q, pid, inode, nknown, sockfd, nsock, gen))
+		return 1;
 	n = read_fds(pid, inode, deadline, nknown > 0 ? q->known : NULL, nknown,
-	             found, PROC_FOUND, &nfound, &hit, &cut, &fdv, &total);
+	             found, found_fd, PROC_FOUND, &nfound, &hit, &cut, &fdv,
+	             &total);
 	pthread_mutex_lock(&p->mu);
 	p->st.scanned_procs++;
 	if (n > 0)
@@ -1967,12 +2100,53 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 		pset_fds(p, pid, fdv, total);
 	else
 		free(fdv);
+	if ((e = pget(p, pid)) != NULL)
+		for (i = 0; i < nfound; i++)
+			psock_add(e, found_fd[i]);
 	pthread_mutex_unlock(&p->mu);
 	if (hit)
 		return 1;
 	if (n < 0)
 		return -1;
 	return cut ? -2 : 0;
+}
+
+/*
+ * The cheapest try first: the few processes of user uid that owned
+ * sockets last, a guess each (fd_guess), no fd table read. 1 found (*pid).
+ */
+static int
+guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid, int32_t *pid)
+{
+	struct proc *p = q->p;
+	int32_t who[PROC_GUESS_OWNERS];
+	int sockfd[PROC_SOCKFDS];
+	struct pentry *e;
+	unsigned k, i, n = 0, nsock;
+	uint32_t gen;
+	size_t nknown;
+
+	pthread_mutex_lock(&p->mu);
+	for (k = 0; k < PROC_ACTIVE && k < p->active_n && n < PROC_GUESS_OWNERS;
+	     k++) {
+		e = pget(p, p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
+		if (e == NULL || e->exit_ns != 0 || e->uid != uid ||
+		    e->fdv == NULL)
+			continue;
+		for (i = 0; i < n && who[i] != e->tgid; i++)
+			;
+		if (i == n)
+			who[n++] = e->tgid;
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < n; i++) {
+		nknown = known_load(q, who[i], sockfd, &nsock, &gen);
+		if (guess_hit(q, who[i], inode, nknown, sockfd, nsock, gen)) {
+			*pid = who[i];
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -2090,9 +2264,14 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 	struct proc *p = q->p;
 	struct pinfo *pi = &q->pi;
 	struct pentry *e;
+	uint32_t gen;
 	bool have;
 
-	have = read_exe(pid, pi->exe, sizeof(pi->exe)) == 0;
+	pthread_mutex_lock(&p->mu);
+	e = pget(p, pid);
+	gen = e != NULL ? e->gen : 0;
+	pthread_mutex_unlock(&p->mu);
+	have = read_exe_at(q_pdir(q, pid, gen), pi->exe, sizeof(pi->exe)) == 0;
 	pthread_mutex_lock(&p->mu);
 	e = pget(p, pid);
 	if (have && e != NULL && e->exe != NULL && e->ppid >= 0 &&
@@ -2419,8 +2598,11 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	/* Processes just started, each read at once (small tables); then
 	 * recent owners and the rest of its user, those whose fd count
 	 * moved first. */
-	cands_build(q, suid, false);
-	rc = scan_cands(q, 0, inode, deadline, false, &pid);
+	rc = guess_owners(q, inode, suid, &pid);
+	if (rc == 0) {
+		cands_build(q, suid, false);
+		rc = scan_cands(q, 0, inode, deadline, false, &pid);
+	}
 	if (rc == 0) {
 		first = q->ncand;
 		cands_build(q, suid, true);
@@ -2498,6 +2680,7 @@ proc_lookup(struct proc_query *q, const struct proc_flow *fl,
 	out->took_ns = sp_now_mono() - t0;
 	pthread_mutex_lock(&p->mu);
 	p->st.lookups++;
+	p->st.took_ns += out->took_ns;
 	switch (how) {
 	case PROC_HOW_SOCKET:
 		p->st.found++;

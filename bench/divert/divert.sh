@@ -13,6 +13,9 @@
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none nfq spackle spackle-nostore opensnitch)
 #   BENCH_MODE       spackle's `divert =` (packet)
+#   BENCH_ROWS       which traffic rows (bulk udp rate latency)
+#   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
+#                    each spackle column to PREFIX.COLUMN.json
 #
 # Each column gets a fresh pair of namespaces: the filter and the clients in
 # A, the servers in B, a veth pair between them (192.0.2.1 <-> 192.0.2.2).
@@ -29,6 +32,8 @@ SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-2000}
 THREADS=${BENCH_THREADS:-4}
 COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore opensnitch}
+ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency}
+BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -321,6 +326,11 @@ row_latency() {
 	fi
 }
 
+# want_row ROW: is ROW among BENCH_ROWS?
+want_row() {
+	[[ " $ROWS_RUN " == *" $1 "* ]]
+}
+
 # --- the run ---------------------------------------------------------------------
 
 declare -A V
@@ -359,10 +369,16 @@ for c in $COLUMNS_RUN; do
 	fi
 	t0=0
 	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
-	V[$col,bulk]=$(row_tcp_bulk "$col")
-	V[$col,udp]=$(row_udp "$col")
-	V[$col,rate]=$(row_rate)
-	read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)"
+	V[$col,bulk]="-" V[$col,udp]="-" V[$col,rate]="-" V[$col,p50]="-" V[$col,p99]="-"
+	want_row bulk && V[$col,bulk]=$(row_tcp_bulk "$col")
+	want_row udp && V[$col,udp]=$(row_udp "$col")
+	want_row rate && V[$col,rate]=$(row_rate)
+	want_row latency &&
+		read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)"
+	if [ -n "$BENCH_STATUS" ] && [[ $c == spackle* ]]; then
+		in_a "$SPACKLE" status -c "$TMP/spackle.conf" --json \
+			>"$BENCH_STATUS.$c.json" 2>&1
+	fi
 	if [ -n "$FILTER_PID" ] && alive "$FILTER_PID"; then
 		t1=$(cpu_ticks "$FILTER_PID")
 		V[$col,cpu]=$(awk -v d=$((t1 - t0)) -v hz="$HZ" \

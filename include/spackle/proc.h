@@ -94,11 +94,13 @@ struct proc_config {
 
 struct proc_stats {
 	uint64_t lookups;
+	uint64_t took_ns;                          /* all lookups together */
 	uint64_t found, exited, unknown, timeouts; /* by outcome */
 	uint64_t no_socket;                        /* sock_diag found none */
 	uint64_t sock_hits, sock_misses;           /* inode cache */
 	uint64_t scans;                            /* targeted scans (misses) */
 	uint64_t scanned_procs, scanned_fds;
+	uint64_t fd_guesses;      /* scans that a guessed fd ended (docs) */
 	uint64_t infer_ambiguous; /* gone, and not exactly one exit */
 	uint64_t events, events_lost, execs, exits;
 	uint64_t exec_missed;     /* gone before its exe could be read */

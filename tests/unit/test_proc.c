@@ -223,6 +223,48 @@ test_tcp(void **state)
 	free(o);
 }
 
+/*
+ * A process that closes a socket and opens the next (a client connecting
+ * again and again) gets the same fd number: each new socket is found by a
+ * guess at that number, without reading the fd table, and found right (its
+ * own inode, not the closed one's).
+ */
+static void
+test_reused_fd(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_stats before, after;
+	struct proc_flow fl;
+	uint64_t last = 0;
+	uint16_t port;
+	int i, ls, cs, as, fd0 = -1;
+
+	assert_non_null(o);
+	ls = listener(AF_INET, SOCK_STREAM, &port);
+	proc_stats(fx->p, &before);
+	for (i = 0; i < 20; i++) {
+		cs = connect_to(AF_INET, SOCK_STREAM, port);
+		if (fd0 < 0)
+			fd0 = cs;
+		assert_int_equal(cs, fd0);
+		as = accept(ls, NULL, NULL);
+		assert_true(as >= 0);
+		flow_of(cs, SP_PROTO_TCP, &fl);
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+		expect_me(o);
+		assert_true(o->inode != last);
+		last = o->inode;
+		close(as);
+		close(cs);
+	}
+	proc_stats(fx->p, &after);
+	/* The first may need a read of the table; the others are guesses. */
+	assert_true(after.fd_guesses - before.fd_guesses >= 19);
+	close(ls);
+	free(o);
+}
+
 /* UDP: a connected socket, and an unconnected one bound to a port that
  * sends anywhere (found by its local port). */
 static void
@@ -603,6 +645,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_tcp),
+	        cmocka_unit_test(test_reused_fd),
 	        cmocka_unit_test(test_udp),
 	        cmocka_unit_test(test_gone),
 	        cmocka_unit_test(test_shared),
