@@ -120,4 +120,18 @@ extern const struct divert_ops divert_pcap_ops;
 #define DIVERT_NFQ_PENDING_MAX 16384u
 extern const struct divert_ops divert_nfqueue_ops;
 
+/* What the kernel says of one NFQUEUE queue of this network namespace
+ * (/proc/net/netfilter/nfnetlink_queue). */
+struct nfq_kernel_stats {
+	uint32_t portid;  /* who holds it (netlink port id) */
+	uint32_t waiting; /* packets queued now (queue_total) */
+	uint32_t copy_mode, copy_range;
+	uint64_t queue_dropped; /* the queue was full */
+	uint64_t user_dropped;  /* the socket's receive buffer was */
+	uint64_t id_sequence;   /* packets queued since it was bound */
+};
+
+/* 0 and *st for queue q, -1 when the kernel lists no such queue. */
+int nfqueue_kernel_stats(uint16_t q, struct nfq_kernel_stats *st);
+
 #endif

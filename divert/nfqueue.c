@@ -496,18 +496,39 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 static uint32_t
 nfqueue_holder(uint16_t q)
 {
-	unsigned num, portid;
+	struct nfq_kernel_stats st;
+
+	return nfqueue_kernel_stats(q, &st) == 0 ? st.portid : 0;
+}
+
+int
+nfqueue_kernel_stats(uint16_t q, struct nfq_kernel_stats *st)
+{
+	unsigned num, portid, total, mode, range;
+	unsigned long long qd, ud, seq;
 	char line[256];
-	uint32_t holder = 0;
+	int rc = -1;
 	FILE *f;
 
+	memset(st, 0, sizeof(*st));
 	if ((f = fopen("/proc/net/netfilter/nfnetlink_queue", "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%u %u", &num, &portid) == 2 && num == q)
-			holder = portid;
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%u %u %u %u %u %llu %llu %llu", &num, &portid,
+		           &total, &mode, &range, &qd, &ud, &seq) != 8 ||
+		    num != q)
+			continue;
+		st->portid = portid;
+		st->waiting = total;
+		st->copy_mode = mode;
+		st->copy_range = range;
+		st->queue_dropped = qd;
+		st->user_dropped = ud;
+		st->id_sequence = seq;
+		rc = 0;
+	}
 	fclose(f);
-	return holder;
+	return rc;
 }
 
 /* Why the bind failed, for a person. */

@@ -430,6 +430,14 @@ classify_name_decide(struct classifier *c, struct flow *f,
 			c->st.names_sni++;
 		else
 			c->st.names_http++;
+		if (c->cfg.name_seen != NULL) {
+			const struct sp_addr *ra;
+			uint16_t rp;
+
+			flow_remote(f, &ra, &rp);
+			c->cfg.name_seen(ra, name, m->host_src, 0,
+			                 c->cfg.name_seen_arg);
+		}
 	} else {
 		c->st.names_missing++;
 	}
@@ -481,13 +489,25 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 }
 
 static void
+classify_dns_seen(const struct sp_addr *addr, const char *name, uint32_t ttl,
+                  void *arg)
+{
+	struct classifier *c = arg;
+
+	c->cfg.name_seen(addr, name, CLASSIFY_NAME_DNS, ttl,
+	                 c->cfg.name_seen_arg);
+}
+
+static void
 classify_feed_dns(struct classifier *c, const struct packet *pkt,
                   uint64_t now_ns)
 {
 	enum dns_status st;
 
 	names_lock(c);
-	st = names_feed_packet(c->names, pkt, now_ns);
+	st = names_feed_packet_cb(
+	        c->names, pkt, now_ns,
+	        c->cfg.name_seen != NULL ? classify_dns_seen : NULL, c);
 	names_unlock(c);
 	switch (st) {
 	case DNS_OK:
@@ -690,6 +710,8 @@ struct classify_redo {
 	struct classifier *c;
 	uint64_t now_ns;
 	size_t changed;
+	classify_changed_fn fn;
+	void *arg;
 };
 
 static void
@@ -701,14 +723,18 @@ classify_redecide_one(struct flow *f, void *arg)
 	if (f->flags & FLOW_F_NAME_WAIT)
 		return; /* decided when its name comes */
 	classify_match(r->c, f, r->now_ns);
-	if (f->verdict != before)
+	if (f->verdict != before) {
 		r->changed++;
+		if (r->fn != NULL)
+			r->fn(f, (enum sp_verdict)before, r->arg);
+	}
 }
 
 size_t
-classify_redecide(struct classifier *c, uint64_t now_ns)
+classify_redecide(struct classifier *c, uint64_t now_ns,
+                  classify_changed_fn changed, void *arg)
 {
-	struct classify_redo r = {c, now_ns, 0};
+	struct classify_redo r = {c, now_ns, 0, changed, arg};
 
 	flow_foreach(c->flows, classify_redecide_one, &r);
 	return r.changed;

@@ -41,6 +41,7 @@
 #define DAEMON_DRAIN_BUSY_US 5000
 #define DAEMON_DRAIN_IDLE_US 250000
 #define NS_PER_S             1000000000ull
+#define DAEMON_NAME_FLOW_S   3600 /* how long an SNI/Host names its address */
 
 struct daemon;
 struct worker;
@@ -107,6 +108,10 @@ struct daemon {
 	struct store *store;       /* NULL: running without a store */
 	struct store_producer *sp; /* the main thread's queue */
 	struct capture *cap;       /* capture_denied, or NULL */
+	struct event *ev_tick;     /* the main thread's second */
+	struct daemon_drops {
+		uint64_t enobufs, queue_dropped, user_dropped, store_lost;
+	} drops; /* as the last tick saw them */
 };
 
 /* ---- worker side ------------------------------------------------------ */
@@ -358,6 +363,26 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 		capture_flush(w->dm->cap);
 }
 
+/*
+ * A name learnt, into the store's names table: a DNS answer's for its TTL,
+ * a TLS SNI or HTTP Host for DAEMON_NAME_FLOW_S (it names the address as
+ * long as such a connection may last).
+ */
+static void
+worker_name_seen(const struct sp_addr *addr, const char *name,
+                 enum classify_name_src src, uint32_t ttl, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t keep =
+	        src == CLASSIFY_NAME_DNS ? (ttl ? ttl : 1) : DAEMON_NAME_FLOW_S;
+
+	store_put_name(w->sp, addr, name,
+	               src == CLASSIFY_NAME_DNS   ? STORE_NAME_DNS
+	               : src == CLASSIFY_NAME_SNI ? STORE_NAME_SNI
+	                                          : STORE_NAME_HOST,
+	               sp_now_wall() + keep * NS_PER_S);
+}
+
 /* A flow leaves the table (expiry, eviction, shutdown): its final record. */
 static void
 worker_flow_ended(const struct flow *f, void *arg)
@@ -544,6 +569,7 @@ conns_one(struct flow *f, void *arg)
 		proto = pbuf;
 	}
 	o = json_object();
+	json_object_set_new(o, "id", json_integer((json_int_t)f->id));
 	json_object_set_new(o, "proto", json_string(proto));
 	json_object_set_new(o, "src", json_string(sp_addr_format(la, lb, 64)));
 	json_object_set_new(o, "sport", json_integer(lp));
@@ -608,6 +634,22 @@ struct swap_ctx {
 	size_t changed;
 };
 
+/* A live flow that a reload decided otherwise: an event, and its record
+ * with the new verdict and rule. */
+static void
+worker_verdict_changed(struct flow *f, enum sp_verdict before, void *arg)
+{
+	struct worker *w = arg;
+	char text[64];
+
+	snprintf(text, sizeof(text), "%s -> %s", sp_verdict_name(before),
+	         sp_verdict_name((enum sp_verdict)f->verdict));
+	store_put_event(w->sp, 0, STORE_EV_VERDICT, f->id, text);
+	store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+	                     classify_flow_exe(w->cls, f), w->rules, 0,
+	                     STORE_PUT_RETRY);
+}
+
 static void
 worker_swap_rules(struct worker *w, void *arg)
 {
@@ -615,7 +657,9 @@ worker_swap_rules(struct worker *w, void *arg)
 
 	classify_set_rules(w->cls, s->rules, s->dflt);
 	w->rules = s->rules;
-	s->changed += classify_redecide(w->cls, sp_now_wall());
+	s->changed += classify_redecide(
+	        w->cls, sp_now_wall(),
+	        w->sp != NULL ? worker_verdict_changed : NULL, w);
 }
 
 /* ---- control commands, on the main thread ----------------------------- */
@@ -841,9 +885,7 @@ daemon_load_rules(const struct config *cfg, char **text)
 	return rs;
 }
 
-/* Reload rules (and `default`) from the config file; the old set stays on
- * any error. Returns the reply for the control socket. */
-/* An event for the store, from the main thread, its text the reply. */
+/* An event for the store, from the main thread, its text the object o. */
 static void
 daemon_event(struct daemon *dm, enum store_event_type type, const json_t *o)
 {
@@ -853,6 +895,78 @@ daemon_event(struct daemon *dm, enum store_event_type type, const json_t *o)
 	free(text);
 }
 
+/* Packets or records lost, as they stand: the workers' receive overruns,
+ * the kernel's queue drops for our queues, the store's lost records. */
+static void
+daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
+{
+	struct nfq_kernel_stats ks;
+	struct divert_stats ds;
+	struct store_stats ss;
+	unsigned i;
+
+	memset(d, 0, sizeof(*d));
+	for (i = 0; i < dm->nw; i++) {
+		if (dm->ops->stats != NULL) {
+			memset(&ds, 0, sizeof(ds));
+			dm->ops->stats(dm->w[i].d, &ds);
+			d->enobufs += ds.enobufs;
+		}
+		if (dm->ops == &divert_nfqueue_ops &&
+		    nfqueue_kernel_stats((uint16_t)dm->w[i].queue, &ks) == 0) {
+			d->queue_dropped += ks.queue_dropped;
+			d->user_dropped += ks.user_dropped;
+		}
+	}
+	if (dm->store != NULL) {
+		store_stats(dm->store, &ss);
+		d->store_lost = ss.lost;
+	}
+}
+
+/*
+ * Once a second on the main thread: whatever was lost since the last
+ * second becomes a drops event (and a log line), with how many of each.
+ */
+static void
+daemon_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *dm = arg;
+	struct daemon_drops now, *was = &dm->drops;
+	json_t *o;
+
+	(void)fd;
+	(void)what;
+	daemon_drops_now(dm, &now);
+	if (now.enobufs > was->enobufs ||
+	    now.queue_dropped > was->queue_dropped ||
+	    now.user_dropped > was->user_dropped ||
+	    now.store_lost > was->store_lost) {
+		o = json_pack(
+		        "{s:I,s:I,s:I,s:I}", "enobufs",
+		        (json_int_t)(now.enobufs - was->enobufs),
+		        "queue_dropped",
+		        (json_int_t)(now.queue_dropped - was->queue_dropped),
+		        "user_dropped",
+		        (json_int_t)(now.user_dropped - was->user_dropped),
+		        "store_lost",
+		        (json_int_t)(now.store_lost - was->store_lost));
+		if (o != NULL) {
+			char *text = json_dumps(o, JSON_COMPACT |
+			                                   JSON_PRESERVE_ORDER);
+
+			log_warn("lost in the last second: %s",
+			         text != NULL ? text : "?");
+			free(text);
+			daemon_event(dm, STORE_EV_DROPS, o);
+			json_decref(o);
+		}
+	}
+	*was = now;
+}
+
+/* Reload rules (and `default`) from the config file; the old set stays on
+ * any error. Returns the reply for the control socket. */
 static json_t *
 daemon_reload(const json_t *req, void *arg)
 {
@@ -967,6 +1081,10 @@ worker_open(struct daemon *dm, struct worker *w)
 	/* Flow mode accepts a flow for good with its first verdict: there
 	 * a held handshake would never show its payload. */
 	cc.name_hold = dm->cfg.divert == CONFIG_DIVERT_PACKET;
+	if (w->sp != NULL) {
+		cc.name_seen = worker_name_seen;
+		cc.name_seen_arg = w;
+	}
 	if (dm->proc != NULL) {
 		w->pq = proc_query_new(dm->proc, err, sizeof(err));
 		w->po = malloc(sizeof(*w->po));
@@ -1064,6 +1182,7 @@ cmd_run(int argc, char **argv)
 	struct daemon dm;
 	struct event *sigs[3] = {NULL, NULL, NULL};
 	static const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
+	const struct timeval one_s = {1, 0};
 	char err[1024], *diag = NULL;
 	int ch, rc = 1;
 	unsigned i;
@@ -1206,6 +1325,10 @@ cmd_run(int argc, char **argv)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
 			goto out;
 	}
+	daemon_drops_now(&dm, &dm.drops);
+	dm.ev_tick = event_new(dm.base, -1, EV_PERSIST, daemon_tick, &dm);
+	if (dm.ev_tick == NULL || event_add(dm.ev_tick, &one_s) != 0)
+		goto out;
 	log_info("running: %s mode, %u queue%s from %u and DNS queue %u, "
 	         "default %s, failure %s, %zu rules from %s, control %s",
 	         dm.cfg.mode == CONFIG_MODE_MONITOR ? "monitor" : "enforce",
@@ -1232,6 +1355,8 @@ out:
 	for (i = 0; i < 3; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
+	if (dm.ev_tick != NULL)
+		event_free(dm.ev_tick);
 	if (dm.w != NULL)
 		for (i = 0; i < dm.nw; i++)
 			worker_close(&dm, &dm.w[i]);

@@ -575,6 +575,128 @@ history_log(struct store_reader *r, const struct history_filter *f,
 	return x.n;
 }
 
+/* ---- events
+ * ------------------------------------------------------------------
+ */
+
+struct ev_ctx {
+	const struct history_filter *f;
+	enum history_format fmt;
+	FILE *out;
+	json_t *arr;
+	size_t limit, n, total; /* with limit: a ring of the last ones */
+	struct ev_keep {
+		uint64_t ts_ns, flow_id;
+		uint8_t type;
+		char *text;
+	} * keep;
+};
+
+static void
+ev_print(struct ev_ctx *x, uint64_t ts_ns, uint8_t type, uint64_t flow_id,
+         const char *text)
+{
+	char tb[32];
+	json_t *o, *d;
+	size_t i;
+
+	history_format_time(ts_ns, tb, sizeof(tb));
+	if (x->fmt == HISTORY_TEXT) {
+		fprintf(x->out, "%-20s %-7s ", tb,
+		        store_event_name((enum store_event_type)type));
+		if (flow_id != 0)
+			fprintf(x->out, "flow %llu ",
+			        (unsigned long long)flow_id);
+		fprintf(x->out, "%s\n", text != NULL ? text : "");
+		return;
+	}
+	if (x->fmt == HISTORY_CSV) {
+		fprintf(x->out, "%s,%s,%llu,\"", tb,
+		        store_event_name((enum store_event_type)type),
+		        (unsigned long long)flow_id);
+		for (i = 0; text != NULL && text[i] != '\0'; i++) {
+			if (text[i] == '"')
+				fputc('"', x->out);
+			fputc(text[i], x->out);
+		}
+		fputs("\"\n", x->out);
+		return;
+	}
+	o = json_pack("{s:s,s:I,s:s}", "time", tb, "time_ns", (json_int_t)ts_ns,
+	              "type", store_event_name((enum store_event_type)type));
+	if (o == NULL)
+		return;
+	if (flow_id != 0)
+		json_object_set_new(o, "flow",
+		                    json_integer((json_int_t)flow_id));
+	/* Texts the daemon writes as JSON come out as objects. */
+	d = text != NULL && text[0] == '{' ? json_loads(text, 0, NULL) : NULL;
+	if (d != NULL)
+		json_object_set_new(o, "detail", d);
+	else if (text != NULL && text[0] != '\0')
+		json_object_set_new(o, "text", json_string(text));
+	json_array_append_new(x->arr, o);
+}
+
+static int
+ev_visit(const struct store_event *e, void *arg)
+{
+	struct ev_ctx *x = arg;
+	struct ev_keep *k;
+
+	if (x->f->until_ns != 0 && e->ts_ns > x->f->until_ns)
+		return 1;
+	if (x->limit == 0) {
+		ev_print(x, e->ts_ns, e->type, e->flow_id, e->text);
+		x->n++;
+		return 0;
+	}
+	k = &x->keep[x->total++ % x->limit];
+	free(k->text);
+	k->ts_ns = e->ts_ns;
+	k->type = e->type;
+	k->flow_id = e->flow_id;
+	k->text = e->text != NULL ? strdup(e->text) : NULL;
+	return 0;
+}
+
+long
+history_events(struct store_reader *r, const struct history_filter *f,
+               size_t limit, enum history_format fmt, FILE *out)
+{
+	struct ev_ctx x = {f, fmt, out, NULL, limit, 0, 0, NULL};
+	size_t i, first, n;
+
+	if (fmt == HISTORY_JSON && (x.arr = json_array()) == NULL)
+		return -1;
+	if (fmt == HISTORY_CSV)
+		fputs("time,type,flow,text\n", out);
+	if (limit > 0 && (x.keep = calloc(limit, sizeof(*x.keep))) == NULL) {
+		json_decref(x.arr);
+		return -1;
+	}
+	store_reader_events(r, f->since_ns, ev_visit, &x);
+	if (limit > 0) {
+		n = x.total < limit ? x.total : limit;
+		first = x.total < limit ? 0 : x.total % limit;
+		for (i = 0; i < n; i++) {
+			struct ev_keep *k = &x.keep[(first + i) % limit];
+
+			ev_print(&x, k->ts_ns, k->type, k->flow_id, k->text);
+		}
+		for (i = 0; i < limit; i++)
+			free(x.keep[i].text);
+		free(x.keep);
+		x.n = n;
+	}
+	if (x.arr != NULL) {
+		json_dumpf(x.arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', out);
+		json_decref(x.arr);
+	}
+	return (long)x.n;
+}
+
 /* ---- a small string-keyed table for top and suggest ------------------------
  */
 
@@ -1204,6 +1326,7 @@ struct history_args {
 	size_t limit;
 	enum history_format fmt;
 	enum history_by by;
+	bool events; /* log --events */
 	struct store_reader *r;
 };
 
@@ -1256,6 +1379,7 @@ history_args(int argc, char **argv, struct history_args *a, unsigned which,
 	        {"json", no_argument, NULL, 'j'},
 	        {"csv", no_argument, NULL, 'C'},
 	        {"by", required_argument, NULL, 'b'},
+	        {"events", no_argument, NULL, 'e'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -1335,6 +1459,10 @@ history_args(int argc, char **argv, struct history_args *a, unsigned which,
 			need = OPT_LOG;
 			a->fmt = HISTORY_CSV;
 			break;
+		case 'e':
+			need = OPT_LOG;
+			a->events = true;
+			break;
 		case 'b':
 			need = OPT_TOP;
 			if (strcmp(optarg, "process") == 0)
@@ -1389,9 +1517,12 @@ cmd_log(int argc, char **argv)
 	        "T] [--process GLOB]\n"
 	        "                   [--host NAME|ADDR|CIDR] [--verdict "
 	        "allow|deny|reject] [--limit N]\n"
-	        "                   [--json|--csv]\n"
+	        "                   [--json|--csv] [--events]\n"
 	        "  flows from the store, oldest first (--limit: the latest "
 	        "N); T is ISO 8601\n"
+	        "  --events: the daemon's events instead (start, stop, "
+	        "reload, verdict,\n"
+	        "  tamper, drops)\n"
 	        "  (2026-11-28T10:00:00Z, 2026-11-28) or back from now (30s, "
 	        "15m, 1h, 2d, 1w)\n";
 	struct history_args a;
@@ -1403,8 +1534,18 @@ cmd_log(int argc, char **argv)
 		store_reader_close(a.r);
 		return rc;
 	}
-	return history_done(&a, history_log(a.r, &a.f, a.limit, a.fmt, stdout),
-	                    "log");
+	if (a.events && (a.f.process != NULL || a.f.host != NULL ||
+	                 a.f.verdict != SP_VERDICT_NONE)) {
+		fprintf(stderr, "spackle log: --events takes only --since, "
+		                "--until, --limit and a format\n");
+		store_reader_close(a.r);
+		return 2;
+	}
+	return history_done(
+	        &a,
+	        a.events ? history_events(a.r, &a.f, a.limit, a.fmt, stdout)
+	                 : history_log(a.r, &a.f, a.limit, a.fmt, stdout),
+	        "log");
 }
 
 int

@@ -333,6 +333,8 @@ names_stats(const struct names_cache *c, struct names_stats *st)
 struct names_feed {
 	struct names_cache *c;
 	uint64_t now_ns;
+	names_added_fn fn;
+	void *arg;
 };
 
 /*
@@ -345,15 +347,25 @@ names_feed_answer(const struct dns_addr_names *an, void *arg)
 	struct names_feed *fd = arg;
 	unsigned k;
 
-	for (k = an->n; k-- > 0;)
+	for (k = an->n; k-- > 0;) {
 		names_add(fd->c, &an->addr, an->names[k], an->ttl, fd->now_ns);
+		if (fd->fn != NULL)
+			fd->fn(&an->addr, an->names[k], an->ttl, fd->arg);
+	}
 }
 
 enum dns_status
 names_feed_packet(struct names_cache *c, const struct packet *pkt,
                   uint64_t now_ns)
 {
-	struct names_feed fd = {c, now_ns};
+	return names_feed_packet_cb(c, pkt, now_ns, NULL, NULL);
+}
+
+enum dns_status
+names_feed_packet_cb(struct names_cache *c, const struct packet *pkt,
+                     uint64_t now_ns, names_added_fn fn, void *arg)
+{
+	struct names_feed fd = {c, now_ns, fn, arg};
 	enum dns_status s;
 
 	if (pkt->flags & PACKET_F_FRAG_LATER)

@@ -102,6 +102,12 @@ struct classify_config {
 	 * off. docs/attribution.md.
 	 */
 	bool name_hold;
+	/* Each name learnt (a DNS answer's, a held flow's SNI or Host), for
+	 * the store; ttl in seconds (0 for SNI/Host: valid while the flow
+	 * lives). Called from inside classify_burst(). */
+	void (*name_seen)(const struct sp_addr *addr, const char *name,
+	                  enum classify_name_src src, uint32_t ttl, void *arg);
+	void *name_seen_arg;
 	flow_cb ended; /* a flow leaves the table (expiry or eviction) */
 	void *ended_arg;
 };
@@ -183,8 +189,12 @@ void classify_set_rules(struct classifier *c, const struct ruleset *rules,
                         enum sp_verdict dflt);
 
 /* Decide every live flow again with the current rules and names (after a
- * reload); returns how many changed verdict. */
-size_t classify_redecide(struct classifier *c, uint64_t now_ns);
+ * reload); returns how many changed verdict, and hands each of those to
+ * changed (when not NULL) with the verdict it had. */
+typedef void (*classify_changed_fn)(struct flow *f, enum sp_verdict before,
+                                    void *arg);
+size_t classify_redecide(struct classifier *c, uint64_t now_ns,
+                         classify_changed_fn changed, void *arg);
 
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);

@@ -58,6 +58,12 @@ enum history_by { HISTORY_BY_PROCESS = 0, HISTORY_BY_HOST, HISTORY_BY_RULE };
 long history_log(struct store_reader *r, const struct history_filter *f,
                  size_t limit, enum history_format fmt, FILE *out);
 
+/* The store's events (start, stop, reload, verdict changes, tamper,
+ * drops) within f's times, oldest first; with limit, the latest `limit`.
+ * Returns how many were printed, or -1. */
+long history_events(struct store_reader *r, const struct history_filter *f,
+                    size_t limit, enum history_format fmt, FILE *out);
+
 /* Flows, packets, bytes and verdicts summed per key. Keys printed or -1. */
 long history_top(struct store_reader *r, const struct history_filter *f,
                  enum history_by by, bool json, FILE *out);

@@ -67,6 +67,13 @@ size_t names_lookup(struct names_cache *c, const struct sp_addr *addr,
 enum dns_status names_feed_packet(struct names_cache *c,
                                   const struct packet *pkt, uint64_t now_ns);
 
+/* The same, telling fn (when not NULL) each name added, with its TTL. */
+typedef void (*names_added_fn)(const struct sp_addr *addr, const char *name,
+                               uint32_t ttl, void *arg);
+enum dns_status names_feed_packet_cb(struct names_cache *c,
+                                     const struct packet *pkt, uint64_t now_ns,
+                                     names_added_fn fn, void *arg);
+
 struct names_stats {
 	uint64_t entries, added, expired, dropped, answers, bad;
 };

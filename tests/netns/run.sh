@@ -705,6 +705,11 @@ scenario_enforce() {
 	tcp_check enforce/reload-bad-keeps-allow ok "$B4" "$P_ALLOW"
 	alive "$DAEMON" || fail enforce/reload-bad "the daemon died"
 
+	# A connection lives across the reload that rejects its port.
+	local live_id=
+	if hold_conn reload-live "$B4" "$P_RELOAD"; then
+		live_id=$(flow_of "$P_RELOAD" "$HELD_PORT" | jq -r '.id // empty')
+	fi
 	echo "reject out proto tcp to $B4 port $P_RELOAD" >"$RULES/30-reload.rules"
 	out=$(spk rules reload -c "$CONF" 2>&1)
 	rc=$?
@@ -714,6 +719,22 @@ scenario_enforce() {
 		fail enforce/reload-good "exit $rc: $out"
 	fi
 	tcp_check enforce/reload-good-new-flow refused "$B4" "$P_RELOAD"
+	# The live flow is decided again, and the store keeps that as an
+	# event of its own.
+	if [ -z "$live_id" ]; then
+		fail enforce/reload-live-flow "no live flow to port $P_RELOAD before the reload"
+	elif flow=$(flow_of "$P_RELOAD" "$HELD_PORT") &&
+		echo "$flow" | jq -e '.verdict == "reject"' >/dev/null 2>&1; then
+		pass enforce/reload-live-flow "flow $live_id: $(echo "$flow" | jq -c '{verdict, rule}')"
+	else
+		fail enforce/reload-live-flow "want verdict reject for flow $live_id: ${flow:-gone}"
+	fi
+	if [ -n "$live_id" ] && wait_for 30 eval "spk log -c '$CONF' --events --json |
+		jq -e --argjson id $live_id 'any(.[]; .type == \"verdict\" and .flow == \$id and .text == \"allow -> reject\")' >/dev/null 2>&1"; then
+		pass enforce/reload-verdict-event "spackle log --events: verdict, flow $live_id, allow -> reject"
+	else
+		fail enforce/reload-verdict-event "no verdict event for flow ${live_id:-?}: $(spk log -c "$CONF" --events 2>&1 | tail -n 3)"
+	fi
 
 	# SIGHUP: the same reload; the reject goes away again.
 	rm -f "$RULES/30-reload.rules"
