@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bounded TCP/UDP clients, servers and load generators for netns tests. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -119,7 +120,7 @@ nt_usage(void)
 	      "load:\n"
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
-	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS]\n",
+	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n",
 	      stderr);
 }
 
@@ -1015,21 +1016,37 @@ nt_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* tcp-latency: -n sequential connects, each timed until it completes. */
+/*
+ * tcp-latency: -n sequential connects, each timed until it completes. With
+ * -o LOG, a line per completed connect: its wall-clock time (ns) and local
+ * port, written at once (a reader may look while it runs).
+ */
 static int
 nt_tcp_latency(const struct nt_opts *o)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct sockaddr_storage ss, ls;
+	struct timespec ts;
+	socklen_t len, llen;
 	uint64_t *lat, t0;
 	unsigned i, n = 0, failed = 0;
-	int s, err;
+	int s, err, logfd = -1, k;
+	char line[64], host[INET6_ADDRSTRLEN];
+	unsigned port;
 
 	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
 		return NT_USAGE;
-	lat = calloc(o->count, sizeof(*lat));
-	if (lat == NULL)
+	if (o->log != NULL &&
+	    (logfd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	                  0644)) < 0) {
+		fprintf(stderr, "nettool: %s: %s\n", o->log, strerror(errno));
 		return NT_ERROR;
+	}
+	lat = calloc(o->count, sizeof(*lat));
+	if (lat == NULL) {
+		if (logfd >= 0)
+			close(logfd);
+		return NT_ERROR;
+	}
 	for (i = 0; i < o->count && !nt_stop; i++) {
 		t0 = nt_now_ns();
 		s = nt_connect(&ss, len, o->wait_ms, &err);
@@ -1038,8 +1055,23 @@ nt_tcp_latency(const struct nt_opts *o)
 			continue;
 		}
 		lat[n++] = nt_now_ns() - t0;
+		llen = sizeof(ls);
+		if (logfd >= 0 &&
+		    getsockname(s, (struct sockaddr *)&ls, &llen) == 0) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			nt_addr_text(&ls, host, sizeof(host), &port);
+			k = snprintf(line, sizeof(line), "%llu %u\n",
+			             (unsigned long long)ts.tv_sec *
+			                             1000000000ull +
+			                     (unsigned long long)ts.tv_nsec,
+			             port);
+			if (write(logfd, line, (size_t)k) != k)
+				failed++;
+		}
 		nt_close_reset(s);
 	}
+	if (logfd >= 0)
+		close(logfd);
 	if (n == 0) {
 		printf("result=error n=0 failed=%u\n", failed);
 		free(lat);
