@@ -79,9 +79,12 @@ fuzz: build-san
 bench: build
 	$(BUILD)/bench/classify
 	@if [ "$$(id -u)" -ne 0 ]; then \
-		echo "bench/divert: needs root (network namespaces), skipped"; \
+		$(BUILD)/bench/store; \
+		echo "bench/attrib, bench/divert: need root (network namespaces), skipped"; \
 	else \
 		./.ci/install-deps $(PKGS_BENCH) && \
+		$(BUILD)/bench/store --divert && \
+		$(BUILD)/bench/attrib && \
 		bench/divert/divert.sh $(BUILD)/spackle \
 			$(BUILD)/tests/netns/nettool \
 			$(BUILD)/bench/divert/nfq_accept; \

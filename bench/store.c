@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,14 @@
 struct bench_opts {
 	unsigned records, single, producers;
 	const char *dir;
+	bool divert; /* --divert: the on/off rows through bench/divert */
+};
+
+/* One row of bench/divert's table: spackle with the store, and without. */
+struct divert_row {
+	const char *label; /* as divert.sh prints it */
+	const char *name;  /* as this table does */
+	double on, off;
 };
 
 struct run {
@@ -165,14 +174,72 @@ run_store(const struct bench_opts *o, const char *name, unsigned n,
 	return 0;
 }
 
+/*
+ * The divert rows: bench/divert/divert.sh in this run with the columns
+ * `spackle` (store on) and `spackle-nostore` (db = none), everything else
+ * alike, in the order on, off, off, on. Root only (namespaces). 0, or -1
+ * with why in err.
+ */
+static int
+run_divert(struct divert_row *rows, size_t n, char *err, size_t errlen)
+{
+	char cmd[2048], line[512];
+	double a, b, c, d;
+	size_t i, got = 0;
+	FILE *f;
+
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "needs root (network namespaces)");
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "BENCH_COLUMNS='spackle spackle-nostore spackle-nostore "
+	         "spackle' "
+	         "BENCH_ROWS='bulk udp rate' '%s/bench/divert/divert.sh' "
+	         "'%s/spackle' '%s/tests/netns/nettool' "
+	         "'%s/bench/divert/nfq_accept' 2>/dev/null",
+	         SPACKLE_SOURCE_DIR, SPACKLE_BUILD_DIR, SPACKLE_BUILD_DIR,
+	         SPACKLE_BUILD_DIR);
+	if ((f = popen(cmd, "r")) == NULL) {
+		snprintf(err, errlen, "cannot run bench/divert: %s",
+		         strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+		for (i = 0; i < n; i++) {
+			size_t l = strlen(rows[i].label);
+
+			/* No "no filter" column, so values alone: on, off,
+			 * off, on; the mean of each pair, the order
+			 * cancelling a drift of the machine. */
+			if (strncmp(line, rows[i].label, l) == 0 &&
+			    sscanf(line + l, "%lf %lf %lf %lf", &a, &b, &c,
+			           &d) == 4) {
+				rows[i].on = (a + d) / 2;
+				rows[i].off = (b + c) / 2;
+				got++;
+			}
+		}
+	if (pclose(f) != 0 || got != n) {
+		snprintf(err, errlen,
+		         "bench/divert gave %zu of %zu rows (is spackle "
+		         "built, and iperf3 installed?)",
+		         got, n);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench/store [--records N] [--single N] "
-	                "[--dir DIR]\n"
+	                "[--dir DIR] [--divert]\n"
 	                "  N records through the store (default 1000000), N "
 	                "with one transaction per record (default 5000), "
-	                "in DIR (default /tmp)\n");
+	                "in DIR (default /tmp);\n"
+	                "  --divert: also divert throughput with the store on "
+	                "and off (root; runs bench/divert)\n");
 }
 
 int
@@ -182,9 +249,20 @@ main(int argc, char **argv)
 	        {"records", required_argument, NULL, 'n'},
 	        {"single", required_argument, NULL, 's'},
 	        {"dir", required_argument, NULL, 'd'},
+	        {"divert", no_argument, NULL, 'D'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = {1000000, 5000, 1, "/tmp"};
+	struct divert_row rows[] = {
+	        {"TCP bulk, Gbit/s", "divert TCP bulk, store on / off", 0, 0},
+	        {"UDP 64 B delivered, kpkt/s",
+	         "divert UDP 64 B, store on / off", 0, 0},
+	        {"new TCP connections/s", "divert new TCP conn/s, on / off", 0,
+	         0},
+	};
+	struct bench_opts o = {1000000, 5000, 1, "/tmp", false};
+	char derr[256] = "not asked (--divert)";
+	bool have_divert = false;
+	size_t i;
 	struct run timer, enc, batched, single;
 	struct store_flow r;
 	char dir[512];
@@ -201,6 +279,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			o.dir = optarg;
+			break;
+		case 'D':
+			o.divert = true;
 			break;
 		default:
 			usage();
@@ -227,6 +308,9 @@ main(int argc, char **argv)
 		return 2;
 	rmdir(dir);
 	record(&r, 1, 1);
+	if (o.divert)
+		have_divert = run_divert(rows, sizeof(rows) / sizeof(rows[0]),
+		                         derr, sizeof(derr)) == 0;
 
 	printf("bench/store: %u flow records of %zu bytes from one producer "
 	       "thread; flush every %u ms or %u records; LMDB in %s\n\n",
@@ -250,9 +334,21 @@ main(int argc, char **argv)
 	printf("%-46s %12.0f %9s %9s %9.1f\n",
 	       "store: batched, sustained (target 200000)", batched.rps, "-",
 	       "-", batched.rps / single.rps);
-	printf("%-46s %12s %9s %9s %9s\n",
-	       "divert throughput, store on / off (>= 0.95)", "n/a until wired",
-	       "", "", "-");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (!have_divert) {
+			printf("%-46s %12s %9s %9s %9s\n", rows[i].name, "n/a",
+			       "", "", "-");
+			continue;
+		}
+		printf("%-46s %5.1f/%-6.1f %9s %9s %9.2f\n", rows[i].name,
+		       rows[i].on, rows[i].off, "", "",
+		       rows[i].off > 0 ? rows[i].on / rows[i].off : 0);
+	}
+	if (!have_divert)
+		printf("(divert rows: %s)\n", derr);
+	else
+		printf("(divert rows: bench/divert in this run, `spackle` "
+		       "against `db = none`, target ratio >= 0.95)\n");
 	printf("\nbatched run: %llu transactions, %llu records written, %llu "
 	       "puts found the queue full and waited, %llu errors, map used "
 	       "%.1f MiB; p50/p99 ns include the clock read; max put %.0f ns\n",
