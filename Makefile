@@ -57,11 +57,19 @@ run: build
 	      "$(BUILD)/spackle conns -c $(BUILD)/spackle.conf"
 	$(BUILD)/spackle run -c $(BUILD)/spackle.conf
 
-# The classifier over a generated capture, with the example rules.
+# The classifier over a generated capture, with the example rules; as
+# root, then, spackle audit in a sandbox of namespaces with three holes
+# made on purpose (tests/netns/audit.sh --demo).
 demo: build
 	$(BUILD)/mkcap demo $(BUILD)/demo.pcap
 	$(BUILD)/spackle replay --rules rules/examples --local 192.0.2.0/24 \
 		--local 2001:db8:1::/48 $(BUILD)/demo.pcap
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "demo: the audit sandbox needs root (network namespaces), skipped"; \
+	else \
+		tests/netns/audit.sh $(BUILD)/spackle \
+			$(BUILD)/tests/netns/nettool --demo; \
+	fi
 
 test: deps-test build build-san
 	cd $(BUILD) && ctest --output-on-failure

@@ -87,7 +87,8 @@ struct divert_ops {
 };
 
 /* Captures and live taps through libpcap: pcap and pcapng files, or an
- * interface name when spec starts with "live:". Observe only. */
+ * interface name when spec starts with "live:" ("live:eth0,headers": only
+ * the first 256 bytes of each packet). Observe only. */
 extern const struct divert_ops divert_pcap_ops;
 
 /*

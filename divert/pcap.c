@@ -28,9 +28,19 @@ pcap_backend_open(struct divert **out, const char *spec, char *err,
 		return -1;
 	}
 	if (strncmp(spec, "live:", 5) == 0) {
-		d->pc = pcap_create(spec + 5, ebuf);
+		char ifname[256];
+		const char *comma = strchr(spec + 5, ',');
+		bool headers = comma != NULL && strcmp(comma, ",headers") == 0;
+
+		snprintf(ifname, sizeof(ifname), "%.*s",
+		         (int)(comma != NULL ? (size_t)(comma - spec - 5)
+		                             : strlen(spec + 5)),
+		         spec + 5);
+		d->pc = pcap_create(ifname, ebuf);
 		if (d->pc != NULL) {
-			pcap_set_snaplen(d->pc, 262144);
+			/* ",headers": the first 256 bytes do (a tap that
+			 * counts flows) */
+			pcap_set_snaplen(d->pc, headers ? 256 : 262144);
 			pcap_set_immediate_mode(d->pc, 1);
 			pcap_set_tstamp_precision(d->pc,
 			                          PCAP_TSTAMP_PRECISION_NANO);
@@ -98,6 +108,18 @@ pcap_backend_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 	return n;
 }
 
+/* A live tap's descriptor to poll (non-blocking from here on); -1 for a
+ * file. */
+static int
+pcap_backend_fd(struct divert *d)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+
+	if (pcap_setnonblock(d->pc, 1, ebuf) != 0)
+		return -1;
+	return pcap_get_selectable_fd(d->pc);
+}
+
 static const char *
 pcap_backend_error(struct divert *d)
 {
@@ -120,4 +142,5 @@ const struct divert_ops divert_pcap_ops = {
         .verdict = NULL,
         .error = pcap_backend_error,
         .close = pcap_backend_close,
+        .fd = pcap_backend_fd,
 };

@@ -133,7 +133,7 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
           int family)
 {
 	bool flow = c->divert == CONFIG_DIVERT_FLOW;
-	unsigned i;
+	unsigned i, proto;
 
 	/* The deciding packet comes back marked: keep its verdict for the
 	 * flow before acting on it. */
@@ -156,7 +156,24 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 	if (h->dns_from)
 		ipt_dns(out, h, c, "sport");
 
+	/*
+	 * Exemptions, in the config's order: an interface both families,
+	 * icmp the IPv4 rules only, icmpv6 the IPv6 ones (in the form
+	 * ip6tables-save prints: ipv6-icmp).
+	 */
 	for (i = 0; i < c->nexempt; i++) {
+		proto = steer_exempt_proto(c->exempt[i]);
+		if (proto != 0) {
+			if ((proto == SP_PROTO_ICMP) == (family == AF_INET))
+				fprintf(out,
+				        "-A %s -p %s -m comment --comment "
+				        "\"%s%s\" -j RETURN\n",
+				        h->chain,
+				        proto == SP_PROTO_ICMP ? "icmp"
+				                               : "ipv6-icmp",
+				        STEER_COMMENT_EXEMPT, c->exempt[i]);
+			continue;
+		}
 		if (h->in)
 			fprintf(out,
 			        "-A %s -i %s -m comment --comment \"%s%s\" "

@@ -112,7 +112,7 @@ static void
 nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 {
 	bool flow = c->divert == CONFIG_DIVERT_FLOW;
-	unsigned i;
+	unsigned i, proto;
 
 	fprintf(out,
 	        "\tchain %s {\n"
@@ -133,7 +133,18 @@ nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 		fputs("\t\ttcp sport 53 ", out);
 		nft_dns_queue(out, c);
 	}
+	/* The protocol words: inet sees both families, so say which. */
 	for (i = 0; i < c->nexempt; i++) {
+		proto = steer_exempt_proto(c->exempt[i]);
+		if (proto != 0) {
+			fprintf(out,
+			        "\t\tmeta nfproto %s meta l4proto %s counter "
+			        "accept comment \"%s%s\"\n",
+			        proto == SP_PROTO_ICMP ? "ipv4" : "ipv6",
+			        proto == SP_PROTO_ICMP ? "icmp" : "ipv6-icmp",
+			        STEER_COMMENT_EXEMPT, c->exempt[i]);
+			continue;
+		}
 		if (h->in)
 			fprintf(out,
 			        "\t\tiifname \"%s\" counter accept "

@@ -195,6 +195,7 @@ static bool
 config_exempt(struct config_ctx *x, const char *key, const char *tok)
 {
 	const char *s;
+	unsigned i;
 
 	if (strlen(tok) >= CONFIG_IFNAME_MAX) {
 		config_error(x, "%s: interface name \"%s\" is too long", key,
@@ -212,6 +213,17 @@ config_exempt(struct config_ctx *x, const char *key, const char *tok)
 		config_error(x, "%s: more than 16 exemptions (at \"%s\")", key,
 		             tok);
 		return false;
+	}
+	/* icmp and icmpv6 are protocols, each one rule per hook: once. */
+	if (strcmp(tok, CONFIG_EXEMPT_ICMP) == 0 ||
+	    strcmp(tok, CONFIG_EXEMPT_ICMP6) == 0) {
+		for (i = 0; i < x->c->nexempt; i++) {
+			if (strcmp(x->c->exempt[i], tok) == 0) {
+				config_error(x, "%s: %s is listed twice", key,
+				             tok);
+				return false;
+			}
+		}
 	}
 	snprintf(x->c->exempt[x->c->nexempt++], CONFIG_IFNAME_MAX, "%s", tok);
 	return true;
@@ -298,7 +310,14 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		              &c->capture_max_size);
 	else if (strcmp(key, "capture_keep") == 0)
 		config_uint(x, key, v, 0, 1000, &c->capture_keep);
-	else
+	else if (strcmp(key, "steering_repair") == 0) {
+		if (strcmp(v, "yes") == 0)
+			c->steering_repair = true;
+		else if (strcmp(v, "no") == 0)
+			c->steering_repair = false;
+		else
+			config_error(x, "%s: \"%s\": use yes or no", key, v);
+	} else
 		config_error(x, "unknown key \"%s\"%s", key, "");
 #undef WORD
 }
@@ -446,4 +465,5 @@ config_print(FILE *f, const struct config *c)
 	fprintf(f, "capture_max_size = %llu\n",
 	        (unsigned long long)c->capture_max_size);
 	fprintf(f, "capture_keep = %u\n", c->capture_keep);
+	fprintf(f, "steering_repair = %s\n", c->steering_repair ? "yes" : "no");
 }

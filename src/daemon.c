@@ -22,6 +22,7 @@
 #include "spackle/control.h"
 #include "spackle/log.h"
 #include "spackle/proc.h"
+#include "spackle/fwread.h"
 #include "spackle/steer.h"
 #include "spackle/store.h"
 #include "spackle/capture.h"
@@ -111,7 +112,10 @@ struct daemon {
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops {
 		uint64_t enobufs, queue_dropped, user_dropped, store_lost;
-	} drops; /* as the last tick saw them */
+	} drops;           /* as the last tick saw them */
+	char *tamper_seen; /* the steering's last problem, NULL when ok */
+	uint64_t tampers;  /* times the steering was found changed */
+	uint64_t repairs;  /* times it was put back (steering_repair) */
 };
 
 /* ---- worker side ------------------------------------------------------ */
@@ -801,6 +805,10 @@ daemon_status(const json_t *req, void *arg)
 	daemon_status_attrib(dm, o0, c);
 	json_object_set_new(c, "rule_reloads",
 	                    json_integer((json_int_t)dm->reloads));
+	json_object_set_new(c, "tamper_events",
+	                    json_integer((json_int_t)dm->tampers));
+	json_object_set_new(c, "steering_repairs",
+	                    json_integer((json_int_t)dm->repairs));
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);
@@ -925,8 +933,132 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
 }
 
 /*
+ * What is wrong with the steering as installed now (iptables firewall):
+ * a JSON object per hook that is not as spackle installed it, NULL when
+ * all are. Rules placed above spackle's are listed with their counters.
+ */
+static json_t *
+daemon_steering_problems(struct daemon *dm)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct fw_ruleset rs = {0};
+	struct fw_steer_check chk = {0};
+	char err[512], *buf, desc[256];
+	json_t *arr = NULL, *h, *above, *list;
+	size_t len, i, k;
+	unsigned f;
+
+	for (f = 0; f < 2; f++) {
+		if (steer_save(fams[f], &buf, &len, err, sizeof(err)) != 0)
+			continue;
+		if (fw_parse_save(buf, len, fams[f], "filter", &rs, err,
+		                  sizeof(err)) == 0)
+			fw_check_steering(&dm->cfg, fams[f], &rs, &chk);
+		free(buf);
+	}
+	for (i = 0; i < chk.n; i++) {
+		const struct fw_hook_check *hc = &chk.v[i];
+
+		if (hc->ok)
+			continue;
+		above = json_array();
+		for (k = 0; k < hc->nabove; k++) {
+			const struct fw_rule *r = &rs.v[hc->above[k]];
+
+			fw_rule_describe(r, desc, sizeof(desc));
+			json_array_append_new(
+			        above,
+			        json_pack("{s:s,s:s,s:I}", "rule", r->spec,
+			                  "matches", desc, "packets",
+			                  (json_int_t)r->packets));
+		}
+		h = json_pack("{s:s,s:s,s:I,s:I,s:o}", "family",
+		              hc->family == AF_INET6 ? "ipv6" : "ipv4", "hook",
+		              hc->hook, "jumps", (json_int_t)hc->jumps,
+		              "position", (json_int_t)hc->jump_pos, "above",
+		              above);
+		list = json_array();
+		for (k = 0; k < hc->nmissing; k++)
+			json_array_append_new(list,
+			                      json_string(hc->missing[k]));
+		json_object_set_new(h, "missing", list);
+		list = json_array();
+		for (k = 0; k < hc->nextra; k++)
+			json_array_append_new(list, json_string(hc->extra[k]));
+		json_object_set_new(h, "extra", list);
+		if (arr == NULL)
+			arr = json_array();
+		json_array_append_new(arr, h);
+	}
+	fw_steer_check_free(&chk);
+	fw_ruleset_free(&rs);
+	return arr;
+}
+
+/*
+ * Once a second: is spackle still first and whole in every hook? A change
+ * is a tamper event and a log line (once per change); with
+ * steering_repair the rules are put back at once.
+ */
+static void
+daemon_check_steering(struct daemon *dm)
+{
+	json_t *probs, *o, *key, *h, *r;
+	char *text, err[512];
+	size_t i, k;
+	int rc;
+
+	if (!dm->steered ||
+	    steer_firewall(&dm->cfg) != CONFIG_FIREWALL_IPTABLES)
+		return;
+	if ((probs = daemon_steering_problems(dm)) == NULL) {
+		free(dm->tamper_seen);
+		dm->tamper_seen = NULL;
+		return;
+	}
+	/* What is wrong, without the counters that move every second. */
+	key = json_deep_copy(probs);
+	json_array_foreach(key, i, h)
+	{
+		json_array_foreach(json_object_get(h, "above"), k, r)
+		        json_object_del(r, "packets");
+	}
+	text = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(key);
+	if (text != NULL &&
+	    (dm->tamper_seen == NULL || strcmp(text, dm->tamper_seen) != 0)) {
+		dm->tampers++;
+		log_warn("steering changed by someone else: %s", text);
+		o = json_pack("{s:O,s:b}", "hooks", probs, "repair",
+		              dm->cfg.steering_repair);
+		daemon_event(dm, STORE_EV_TAMPER, o);
+		json_decref(o);
+		free(dm->tamper_seen);
+		dm->tamper_seen = text;
+		text = NULL;
+	}
+	free(text);
+	json_decref(probs);
+	if (!dm->cfg.steering_repair)
+		return;
+	if ((rc = steer_repair(&dm->cfg, err, sizeof(err))) < 0) {
+		log_err("steering_repair: %s", err);
+		return;
+	}
+	dm->repairs++;
+	log_info("steering_repair: spackle's rules put back first in %d "
+	         "hook%s",
+	         rc, rc == 1 ? "" : "s");
+	o = json_pack("{s:s,s:i}", "repaired", "steering", "hooks", rc);
+	daemon_event(dm, STORE_EV_TAMPER, o);
+	json_decref(o);
+	/* Checked again next second: a repair that holds clears it. */
+}
+
+/*
  * Once a second on the main thread: whatever was lost since the last
- * second becomes a drops event (and a log line), with how many of each.
+ * second becomes a drops event (and a log line), with how many of each;
+ * and the steering is checked.
  */
 static void
 daemon_tick(evutil_socket_t fd, short what, void *arg)
@@ -963,6 +1095,7 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	*was = now;
+	daemon_check_steering(dm);
 }
 
 /* Reload rules (and `default`) from the config file; the old set stays on
@@ -1357,6 +1490,7 @@ out:
 			event_free(sigs[i]);
 	if (dm.ev_tick != NULL)
 		event_free(dm.ev_tick);
+	free(dm.tamper_seen);
 	if (dm.w != NULL)
 		for (i = 0; i < dm.nw; i++)
 			worker_close(&dm, &dm.w[i]);

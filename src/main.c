@@ -22,6 +22,8 @@ static const struct subcommand subcommands[] = {
         {"log", cmd_log, "history of decisions from the store"},
         {"top", cmd_top,
          "traffic and decisions summed by process, host or rule"},
+        {"audit", cmd_audit,
+         "counters reconciled, steering integrity, hidden flows"},
         {"replay", cmd_replay, "run the classifier and rules over a capture"},
         {"rules", cmd_rules,
          "check, print or reload rules (check, print, reload)"},

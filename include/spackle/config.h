@@ -12,6 +12,12 @@
 #define CONFIG_DB_NONE    "none"
 #define CONFIG_EXEMPT_MAX 16
 #define CONFIG_IFNAME_MAX 16
+/*
+ * `exempt` words that name a protocol, not an interface: reserved, so no
+ * interface can be exempted by these names. Each may be given once.
+ */
+#define CONFIG_EXEMPT_ICMP  "icmp"   /* ICMP, in the IPv4 rules */
+#define CONFIG_EXEMPT_ICMP6 "icmpv6" /* ICMPv6, in the IPv6 rules */
 
 #define CONFIG_ATTRIB_TIMEOUT_MS 50 /* attrib_timeout_ms's default */
 
@@ -35,11 +41,14 @@ struct config {
 	unsigned queues;
 	unsigned queue_base;
 	unsigned hooks; /* enum config_hook bits */
+	/* Interface names, and the words CONFIG_EXEMPT_ICMP(6). */
 	char exempt[CONFIG_EXEMPT_MAX][CONFIG_IFNAME_MAX];
 	unsigned nexempt;
 	/* Deadline of one process attribution, ms (docs/attribution.md). */
 	unsigned attrib_timeout_ms;
 	enum config_firewall firewall;
+	/* Put spackle's steering back first when someone changes it. */
+	bool steering_repair;
 	/* The store (docs/store.md) and the capture of denied packets. */
 	uint64_t db_max_size;         /* bytes: the LMDB map */
 	uint64_t db_max_age;          /* seconds; 0: until the map fills */

@@ -79,7 +79,12 @@
  * so `spackle audit` can read each one's counters apart. An exemption's
  * comment is STEER_COMMENT_EXEMPT followed by the interface name, e.g.
  * "spackle exempt lo" (on the forward hook there are two such rules per
- * interface, one for -i and one for -o: sum them).
+ * interface, one for -i and one for -o: sum them), or by the protocol
+ * word: "spackle exempt icmp" (one rule per hook, in the IPv4 rules only:
+ * `-p icmp`), "spackle exempt icmpv6" (one rule per hook, IPv6 rules only:
+ * `-p ipv6-icmp`, as ip6tables-save prints it). nft has both in its inet
+ * chains (`meta nfproto ipv4 meta l4proto icmp`, `meta nfproto ipv6 meta
+ * l4proto ipv6-icmp`).
  */
 #define STEER_COMMENT_ACCEPT      "spackle accept"
 #define STEER_COMMENT_DENY        "spackle deny"
@@ -108,10 +113,18 @@ enum steer_ipt_variant {
  * Check that c can be turned into rules: queues >= 1 and the queue range
  * inside 0..65535, at least one hook and no unknown hook bit, every
  * exemption a non-empty interface name of [A-Za-z0-9._@-] shorter than
- * CONFIG_IFNAME_MAX. Returns 0, or -EINVAL with the reason in err (err may
- * be NULL).
+ * CONFIG_IFNAME_MAX, or one of the words CONFIG_EXEMPT_ICMP ("icmp") and
+ * CONFIG_EXEMPT_ICMP6 ("icmpv6"), each at most once. Returns 0, or
+ * -EINVAL with the reason in err (err may be NULL).
  */
 int steer_validate(const struct config *c, char *err, size_t errlen);
+
+/*
+ * What exemption name stands for: SP_PROTO_ICMP for "icmp" (a rule in the
+ * IPv4 text only), SP_PROTO_ICMP6 for "icmpv6" (IPv6 only), 0 for an
+ * interface (rules in both families).
+ */
+unsigned steer_exempt_proto(const char *name);
 
 /*
  * Generators: pure functions that write text to out and do nothing else.
@@ -215,5 +228,31 @@ int steer_remove(const struct config *c, char *err, size_t errlen);
  * a missing tool is skipped. Returns 0 or -errno.
  */
 int steer_cleanup(char *err, size_t errlen);
+
+/*
+ * The firewall as it stands: the output of `iptables-save -c` (family
+ * AF_INET) or `ip6tables-save -c` (AF_INET6), every table, with counters,
+ * NUL-terminated, in *buf (malloc'd: the caller frees it), its length in
+ * *len. Returns 0, -EINVAL (bad family), -ENOENT (the tool is missing),
+ * -EIO (it failed), -EFBIG (more than STEER_OUTPUT_MAX) or another
+ * -errno when it could not be run.
+ */
+int steer_save(int family, char **buf, size_t *len, char *err, size_t errlen);
+
+/*
+ * Put c's iptables steering back where it is not as steer_apply(c) left
+ * it (fw_check_steering(), include/spackle/fwread.h): per family (IPv6
+ * only when the kernel has it), read iptables-save -c, check, and when a
+ * hook is wrong run fw_repair_text() through ip(6)tables-restore
+ * --noflush, one transaction per family; then read and check again. The
+ * host's rules are not touched, but for other rules that jump to
+ * spackle's chains from its hooks, deleted with the stale jumps.
+ * Returns the number of hooks repaired (0: all was well; then err is
+ * ""), with err saying which and what was wrong, or -EINVAL (c does not
+ * validate), -ENOENT (a tool is missing), -EIO (a tool failed, or the
+ * steering is still wrong after the repair), -ENOMEM. With nft
+ * (steer_firewall(c) == CONFIG_FIREWALL_NFT): -ENOTSUP, for now.
+ */
+int steer_repair(const struct config *c, char *err, size_t errlen);
 
 #endif

@@ -53,6 +53,15 @@ cleanup() {
 	fi
 }
 
+# jqe FILTER [jq options]: jq -e on standard input that fails when the
+# input is empty (jq 1.6 -e exits 0 then, and a check of nothing passes).
+jqe() {
+	local in
+
+	in=$(cat)
+	[ -n "${in//[[:space:]]/}" ] && printf '%s\n' "$in" | jq -e "$@"
+}
+
 spk() {
 	timeout -k 1 10 ip netns exec "$NSA" "$SPACKLE" "$@"
 }

@@ -217,7 +217,7 @@ fi
 
 tls_check tls-sni-allowed 1 "$B4" good.example ok
 flow=$(conn_of $((P_TLS0 + 1)))
-if echo "$flow" | jq -e '.host == "good.example" and .host_from == "sni"
+if echo "$flow" | jqe '.host == "good.example" and .host_from == "sni"
 	and .verdict == "allow" and (.rule | test("10-names.rules:2$"))' \
 	>/dev/null 2>&1; then
 	pass conns-sni "$(echo "$flow" | jq -c '{host, host_from, verdict, rule, exe}')"
@@ -226,7 +226,7 @@ else
 fi
 tls_check tls-sni-denied 2 "$B4" www.evil.example reset
 flow=$(conn_of $((P_TLS0 + 2)))
-if echo "$flow" | jq -e '.host == "www.evil.example" and .verdict == "deny"
+if echo "$flow" | jqe '.host == "www.evil.example" and .verdict == "deny"
 	and (.rule | test("10-names.rules:3$"))' >/dev/null 2>&1; then
 	pass conns-deny "$(echo "$flow" | jq -c '{host, host_from, verdict, rule}')"
 else
@@ -247,7 +247,7 @@ else
 fi
 flow=$(conn_of "$P_HTTP")
 st=$(spk status -c "$CONF" --json)
-if echo "$st" | jq -e '.counters.name_holds >= 9 and .counters.names_sni >= 4
+if echo "$st" | jqe '.counters.name_holds >= 9 and .counters.names_sni >= 4
 	and .counters.names_http >= 3 and .counters.names_missing >= 1' \
 	>/dev/null 2>&1; then
 	pass counters "$(echo "$st" | jq -c '.counters | {name_holds, names_sni, names_http, names_missing}')"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <libnet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -48,6 +49,7 @@ struct nt_opts {
 	const char *tag;
 	const char *log;
 	const char *mode;
+	const char *iface;    /* -I */
 	unsigned lifetime_s;  /* -t: servers and sink exit after this */
 	unsigned wait_ms;     /* -w: connect, echo and error wait */
 	unsigned hold_ms;     /* -H: keep a connection open after the result */
@@ -116,7 +118,12 @@ nt_usage(void)
 	      "3 other):\n"
 	      "  tcp-connect -a ADDR -p PORT [-w MS] [-e] [-H MS] [-u UID]\n"
 	      "  udp-send    -a ADDR -p PORT [-n N] [-T TAG] [-w MS] [-u UID]\n"
-	      "  tcp-stream  -a ADDR -p PORT [-d S] [-i MS] [-w MS]\n"
+	      "  tcp-stream  -a ADDR -p PORT [-d S] [-i MS] [-w MS] [-u UID]\n"
+	      "  ping        -a ADDR [-n N] [-i MS] [-w MS]   (ICMP echo, "
+	      "IPv4, root)\n"
+	      "  packet-send -I IFACE -a ADDR -p PORT [-d S] [-i MS]   (UDP "
+	      "through an\n"
+	      "              AF_PACKET socket, past netfilter: libnet)\n"
 	      "load:\n"
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
@@ -158,7 +165,7 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 	o->len = 64;
 	o->threads = 4;
 	o->uid = -1;
-	while ((c = getopt(argc, argv, "a:p:t:w:H:n:T:d:i:L:j:m:o:u:e")) !=
+	while ((c = getopt(argc, argv, "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:e")) !=
 	       -1) {
 		unsigned *dst = NULL;
 		unsigned long max = UINT_MAX;
@@ -178,6 +185,9 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			continue;
 		case 'm':
 			o->mode = optarg;
+			continue;
+		case 'I':
+			o->iface = optarg;
 			continue;
 		case 'e':
 			o->echo = true;
@@ -231,7 +241,8 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 		        argv[optind]);
 		return -1;
 	}
-	if (o->addr == NULL || o->port == NULL) {
+	/* ping alone has no port. */
+	if (o->addr == NULL || (o->port == NULL && strcmp(argv[0], "ping"))) {
 		fputs("nettool: -a ADDR and -p PORT are required\n", stderr);
 		return -1;
 	}
@@ -607,7 +618,8 @@ nt_tcp_stream(const struct nt_opts *o)
 	unsigned seq = 0;
 	int s, err;
 
-	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0 ||
+	    nt_drop_uid(o->uid) < 0)
 		return NT_USAGE;
 	s = nt_connect(&ss, len, o->wait_ms, &err);
 	if (s < 0) {
@@ -1087,6 +1099,128 @@ nt_tcp_latency(const struct nt_opts *o)
 	return NT_OK;
 }
 
+/*
+ * packet-send: UDP datagrams to -a ADDR (IPv4) port -p, every -i ms for -d
+ * s, written whole (Ethernet, IPv4, UDP, built by libnet) to an AF_PACKET
+ * socket on -I IFACE, to the broadcast MAC: the way a DHCP client sends,
+ * which no netfilter hook sees. One `result=` line with the count.
+ */
+static int
+nt_packet_send(const struct nt_opts *o)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	char ebuf[LIBNET_ERRBUF_SIZE], payload[32];
+	struct libnet_ether_addr *mac;
+	uint32_t src, dst;
+	unsigned port, sent = 0;
+	uint64_t end;
+	libnet_t *ln;
+	int n;
+
+	if (o->iface == NULL || o->addr == NULL || o->port == NULL ||
+	    !nt_parse_uint(o->port, 65535, &port)) {
+		nt_usage();
+		return NT_USAGE;
+	}
+	if ((ln = libnet_init(LIBNET_LINK, o->iface, ebuf)) == NULL) {
+		fprintf(stderr, "nettool: libnet: %s\n", ebuf);
+		return NT_ERROR;
+	}
+	dst = libnet_name2addr4(ln, (char *)(uintptr_t)o->addr,
+	                        LIBNET_DONT_RESOLVE);
+	src = libnet_get_ipaddr4(ln);
+	mac = libnet_get_hwaddr(ln);
+	if (dst == (uint32_t)-1 || mac == NULL) {
+		fprintf(stderr, "nettool: %s\n", libnet_geterror(ln));
+		libnet_destroy(ln);
+		return NT_ERROR;
+	}
+	end = nt_now_ns() + (uint64_t)o->duration_s * 1000000000u;
+	while (!nt_stop && nt_now_ns() < end) {
+		n = snprintf(payload, sizeof(payload), "raw %u\n", sent);
+		libnet_clear_packet(ln);
+		if (libnet_build_udp(
+		            40000, (uint16_t)port, (uint16_t)(LIBNET_UDP_H + n),
+		            0, (uint8_t *)payload, (uint32_t)n, ln, 0) == -1 ||
+		    libnet_build_ipv4(
+		            (uint16_t)(LIBNET_IPV4_H + LIBNET_UDP_H + n), 0,
+		            (uint16_t)sent, 0, 64, IPPROTO_UDP, 0, src, dst,
+		            NULL, 0, ln, 0) == -1 ||
+		    libnet_build_ethernet(bcast, mac->ether_addr_octet,
+		                          ETHERTYPE_IP, NULL, 0, ln, 0) == -1 ||
+		    libnet_write(ln) == -1) {
+			fprintf(stderr, "nettool: %s\n", libnet_geterror(ln));
+			break;
+		}
+		sent++;
+		usleep(o->interval_ms * 1000u);
+	}
+	libnet_destroy(ln);
+	printf("result=%s sent=%u\n", sent > 0 ? "ok" : "error", sent);
+	return sent > 0 ? NT_OK : NT_ERROR;
+}
+
+/* ping: -n ICMP echo requests to -a ADDR (IPv4), one every -i ms; the
+ * replies that came back within -w ms of the last. */
+static int
+nt_ping(const struct nt_opts *o)
+{
+	struct sockaddr_in to;
+	struct pollfd pfd;
+	uint8_t pkt[64], back[256];
+	unsigned i, replies = 0;
+	uint32_t sum;
+	uint64_t deadline;
+	ssize_t n;
+	int s;
+
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	if (o->addr == NULL || inet_pton(AF_INET, o->addr, &to.sin_addr) != 1) {
+		nt_usage();
+		return NT_USAGE;
+	}
+	if ((s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP)) < 0) {
+		printf("result=error errno=%d\n", errno);
+		return NT_ERROR;
+	}
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	for (i = 0; i < o->count && !nt_stop; i++) {
+		memset(pkt, 0, sizeof(pkt));
+		pkt[0] = 8; /* echo request */
+		pkt[4] = (uint8_t)(getpid() >> 8);
+		pkt[5] = (uint8_t)getpid();
+		pkt[6] = (uint8_t)(i >> 8);
+		pkt[7] = (uint8_t)i;
+		for (sum = 0, n = 0; n < (ssize_t)sizeof(pkt); n += 2)
+			sum += (uint32_t)(pkt[n] << 8 | pkt[n + 1]);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		pkt[2] = (uint8_t)(~sum >> 8);
+		pkt[3] = (uint8_t)~sum;
+		if (sendto(s, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+		           sizeof(to)) < 0)
+			break;
+		deadline = nt_now_ns() + (uint64_t)(i + 1 == o->count
+		                                            ? o->wait_ms
+		                                            : o->interval_ms) *
+		                                 1000000u;
+		while (poll(&pfd, 1, nt_left_ms(deadline)) > 0) {
+			n = recv(s, back, sizeof(back), 0);
+			/* IPv4 header, then an echo reply (type 0) of ours */
+			if (n >= 28 && back[20] == 0 &&
+			    back[24] == (uint8_t)(getpid() >> 8) &&
+			    back[25] == (uint8_t)getpid())
+				replies++;
+		}
+	}
+	close(s);
+	printf("result=%s sent=%u replies=%u\n", replies ? "ok" : "timeout", i,
+	       replies);
+	return replies ? NT_OK : NT_TIMEOUT;
+}
+
 struct nt_command {
 	const char *name;
 	int (*fn)(const struct nt_opts *o);
@@ -1096,6 +1230,7 @@ static const struct nt_command nt_commands[] = {
         {"tcp-server", nt_tcp_server},   {"udp-server", nt_udp_server},
         {"udp-sink", nt_udp_sink},       {"tcp-connect", nt_tcp_connect},
         {"udp-send", nt_udp_send},       {"tcp-stream", nt_tcp_stream},
+        {"packet-send", nt_packet_send}, {"ping", nt_ping},
         {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
         {"tcp-latency", nt_tcp_latency},
 };

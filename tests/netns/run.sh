@@ -90,6 +90,10 @@ nskip=0
 
 # --- reporting --------------------------------------------------------------
 
+# jqe (and the helpers run.sh redefines below for its own output).
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 pass() {
 	echo "PASS $MODE/$1: $2"
 	npass=$((npass + 1))
@@ -625,7 +629,7 @@ scenario_enforce() {
 	daemon_start enforce || return
 
 	st=$(spk status -c "$CONF" --json)
-	if echo "$st" | jq -e --argjson k "$STATUS_KEYS" --argjson c "$COUNTER_KEYS" \
+	if echo "$st" | jqe --argjson k "$STATUS_KEYS" --argjson c "$COUNTER_KEYS" \
 		'(($k - keys) | length == 0) and (.counters | type == "object")
 		 and (($c - (.counters | keys)) | length == 0) and .mode == "enforce"' \
 		>/dev/null 2>&1; then
@@ -663,7 +667,7 @@ scenario_enforce() {
 		ref=$(rule_ref "allow out proto tcp to $B4 port $P_ALLOW")
 		if [ -z "$flow" ]; then
 			fail enforce/conns-json "no flow to port $P_ALLOW from port $HELD_PORT in: $(conns_json | head -c 600)"
-		elif echo "$flow" | jq -e --argjson k "$CONN_KEYS" --arg r "$ref" \
+		elif echo "$flow" | jqe --argjson k "$CONN_KEYS" --arg r "$ref" \
 			'(($k - keys) | length == 0) and .verdict == "allow"
 			 and (.rule | endswith($r)) and .dir == "out"
 			 and (.uid | tostring) == "0" and .packets_out > 0
@@ -678,7 +682,7 @@ scenario_enforce() {
 	fi
 
 	# 4b: process rules, once attribution fills in `exe`.
-	if [ -n "$flow" ] && echo "$flow" | jq -e '.exe != null' >/dev/null; then
+	if [ -n "$flow" ] && echo "$flow" | jqe '.exe != null' >/dev/null; then
 		mkdir -p "$TMP/bin"
 		cp "$NETTOOL" "$TMP/bin/nettool-other"
 		saved=$NETTOOL
@@ -724,13 +728,13 @@ scenario_enforce() {
 	if [ -z "$live_id" ]; then
 		fail enforce/reload-live-flow "no live flow to port $P_RELOAD before the reload"
 	elif flow=$(flow_of "$P_RELOAD" "$HELD_PORT") &&
-		echo "$flow" | jq -e '.verdict == "reject"' >/dev/null 2>&1; then
+		echo "$flow" | jqe '.verdict == "reject"' >/dev/null 2>&1; then
 		pass enforce/reload-live-flow "flow $live_id: $(echo "$flow" | jq -c '{verdict, rule}')"
 	else
 		fail enforce/reload-live-flow "want verdict reject for flow $live_id: ${flow:-gone}"
 	fi
 	if [ -n "$live_id" ] && wait_for 30 eval "spk log -c '$CONF' --events --json |
-		jq -e --argjson id $live_id 'any(.[]; .type == \"verdict\" and .flow == \$id and .text == \"allow -> reject\")' >/dev/null 2>&1"; then
+		jqe --argjson id $live_id 'any(.[]; .type == \"verdict\" and .flow == \$id and .text == \"allow -> reject\")' >/dev/null 2>&1"; then
 		pass enforce/reload-verdict-event "spackle log --events: verdict, flow $live_id, allow -> reject"
 	else
 		fail enforce/reload-verdict-event "no verdict event for flow ${live_id:-?}: $(spk log -c "$CONF" --events 2>&1 | tail -n 3)"
@@ -747,7 +751,7 @@ scenario_enforce() {
 	fi
 
 	st=$(spk status -c "$CONF" --json)
-	if echo "$st" | jq -e '.counters.received > 0 and .counters.dropped > 0
+	if echo "$st" | jqe '.counters.received > 0 and .counters.dropped > 0
 		and .counters.rejected > 0' >/dev/null 2>&1; then
 		pass enforce/counters "$(echo "$st" | jq -c .counters)"
 	else
@@ -769,7 +773,7 @@ scenario_monitor() {
 	if hold_conn monitor "$B4" "$P_DENY"; then
 		pass monitor/tcp4-would-deny "connect+echo ok"
 		flow=$(flow_of "$P_DENY" "$HELD_PORT")
-		if echo "$flow" | jq -e '.verdict == "deny" and .monitor == true' \
+		if echo "$flow" | jqe '.verdict == "deny" and .monitor == true' \
 			>/dev/null 2>&1; then
 			pass monitor/conns-records-deny "$(echo "$flow" | jq -c '{verdict, monitor, rule}')"
 		else

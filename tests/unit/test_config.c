@@ -132,6 +132,50 @@ test_errors_name_the_line(void **state)
 	assert_int_equal(c.mode, CONFIG_MODE_ENFORCE);
 }
 
+/*
+ * exempt: the words icmp and icmpv6 name protocols (reserved: no
+ * interface has those names here), once each; they print back as given.
+ */
+static void
+test_exempt_words(void **state)
+{
+	struct config c, again;
+	char err[512], out[2048];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(
+	        parse(&c, "exempt = icmp, lo icmpv6\n", err, sizeof(err)), 0);
+	assert_int_equal(c.nexempt, 3);
+	assert_string_equal(c.exempt[0], CONFIG_EXEMPT_ICMP);
+	assert_string_equal(c.exempt[1], "lo");
+	assert_string_equal(c.exempt[2], CONFIG_EXEMPT_ICMP6);
+	f = fmemopen(out, sizeof(out), "w");
+	config_print(f, &c);
+	fclose(f);
+	assert_non_null(strstr(out, "\nexempt = icmp, lo, icmpv6\n"));
+	config_defaults(&again);
+	assert_int_equal(parse(&again, out, err, sizeof(err)), 0);
+	assert_int_equal(again.nexempt, 3);
+	assert_string_equal(again.exempt[2], "icmpv6");
+
+	config_defaults(&c);
+	assert_int_equal(
+	        parse(&c, "exempt = icmp, lo, icmp\n", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:1: exempt: icmp is listed twice"));
+	assert_int_equal(c.nexempt, 1); /* unchanged: the default lo */
+	assert_string_equal(c.exempt[0], "lo");
+	assert_int_equal(
+	        parse(&c, "exempt = icmpv6 icmpv6\n", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "icmpv6 is listed twice"));
+	/* Interface names may still repeat; other spellings are names. */
+	assert_int_equal(
+	        parse(&c, "exempt = lo, lo, ICMP, icmp6\n", err, sizeof(err)),
+	        0);
+	assert_int_equal(c.nexempt, 4);
+}
+
 static void
 test_load_file(void **state)
 {
@@ -236,6 +280,7 @@ main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_errors_name_the_line),
+	        cmocka_unit_test(test_exempt_words),
 	        cmocka_unit_test(test_load_file),
 	        cmocka_unit_test(test_store_keys),
 	};

@@ -87,6 +87,19 @@ gen_ok(const struct config *c, enum gen g)
 	return s;
 }
 
+/* How often needle occurs in text. */
+static unsigned
+count(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	while ((text = strstr(text, needle)) != NULL) {
+		n++;
+		text += strlen(needle);
+	}
+	return n;
+}
+
 static char *
 read_all(const char *path, size_t *lenp)
 {
@@ -176,6 +189,8 @@ static const struct golden_case golden_cases[] = {
                  "hooks = out, in, forward\n"},
         {"out-only", "queues = 1\nqueue_base = 0\nfailure = closed\n"
                      "hooks = out\nexempt =\n"},
+        {"icmp", "queues = 2\nhooks = out, in, forward\n"
+                 "exempt = lo, icmp, icmpv6, veth0\n"},
 };
 
 static void
@@ -266,13 +281,19 @@ test_text_shape(void **state)
 			assert_int_equal(strstr(v6, jumps[h]) != NULL, on);
 			assert_int_equal(strstr(rm, dels[h]) != NULL, on);
 		}
-		/* Each exemption is its own rule with its own comment. */
+		/* Each exemption is its own rule with its own comment
+		 * (icmpv6 in the IPv6 text, the others in IPv4's). */
 		for (e = 0; e < c.nexempt; e++) {
 			snprintf(want, sizeof(want),
 			         "-m comment --comment \"spackle exempt %s\" "
 			         "-j RETURN",
 			         c.exempt[e]);
-			assert_non_null(strstr(v4, want));
+			assert_non_null(
+			        strstr(steer_exempt_proto(c.exempt[e]) ==
+			                               SP_PROTO_ICMP6
+			                       ? v6
+			                       : v4,
+			               want));
 			snprintf(want, sizeof(want),
 			         "counter accept comment \"spackle exempt "
 			         "%s\"",
@@ -310,6 +331,107 @@ test_text_shape(void **state)
 		free(rm);
 		free(nft);
 	}
+}
+
+/*
+ * exempt = icmp / icmpv6: one rule per hook, only in the family it names,
+ * with its own comment, where the config lists it among the exemptions.
+ */
+static void
+test_exempt_icmp(void **state)
+{
+	static const char *const chains[] = {"SPACKLE-OUT", "SPACKLE-IN",
+	                                     "SPACKLE-FWD"};
+	struct config c;
+	char *v4, *v6, *nft, want[256], *lo, *icmp, *veth;
+	unsigned h;
+
+	(void)state;
+	conf(&c, "queues = 2\nhooks = out, in, forward\n"
+	         "exempt = lo, icmp, icmpv6, veth0\n");
+	assert_int_equal(steer_validate(&c, NULL, 0), 0);
+	assert_int_equal(steer_exempt_proto("icmp"), SP_PROTO_ICMP);
+	assert_int_equal(steer_exempt_proto("icmpv6"), SP_PROTO_ICMP6);
+	assert_int_equal(steer_exempt_proto("lo"), 0);
+	assert_int_equal(steer_exempt_proto("ICMP"), 0);
+	assert_int_equal(steer_exempt_proto("icmp6"), 0);
+	assert_int_equal(steer_exempt_proto(NULL), 0);
+	v4 = gen_ok(&c, GEN_IPT4);
+	v6 = gen_ok(&c, GEN_IPT6);
+	nft = gen_ok(&c, GEN_NFT);
+	for (h = 0; h < 3; h++) {
+		snprintf(want, sizeof(want),
+		         "\n-A %s -p icmp -m comment --comment \"spackle "
+		         "exempt icmp\" -j RETURN\n",
+		         chains[h]);
+		assert_int_equal(count(v4, want), 1);
+		assert_int_equal(count(v6, want), 0);
+		/* in the config's order: after lo, before veth0 */
+		icmp = strstr(v4, want);
+		snprintf(want, sizeof(want), "-A %s -%c lo ", chains[h],
+		         h == 0 ? 'o' : 'i');
+		lo = strstr(v4, want);
+		snprintf(want, sizeof(want), "-A %s -%c veth0 ", chains[h],
+		         h == 0 ? 'o' : 'i');
+		veth = strstr(v4, want);
+		assert_non_null(lo);
+		assert_non_null(veth);
+		assert_true(lo < icmp && icmp < veth);
+
+		/* ip6tables-save prints ICMPv6 as ipv6-icmp */
+		snprintf(want, sizeof(want),
+		         "\n-A %s -p ipv6-icmp -m comment --comment \"spackle "
+		         "exempt icmpv6\" -j RETURN\n",
+		         chains[h]);
+		assert_int_equal(count(v6, want), 1);
+		assert_int_equal(count(v4, want), 0);
+	}
+	/* Nothing else is said of them: no -i icmp, no -o icmpv6. */
+	assert_null(strstr(v4, "-i icmp"));
+	assert_null(strstr(v4, "-o icmp"));
+	assert_null(strstr(v6, "-i icmp"));
+	assert_null(strstr(v6, "icmpv6\" -j RETURN\n-A SPACKLE-FWD -o"));
+	assert_int_equal(count(v4, "spackle exempt icmpv6"), 0);
+	assert_int_equal(count(v6, "spackle exempt icmp\""), 0);
+	/* the interfaces as before: both families, -i and -o in forward */
+	assert_int_equal(count(v4, "\"spackle exempt veth0\""), 4);
+	assert_int_equal(count(v6, "\"spackle exempt veth0\""), 4);
+
+	/* nft: one inet table, so each rule says its family; one per hook */
+	assert_int_equal(count(nft, "\t\tmeta nfproto ipv4 meta l4proto icmp "
+	                            "counter accept comment \"spackle "
+	                            "exempt icmp\"\n"),
+	                 3);
+	assert_int_equal(count(nft, "\t\tmeta nfproto ipv6 meta l4proto "
+	                            "ipv6-icmp counter accept comment "
+	                            "\"spackle exempt icmpv6\"\n"),
+	                 3);
+	assert_null(strstr(nft, "iifname \"icmp"));
+	assert_null(strstr(nft, "oifname \"icmp"));
+	free(v4);
+	free(v6);
+	free(nft);
+
+	/* Only icmp: the IPv6 text has no exemption at all. */
+	conf(&c, "queues = 2\nhooks = out\nexempt = icmp\n");
+	v6 = gen_ok(&c, GEN_IPT6);
+	assert_null(strstr(v6, "spackle exempt"));
+	free(v6);
+	v4 = gen_ok(&c, GEN_IPT4);
+	assert_int_equal(count(v4, "spackle exempt"), 1);
+	free(v4);
+	conf(&c, "queues = 2\nhooks = in\nexempt = icmpv6\n");
+	v4 = gen_ok(&c, GEN_IPT4);
+	assert_null(strstr(v4, "spackle exempt"));
+	free(v4);
+
+	/* Case matters: ICMP is an interface name. */
+	conf(&c, "queues = 2\nhooks = out\nexempt = ICMP\n");
+	v4 = gen_ok(&c, GEN_IPT4);
+	assert_non_null(strstr(v4, "-A SPACKLE-OUT -o ICMP -m comment "
+	                           "--comment \"spackle exempt ICMP\" -j "
+	                           "RETURN\n"));
+	free(v4);
 }
 
 static void
@@ -372,6 +494,17 @@ test_invalid(void **state)
 	conf(&c, "queues = 4\n");
 	c.nexempt = CONFIG_EXEMPT_MAX + 1;
 	expect_einval(&c, "exemptions");
+	/* A protocol word once: a second rule would count twice. */
+	conf(&c, "queues = 4\nexempt = icmp, lo, icmpv6\n");
+	assert_int_equal(steer_validate(&c, NULL, 0), 0);
+	snprintf(c.exempt[c.nexempt++], sizeof(c.exempt[0]), "icmpv6");
+	expect_einval(&c, "exemption icmpv6 is listed twice");
+	conf(&c, "queues = 4\nexempt = icmp\n");
+	snprintf(c.exempt[c.nexempt++], sizeof(c.exempt[0]), "icmp");
+	expect_einval(&c, "exemption icmp is listed twice");
+	/* Interfaces may repeat, as before. */
+	conf(&c, "queues = 4\nexempt = lo, lo\n");
+	assert_int_equal(steer_validate(&c, NULL, 0), 0);
 
 	conf(&c, "queues = 4\n");
 	c.failure = (enum config_failure)7;
@@ -904,18 +1037,6 @@ without_spackle(const char *text)
 	return out;
 }
 
-static unsigned
-count(const char *text, const char *needle)
-{
-	unsigned n = 0;
-
-	while ((text = strstr(text, needle)) != NULL) {
-		n++;
-		text += strlen(needle);
-	}
-	return n;
-}
-
 /*
  * After steer_apply(c): the state is before plus exactly c's rules. The
  * jump is the first rule of each configured hook, the chains hold the
@@ -1112,8 +1233,10 @@ test_netns_apply_remove(void **state)
 		skip();
 	}
 
-	conf(&all, "queues = 4\nhooks = out, in, forward\nexempt = lo, veth0\n"
-	           "firewall = iptables\n");
+	/* icmp and icmpv6 too: their rules compare verbatim once installed
+	 * (ip6tables-save prints ICMPv6 as ipv6-icmp). */
+	conf(&all, "queues = 4\nhooks = out, in, forward\n"
+	           "exempt = lo, icmp, icmpv6, veth0\nfirewall = iptables\n");
 	conf(&other, "queues = 1\nqueue_base = 0\nhooks = out\n"
 	             "failure = closed\ndivert = flow\nfirewall = iptables\n");
 
@@ -1236,6 +1359,7 @@ main(void)
 	        cmocka_unit_test(test_golden),
 	        cmocka_unit_test(test_golden_cleanup),
 	        cmocka_unit_test(test_text_shape),
+	        cmocka_unit_test(test_exempt_icmp),
 	        cmocka_unit_test(test_invalid),
 	        cmocka_unit_test(test_write_error),
 	        cmocka_unit_test(test_cleanup_edges),

@@ -1,0 +1,308 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `spackle audit` (issue 6): namespace A runs `spackle run` (hooks out and in,
+# exempt lo and icmp) with ordinary traffic to servers in namespace B. First
+# the audit must say "clean" (no false alarm from loopback, neighbour
+# discovery or its own tap). Then three holes are made on purpose:
+#
+#   1. an ACCEPT for uid 4242 placed above spackle's jump in OUTPUT, as a
+#      vendor's exemption list would, and a TCP stream from that uid;
+#   2. an AF_PACKET sender (nettool packet-send): UDP frames that no
+#      netfilter hook sees, as a DHCP client sends them;
+#   3. pings, which the declared ICMP exemption lets past the divert;
+#
+# and the audit must name the first two as hidden, each with its cause and
+# process, list the third as exempt with its counters, show the foreign
+# rule above spackle's in the steering report, exit 1 and say "holes"; the
+# daemon must have recorded a tamper event. Last, with steering_repair the
+# daemon puts its jump back first within seconds.
+#
+# Usage: audit.sh SPACKLE NETTOOL [--demo]
+#   --demo: print `spackle conns` and `spackle audit` for a person (make
+#           demo) instead of PASS/FAIL lines.
+#   SPACKLE_NETNS_KEEP  1: keep the temporary directory
+#
+# Every networking command runs under `ip netns exec`; the machine's own
+# namespace is never changed. Waits are bounded; the EXIT trap cleans up.
+# Exit 0 pass, 1 fail, 2 set-up failed, 77 skipped (not root).
+set -u
+
+if [ $# -lt 2 ]; then
+	echo "usage: $0 SPACKLE NETTOOL [--demo]" >&2
+	exit 2
+fi
+SPACKLE=$(readlink -f "$1")
+NETTOOL=$(readlink -f "$2")
+DEMO=0
+[ "${3:-}" = --demo ] && DEMO=1
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: not root (network namespaces)"
+	exit 77
+fi
+for tool in ip iptables jq timeout; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "FAIL setup: $tool not found"
+		exit 2
+	fi
+done
+
+ID=$$
+NSA=spackle-au-a-$ID
+NSB=spackle-au-b-$ID
+VA=spaa$ID
+VB=spab$ID
+A4=192.0.2.1
+B4=192.0.2.2
+A6=2001:db8::1
+B6=2001:db8::2
+P_TCP=7201
+P_UDP=7202
+P_RAW=7203
+HOLE_UID=4242
+WATCH=3
+
+TMP=$(mktemp -d /tmp/spackle-au.XXXXXX) || exit 2
+TMP=$(readlink -f "$TMP")
+CONF=$TMP/spackle.conf
+PIDS=()
+DAEMON=
+npass=0
+nfail=0
+
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() {
+	[ "$DEMO" = 1 ] && printf '\n### %s\n' "$*"
+}
+
+setup() {
+	ip netns add "$NSA" && ip netns add "$NSB" &&
+		ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
+			netns "$NSB" &&
+		ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
+		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
+		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
+		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
+		ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad &&
+		ip -n "$NSA" link set "$VA" up &&
+		ip -n "$NSB" link set "$VB" up || return 1
+	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
+		return 1
+	mkdir -p "$TMP/rules" "$TMP/db"
+	echo "allow any" >"$TMP/rules/10-audit.rules"
+	write_conf no
+	bg_b tcp-server "$NETTOOL" tcp-server -a "$B4" -p "$P_TCP" -t 300
+	bg_b tcp6-server "$NETTOOL" tcp-server -a "$B6" -p "$P_TCP" -t 300
+	bg_b udp-server "$NETTOOL" udp-server -a "$B4" -p "$P_UDP" -t 300
+	bg_b udp-sink "$NETTOOL" udp-sink -a "$B4" -p "$P_RAW" -t 300 -i 300000
+	# A local server for loopback traffic (exempt lo).
+	bg_a lo-server "$NETTOOL" tcp-server -a 127.0.0.1 -p "$P_TCP" -t 300
+	wait_for 50 grep -qs '^ready' "$TMP/tcp-server.out" &&
+		wait_for 50 grep -qs '^ready' "$TMP/tcp6-server.out" &&
+		wait_for 50 grep -qs '^ready' "$TMP/udp-server.out" &&
+		wait_for 50 grep -qs '^ready' "$TMP/lo-server.out"
+}
+
+write_conf() {
+	cat >"$CONF" <<EOF
+mode = enforce
+default = allow
+failure = open
+hooks = out, in
+exempt = lo, icmp
+rules = $TMP/rules
+db = $TMP/db
+control = $TMP/spackle.sock
+steering_repair = $1
+EOF
+}
+
+bg_a() {
+	local name=$1
+
+	shift
+	ip netns exec "$NSA" "$@" >"$TMP/$name.out" 2>&1 &
+	PIDS+=("$!")
+}
+
+bg_b() {
+	local name=$1
+
+	shift
+	ip netns exec "$NSB" "$@" >"$TMP/$name.out" 2>&1 &
+	PIDS+=("$!")
+}
+
+daemon_start() {
+	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" \
+		>"$TMP/daemon-$1.out" 2>"$TMP/daemon-$1.err" &
+	DAEMON=$!
+	PIDS+=("$DAEMON")
+	wait_for 100 eval "spk status -c '$CONF' >/dev/null 2>&1"
+}
+
+daemon_stop() {
+	kill -TERM "$DAEMON" 2>/dev/null
+	wait_for 50 eval "! alive $DAEMON"
+	wait "$DAEMON" 2>/dev/null
+}
+
+# Ordinary traffic for S seconds: a TCP stream (IPv4 and IPv6), UDP echoes,
+# and loopback connections.
+ordinary() {
+	local s=$1 i
+
+	bg_a stream4 "$NETTOOL" tcp-stream -a "$B4" -p "$P_TCP" -d "$s" -i 100
+	bg_a stream6 "$NETTOOL" tcp-stream -a "$B6" -p "$P_TCP" -d "$s" -i 100
+	bg_a stream-lo "$NETTOOL" tcp-stream -a 127.0.0.1 -p "$P_TCP" -d "$s" -i 200
+	(
+		for ((i = 0; i < s * 2; i++)); do
+			ip netns exec "$NSA" "$NETTOOL" udp-send -a "$B4" \
+				-p "$P_UDP" -n 1 -w 300 >/dev/null 2>&1
+			sleep 0.5
+		done
+	) &
+	PIDS+=("$!")
+}
+
+audit_json() {
+	spk audit -c "$CONF" --watch "$WATCH" --json >"$TMP/audit-$1.json" \
+		2>"$TMP/audit-$1.err"
+	echo $? >"$TMP/audit-$1.rc"
+}
+
+# jq_ok FILTER FILE [jq options]: FILE holds JSON and FILTER is true of it
+# (jq -e alone passes on an empty file).
+jq_ok() {
+	local filter=$1 file=$2
+
+	shift 2
+	[ -s "$file" ] && jq -e "$@" "$filter" "$file" >/dev/null 2>&1
+}
+
+if ! setup; then
+	echo "FAIL setup: namespaces or servers"
+	exit 2
+fi
+
+# --- 1: ordinary traffic alone is clean --------------------------------------
+
+say "spackle run in namespace $NSA: ordinary traffic only"
+if ! daemon_start clean; then
+	echo "FAIL setup: the daemon did not start: $(tail -n 3 "$TMP/daemon-clean.err")"
+	exit 2
+fi
+ordinary $((WATCH + 4))
+sleep 1
+if [ "$DEMO" = 1 ]; then
+	say "spackle audit --watch $WATCH (expect: clean)"
+	spk audit -c "$CONF" --watch "$WATCH"
+else
+	audit_json clean
+	rc=$(cat "$TMP/audit-clean.rc")
+	j=$TMP/audit-clean.json
+	if [ "$rc" = 0 ] && jq_ok '.verdict == "clean" and (.hidden | length) == 0
+		and .counters.adds_up and .steering.ok' "$j"; then
+		pass clean "exit 0, verdict clean, nothing hidden over $WATCH s ($(jq -c '{wire: .counters.wire.packets, sent: .counters.sent_to_queues, received: .counters.received, exempt: (.exempt | length)}' "$j"))"
+	else
+		fail clean "want exit 0 and clean; exit $rc: $(jq -c '{verdict, hidden, steering: .steering.ok, adds_up: .counters.adds_up, notes}' "$j" 2>/dev/null || head -c 600 "$j" "$TMP/audit-clean.err")"
+	fi
+fi
+
+# --- 2: three holes -------------------------------------------------------------
+
+say "making three holes: an ACCEPT for uid $HOLE_UID above spackle's rules, an AF_PACKET sender, pings (exempt icmp)"
+ip netns exec "$NSA" iptables -I OUTPUT 1 -m owner --uid-owner "$HOLE_UID" \
+	-j ACCEPT || fail setup "iptables -I OUTPUT 1 (in the namespace)"
+ordinary $((WATCH + 6))
+bg_a hole-uid "$NETTOOL" tcp-stream -a "$B4" -p "$P_TCP" -d $((WATCH + 6)) \
+	-i 100 -u "$HOLE_UID"
+bg_a hole-raw "$NETTOOL" packet-send -I "$VA" -a "$B4" -p "$P_RAW" \
+	-d $((WATCH + 6)) -i 100
+bg_a hole-ping "$NETTOOL" ping -a "$B4" -n $(((WATCH + 6) * 5)) -i 200
+sleep 1.5
+if [ "$DEMO" = 1 ]; then
+	say "spackle conns (what crossed the divert)"
+	spk conns -c "$CONF"
+	say "spackle audit --watch $WATCH (expect: holes)"
+	spk audit -c "$CONF" --watch "$WATCH"
+	say "spackle log --events (the daemon saw its steering changed)"
+	spk log -c "$CONF" --events | grep -E "tamper|start" | head -n 5
+	exit 0
+fi
+audit_json holes
+rc=$(cat "$TMP/audit-holes.rc")
+j=$TMP/audit-holes.json
+hidden=$(jq -c '.hidden' "$j" 2>/dev/null)
+if [ "$rc" = 1 ] && jq_ok '.verdict == "holes"' "$j"; then
+	pass holes/verdict "exit 1, verdict holes, $(jq '.hidden | length' "$j") hidden"
+else
+	fail holes/verdict "want exit 1 and holes; exit $rc: $(head -c 400 "$j" "$TMP/audit-holes.err")"
+fi
+if jq_ok 'any(.hidden[];
+	.proto == "tcp" and .dir == "out" and (.dport | tostring) == $p
+	and .cause == "rule above" and .uid == $u
+	and (.rule | test("uid-owner")) and (.exe | test("nettool")))' "$j" \
+	--arg p "$P_TCP" --argjson u "$HOLE_UID"; then
+	pass holes/rule-above "$(jq -c --arg p "$P_TCP" '[.hidden[] | select(.cause == "rule above")][0] | {src, sport, dst, dport, packets, pid, uid, exe, rule}' "$j")"
+else
+	fail holes/rule-above "want tcp to port $P_TCP, cause rule above, uid $HOLE_UID, exe nettool: $hidden"
+fi
+if jq_ok 'any(.hidden[]; .proto == "udp" and
+	(.dport | tostring) == $p and .cause == "packet socket"
+	and (.pid | type) == "number" and (.exe | test("nettool")))' "$j" \
+	--arg p "$P_RAW"; then
+	pass holes/packet-socket "$(jq -c --arg p "$P_RAW" '[.hidden[] | select(.cause == "packet socket")][0] | {src, dst, dport, packets, pid, exe}' "$j")"
+else
+	fail holes/packet-socket "want udp to port $P_RAW, cause packet socket, exe nettool: $hidden"
+fi
+if jq_ok 'any(.exempt[]; .proto == "icmp" and .exemption == "icmp")
+	and .counters.exempt.icmp > 0' "$j"; then
+	pass holes/icmp-exempt "$(jq -c '{flows: [.exempt[] | select(.exemption == "icmp") | {dir, packets}], counter: .counters.exempt.icmp}' "$j")"
+else
+	fail holes/icmp-exempt "want icmp flows listed as exempt with counters: $(jq -c '{exempt, c: .counters.exempt}' "$j" 2>/dev/null)"
+fi
+if jq_ok '.hidden | all(.cause != "unknown" and .proto != "icmp")' "$j"; then
+	pass holes/no-other "every hidden flow has a known cause"
+else
+	fail holes/no-other "unexplained hidden flows: $hidden"
+fi
+if jq_ok 'any(.steering.hooks[]; .family == "ipv4" and .hook == "OUTPUT"
+	and .ok == false and .position == 2
+	and any(.above[]; (.rule | test("uid-owner")) and .packets > 0))' "$j"; then
+	pass holes/steering "$(jq -c '[.steering.hooks[] | select(.ok == false)][0] | {hook, position, above}' "$j")"
+else
+	fail holes/steering "want the uid rule above spackle's jump in ipv4 OUTPUT: $(jq -c .steering "$j" 2>/dev/null)"
+fi
+if wait_for 30 eval "spk log -c '$CONF' --events --json | jqe 'any(.[]; .type == \"tamper\")' >/dev/null 2>&1"; then
+	pass holes/tamper-event "the daemon recorded the change: $(spk log -c "$CONF" --events --json | jq -c '[.[] | select(.type == "tamper")][0].detail.hooks[0] | {hook, position}')"
+else
+	fail holes/tamper-event "no tamper event in spackle log --events"
+fi
+daemon_stop
+
+# --- 3: steering_repair puts spackle first again -------------------------------
+
+ip netns exec "$NSA" iptables -D OUTPUT -m owner --uid-owner "$HOLE_UID" \
+	-j ACCEPT 2>/dev/null
+write_conf yes
+if daemon_start repair; then
+	ip netns exec "$NSA" iptables -I OUTPUT 1 -m owner \
+		--uid-owner "$HOLE_UID" -j ACCEPT
+	if wait_for 50 eval "ip netns exec $NSA iptables -S OUTPUT | sed -n 2p | grep -q -- '-j SPACKLE-OUT'"; then
+		pass repair "spackle's jump is rule 1 of OUTPUT again: $(ip netns exec "$NSA" iptables -S OUTPUT | sed -n '2,3p' | tr '\n' ';')"
+	else
+		fail repair "OUTPUT after 5 s: $(ip netns exec "$NSA" iptables -S OUTPUT | tr '\n' ';')"
+	fi
+	daemon_stop
+else
+	fail repair "the daemon did not start: $(tail -n 3 "$TMP/daemon-repair.err")"
+fi
+
+echo "# $npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]
