@@ -13,7 +13,8 @@ FUZZ_SECONDS ?= 600
 # Debian packages, by what needs them.
 PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
-	libnetfilter-queue-dev libmnl-dev libjansson-dev
+	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev \
+	libjansson-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq openssl
 # bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md

@@ -84,6 +84,11 @@ struct divert_ops {
 	int (*verdict_batch)(struct divert *d, const struct divert_verdict *v,
 	                     size_t n);
 	void (*stats)(struct divert *d, struct divert_stats *st);
+	/* Let the packet go on by repeating it with the steering mark bits
+	 * set to mark (one of STEER_MARK_*: the chain acts on it; flow mode
+	 * keeps DENY for the flow and ONCE for nothing). Counted as the
+	 * verdict the mark stands for. */
+	int (*verdict_mark)(struct divert *d, uint32_t id, uint32_t mark);
 };
 
 /* Captures and live taps through libpcap: pcap and pcapng files, or an

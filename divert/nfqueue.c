@@ -249,6 +249,32 @@ nfqueue_verdict(struct divert *d, uint32_t id, enum sp_verdict v)
 }
 
 static int
+nfqueue_verdict_mark(struct divert *d, uint32_t id, uint32_t mark)
+{
+	struct nfqueue_pending *pe = &d->pend[id % DIVERT_NFQ_PENDING_MAX];
+
+	if (!pe->live || pe->id != id || (mark & ~STEER_MARK_MASK) != 0 ||
+	    mark == 0) {
+		snprintf(d->err, sizeof(d->err),
+		         "queue %u: packet %u: no such packet waits, or mark "
+		         "0x%x is not a steering mark",
+		         d->queue, id, mark);
+		return -1;
+	}
+	if (nfqueue_put_verdict(d, id, NF_REPEAT, true,
+	                        (pe->mark & ~STEER_MARK_MASK) | mark) != 0)
+		return -1;
+	if (mark == STEER_MARK_DENY)
+		d->st.dropped++;
+	else if (mark == STEER_MARK_REJECT)
+		d->st.rejected++;
+	else
+		d->st.accepted++;
+	pe->live = false;
+	return 0;
+}
+
+static int
 nfqueue_verdict_batch(struct divert *d, const struct divert_verdict *v,
                       size_t n)
 {
@@ -774,4 +800,5 @@ const struct divert_ops divert_nfqueue_ops = {
         .fd = nfqueue_fd,
         .verdict_batch = nfqueue_verdict_batch,
         .stats = nfqueue_stats,
+        .verdict_mark = nfqueue_verdict_mark,
 };

@@ -136,14 +136,21 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 	unsigned i, proto;
 
 	/* The deciding packet comes back marked: keep its verdict for the
-	 * flow before acting on it. */
-	if (flow)
+	 * flow before acting on it; a packet let through alone keeps
+	 * nothing. */
+	if (flow) {
+		fprintf(out,
+		        "-A %s -m mark --mark 0x%x/0x%x -m comment --comment "
+		        "\"%s\" -j RETURN\n",
+		        h->chain, STEER_MARK_ONCE, STEER_MARK_MASK,
+		        STEER_COMMENT_ONCE);
 		fprintf(out,
 		        "-A %s -m mark ! --mark 0x0/0x%x -m comment --comment "
 		        "\"%s\" -j CONNMARK --save-mark --nfmask 0x%x --ctmask "
 		        "0x%x\n",
 		        h->chain, STEER_MARK_MASK, STEER_COMMENT_SAVE,
 		        STEER_MARK_MASK, STEER_MARK_MASK);
+	}
 	ipt_verdicts(out, h->chain, family, false);
 
 	/*

@@ -119,6 +119,11 @@ nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 	        "\t\ttype filter hook %s priority filter - %d; policy "
 	        "accept;\n",
 	        h->chain, h->hook, -STEER_NFT_PRIORITY);
+	if (flow)
+		fprintf(out,
+		        "\t\tmeta mark & 0x%08x == 0x%08x counter accept "
+		        "comment \"%s\"\n",
+		        STEER_MARK_MASK, STEER_MARK_ONCE, STEER_COMMENT_ONCE);
 	nft_verdicts(out, "meta mark", flow, false);
 	/* DNS whole to its own queue (see pfconf/iptables.c). */
 	if (h->dns_to) {

@@ -694,6 +694,16 @@ audit_counters(struct audit *a)
 	json_object_set_new(c, "arrived_while_reading",
 	                    json_integer((json_int_t)slack));
 	json_object_set_new(c, "enobufs", json_integer((json_int_t)enobufs));
+	/* Flow mode: the later packets of decided flows, which the kernel
+	 * accepted, dropped or rejected by their conntrack mark. */
+	json_object_set_new(
+	        c, "fast_path",
+	        json_integer((
+	                json_int_t)(rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_ACCEPT) +
+	                            rules_sum(&a->rs, STEER_COMMENT_FLOW_DENY) +
+	                            rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_REJECT))));
 	json_object_set_new(c, "queued_since_bound",
 	                    json_integer((json_int_t)seq));
 	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
@@ -1147,6 +1157,9 @@ print_human(const struct audit *a)
 	printf("  (receive overruns, ENOBUFS: %lld; %lld arrived while "
 	       "reading)\n",
 	       CI("enobufs"), CI("arrived_while_reading"));
+	if (a->cfg.divert == CONFIG_DIVERT_FLOW)
+		printf("  passed by conntrack mark (flow mode)    %lld\n",
+		       CI("fast_path"));
 	printf("  %s\n", json_is_true(json_object_get(c, "adds_up"))
 	                         ? "adds up"
 	                         : "DOES NOT ADD UP");

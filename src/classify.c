@@ -706,6 +706,35 @@ classify_set_rules(struct classifier *c, const struct ruleset *rules,
 	classify_index_names(c);
 }
 
+struct flow *
+classify_find(struct classifier *c, uint8_t proto, const struct sp_addr *src,
+              uint16_t sport, const struct sp_addr *dst, uint16_t dport,
+              int *dir)
+{
+	struct packet pkt;
+	struct flow_key k;
+	struct flow *f;
+	bool src_is_a;
+
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.src = *src;
+	pkt.dst = *dst;
+	pkt.sport = sport;
+	pkt.dport = dport;
+	pkt.proto = proto;
+	pkt.family = src->family;
+	flow_key_from_packet(&k, &pkt, &src_is_a);
+	if ((f = flow_find(c->flows, &k)) != NULL && dir != NULL)
+		*dir = (src_is_a == ((f->flags & FLOW_F_ORIG_A) != 0)) ? 0 : 1;
+	return f;
+}
+
+void
+classify_end(struct classifier *c, struct flow *f)
+{
+	flow_end(c->flows, f);
+}
+
 struct classify_redo {
 	struct classifier *c;
 	uint64_t now_ns;

@@ -20,6 +20,7 @@
 #include "spackle/cmd.h"
 #include "spackle/config.h"
 #include "spackle/control.h"
+#include "spackle/ct.h"
 #include "spackle/log.h"
 #include "spackle/proc.h"
 #include "spackle/fwread.h"
@@ -39,10 +40,11 @@
 /* While processes exit (attribution may need to tell which one sent a
  * packet), and for a second after, each worker notes every this often that
  * its queue is empty; else seldom. */
-#define DAEMON_DRAIN_BUSY_US 5000
-#define DAEMON_DRAIN_IDLE_US 250000
-#define NS_PER_S             1000000000ull
-#define DAEMON_NAME_FLOW_S   3600 /* how long an SNI/Host names its address */
+#define DAEMON_DRAIN_BUSY_US    5000
+#define DAEMON_DRAIN_IDLE_US    250000
+#define NS_PER_S                1000000000ull
+#define DAEMON_NAME_FLOW_S      3600 /* how long an SNI/Host names its address */
+#define DAEMON_FLOW_MODE_IDLE_S 432000 /* conntrack's TCP established */
 
 struct daemon;
 struct worker;
@@ -58,6 +60,8 @@ struct worker_stats {
 	uint64_t received, accepted, dropped, rejected, malformed;
 	uint64_t monitor_would_deny, monitor_would_reject;
 	uint64_t verdict_errors;
+	uint64_t ct_ended; /* flow mode: flows ended by conntrack */
+	uint64_t ct_lost;  /* ... destroy events lost (ENOBUFS) */
 };
 
 struct worker {
@@ -84,6 +88,10 @@ struct worker {
 	struct log_limit attrib_limit;
 	uint32_t pkt_gid;
 	int pkt_hook;
+	/* Flow mode: conntrack, for the counters and ends of flows whose
+	 * later packets the kernel passes by their mark. */
+	struct ct *ct;
+	struct event *ev_ct;
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	uint64_t ticks;
@@ -187,7 +195,22 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	if (dm->cap != NULL && (v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT))
 		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
 		              in.ts_ns);
-	if (dm->ops->verdict(w->d, dp->id, v) != 0)
+	if (w->ct != NULL && dm->ops->verdict_mark != NULL &&
+	    res.flow != NULL &&
+	    ((res.flow->flags & FLOW_F_NAME_WAIT) || v == SP_VERDICT_DENY)) {
+		/* Flow mode: a deny is kept for the flow (the chain saves the
+		 * mark, then drops); a flow held for its name passes this
+		 * packet alone. */
+		if (dm->ops->verdict_mark(w->d, dp->id,
+		                          v == SP_VERDICT_DENY
+		                                  ? STEER_MARK_DENY
+		                                  : STEER_MARK_ONCE) != 0)
+			w->st.verdict_errors++;
+		else if (v == SP_VERDICT_DENY)
+			w->st.dropped++;
+		else
+			w->st.accepted++;
+	} else if (dm->ops->verdict(w->d, dp->id, v) != 0)
 		w->st.verdict_errors++;
 	else if (v == SP_VERDICT_ALLOW)
 		w->st.accepted++;
@@ -335,7 +358,117 @@ daemon_owner(const struct flow *f, uint32_t uid_hint,
 struct sweep_ctx {
 	struct worker *w;
 	uint64_t tick, now;
+	/* Flow mode: flows whose conntrack entry is gone, ended after the
+	 * walk (a walk cannot take flows out of the table). */
+	struct flow **gone;
+	size_t ngone, capgone;
 };
+
+/* ---- flow mode: conntrack -------------------------------------------- */
+
+/* f's conntrack tuple: its first packet's sender to its receiver. */
+static void
+flow_ct_key(const struct flow *f, struct ct_key *k)
+{
+	bool orig_a = (f->flags & FLOW_F_ORIG_A) != 0;
+
+	memset(k, 0, sizeof(*k));
+	k->proto = f->key.proto;
+	k->src = orig_a ? f->key.a : f->key.b;
+	k->dst = orig_a ? f->key.b : f->key.a;
+	k->sport = orig_a ? f->key.pa : f->key.pb;
+	k->dport = orig_a ? f->key.pb : f->key.pa;
+}
+
+/*
+ * Take conntrack's counters for f (which counted every packet, the ones
+ * the kernel passed by mark too) where they are ahead of spackle's own; a
+ * flow that moved is not idle. dir: 0 when the entry's original direction
+ * is the flow's.
+ */
+static void
+flow_ct_apply(struct flow *f, const struct ct_entry *e, int dir,
+              uint64_t now_ns)
+{
+	int i, j;
+	bool moved = false;
+
+	for (i = 0; i < 2; i++) {
+		j = dir == 0 ? i : 1 - i;
+		if (e->packets[j] > f->packets[i]) {
+			f->packets[i] = e->packets[j];
+			moved = true;
+		}
+		if (e->bytes[j] > f->bytes[i])
+			f->bytes[i] = e->bytes[j];
+	}
+	if (moved && now_ns > f->last_ns)
+		f->last_ns = now_ns;
+}
+
+/* Refresh f from conntrack: 1 when its entry is gone, else 0. */
+static int
+worker_ct_refresh(struct worker *w, struct flow *f, uint64_t now_ns)
+{
+	struct ct_entry e;
+	struct ct_key k;
+	int dir;
+
+	flow_ct_key(f, &k);
+	switch (ct_get(w->ct, &k, &e)) {
+	case 0:
+		dir = memcmp(&e.key.src, &k.src, sizeof(k.src)) == 0 &&
+		                      e.key.sport == k.sport
+		              ? 0
+		              : 1;
+		flow_ct_apply(f, &e, dir, now_ns);
+		return 0;
+	case -ENOENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A conntrack entry ended: its flow ends with its last counters. */
+static void
+worker_ct_destroyed(const struct ct_entry *e, void *arg)
+{
+	struct worker *w = arg;
+	struct flow *f;
+	int dir;
+
+	f = classify_find(w->cls, e->key.proto, &e->key.src, e->key.sport,
+	                  &e->key.dst, e->key.dport, &dir);
+	if (f == NULL)
+		return; /* another worker's, or a flow spackle never saw */
+	flow_ct_apply(f, e, dir, sp_now_wall());
+	w->st.ct_ended++;
+	classify_end(w->cls, f);
+}
+
+static void
+worker_ct_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t held;
+
+	(void)fd;
+	(void)what;
+	if (ct_read_events(w->ct, worker_ct_destroyed, w) < 0 &&
+	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+		log_warn("queue %u: conntrack events: %s", w->queue,
+		         ct_error(w->ct));
+}
+
+/* The conntrack mark bits of a verdict (flow mode). */
+static uint32_t
+verdict_mark(enum sp_verdict v)
+{
+	return v == SP_VERDICT_DENY     ? STEER_MARK_DENY
+	       : v == SP_VERDICT_REJECT ? STEER_MARK_REJECT
+	                                : STEER_MARK_ACCEPT;
+}
 
 static void
 worker_sweep_one(struct flow *f, void *arg)
@@ -345,24 +478,50 @@ worker_sweep_one(struct flow *f, void *arg)
 	if (f->verdict == SP_VERDICT_NONE ||
 	    !store_flow_due(f, x->tick, x->now))
 		return;
-	store_put_flow_entry(x->w->sp, f, classify_flow_host(x->w->cls, f),
-	                     classify_flow_exe(x->w->cls, f), x->w->rules, 0,
-	                     STORE_PUT_RETRY);
+	/* Flow mode: counters from conntrack; an entry gone (its destroy
+	 * event lost) ends the flow. A flow a second old may not have one
+	 * yet. */
+	if (x->w->ct != NULL && worker_ct_refresh(x->w, f, x->now) == 1 &&
+	    x->now > f->first_ns + NS_PER_S) {
+		if (x->ngone == x->capgone) {
+			size_t cap = x->capgone ? 2 * x->capgone : 64;
+			struct flow **v = realloc(x->gone, cap * sizeof(*v));
+
+			if (v == NULL)
+				return;
+			x->gone = v;
+			x->capgone = cap;
+		}
+		x->gone[x->ngone++] = f;
+		return;
+	}
+	if (x->w->sp != NULL)
+		store_put_flow_entry(x->w->sp, f,
+		                     classify_flow_host(x->w->cls, f),
+		                     classify_flow_exe(x->w->cls, f),
+		                     x->w->rules, 0, STORE_PUT_RETRY);
 }
 
 static void
 worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct sweep_ctx x = {w, ++w->ticks, sp_now_wall()};
+	struct sweep_ctx x = {w, ++w->ticks, sp_now_wall(), NULL, 0, 0};
+	size_t i;
 
 	(void)fd;
 	(void)what;
 	classify_expire(w->cls, x.now);
 	/* A tenth of the live flows a second: counters reach the store
-	 * about every ten seconds while a flow lives. */
-	if (w->sp != NULL)
+	 * about every ten seconds while a flow lives (and in flow mode,
+	 * conntrack is asked about each as often). */
+	if (w->sp != NULL || w->ct != NULL)
 		flow_foreach(classify_flows(w->cls), worker_sweep_one, &x);
+	for (i = 0; i < x.ngone; i++) {
+		w->st.ct_ended++;
+		classify_end(w->cls, x.gone[i]);
+	}
+	free(x.gone);
 	if (w->idx == 0)
 		capture_flush(w->dm->cap);
 }
@@ -493,6 +652,8 @@ worker_get_stats(struct worker *w, void *arg)
 	t->st.monitor_would_deny += w->st.monitor_would_deny;
 	t->st.monitor_would_reject += w->st.monitor_would_reject;
 	t->st.verdict_errors += w->st.verdict_errors;
+	t->st.ct_ended += w->st.ct_ended;
+	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
 	flow_table_stats(classify_flows(w->cls), &fs);
 	classify_stats(w->cls, &cs);
 	t->live += fs.live;
@@ -554,6 +715,10 @@ conns_one(struct flow *f, void *arg)
 	int out = f->dir == SP_DIR_OUT ? 0 : 1;
 	json_t *o;
 
+	/* Flow mode: the kernel passed most of its packets; conntrack
+	 * counted them. */
+	if (x->w->ct != NULL)
+		worker_ct_refresh(x->w, f, sp_now_wall());
 	classify_flow_info(x->w->cls, f, &fi);
 	host = fi.host;
 	exe = fi.exe;
@@ -654,6 +819,38 @@ worker_verdict_changed(struct flow *f, enum sp_verdict before, void *arg)
 	                     STORE_PUT_RETRY);
 }
 
+/* Flow mode: a live flow decided otherwise gets its new verdict in its
+ * conntrack mark at once (spackle's bits only), so the kernel's fast path
+ * acts on it from its next packet. */
+static void
+worker_ct_remark(struct worker *w, struct flow *f)
+{
+	struct ct_key k;
+	uint64_t held;
+	int rc;
+
+	flow_ct_key(f, &k);
+	rc = ct_set_mark(w->ct, &k, verdict_mark((enum sp_verdict)f->verdict),
+	                 STEER_MARK_MASK);
+	if (rc != 0 && rc != -ENOENT &&
+	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+		log_warn("queue %u: conntrack mark of flow %llu: %s", w->queue,
+		         (unsigned long long)f->id, ct_error(w->ct));
+}
+
+/* A reload changed f's verdict: the store, and in flow mode the kernel. */
+static void
+worker_flow_redecided(struct flow *f, enum sp_verdict before, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->sp != NULL)
+		worker_verdict_changed(f, before, arg);
+	if (w->ct != NULL && w->dm->cfg.mode == CONFIG_MODE_ENFORCE &&
+	    !(f->flags & FLOW_F_NAME_WAIT))
+		worker_ct_remark(w, f);
+}
+
 static void
 worker_swap_rules(struct worker *w, void *arg)
 {
@@ -663,7 +860,8 @@ worker_swap_rules(struct worker *w, void *arg)
 	w->rules = s->rules;
 	s->changed += classify_redecide(
 	        w->cls, sp_now_wall(),
-	        w->sp != NULL ? worker_verdict_changed : NULL, w);
+	        w->sp != NULL || w->ct != NULL ? worker_flow_redecided : NULL,
+	        w);
 }
 
 /* ---- control commands, on the main thread ----------------------------- */
@@ -779,6 +977,10 @@ daemon_status(const json_t *req, void *arg)
 	        json_integer((json_int_t)sum.st.monitor_would_reject));
 	json_object_set_new(c, "verdict_errors",
 	                    json_integer((json_int_t)sum.st.verdict_errors));
+	json_object_set_new(c, "ct_flows_ended",
+	                    json_integer((json_int_t)sum.st.ct_ended));
+	json_object_set_new(c, "ct_events_lost",
+	                    json_integer((json_int_t)sum.st.ct_lost));
 	json_object_set_new(c, "enobufs",
 	                    json_integer((json_int_t)dsum.enobufs));
 	json_object_set_new(c, "flows_live",
@@ -1211,9 +1413,22 @@ worker_open(struct daemon *dm, struct worker *w)
 	cc.names_lock = &dm->names_mu;
 	cc.ended = worker_flow_ended;
 	cc.ended_arg = w;
-	/* Flow mode accepts a flow for good with its first verdict: there
-	 * a held handshake would never show its payload. */
-	cc.name_hold = dm->cfg.divert == CONFIG_DIVERT_PACKET;
+	/* In flow mode a held flow's handshake passes a packet at a time
+	 * (STEER_MARK_ONCE), so its payload still comes to the divert. */
+	cc.name_hold = true;
+	if (dm->cfg.divert == CONFIG_DIVERT_FLOW) {
+		unsigned k;
+
+		/* The kernel passes a decided flow's packets without us:
+		 * conntrack says when it ends (destroy events, and the sweep
+		 * for lost ones), not idleness seen here. */
+		for (k = 0; k < FLOW_CLASS_COUNT; k++)
+			cc.flows.timeout[k] = DAEMON_FLOW_MODE_IDLE_S;
+		if (ct_open(&w->ct, true, err, sizeof(err)) != 0) {
+			log_err("queue %u: conntrack: %s", w->queue, err);
+			return -1;
+		}
+	}
 	if (w->sp != NULL) {
 		cc.name_seen = worker_name_seen;
 		cc.name_seen_arg = w;
@@ -1255,6 +1470,11 @@ worker_open(struct daemon *dm, struct worker *w)
 	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL ||
 	    w->ev_drain == NULL)
 		return -1;
+	if (w->ct != NULL &&
+	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ | EV_PERSIST,
+	                           worker_ct_readable, w)) == NULL ||
+	     event_add(w->ev_ct, NULL) != 0))
+		return -1;
 	{
 		struct timeval one = {1, 0};
 		struct timeval drain = {0, DAEMON_DRAIN_BUSY_US};
@@ -1283,6 +1503,9 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_tick);
 	if (w->ev_drain)
 		event_free(w->ev_drain);
+	if (w->ev_ct)
+		event_free(w->ev_ct);
+	ct_close(w->ct);
 	if (w->base)
 		event_base_free(w->base);
 	if (w->call_pipe[0] > 0) {
@@ -1369,6 +1592,13 @@ cmd_run(int argc, char **argv)
 	pthread_mutex_init(&dm.names_mu, NULL);
 	if ((dm.names = names_new(SP_NAMES_DEFAULT)) == NULL)
 		goto out;
+	/* Flow mode counts a flow's packets in conntrack: accounting on (in
+	 * this namespace), before the first flow. */
+	if (dm.cfg.divert == CONFIG_DIVERT_FLOW && ct_enable_acct() < 0)
+		log_warn("flow mode: cannot turn on conntrack accounting "
+		         "(net.netfilter.nf_conntrack_acct): the counters of "
+		         "flows passed by the kernel will stay at what crossed "
+		         "the divert");
 	{
 		/* Attribution: caches, the proc connector, a first scan. */
 		struct proc_config pc = {

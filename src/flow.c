@@ -379,6 +379,12 @@ flow_remove(struct flow_table *t, uint32_t i, enum flow_gone why)
 	t->free_head = i;
 }
 
+void
+flow_end(struct flow_table *t, struct flow *f)
+{
+	flow_remove(t, (uint32_t)(f - t->pool), FLOW_GONE_EXPIRED);
+}
+
 /* The head idle longest among the class lists. */
 static void
 flow_evict_oldest(struct flow_table *t)

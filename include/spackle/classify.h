@@ -196,6 +196,17 @@ typedef void (*classify_changed_fn)(struct flow *f, enum sp_verdict before,
 size_t classify_redecide(struct classifier *c, uint64_t now_ns,
                          classify_changed_fn changed, void *arg);
 
+/*
+ * The live flow between src:sport and dst:dport (either way round), or
+ * NULL; *dir gets 0 when src sent the flow's first packet, 1 otherwise.
+ */
+struct flow *classify_find(struct classifier *c, uint8_t proto,
+                           const struct sp_addr *src, uint16_t sport,
+                           const struct sp_addr *dst, uint16_t dport, int *dir);
+
+/* End f now (handing it to cfg->ended), as an expiry would. */
+void classify_end(struct classifier *c, struct flow *f);
+
 /* Expire idle flows (handing each to cfg->ended); call about once a second. */
 size_t classify_expire(struct classifier *c, uint64_t now_ns);
 

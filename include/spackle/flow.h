@@ -130,6 +130,10 @@ struct flow *flow_find(struct flow_table *t, const struct flow_key *k);
 void flow_update(struct flow_table *t, struct flow *f, const struct packet *pkt,
                  int dir, uint64_t now_ns);
 
+/* Take f out of the table now, through the eviction callback, as an
+ * expiry (its conntrack entry ended: flow mode). */
+void flow_end(struct flow_table *t, struct flow *f);
+
 /* Remove flows idle past their class timeout; returns how many. */
 size_t flow_expire(struct flow_table *t, uint64_t now_ns);
 

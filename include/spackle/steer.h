@@ -73,6 +73,13 @@
 #define STEER_MARK_ACCEPT 0x00200000u
 #define STEER_MARK_DENY   0x00400000u
 #define STEER_MARK_REJECT 0x00600000u
+/*
+ * Accept this packet alone (flow mode): the packet goes on as with
+ * STEER_MARK_ACCEPT, but its flow keeps no verdict in its conntrack mark,
+ * so its next packet crosses the divert again. A flow held for its name
+ * (SNI, Host) passes its handshake so.
+ */
+#define STEER_MARK_ONCE 0x00800000u
 
 /*
  * Every rule carries a comment (iptables: `-m comment`, nft: `comment`),
@@ -87,6 +94,7 @@
  * l4proto ipv6-icmp`).
  */
 #define STEER_COMMENT_ACCEPT      "spackle accept"
+#define STEER_COMMENT_ONCE        "spackle once"
 #define STEER_COMMENT_DENY        "spackle deny"
 #define STEER_COMMENT_REJECT      "spackle reject"
 #define STEER_COMMENT_SAVE        "spackle save"

@@ -762,6 +762,97 @@ scenario_enforce() {
 	fw_same enforce
 }
 
+# ct_mark SPORT DPORT PROTO: the conntrack mark of A's flow (from
+# /proc/net/nf_conntrack in A), empty when there is none.
+ct_mark() {
+	in_a cat /proc/net/nf_conntrack 2>/dev/null |
+		awk -v s="sport=$1" -v d="dport=$2" -v p="$3" '
+		$3 == p && index($0, " " s " ") && index($0, " " d " ") {
+			for (i = 1; i <= NF; i++)
+				if ($i ~ /^mark=/) { print substr($i, 6); exit }
+		}'
+}
+
+# Flow mode alone: the kernel passes a decided flow's later packets by its
+# conntrack mark. Counters still match what was sent, a reload re-decides a
+# live flow at once, and another program's mark bits are left alone.
+scenario_flow() {
+	local out flow n st mark
+
+	# Another program's bits: 0x1 in the conntrack mark, 0x2 in the
+	# packet mark, set before spackle's chain sees the packet (and in
+	# place before spackle starts and after it stops, as the host's).
+	in_a iptables -t mangle -A OUTPUT -j CONNMARK --or-mark 0x1
+	in_a iptables -t mangle -A OUTPUT -j MARK --or-mark 0x2
+	cp "$TMP/fw.before" "$TMP/fw.before.saved"
+	fw_snapshot >"$TMP/fw.before"
+	write_conf flowmode
+	daemon_start flowmode || return
+
+	# 20 datagrams and their 20 echoes on one socket: one crosses the
+	# divert, conntrack counts the rest.
+	out=$(in_a "$NETTOOL" udp-send -a "$B4" -p "$P_ALLOW" -n 20 \
+		-T "flow-count" -w 1000)
+	n=$(kv echoed "$out")
+	flow=$(conns_json | jq -c --arg d "$P_ALLOW" '[.[] | select(.proto ==
+		"udp" and (.dport | tostring) == $d)] | last // empty')
+	if [ "${n:-0}" -ge 19 ] && echo "$flow" | jqe --argjson n "$n" \
+		'.packets_out >= 20 and .packets_out <= 22 and
+		 .packets_in >= $n and .packets_in <= $n + 2' >/dev/null 2>&1; then
+		pass flow/counters "20 sent, $n echoed; conns: $(echo "$flow" | jq -c '{packets_out, packets_in, bytes_out, bytes_in}')"
+	else
+		fail flow/counters "want packets_out 20..22 and packets_in echoed..+2 (echoed $n: $out): ${flow:-no flow}"
+	fi
+	# Most of those passed in the kernel by their flow's mark, which
+	# audit counts beside what crossed the divert.
+	st=$(spk audit -c "$CONF" --json 2>/dev/null)
+	if echo "$st" | jqe '.counters.fast_path >= 30 and .counters.adds_up' \
+		>/dev/null 2>&1; then
+		pass flow/fast-path "audit: $(echo "$st" | jq -c '.counters | {sent_to_queues, received, fast_path, adds_up}')"
+	else
+		fail flow/fast-path "want at least 30 packets passed by mark, counters adding up: $(echo "$st" | jq -c .counters 2>/dev/null)"
+	fi
+	mark=$(ct_mark "$(echo "$flow" | jq -r .sport)" "$P_ALLOW" udp)
+	if [ -n "$mark" ] && [ $((mark & 0x1)) -eq 1 ] &&
+		[ $((mark & 0xe00000)) -eq $((0x200000)) ] &&
+		[ $((mark & ~0xe00001)) -eq 0 ]; then
+		pass flow/foreign-mark "conntrack mark $(printf 0x%x "$mark"): the other program's 0x1 kept, spackle's accept 0x200000 beside it"
+	else
+		fail flow/foreign-mark "want mark 0x200001, got ${mark:-none}"
+	fi
+
+	# A live TCP stream to P_RELOAD; a reload rejects the port: the
+	# stream stops at once (the kernel drops by the new mark).
+	bg flow-stream "$NSA" "$NETTOOL" tcp-stream -a "$B4" -p "$P_RELOAD" \
+		-d 6 -i 100 -w 1000
+	local pid=$BG_PID
+	if ! wait_for 30 grep -qs '^connected' "$TMP/flow-stream.out"; then
+		fail flow/reload-live "the stream did not connect: $(cat "$TMP/flow-stream.out")"
+	else
+		sleep 1
+		echo "deny out proto tcp to $B4 port $P_RELOAD" \
+			>"$RULES/30-reload.rules"
+		spk rules reload -c "$CONF" >/dev/null 2>&1
+		wait_for 40 eval "! alive $pid"
+		out=$(grep '^result=' "$TMP/flow-stream.out")
+		sport=$(kv local_port "$(cat "$TMP/flow-stream.out")")
+		if [ "$(kv result "$out")" = stalled ]; then
+			pass flow/reload-live "the live stream stalled after the reload: $out"
+		else
+			fail flow/reload-live "want result=stalled: ${out:-still running}"
+		fi
+		rm -f "$RULES/30-reload.rules"
+		spk rules reload -c "$CONF" >/dev/null 2>&1
+	fi
+	daemon_stop flowmode
+	fw_same flowmode
+	in_a iptables -t mangle -D OUTPUT -j CONNMARK --or-mark 0x1
+	in_a iptables -t mangle -D OUTPUT -j MARK --or-mark 0x2
+	# iptables-nft leaves the table it made behind.
+	in_a nft delete table ip mangle 2>/dev/null
+	mv "$TMP/fw.before.saved" "$TMP/fw.before"
+}
+
 # 5: monitor mode accepts what enforce would deny, and records it.
 scenario_monitor() {
 	local flow
@@ -889,6 +980,7 @@ for MODE in $MODES; do
 	scenario_monitor
 	scenario_fail_open
 	scenario_fail_closed
+	[ "$MODE" = flow ] && scenario_flow
 done
 
 echo "# $npass passed, $nfail failed, $nskip skipped"
