@@ -106,6 +106,10 @@ ipt_verdicts(FILE *out, const char *chain, int family, bool flow)
 	const char *match = flow ? "connmark" : "mark";
 	const char *what =
 	        flow ? STEER_COMMENT_FLOW_REJECT : STEER_COMMENT_REJECT;
+	/* A flow rejected by its mark: its own way only. The reset or
+	 * ICMP error that REJECT sends back belongs to the same conntrack
+	 * entry, going the other way, and must pass. */
+	const char *dir = flow ? " -m conntrack --ctdir ORIGINAL" : "";
 
 	fprintf(out,
 	        "-A %s -m %s --mark 0x%x/0x%x -m comment --comment \"%s\" "
@@ -118,13 +122,13 @@ ipt_verdicts(FILE *out, const char *chain, int family, bool flow)
 	        chain, match, STEER_MARK_DENY, STEER_MARK_MASK,
 	        flow ? STEER_COMMENT_FLOW_DENY : STEER_COMMENT_DENY);
 	fprintf(out,
-	        "-A %s -p tcp -m %s --mark 0x%x/0x%x -m comment --comment "
+	        "-A %s -p tcp%s -m %s --mark 0x%x/0x%x -m comment --comment "
 	        "\"%s\" -j REJECT --reject-with tcp-reset\n",
-	        chain, match, STEER_MARK_REJECT, STEER_MARK_MASK, what);
+	        chain, dir, match, STEER_MARK_REJECT, STEER_MARK_MASK, what);
 	fprintf(out,
-	        "-A %s -m %s --mark 0x%x/0x%x -m comment --comment \"%s\" "
+	        "-A %s%s -m %s --mark 0x%x/0x%x -m comment --comment \"%s\" "
 	        "-j REJECT --reject-with %s\n",
-	        chain, match, STEER_MARK_REJECT, STEER_MARK_MASK, what,
+	        chain, dir, match, STEER_MARK_REJECT, STEER_MARK_MASK, what,
 	        unreach);
 }
 
@@ -135,10 +139,16 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 	bool flow = c->divert == CONFIG_DIVERT_FLOW;
 	unsigned i, proto;
 
-	/* The deciding packet comes back marked: keep its verdict for the
-	 * flow before acting on it; a packet let through alone keeps
-	 * nothing. */
+	/*
+	 * Flow mode: first the fast path, a decided flow's packets by its
+	 * conntrack mark (one rule for an allowed flow's packet). Flows that
+	 * must keep crossing (DNS, a flow held for its name) are let through
+	 * a packet at a time and never get a mark. Then the deciding packet,
+	 * which comes back marked: keep its verdict for the flow before
+	 * acting on it.
+	 */
 	if (flow) {
+		ipt_verdicts(out, h->chain, family, true);
 		fprintf(out,
 		        "-A %s -m mark --mark 0x%x/0x%x -m comment --comment "
 		        "\"%s\" -j RETURN\n",
@@ -194,9 +204,6 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 			        h->chain, c->exempt[i], STEER_COMMENT_EXEMPT,
 			        c->exempt[i]);
 	}
-
-	if (flow)
-		ipt_verdicts(out, h->chain, family, true);
 
 	fprintf(out, "-A %s -m comment --comment \"%s\" ", h->chain,
 	        STEER_COMMENT_QUEUE);

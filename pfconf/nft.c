@@ -94,13 +94,17 @@ nft_verdicts(FILE *out, const char *key, bool save, bool ct)
 	fprintf(out, "counter drop comment \"%s\"\n",
 	        ct ? STEER_COMMENT_FLOW_DENY : STEER_COMMENT_DENY);
 
-	fprintf(out, "\t\t%s & 0x%08x == 0x%08x meta l4proto tcp ", key,
-	        STEER_MARK_MASK, STEER_MARK_REJECT);
+	/* A flow rejected by its mark: its own way only (the reset or ICMP
+	 * error REJECT sends back is of the same entry; pfconf/iptables.c). */
+	fprintf(out, "\t\t%s%s & 0x%08x == 0x%08x meta l4proto tcp ",
+	        ct ? "ct direction original " : "", key, STEER_MARK_MASK,
+	        STEER_MARK_REJECT);
 	nft_save(out, save, STEER_MARK_REJECT);
 	fprintf(out, "counter reject with tcp reset comment \"%s\"\n",
 	        ct ? STEER_COMMENT_FLOW_REJECT : STEER_COMMENT_REJECT);
 
-	fprintf(out, "\t\t%s & 0x%08x == 0x%08x ", key, STEER_MARK_MASK,
+	fprintf(out, "\t\t%s%s & 0x%08x == 0x%08x ",
+	        ct ? "ct direction original " : "", key, STEER_MARK_MASK,
 	        STEER_MARK_REJECT);
 	nft_save(out, save, STEER_MARK_REJECT);
 	fprintf(out,
@@ -119,11 +123,14 @@ nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 	        "\t\ttype filter hook %s priority filter - %d; policy "
 	        "accept;\n",
 	        h->chain, h->hook, -STEER_NFT_PRIORITY);
-	if (flow)
+	/* Flow mode: the fast path first (see pfconf/iptables.c). */
+	if (flow) {
+		nft_verdicts(out, "ct mark", false, true);
 		fprintf(out,
 		        "\t\tmeta mark & 0x%08x == 0x%08x counter accept "
 		        "comment \"%s\"\n",
 		        STEER_MARK_MASK, STEER_MARK_ONCE, STEER_COMMENT_ONCE);
+	}
 	nft_verdicts(out, "meta mark", flow, false);
 	/* DNS whole to its own queue (see pfconf/iptables.c). */
 	if (h->dns_to) {
@@ -163,8 +170,6 @@ nft_chain(FILE *out, const struct config *c, const struct nft_hook *h)
 			        c->exempt[i], STEER_COMMENT_EXEMPT,
 			        c->exempt[i]);
 	}
-	if (flow)
-		nft_verdicts(out, "ct mark", false, true);
 	fputs("\t\t", out);
 	nft_queue(out, c, STEER_COMMENT_QUEUE);
 	fputs("\t}\n", out);

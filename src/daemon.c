@@ -152,6 +152,7 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	struct classify_result res;
 	enum sp_verdict v;
 	uint64_t held;
+	uint32_t mark;
 
 	w->pkt_gid = dp->gid;
 	w->pkt_hook = dp->hook;
@@ -195,22 +196,23 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	if (dm->cap != NULL && (v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT))
 		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
 		              in.ts_ns);
+	/*
+	 * Flow mode: a deny is kept for the flow (the chain saves the mark,
+	 * then drops); a flow held for its name, and DNS, whose answers feed
+	 * the names, pass this packet alone and keep crossing.
+	 */
+	mark = 0;
 	if (w->ct != NULL && dm->ops->verdict_mark != NULL &&
-	    res.flow != NULL &&
-	    ((res.flow->flags & FLOW_F_NAME_WAIT) || v == SP_VERDICT_DENY)) {
-		/* Flow mode: a deny is kept for the flow (the chain saves the
-		 * mark, then drops); a flow held for its name passes this
-		 * packet alone. */
-		if (dm->ops->verdict_mark(w->d, dp->id,
-		                          v == SP_VERDICT_DENY
-		                                  ? STEER_MARK_DENY
-		                                  : STEER_MARK_ONCE) != 0)
-			w->st.verdict_errors++;
-		else if (v == SP_VERDICT_DENY)
-			w->st.dropped++;
-		else
-			w->st.accepted++;
-	} else if (dm->ops->verdict(w->d, dp->id, v) != 0)
+	    res.flow != NULL) {
+		if (v == SP_VERDICT_DENY)
+			mark = STEER_MARK_DENY;
+		else if (v == SP_VERDICT_ALLOW &&
+		         ((res.flow->flags & (FLOW_F_NAME_WAIT | FLOW_F_DNS)) ||
+		          res.flow->key.pa == 53 || res.flow->key.pb == 53))
+			mark = STEER_MARK_ONCE;
+	}
+	if (mark != 0 ? dm->ops->verdict_mark(w->d, dp->id, mark) != 0
+	              : dm->ops->verdict(w->d, dp->id, v) != 0)
 		w->st.verdict_errors++;
 	else if (v == SP_VERDICT_ALLOW)
 		w->st.accepted++;

@@ -11,7 +11,8 @@
 #   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
 #   BENCH_CONNECTS   sequential connects for the latency row (2000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
-#   BENCH_COLUMNS    which columns, in order (none nfq spackle spackle-nostore opensnitch)
+#   BENCH_COLUMNS    which columns, in order (none nfq spackle spackle-nostore
+#                    spackle-flow opensnitch)
 #   BENCH_MODE       spackle's `divert =` (packet)
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
@@ -31,7 +32,7 @@ NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-2000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore spackle-flow opensnitch}
 ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
@@ -211,7 +212,7 @@ start_filter() {
 					--queue-bypass || NA="$t NFQUEUE rule failed"
 		done
 		;;
-	spackle | spackle-nostore)
+	spackle | spackle-nostore | spackle-flow)
 		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
 			NA="spackle run not built"
 			return
@@ -220,7 +221,7 @@ start_filter() {
 		echo "allow any" >"$TMP/rules/10-all.rules"
 		cat >"$TMP/spackle.conf" <<EOF
 mode = enforce
-divert = $DIVERT_MODE
+divert = $([ "$1" = spackle-flow ] && echo flow || echo "$DIVERT_MODE")
 default = allow
 failure = open
 rules = $TMP/rules
@@ -344,9 +345,10 @@ for c in $COLUMNS_RUN; do
 	nfq) name="bare NFQUEUE loop" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
+	spackle-flow) name="spackle (flow)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none nfq spackle spackle-nostore opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none nfq spackle spackle-nostore spackle-flow opensnitch)" >&2
 		exit 2
 		;;
 	esac
