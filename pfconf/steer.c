@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -230,8 +231,10 @@ steer_exec(char *const argv[], const char *in, size_t inlen,
            struct steer_out *o)
 {
 	int fd[3] = {-1, -1, -1}, st, rc, i;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	char path[256];
-	sigset_t none;
+	sigset_t none, dflt;
 	pid_t pid;
 
 	memset(o, 0, sizeof(*o));
@@ -250,29 +253,44 @@ steer_exec(char *const argv[], const char *in, size_t inlen,
 		rc = -errno;
 		goto out;
 	}
+	/*
+	 * posix_spawn, not fork: the daemon maps a large flow table and
+	 * store, and a fork would copy their page tables (holding the memory
+	 * map's lock while the workers run) every time the steering is
+	 * checked. glibc spawns with CLONE_VM | CLONE_VFORK. The child gets
+	 * the memfds as 0-2 (dup2 to the same number clears CLOEXEC too),
+	 * nothing else, an empty signal mask and SIGPIPE at its default.
+	 */
 	sigemptyset(&none);
-
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		rc = -rc;
 		goto out;
 	}
-	if (pid == 0) {
-		/*
-		 * Only async-signal-safe calls until exec. A memfd that got
-		 * its own target number (a daemon with 0-2 closed) keeps
-		 * CLOEXEC through dup2: clear it there.
-		 */
-		for (i = 0; i < 3; i++) {
-			if (fd[i] == i ? fcntl(i, F_SETFD, 0) < 0
-			               : dup2(fd[i], i) < 0)
-				_exit(126);
-		}
-		close_range(3, ~0u, 0);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execve(path, argv, environ);
-		_exit(127);
+	if ((rc = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		rc = -rc;
+		goto out;
+	}
+	for (i = 0; i < 3 && rc == 0; i++)
+		rc = posix_spawn_file_actions_adddup2(&fa, fd[i], i);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&at, &none);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&at, &dflt);
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(
+		        &at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (rc == 0)
+		rc = posix_spawn(&pid, path, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		rc = -rc;
+		goto out;
 	}
 	while (waitpid(pid, &st, 0) < 0) {
 		if (errno != EINTR) {

@@ -11,8 +11,9 @@
 #   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
 #   BENCH_CONNECTS   sequential connects for the latency row (2000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
-#   BENCH_COLUMNS    which columns, in order (none nfq spackle spackle-nostore
-#                    spackle-flow opensnitch)
+#   BENCH_COLUMNS    which columns, in order (none conntrack nfq spackle
+#                    spackle-nostore spackle-flow opensnitch); the default
+#                    leaves conntrack out
 #   BENCH_MODE       spackle's `divert =` (packet)
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
@@ -198,6 +199,19 @@ start_filter() {
 	NA=
 	case $1 in
 	none) ;;
+	conntrack)
+		# What flow mode's kernel side costs before any queue:
+		# conntrack with accounting, and a mark match per packet.
+		in_a sysctl -qw net.netfilter.nf_conntrack_acct=1 ||
+			NA="cannot turn on conntrack accounting"
+		for t in iptables ip6tables; do
+			in_a "$t" -A OUTPUT -m connmark --mark 0x200000/0xe00000 \
+				-j ACCEPT &&
+				in_a "$t" -A INPUT -m connmark --mark \
+					0x200000/0xe00000 -j ACCEPT ||
+				NA="$t connmark rule failed"
+		done
+		;;
 	nfq)
 		bg nfq "$NSA" "$NFQ_ACCEPT" "$QUEUE"
 		FILTER_PID=$BG_PID
@@ -342,13 +356,14 @@ col=0
 for c in $COLUMNS_RUN; do
 	case $c in
 	none) name="no filter" ;;
+	conntrack) name="conntrack only" ;;
 	nfq) name="bare NFQUEUE loop" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none nfq spackle spackle-nostore spackle-flow opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq spackle spackle-nostore spackle-flow opensnitch)" >&2
 		exit 2
 		;;
 	esac
