@@ -314,7 +314,7 @@ nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
 {
 	struct nlattr *attr[NFQA_MAX + 1] = {NULL};
 	const struct nfqnl_msg_packet_hdr *ph;
-	const struct nfqnl_msg_packet_timestamp *ts;
+	struct nfqnl_msg_packet_timestamp ts;
 	struct divert_packet p;
 	struct nfqueue_pending *pe;
 	uint32_t skbinfo;
@@ -351,10 +351,13 @@ nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
 	p.link = PACKET_LINK_RAW;
 	p.ts_ns = now;
 	if (attr[NFQA_TIMESTAMP] != NULL &&
-	    mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >= sizeof(*ts)) {
-		ts = mnl_attr_get_payload(attr[NFQA_TIMESTAMP]);
-		sec = be64toh(ts->sec);
-		usec = be64toh(ts->usec);
+	    mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >= sizeof(ts)) {
+		/* Netlink attributes are 4-byte aligned; the struct wants 8:
+		 * copy it out. */
+		memcpy(&ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]),
+		       sizeof(ts));
+		sec = be64toh(ts.sec);
+		usec = be64toh(ts.usec);
 		if (sec != 0)
 			p.ts_ns = sec * 1000000000u + usec * 1000u;
 	}

@@ -72,6 +72,7 @@ struct seen {
 	struct divert_verdict pend[256];
 	size_t npend;
 	bool verdict_failed;
+	uint64_t ts_min, ts_max; /* test packets' timestamps (wall ns) */
 };
 
 static int
@@ -379,6 +380,10 @@ on_packet(const struct divert_packet *pkt, void *arg)
 	if (is_test_packet(pkt->data, pkt->caplen)) {
 		s->test_pkts++;
 		v = s->v;
+		if (s->ts_min == 0 || pkt->ts_ns < s->ts_min)
+			s->ts_min = pkt->ts_ns;
+		if (pkt->ts_ns > s->ts_max)
+			s->ts_max = pkt->ts_ns;
 		if (pkt->uid == NOBODY)
 			s->uid_nobody++;
 		else if (pkt->uid == 0)
@@ -606,10 +611,24 @@ test_accept(void **state)
 {
 	struct seen s = {.v = SP_VERDICT_ALLOW};
 	unsigned count[2];
+	uint64_t t0;
+	int on = 1, ts;
 
 	(void)state;
 	need_backend();
+	/* A socket that asks for timestamps turns them on for every packet
+	 * (net_enable_timestamp): the queue then carries NFQA_TIMESTAMP,
+	 * whose payload netlink aligns to 4 bytes only. */
+	ts = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(ts >= 0);
+	assert_int_equal(
+	        setsockopt(ts, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)), 0);
+	t0 = sp_now_wall();
 	udp_phase(&s, PER_FAMILY, true, true, 0, 0, count);
+	close(ts);
+	/* The kernel's timestamps, not ours: within the phase. */
+	assert_true(s.ts_min >= t0 - 1000000000ull);
+	assert_true(s.ts_max <= sp_now_wall() + 1000000000ull);
 	print_message("accept: %u test packets queued, %u other; arrived "
 	              "IPv4 %u IPv6 %u of %u each\n",
 	              s.test_pkts, s.other_pkts, count[0], count[1],
