@@ -22,6 +22,7 @@
 #include "spackle/control.h"
 #include "spackle/ct.h"
 #include "spackle/log.h"
+#include "spackle/packet.h"
 #include "spackle/proc.h"
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
@@ -153,6 +154,7 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	enum sp_verdict v;
 	uint64_t held;
 	uint32_t mark;
+	bool rst_pass;
 
 	w->pkt_gid = dp->gid;
 	w->pkt_hook = dp->hook;
@@ -178,6 +180,23 @@ worker_packet(const struct divert_packet *dp, void *arg)
 			         dp->wirelen, sp_verdict_name(v),
 			         (unsigned long long)held);
 	}
+	/*
+	 * A TCP reset on a rejected flow is let through: it is most often
+	 * the reset the kernel's REJECT sent for that flow (for an inbound
+	 * connection it leaves through the out hook and comes here), and a
+	 * REJECT rule would drop it, leaving the peer to time out instead of
+	 * being refused. A reset carries nothing to fear. In flow mode it
+	 * passes alone (its flow keeps its mark).
+	 */
+	rst_pass = false;
+	if (v == SP_VERDICT_REJECT) {
+		struct packet pk;
+
+		if (packet_parse_frame(PACKET_LINK_RAW, dp->data, dp->caplen,
+		                       &pk) == PACKET_OK &&
+		    pk.proto == SP_PROTO_TCP && (pk.tcp_flags & PACKET_TCP_RST))
+			rst_pass = true;
+	}
 	if (dm->cfg.mode == CONFIG_MODE_MONITOR) {
 		if (res.flow != NULL)
 			res.flow->flags |= FLOW_F_MONITOR;
@@ -202,8 +221,12 @@ worker_packet(const struct divert_packet *dp, void *arg)
 	 * the names, pass this packet alone and keep crossing.
 	 */
 	mark = 0;
-	if (w->ct != NULL && dm->ops->verdict_mark != NULL &&
-	    res.flow != NULL) {
+	if (rst_pass) {
+		v = SP_VERDICT_ALLOW;
+		if (w->ct != NULL && dm->ops->verdict_mark != NULL)
+			mark = STEER_MARK_ONCE;
+	} else if (w->ct != NULL && dm->ops->verdict_mark != NULL &&
+	           res.flow != NULL) {
 		if (v == SP_VERDICT_DENY)
 			mark = STEER_MARK_DENY;
 		else if (v == SP_VERDICT_ALLOW &&
