@@ -34,7 +34,6 @@
 #define AUDIT_WATCH_MAX 3600u  /* --watch at most, seconds */
 #define AUDIT_TAPS_MAX  64     /* interfaces tapped at most */
 #define AUDIT_FLOWS_MAX 65536u /* wire flows kept at most */
-#define AUDIT_SNAPLEN   256    /* headers are all a tap needs */
 #define AUDIT_GRACE_MS  300    /* after the tap, before reading the divert */
 #define AUDIT_PSOCK_MAX 256    /* packet sockets listed at most */
 

@@ -329,6 +329,9 @@ socket_inode(const char *link, ssize_t n)
 	return v;
 }
 
+/* Descending, for fd numbers and pids (int32_t is int here). */
+_Static_assert(sizeof(int32_t) == sizeof(int), "pids sort as ints");
+
 static int
 cmp_int_desc(const void *a, const void *b)
 {
@@ -1849,14 +1852,6 @@ cand_add(struct proc_query *q, const struct pentry *e)
 	cand_add_ix(q, e->dense_ix, e->tgid);
 }
 
-static int
-cmp_desc(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /*
  * Candidates for holding a socket of user uid, likeliest first: processes
  * just started (each of that user); with all, recent owners, then the rest
@@ -1899,7 +1894,7 @@ rest:
 		if (d->alive && (d->uid == uid || d->uid == UINT32_MAX))
 			cand_add_ix(q, (uint32_t)i, d->tgid);
 	}
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -1915,7 +1910,7 @@ cands_more(struct proc_query *q)
 		if (p->dense[i].alive)
 			cand_add_ix(q, (uint32_t)i, p->dense[i].tgid);
 	pthread_mutex_unlock(&p->mu);
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
 }
 
 /* Remember that pid held a socket at fd. p->mu held. */
@@ -2177,7 +2172,7 @@ cands_unknown(struct proc_query *q)
 			q->cand[q->ncand++] = pid;
 	}
 	closedir(d);
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
 	if ((pi = malloc(sizeof(*pi))) == NULL)
 		return;
 	for (i = from; i < q->ncand; i++) {
