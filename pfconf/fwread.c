@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "pfconf/savetext.h"
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
 
@@ -83,19 +84,6 @@ static const struct fw_target {
 /* At most this many cells for the chain diff; past it, a plain walk. */
 #define FW_DIFF_CELLS (1u << 22)
 
-struct fw_view {
-	const char *p;
-	size_t n;
-};
-
-static bool
-fw_veq(struct fw_view v, const char *s)
-{
-	size_t n = strlen(s);
-
-	return v.n == n && memcmp(v.p, s, n) == 0;
-}
-
 /* Grow *v (elements of size bytes) to hold n + 1. */
 static int
 fw_grow(void **v, size_t *cap, size_t n, size_t size)
@@ -117,46 +105,11 @@ fw_grow(void **v, size_t *cap, size_t n, size_t size)
 }
 
 /*
- * The next token of *rest, separated by blanks; "..." (with \ escaping
- * the next character inside, as iptables-save quotes) is part of one
- * token. 1: a token; 0: none left; -1: a quote left open.
- */
-static int
-fw_token(struct fw_view *rest, struct fw_view *tok)
-{
-	const char *p = rest->p, *end = rest->p + rest->n;
-	bool quoted = false;
-
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == end) {
-		rest->p = p;
-		rest->n = 0;
-		return 0;
-	}
-	tok->p = p;
-	for (; p < end; p++) {
-		if (quoted && *p == '\\' && p + 1 < end) {
-			p++;
-			continue;
-		}
-		if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && (*p == ' ' || *p == '\t'))
-			break;
-	}
-	tok->n = (size_t)(p - tok->p);
-	rest->p = p;
-	rest->n = (size_t)(end - p);
-	return quoted ? -1 : 1;
-}
-
-/*
  * tok without its quotes and escapes into out (outlen bytes, with the
  * NUL). false when it does not fit.
  */
 static bool
-fw_unquote(struct fw_view tok, char *out, size_t outlen)
+fw_unquote(struct save_view tok, char *out, size_t outlen)
 {
 	const char *p = tok.p, *end = tok.p + tok.n;
 	bool quoted = false;
@@ -181,7 +134,7 @@ fw_unquote(struct fw_view tok, char *out, size_t outlen)
 
 /* A whole decimal number, at most max. */
 static bool
-fw_number(struct fw_view v, uint64_t max, uint64_t *out)
+fw_number(struct save_view v, uint64_t max, uint64_t *out)
 {
 	uint64_t n = 0;
 	size_t i;
@@ -205,7 +158,7 @@ fw_proto_num(const char *s)
 {
 	struct protoent pe, *res = NULL;
 	char buf[1024];
-	struct fw_view v = {s, strlen(s)};
+	struct save_view v = {s, strlen(s)};
 	uint64_t n;
 	size_t i;
 
@@ -344,10 +297,10 @@ fw_next_pos(struct fw_parse *x, const char *name, unsigned *pos)
 
 /* "[packets:bytes]" */
 static bool
-fw_counters(struct fw_view v, uint64_t *packets, uint64_t *bytes)
+fw_counters(struct save_view v, uint64_t *packets, uint64_t *bytes)
 {
 	const char *colon;
-	struct fw_view a, b;
+	struct save_view a, b;
 
 	if (v.n < 5 || v.p[0] != '[' || v.p[v.n - 1] != ']')
 		return false;
@@ -364,35 +317,35 @@ fw_counters(struct fw_view v, uint64_t *packets, uint64_t *bytes)
 
 /* ":NAME POLICY [packets:bytes]" */
 static int
-fw_chain_line(struct fw_parse *x, struct fw_view line)
+fw_chain_line(struct fw_parse *x, struct save_view line)
 {
 	struct fw_ruleset *rs = x->rs;
-	struct fw_view rest = {line.p + 1, line.n - 1}, name, policy, cnt;
+	struct save_view rest = {line.p + 1, line.n - 1}, name, policy, cnt;
 	struct fw_count *slot;
 	struct fw_chain ch;
 	int rc;
 
 	memset(&ch, 0, sizeof(ch));
 	ch.family = x->family;
-	if (fw_token(&rest, &name) != 1 || name.p != line.p + 1)
+	if (save_token(&rest, &name) != 1 || name.p != line.p + 1)
 		return fw_fail(x, "a chain without a name");
 	if (name.n >= FW_NAME_MAX || memchr(name.p, '"', name.n) != NULL)
 		return fw_fail(x, "chain name \"%.*s\" is too long or quoted",
 		               FW_SHOW(name));
 	memcpy(ch.name, name.p, name.n);
-	if (fw_token(&rest, &policy) != 1)
+	if (save_token(&rest, &policy) != 1)
 		return fw_fail(x, "chain %s has no policy", ch.name);
 	if (policy.n >= FW_NAME_MAX || memchr(policy.p, '"', policy.n) != NULL)
 		return fw_fail(x, "chain %s: bad policy \"%.*s\"", ch.name,
 		               FW_SHOW(policy));
 	memcpy(ch.policy, policy.p, policy.n);
-	rc = fw_token(&rest, &cnt);
+	rc = save_token(&rest, &cnt);
 	if (rc < 0)
 		return fw_fail(x, "a quote is not closed");
 	if (rc == 1 && !fw_counters(cnt, &ch.packets, &ch.bytes))
 		return fw_fail(x, "chain %s: bad counters \"%.*s\"", ch.name,
 		               FW_SHOW(cnt));
-	if (rc != 0 && fw_token(&rest, &cnt) != 0)
+	if (rc != 0 && save_token(&rest, &cnt) != 0)
 		return fw_fail(x, "chain %s: more than a policy and counters",
 		               ch.name);
 	if (fw_grow((void **)&rs->chains, &rs->chaincap, rs->nchains,
@@ -410,7 +363,8 @@ fw_chain_line(struct fw_parse *x, struct fw_view line)
  * is not a prefix (iptables allows it; fw_rule_match does not judge it).
  */
 static int
-fw_addr(struct fw_parse *x, struct fw_view v, struct sp_addr *a, unsigned *plen)
+fw_addr(struct fw_parse *x, struct save_view v, struct sp_addr *a,
+        unsigned *plen)
 {
 	char buf[128], *slash;
 	struct sp_addr mask;
@@ -457,10 +411,10 @@ fw_addr(struct fw_parse *x, struct fw_view v, struct sp_addr *a, unsigned *plen)
 
 /* --sport / --dport: A, A:B, :B or A: */
 static int
-fw_ports(struct fw_parse *x, struct fw_view v, uint16_t *lo, uint16_t *hi)
+fw_ports(struct fw_parse *x, struct save_view v, uint16_t *lo, uint16_t *hi)
 {
 	const char *colon = memchr(v.p, ':', v.n);
-	struct fw_view a = v, b;
+	struct save_view a = v, b;
 	uint64_t l = 0, h = 65535;
 
 	if (colon != NULL) {
@@ -485,10 +439,10 @@ fw_ports(struct fw_parse *x, struct fw_view v, uint16_t *lo, uint16_t *hi)
 
 /* --uid-owner A[-B], or a user name. */
 static int
-fw_uid(struct fw_parse *x, struct fw_rule *r, struct fw_view v)
+fw_uid(struct fw_parse *x, struct fw_rule *r, struct save_view v)
 {
 	const char *dash = memchr(v.p, '-', v.n);
-	struct fw_view a = v, b;
+	struct save_view a = v, b;
 	struct passwd pw, *res = NULL;
 	uint64_t l, h;
 	char name[256], buf[4096];
@@ -522,7 +476,7 @@ fw_uid(struct fw_parse *x, struct fw_rule *r, struct fw_view v)
 
 /* -i / -o */
 static int
-fw_iface(struct fw_parse *x, struct fw_view v, char *out)
+fw_iface(struct fw_parse *x, struct save_view v, char *out)
 {
 	if (!fw_unquote(v, out, FW_NAME_MAX) || out[0] == '\0')
 		return fw_fail(x, "bad interface \"%.*s\"", FW_SHOW(v));
@@ -541,21 +495,21 @@ enum fw_opt_state {
  * option or module not known here marks the rule unknown.
  */
 static int
-fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
+fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct save_view rest)
 {
 	enum fw_opt_state st = FW_OPT_TOP;
 	char module[FW_NAME_MAX] = "", name[FW_NAME_MAX];
-	struct fw_view tok, val;
+	struct save_view tok, val;
 	bool neg = false, isopt;
 	size_t i;
 	int t, rc, num;
 
-	while ((t = fw_token(&rest, &tok)) != 0) {
+	while ((t = save_token(&rest, &tok)) != 0) {
 		if (t < 0)
 			return fw_fail(x, "a quote is not closed");
 		if (st == FW_OPT_TARGET)
 			continue; /* REJECT --reject-with ..., LOG ... */
-		if (fw_veq(tok, "!")) {
+		if (save_eq(tok, "!")) {
 			if (neg)
 				return fw_fail(x, "\"!\" twice");
 			neg = true;
@@ -569,33 +523,33 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 		}
 		st = FW_OPT_TOP;
 		/* Options without a value. */
-		if (fw_veq(tok, "-f") || fw_veq(tok, "--fragment")) {
+		if (save_eq(tok, "-f") || save_eq(tok, "--fragment")) {
 			r->unknown = true;
 			neg = false;
 			continue;
 		}
 		/* Every other option known here takes one value. */
-		if (fw_veq(tok, "-j") || fw_veq(tok, "-g") ||
-		    fw_veq(tok, "--jump") || fw_veq(tok, "--goto") ||
-		    fw_veq(tok, "-m") || fw_veq(tok, "--match") ||
-		    fw_veq(tok, "-s") || fw_veq(tok, "--source") ||
-		    fw_veq(tok, "-d") || fw_veq(tok, "--destination") ||
-		    fw_veq(tok, "-i") || fw_veq(tok, "--in-interface") ||
-		    fw_veq(tok, "-o") || fw_veq(tok, "--out-interface") ||
-		    fw_veq(tok, "-p") || fw_veq(tok, "--protocol")) {
-			rc = fw_token(&rest, &val);
+		if (save_eq(tok, "-j") || save_eq(tok, "-g") ||
+		    save_eq(tok, "--jump") || save_eq(tok, "--goto") ||
+		    save_eq(tok, "-m") || save_eq(tok, "--match") ||
+		    save_eq(tok, "-s") || save_eq(tok, "--source") ||
+		    save_eq(tok, "-d") || save_eq(tok, "--destination") ||
+		    save_eq(tok, "-i") || save_eq(tok, "--in-interface") ||
+		    save_eq(tok, "-o") || save_eq(tok, "--out-interface") ||
+		    save_eq(tok, "-p") || save_eq(tok, "--protocol")) {
+			rc = save_token(&rest, &val);
 			if (rc < 0)
 				return fw_fail(x, "a quote is not closed");
-			if (rc == 0 || fw_veq(val, "!") ||
-			    (val.p[0] == '-' && !fw_veq(tok, "-p")))
+			if (rc == 0 || save_eq(val, "!") ||
+			    (val.p[0] == '-' && !save_eq(tok, "-p")))
 				return fw_fail(x, "%.*s needs a value",
 				               FW_SHOW(tok));
 		} else {
 			val.p = NULL;
 			val.n = 0;
 		}
-		if (fw_veq(tok, "-j") || fw_veq(tok, "-g") ||
-		    fw_veq(tok, "--jump") || fw_veq(tok, "--goto")) {
+		if (save_eq(tok, "-j") || save_eq(tok, "-g") ||
+		    save_eq(tok, "--jump") || save_eq(tok, "--goto")) {
 			if (neg)
 				return fw_fail(x, "a negated target");
 			if (!fw_unquote(val, r->target, FW_NAME_MAX) ||
@@ -606,10 +560,10 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 			for (i = 0; i < FW_NTARGETS; i++)
 				if (strcmp(r->target, fw_targets[i].name) == 0)
 					r->kind = fw_targets[i].kind;
-			if (tok.p[1] == 'g' || fw_veq(tok, "--goto"))
+			if (tok.p[1] == 'g' || save_eq(tok, "--goto"))
 				r->kind = FW_K_JUMP;
 			st = FW_OPT_TARGET;
-		} else if (fw_veq(tok, "-m") || fw_veq(tok, "--match")) {
+		} else if (save_eq(tok, "-m") || save_eq(tok, "--match")) {
 			if (neg)
 				return fw_fail(x, "a negated -m");
 			if (!fw_unquote(val, module, sizeof(module)))
@@ -619,7 +573,7 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 			    strcmp(module, "owner") != 0 &&
 			    strcmp(module, "comment") != 0)
 				r->unknown = true;
-		} else if (fw_veq(tok, "-s") || fw_veq(tok, "--source")) {
+		} else if (save_eq(tok, "-s") || save_eq(tok, "--source")) {
 			if (r->has_src)
 				r->unknown = true;
 			if ((rc = fw_addr(x, val, &r->src, &r->src_plen)) < 0)
@@ -628,7 +582,8 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 				r->unknown = true;
 			r->has_src = rc == 0;
 			r->src_neg = neg;
-		} else if (fw_veq(tok, "-d") || fw_veq(tok, "--destination")) {
+		} else if (save_eq(tok, "-d") ||
+		           save_eq(tok, "--destination")) {
 			if (r->has_dst)
 				r->unknown = true;
 			if ((rc = fw_addr(x, val, &r->dst, &r->dst_plen)) < 0)
@@ -637,20 +592,21 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 				r->unknown = true;
 			r->has_dst = rc == 0;
 			r->dst_neg = neg;
-		} else if (fw_veq(tok, "-i") || fw_veq(tok, "--in-interface")) {
+		} else if (save_eq(tok, "-i") ||
+		           save_eq(tok, "--in-interface")) {
 			if (r->in_if[0] != '\0')
 				r->unknown = true;
 			if ((rc = fw_iface(x, val, r->in_if)) < 0)
 				return rc;
 			r->in_neg = neg;
-		} else if (fw_veq(tok, "-o") ||
-		           fw_veq(tok, "--out-interface")) {
+		} else if (save_eq(tok, "-o") ||
+		           save_eq(tok, "--out-interface")) {
 			if (r->out_if[0] != '\0')
 				r->unknown = true;
 			if ((rc = fw_iface(x, val, r->out_if)) < 0)
 				return rc;
 			r->out_neg = neg;
-		} else if (fw_veq(tok, "-p") || fw_veq(tok, "--protocol")) {
+		} else if (save_eq(tok, "-p") || save_eq(tok, "--protocol")) {
 			if (!fw_unquote(val, name, sizeof(name)) ||
 			    name[0] == '\0')
 				return fw_fail(x, "bad protocol \"%.*s\"",
@@ -671,14 +627,14 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 		            (module[0] == '\0' &&
 		             (r->proto == SP_PROTO_TCP ||
 		              r->proto == SP_PROTO_UDP))) &&
-		           (fw_veq(tok, "--sport") ||
-		            fw_veq(tok, "--source-port") ||
-		            fw_veq(tok, "--dport") ||
-		            fw_veq(tok, "--destination-port"))) {
-			bool src = fw_veq(tok, "--sport") ||
-			           fw_veq(tok, "--source-port");
+		           (save_eq(tok, "--sport") ||
+		            save_eq(tok, "--source-port") ||
+		            save_eq(tok, "--dport") ||
+		            save_eq(tok, "--destination-port"))) {
+			bool src = save_eq(tok, "--sport") ||
+			           save_eq(tok, "--source-port");
 
-			if ((rc = fw_token(&rest, &val)) != 1)
+			if ((rc = save_token(&rest, &val)) != 1)
 				return rc < 0 ? fw_fail(x, "a quote is not "
 				                           "closed")
 				              : fw_fail(x, "%.*s needs a value",
@@ -701,8 +657,8 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 				r->dport_neg = neg;
 			}
 		} else if (strcmp(module, "owner") == 0 &&
-		           fw_veq(tok, "--uid-owner")) {
-			if ((rc = fw_token(&rest, &val)) != 1)
+		           save_eq(tok, "--uid-owner")) {
+			if ((rc = save_token(&rest, &val)) != 1)
 				return rc < 0 ? fw_fail(x, "a quote is not "
 				                           "closed")
 				              : fw_fail(x,
@@ -714,8 +670,8 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 				return rc;
 			r->uid_neg = neg;
 		} else if (strcmp(module, "comment") == 0 &&
-		           fw_veq(tok, "--comment")) {
-			if ((rc = fw_token(&rest, &val)) != 1)
+		           save_eq(tok, "--comment")) {
+			if ((rc = save_token(&rest, &val)) != 1)
 				return rc < 0 ? fw_fail(x, "a quote is not "
 				                           "closed")
 				              : fw_fail(x, "--comment needs a "
@@ -740,31 +696,31 @@ fw_rule_body(struct fw_parse *x, struct fw_rule *r, struct fw_view rest)
 
 /* "[packets:bytes] -A CHAIN matches... -j TARGET options..." */
 static int
-fw_rule_line(struct fw_parse *x, struct fw_view line)
+fw_rule_line(struct fw_parse *x, struct save_view line)
 {
 	struct fw_ruleset *rs = x->rs;
-	struct fw_view rest = line, tok, spec;
+	struct save_view rest = line, tok, spec;
 	struct fw_rule r;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.family = x->family;
 	r.kind = FW_K_NONE;
-	if ((rc = fw_token(&rest, &tok)) != 1)
+	if ((rc = save_token(&rest, &tok)) != 1)
 		return fw_fail(x, "a quote is not closed");
 	if (tok.p[0] == '[') {
 		if (!fw_counters(tok, &r.packets, &r.bytes))
 			return fw_fail(x, "bad counters \"%.*s\"",
 			               FW_SHOW(tok));
-		if (fw_token(&rest, &tok) != 1)
+		if (save_token(&rest, &tok) != 1)
 			return fw_fail(x, "counters without a rule");
 	}
-	if (!fw_veq(tok, "-A") && !fw_veq(tok, "--append"))
+	if (!save_eq(tok, "-A") && !save_eq(tok, "--append"))
 		return fw_fail(x, "\"%.*s\" where -A CHAIN should be",
 		               FW_SHOW(tok));
 	spec.p = tok.p;
 	spec.n = (size_t)(line.p + line.n - tok.p);
-	if (fw_token(&rest, &tok) != 1 || tok.p[0] == '-')
+	if (save_token(&rest, &tok) != 1 || tok.p[0] == '-')
 		return fw_fail(x, "-A without a chain");
 	if (tok.n >= FW_NAME_MAX || memchr(tok.p, '"', tok.n) != NULL)
 		return fw_fail(x, "chain name \"%.*s\" is too long or quoted",
@@ -812,7 +768,7 @@ fw_parse_save(const char *text, size_t len, int family, const char *table,
               struct fw_ruleset *rs, char *err, size_t errlen)
 {
 	struct fw_parse x;
-	struct fw_view line, name;
+	struct save_view line, name;
 	const char *p, *end, *nl;
 	bool in = false, mine = false;
 	char tname[FW_NAME_MAX] = "";
@@ -885,7 +841,7 @@ fw_parse_save(const char *text, size_t len, int family, const char *table,
 			             FW_SHOW(line));
 			goto out;
 		}
-		if (fw_veq(line, "COMMIT")) {
+		if (save_eq(line, "COMMIT")) {
 			if (mine)
 				fw_resolve_jumps(&x);
 			in = mine = false;
@@ -1126,7 +1082,7 @@ fw_rule_describe(const struct fw_rule *r, char *buf, size_t len)
 static char *
 fw_norm(const char *spec)
 {
-	struct fw_view rest = {spec, strlen(spec)}, tok;
+	struct save_view rest = {spec, strlen(spec)}, tok;
 	enum { PLAIN, PROTO, ADDR } next = PLAIN;
 	bool target = false;
 	char *buf = NULL, name[FW_NAME_MAX];
@@ -1138,7 +1094,7 @@ fw_norm(const char *spec)
 	f = open_memstream(&buf, &len);
 	if (f == NULL)
 		return NULL;
-	for (bool first = true; (t = fw_token(&rest, &tok)) != 0;
+	for (bool first = true; (t = save_token(&rest, &tok)) != 0;
 	     first = false) {
 		if (!first)
 			fputc(' ', f);
@@ -1156,13 +1112,13 @@ fw_norm(const char *spec)
 		next = PLAIN;
 		if (target)
 			continue;
-		if (fw_veq(tok, "-j") || fw_veq(tok, "-g"))
+		if (save_eq(tok, "-j") || save_eq(tok, "-g"))
 			target = true;
-		else if (fw_veq(tok, "-p") || fw_veq(tok, "--protocol"))
+		else if (save_eq(tok, "-p") || save_eq(tok, "--protocol"))
 			next = PROTO;
-		else if (fw_veq(tok, "-s") || fw_veq(tok, "-d") ||
-		         fw_veq(tok, "--source") ||
-		         fw_veq(tok, "--destination"))
+		else if (save_eq(tok, "-s") || save_eq(tok, "-d") ||
+		         save_eq(tok, "--source") ||
+		         save_eq(tok, "--destination"))
 			next = ADDR;
 	}
 	if (fclose(f) != 0) {
@@ -1203,14 +1159,14 @@ fw_expected_free(struct fw_expected *e)
 static int
 fw_expected_line(struct fw_expected *e, const char *line)
 {
-	struct fw_view rest = {line, strlen(line)}, tok, hook, chain;
+	struct save_view rest = {line, strlen(line)}, tok, hook, chain;
 	char *spec;
 	size_t i;
 	int rc;
 
 	if (strncmp(line, "-A ", 3) == 0) {
-		if (fw_token(&rest, &tok) != 1 ||
-		    fw_token(&rest, &chain) != 1 || chain.n >= FW_NAME_MAX)
+		if (save_token(&rest, &tok) != 1 ||
+		    save_token(&rest, &chain) != 1 || chain.n >= FW_NAME_MAX)
 			return -EINVAL;
 		if ((rc = fw_grow((void **)&e->v, &e->cap, e->n,
 		                  sizeof(*e->v))) < 0)
@@ -1227,11 +1183,11 @@ fw_expected_line(struct fw_expected *e, const char *line)
 	if (strncmp(line, "-I ", 3) != 0)
 		return 0;
 	/* "-I HOOK 1 rest" is "-A HOOK rest" once installed. */
-	if (fw_token(&rest, &tok) != 1 || fw_token(&rest, &hook) != 1 ||
-	    fw_token(&rest, &tok) != 1 || !fw_veq(tok, "1"))
+	if (save_token(&rest, &tok) != 1 || save_token(&rest, &hook) != 1 ||
+	    save_token(&rest, &tok) != 1 || !save_eq(tok, "1"))
 		return -EINVAL;
 	for (i = 0; i < FW_NHOOKS; i++) {
-		if (!fw_veq(hook, fw_hooks[i].hook))
+		if (!save_eq(hook, fw_hooks[i].hook))
 			continue;
 		if (asprintf(&spec, "-A %s%.*s", fw_hooks[i].hook, (int)rest.n,
 		             rest.p) < 0)

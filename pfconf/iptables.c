@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pfconf/savetext.h"
 #include "spackle/steer.h"
 
 struct ipt_hook {
@@ -276,62 +277,17 @@ steer_iptables_remove_text(const struct config *c, FILE *out)
  * output, and a line's fields are checked before use.
  */
 
-struct ipt_view {
-	const char *p;
-	size_t n;
-};
-
 static bool
-ipt_is_spackle(struct ipt_view name)
+ipt_is_spackle(struct save_view name)
 {
 	size_t plen = sizeof(STEER_CHAIN_PREFIX) - 1;
 
 	return name.n > plen && memcmp(name.p, STEER_CHAIN_PREFIX, plen) == 0;
 }
 
-/*
- * The next whitespace-separated token of *rest, where "..." (with \"
- * escapes, as iptables-save quotes comments) is part of one token.
- */
-static bool
-ipt_token(struct ipt_view *rest, struct ipt_view *tok)
-{
-	const char *p = rest->p, *end = rest->p + rest->n;
-	bool quoted = false;
-
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == end) {
-		rest->p = p;
-		rest->n = 0;
-		return false;
-	}
-	tok->p = p;
-	for (; p < end; p++) {
-		if (quoted && *p == '\\' && p + 1 < end) {
-			p++;
-			continue;
-		}
-		if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && (*p == ' ' || *p == '\t'))
-			break;
-	}
-	tok->n = (size_t)(p - tok->p);
-	rest->p = p;
-	rest->n = (size_t)(end - p);
-	return true;
-}
-
-static bool
-ipt_eq(struct ipt_view v, const char *s)
-{
-	return v.n == strlen(s) && memcmp(v.p, s, v.n) == 0;
-}
-
 /* Strip a "[packets:bytes] " prefix (iptables-save -c). */
-static struct ipt_view
-ipt_strip_counters(struct ipt_view line)
+static struct save_view
+ipt_strip_counters(struct save_view line)
 {
 	const char *close;
 
@@ -351,15 +307,15 @@ ipt_strip_counters(struct ipt_view line)
 
 /* ":NAME POLICY [p:b]": is NAME spackle's? */
 static bool
-ipt_line_chain(struct ipt_view line, struct ipt_view *name)
+ipt_line_chain(struct save_view line, struct save_view *name)
 {
-	struct ipt_view rest;
+	struct save_view rest;
 
 	if (line.n < 2 || line.p[0] != ':')
 		return false;
 	rest.p = line.p + 1;
 	rest.n = line.n - 1;
-	if (!ipt_token(&rest, name))
+	if (!save_token(&rest, name))
 		return false;
 	return ipt_is_spackle(*name);
 }
@@ -369,23 +325,23 @@ ipt_line_chain(struct ipt_view line, struct ipt_view *name)
  * to one of spackle's? *spec is then "CHAIN spec", ready for -D.
  */
 static bool
-ipt_line_jump(struct ipt_view line, struct ipt_view *spec)
+ipt_line_jump(struct save_view line, struct save_view *spec)
 {
-	struct ipt_view rest, tok, chain;
+	struct save_view rest, tok, chain;
 	bool target = false;
 
 	line = ipt_strip_counters(line);
 	rest = line;
-	if (!ipt_token(&rest, &tok) || !ipt_eq(tok, "-A"))
+	if (!save_token(&rest, &tok) || !save_eq(tok, "-A"))
 		return false;
-	if (!ipt_token(&rest, &chain) || ipt_is_spackle(chain))
+	if (!save_token(&rest, &chain) || ipt_is_spackle(chain))
 		return false;
 	spec->p = chain.p;
 	spec->n = (size_t)(line.p + line.n - chain.p);
-	while (ipt_token(&rest, &tok)) {
+	while (save_token(&rest, &tok)) {
 		if (target && ipt_is_spackle(tok))
 			return true;
-		target = ipt_eq(tok, "-j") || ipt_eq(tok, "-g");
+		target = save_eq(tok, "-j") || save_eq(tok, "-g");
 	}
 	return false;
 }
@@ -396,7 +352,7 @@ enum ipt_pass { IPT_COUNT, IPT_DELETE, IPT_FLUSH, IPT_REMOVE };
 static unsigned
 ipt_section(FILE *out, const char *p, const char *end, enum ipt_pass pass)
 {
-	struct ipt_view line, v;
+	struct save_view line, v;
 	const char *nl;
 	unsigned n = 0;
 
@@ -429,7 +385,7 @@ int
 steer_iptables_cleanup_text(const char *save, size_t len, FILE *out)
 {
 	const char *p, *end, *nl, *body, *stop;
-	struct ipt_view table;
+	struct save_view table;
 	unsigned total = 0;
 	int rc;
 
