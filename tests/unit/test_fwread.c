@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "golden.h"
 #include "guard.h"
 #include "spackle/config.h"
 #include "spackle/fwread.h"
@@ -49,84 +50,6 @@ conf(struct config *c, const char *text)
 		fail_msg("config does not parse: %s", err);
 	}
 	fclose(f);
-}
-
-static char *
-read_all(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (lenp != NULL)
-		*lenp = (size_t)n;
-	return buf;
-}
-
-static void
-golden_path(char *path, size_t len, const char *name)
-{
-	const char *src = getenv("SPACKLE_SOURCE");
-
-	if (src == NULL || *src == '\0')
-		fail_msg("SPACKLE_SOURCE is not set (ctest sets it; by hand: "
-		         "SPACKLE_SOURCE=/path/to/spackle ./test_fwread)");
-	snprintf(path, len, "%s/tests/golden/fwread/%s", src, name);
-}
-
-static char *
-golden_read(const char *name)
-{
-	char path[4096], *s;
-
-	golden_path(path, sizeof(path), name);
-	s = read_all(path, NULL);
-	if (s == NULL)
-		fail_msg("%s: cannot read: %s", path, strerror(errno));
-	return s;
-}
-
-/* got must equal tests/golden/fwread/name (SPACKLE_UPDATE_GOLDEN=1:
- * rewrite it instead). */
-static void
-golden(const char *name, const char *got)
-{
-	const char *upd = getenv("SPACKLE_UPDATE_GOLDEN");
-	char path[4096], *want;
-	FILE *f;
-
-	golden_path(path, sizeof(path), name);
-	if (upd != NULL && strcmp(upd, "1") == 0) {
-		f = fopen(path, "w");
-		if (f == NULL)
-			fail_msg("%s: cannot write: %s", path, strerror(errno));
-		fputs(got, f);
-		assert_int_equal(fclose(f), 0);
-		return;
-	}
-	want = read_all(path, NULL);
-	if (want == NULL)
-		fail_msg("%s: cannot read (%s); SPACKLE_UPDATE_GOLDEN=1 writes "
-		         "it",
-		         path, strerror(errno));
-	if (strcmp(want, got) != 0) {
-		print_error("%s differs:\n--- got\n%s--- want\n%s", path, got,
-		            want);
-		free(want);
-		fail();
-	}
-	free(want);
 }
 
 static void
@@ -312,7 +235,7 @@ test_parse_installed_ip4(void **state)
 	struct fw_ruleset rs = {0};
 	const struct fw_rule *r;
 	const struct fw_chain *ch;
-	char *text = golden_read("installed.ip4.save");
+	char *text = golden_load("fwread", "installed.ip4.save", NULL);
 	size_t i;
 
 	(void)state;
@@ -462,8 +385,8 @@ test_parse_installed_ip6(void **state)
 {
 	struct fw_ruleset rs = {0};
 	const struct fw_rule *r;
-	char *t4 = golden_read("installed.ip4.save");
-	char *t6 = golden_read("installed.ip6.save");
+	char *t4 = golden_load("fwread", "installed.ip4.save", NULL);
+	char *t6 = golden_load("fwread", "installed.ip6.save", NULL);
 	struct sp_addr a;
 
 	(void)state;
@@ -517,7 +440,7 @@ test_parse_tables(void **state)
 {
 	struct fw_ruleset rs = {0};
 	const struct fw_rule *r;
-	char *text = golden_read("installed.ip4.save");
+	char *text = golden_load("fwread", "installed.ip4.save", NULL);
 
 	(void)state;
 	parse_ok(text, AF_INET, "nat", &rs);
@@ -831,7 +754,7 @@ test_parse_guard(void **state)
 
 	(void)state;
 	for (k = 0; k < 2; k++) {
-		text = golden_read(names[k]);
+		text = golden_load("fwread", names[k], NULL);
 		len = strlen(text);
 		for (i = 0; i <= len; i++) {
 			g = guard_copy(text, i);
@@ -1111,8 +1034,8 @@ test_check_installed_ok(void **state)
 	struct fw_ruleset rs = {0};
 	struct fw_steer_check ch = {0};
 	struct config c;
-	char *t4 = golden_read("installed.ip4.save");
-	char *t6 = golden_read("installed.ip6.save");
+	char *t4 = golden_load("fwread", "installed.ip4.save", NULL);
+	char *t6 = golden_load("fwread", "installed.ip6.save", NULL);
 	size_t k;
 
 	(void)state;
@@ -1161,7 +1084,8 @@ test_check_above(void **state)
 	struct fw_steer_check ch = {0};
 	const struct fw_hook_check *h;
 	struct config c;
-	char *t = golden_read("installed.ip4.save"), *rep, desc[128];
+	char *t = golden_load("fwread", "installed.ip4.save", NULL), *rep,
+	     desc[128];
 	int n;
 
 	(void)state;
@@ -1189,7 +1113,7 @@ test_check_above(void **state)
 
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);
-	golden("above.ip4.repair.ok", rep);
+	golden_check("fwread", "above.ip4.repair.ok", rep);
 	free(rep);
 	/* Entries of the other family are left alone. */
 	rep = repair_of(&c, AF_INET6, &ch, &n);
@@ -1215,7 +1139,8 @@ test_check_missing_extra(void **state)
 	struct fw_steer_check ch = {0};
 	const struct fw_hook_check *h;
 	struct config c;
-	char *t = golden_read("installed.ip4.save"), *rep, line[256];
+	char *t = golden_load("fwread", "installed.ip4.save", NULL), *rep,
+	     line[256];
 	int n;
 
 	(void)state;
@@ -1233,14 +1158,14 @@ test_check_missing_extra(void **state)
 	assert_hook_ok(hook_of(&ch, AF_INET, "OUTPUT"));
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);
-	golden("missing.ip4.repair.ok", rep);
+	golden_check("fwread", "missing.ip4.repair.ok", rep);
 	free(rep);
 	fw_steer_check_free(&ch);
 	fw_ruleset_free(&rs);
 	free(t);
 
 	/* An extra rule in the chain, and the queue rule moved first. */
-	t = golden_read("installed.ip4.save");
+	t = golden_load("fwread", "installed.ip4.save", NULL);
 	snprintf(line, sizeof(line), "[0:0] %s\n", queue_out);
 	t = edit(t, line, "");
 	snprintf(line, sizeof(line),
@@ -1285,7 +1210,8 @@ test_check_jumps(void **state)
 	struct fw_steer_check ch = {0};
 	const struct fw_hook_check *h;
 	struct config c;
-	char *t = golden_read("installed.ip4.save"), *rep, *p, *q;
+	char *t = golden_load("fwread", "installed.ip4.save", NULL), *rep, *p,
+	     *q;
 	int n;
 
 	(void)state;
@@ -1304,14 +1230,14 @@ test_check_jumps(void **state)
 	                    "-A FORWARD -j DOCKER-USER");
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);
-	golden("nojump.ip4.repair.ok", rep);
+	golden_check("fwread", "nojump.ip4.repair.ok", rep);
 	free(rep);
 	fw_steer_check_free(&ch);
 	fw_ruleset_free(&rs);
 
 	/* SPACKLE-OUT gone altogether (its jump with it). */
 	free(t);
-	t = golden_read("installed.ip4.save");
+	t = golden_load("fwread", "installed.ip4.save", NULL);
 	t = edit(t, ":SPACKLE-OUT - [0:0]\n", "");
 	t = edit(t, "[14:750] -A OUTPUT -j SPACKLE-OUT\n", "");
 	while ((q = strstr(t, "] -A SPACKLE-OUT ")) != NULL) {
@@ -1328,7 +1254,7 @@ test_check_jumps(void **state)
 	assert_int_equal(h->nabove, 6);
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);
-	golden("nochain.ip4.repair.ok", rep);
+	golden_check("fwread", "nochain.ip4.repair.ok", rep);
 	free(rep);
 	fw_steer_check_free(&ch);
 	fw_ruleset_free(&rs);
@@ -1336,7 +1262,7 @@ test_check_jumps(void **state)
 	/* Two jumps (one conditional, at the end), and, in INPUT, a jump
 	 * that is first but only for some packets. IPv6. */
 	free(t);
-	t = golden_read("installed.ip6.save");
+	t = golden_load("fwread", "installed.ip6.save", NULL);
 	t = edit(t, "[0:0] -A SPACKLE-FWD -m mark --mark 0x200000",
 	         "[0:0] -A OUTPUT -p tcp -m tcp --dport 443 -m comment "
 	         "--comment \"a \\\"b\\\"\" -j SPACKLE-OUT\n"
@@ -1359,7 +1285,7 @@ test_check_jumps(void **state)
 	assert_hook_ok(hook_of(&ch, AF_INET6, "FORWARD"));
 	rep = repair_of(&c, AF_INET6, &ch, &n);
 	assert_int_equal(n, 2);
-	golden("jumps.ip6.repair.ok", rep);
+	golden_check("fwread", "jumps.ip6.repair.ok", rep);
 	free(rep);
 	fw_steer_check_free(&ch);
 	fw_ruleset_free(&rs);

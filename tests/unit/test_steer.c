@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "golden.h"
 #include "guard.h"
 #include "spackle/config.h"
 #include "spackle/steer.h"
@@ -100,79 +101,6 @@ count(const char *text, const char *needle)
 	return n;
 }
 
-static char *
-read_all(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (lenp != NULL)
-		*lenp = (size_t)n;
-	return buf;
-}
-
-static void
-golden_path(char *path, size_t len, const char *name)
-{
-	const char *src = getenv("SPACKLE_SOURCE");
-
-	if (src == NULL || *src == '\0')
-		fail_msg("SPACKLE_SOURCE is not set (ctest sets it; by hand: "
-		         "SPACKLE_SOURCE=/path/to/spackle ./test_steer)");
-	snprintf(path, len, "%s/tests/golden/steer/%s", src, name);
-}
-
-/*
- * got must equal tests/golden/steer/name; with SPACKLE_UPDATE_GOLDEN=1 the
- * file is rewritten instead.
- */
-static void
-golden(const char *name, const char *got)
-{
-	const char *upd = getenv("SPACKLE_UPDATE_GOLDEN");
-	char path[4096];
-	char *want;
-	size_t line = 1, i;
-	FILE *f;
-
-	golden_path(path, sizeof(path), name);
-	if (upd != NULL && strcmp(upd, "1") == 0) {
-		f = fopen(path, "w");
-		if (f == NULL)
-			fail_msg("%s: cannot write: %s", path, strerror(errno));
-		fputs(got, f);
-		assert_int_equal(fclose(f), 0);
-		return;
-	}
-	want = read_all(path, NULL);
-	if (want == NULL)
-		fail_msg("%s: cannot read (%s); SPACKLE_UPDATE_GOLDEN=1 writes "
-		         "it",
-		         path, strerror(errno));
-	for (i = 0; want[i] != '\0' && want[i] == got[i]; i++)
-		if (want[i] == '\n')
-			line++;
-	if (want[i] != got[i]) {
-		print_error("%s differs at line %zu:\n--- got\n%s\n", path,
-		            line, got);
-		free(want);
-		fail();
-	}
-	free(want);
-}
-
 struct golden_case {
 	const char *name;
 	const char *conf;
@@ -206,23 +134,23 @@ test_golden(void **state)
 
 		s = gen_ok(&c, GEN_IPT4);
 		snprintf(name, sizeof(name), "%s.ip4.ok", golden_cases[i].name);
-		golden(name, s);
+		golden_check("steer", name, s);
 		free(s);
 
 		s = gen_ok(&c, GEN_IPT6);
 		snprintf(name, sizeof(name), "%s.ip6.ok", golden_cases[i].name);
-		golden(name, s);
+		golden_check("steer", name, s);
 		free(s);
 
 		s = gen_ok(&c, GEN_NFT);
 		snprintf(name, sizeof(name), "%s.nft.ok", golden_cases[i].name);
-		golden(name, s);
+		golden_check("steer", name, s);
 		free(s);
 
 		r = gen_ok(&c, GEN_REMOVE);
 		snprintf(name, sizeof(name), "%s.remove.ok",
 		         golden_cases[i].name);
-		golden(name, r);
+		golden_check("steer", name, r);
 		free(r);
 	}
 }
@@ -237,8 +165,8 @@ test_golden_cleanup(void **state)
 	int n;
 
 	(void)state;
-	golden_path(path, sizeof(path), "cleanup.save");
-	save = read_all(path, &len);
+	golden_path(path, sizeof(path), "steer", "cleanup.save");
+	save = golden_read_file(path, &len);
 	if (save == NULL)
 		fail_msg("%s: cannot read: %s", path, strerror(errno));
 	f = open_memstream(&out, &outlen);
@@ -247,7 +175,7 @@ test_golden_cleanup(void **state)
 	assert_int_equal(fclose(f), 0);
 	/* filter: 4 jumps (one twice), 1 goto, 3 chains; mangle: 1 + 1. */
 	assert_int_equal(n, 10);
-	golden("cleanup.ok", out);
+	golden_check("steer", "cleanup.ok", out);
 	free(out);
 	free(save);
 }
@@ -620,8 +548,8 @@ test_cleanup_guard(void **state)
 	int n;
 
 	(void)state;
-	golden_path(path, sizeof(path), "cleanup.save");
-	save = read_all(path, &len);
+	golden_path(path, sizeof(path), "steer", "cleanup.save");
+	save = golden_read_file(path, &len);
 	if (save == NULL)
 		fail_msg("%s: cannot read: %s", path, strerror(errno));
 	null = fopen("/dev/null", "w");
