@@ -81,18 +81,7 @@ say() {
 }
 
 setup() {
-	ip netns add "$NSA" && ip netns add "$NSB" &&
-		ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
-			netns "$NSB" &&
-		ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
-		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
-		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
-		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
-		ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad &&
-		ip -n "$NSA" link set "$VA" up &&
-		ip -n "$NSB" link set "$VB" up || return 1
-	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
-		return 1
+	ns_pair || return 1
 	mkdir -p "$TMP/rules" "$TMP/db"
 	echo "allow any" >"$TMP/rules/10-audit.rules"
 	write_conf no

@@ -75,16 +75,7 @@ now_ns() {
 }
 
 setup() {
-	ip netns add "$NSA" && ip netns add "$NSB" &&
-		ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
-			netns "$NSB" &&
-		ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
-		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
-		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
-		ip -n "$NSA" link set "$VA" up &&
-		ip -n "$NSB" link set "$VB" up || return 1
-	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
-		return 1
+	ns_pair || return 1
 	mkdir -p "$TMP/rules" "$DB"
 	echo "allow out proto tcp to $B4 port $PORT" >"$TMP/rules/10-crash.rules"
 	cat >"$CONF" <<EOF

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Helpers shared by the namespace tests (names.sh, shortlived.sh): results,
+# Helpers shared by the namespace tests (run.sh, names.sh, shortlived.sh,
+# crash.sh, audit.sh): results, the namespace pair,
 # bounded waits, process checks, clean-up of namespaces and processes.
 # The sourcing script sets NSA, NSB, TMP, the PIDS array and the npass and
 # nfail counters (and what spk() runs) before it calls them.
@@ -50,6 +51,32 @@ cleanup() {
 		echo "# kept $TMP"
 	else
 		rm -rf "$TMP"
+	fi
+}
+
+# ns_pair: namespaces NSA and NSB joined by veth VA <-> VB, lo up in both,
+# A4/24 and B4/24 on the pair (and A6/64, B6/64 when A6 is set), both ends
+# up, no route out of the pair. 0, or 1 when any step failed.
+ns_pair() {
+	ip netns add "$NSA" && ip netns add "$NSB" &&
+		ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
+			netns "$NSB" &&
+		ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
+		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
+		ip -n "$NSB" addr add "$B4/24" dev "$VB" || return 1
+	if [ -n "${A6:-}" ]; then
+		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
+			ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad ||
+			return 1
+	fi
+	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up ||
+		return 1
+	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
+		return 1
+	if ip -n "$NSA" route show default | grep -q . ||
+		ip -n "$NSB" route show default | grep -q .; then
+		echo "# unexpected default route in a test namespace" >&2
+		return 1
 	fi
 }
 

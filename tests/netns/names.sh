@@ -75,22 +75,6 @@ now_ms() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-setup_ns() {
-	ip netns add "$NSA" || return 1
-	ip netns add "$NSB" || return 1
-	ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
-		netns "$NSB" || return 1
-	ip -n "$NSA" link set lo up &&
-		ip -n "$NSB" link set lo up &&
-		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
-		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
-		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
-		ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad &&
-		ip -n "$NSA" link set "$VA" up &&
-		ip -n "$NSB" link set "$VB" up || return 1
-	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'"
-}
-
 # tls_server N ADDR: an s_server for case N on port P_TLS0 + N.
 tls_server() {
 	local n=$1 addr=$2 port=$((P_TLS0 + $1))
@@ -156,7 +140,7 @@ conn_of() {
 }
 
 echo "# spackle names test (SNI, Host): $(openssl version), kernel $(uname -r)"
-if ! setup_ns; then
+if ! ns_pair; then
 	echo "FAIL setup: could not create the namespaces"
 	exit 2
 fi

@@ -204,30 +204,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-setup_ns() {
-	ip netns add "$NSA" || return 1
-	ip netns add "$NSB" || return 1
-	ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
-		netns "$NSB" || return 1
-	ip -n "$NSA" link set lo up &&
-		ip -n "$NSB" link set lo up &&
-		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
-		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
-		ip -n "$NSA" addr add "$A6/64" dev "$VA" nodad &&
-		ip -n "$NSB" addr add "$B6/64" dev "$VB" nodad &&
-		ip -n "$NSA" link set "$VA" up &&
-		ip -n "$NSB" link set "$VB" up || return 1
-	# Both ends up (carrier), and no route out of the pair.
-	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'" ||
-		return 1
-	if ip -n "$NSA" route show default | grep -q . ||
-		ip -n "$NSB" route show default | grep -q .; then
-		echo "# unexpected default route in a test namespace" >&2
-		return 1
-	fi
-	return 0
-}
-
 # A host firewall that spackle must leave as it found it: a rule of the
 # host's own in each hook spackle uses (this also makes iptables-nft create
 # those built-in chains now, so the snapshot before and after compare).
@@ -955,7 +931,7 @@ scenario_fail_closed() {
 
 echo "# spackle netns test: $("$SPACKLE" version 2>/dev/null), kernel $(uname -r), $(iptables -V 2>/dev/null)"
 echo "# namespaces $NSA ($A4, $A6) <-> $NSB ($B4, $B6); modes: $MODES; firewall = $FIREWALL"
-if ! setup_ns; then
+if ! ns_pair; then
 	echo "FAIL setup: could not create the namespaces and veth pair"
 	exit 2
 fi

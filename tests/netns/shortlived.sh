@@ -85,22 +85,8 @@ in_a() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-setup_ns() {
-	ip netns add "$NSA" || return 1
-	ip netns add "$NSB" || return 1
-	ip link add "$VA" netns "$NSA" type veth peer name "$VB" \
-		netns "$NSB" || return 1
-	ip -n "$NSA" link set lo up &&
-		ip -n "$NSB" link set lo up &&
-		ip -n "$NSA" addr add "$A4/24" dev "$VA" &&
-		ip -n "$NSB" addr add "$B4/24" dev "$VB" &&
-		ip -n "$NSA" link set "$VA" up &&
-		ip -n "$NSB" link set "$VB" up || return 1
-	wait_for 50 eval "ip -n $NSA link show $VA | grep -q 'state UP'"
-}
-
 echo "# spackle short-lived test: $ROUNDS rounds x 4 executables, user $TUID, kernel $(uname -r)"
-if ! setup_ns; then
+if ! ns_pair; then
 	echo "FAIL setup: could not create the namespaces"
 	exit 2
 fi
