@@ -1256,6 +1256,39 @@ print_human(const struct audit *a)
 	printf("\nverdict: %s\n", a->holes ? "holes" : "clean");
 }
 
+/*
+ * Tell the daemon what a watch found, so its status and metrics show the
+ * last audit's hidden flows. Only when a daemon answered status: without
+ * one there is nobody to tell.
+ */
+static void
+audit_report(struct audit *a)
+{
+	json_t *req, *r;
+	const char *why;
+	char err[512] = "out of memory";
+
+	if (a->status == NULL)
+		return;
+	req = json_pack("{s:s,s:I,s:b}", "cmd", "audit", "hidden",
+	                (json_int_t)json_array_size(a->hidden), "holes",
+	                a->holes);
+	r = req != NULL ? control_request(a->cfg.control, req, err, sizeof(err))
+	                : NULL;
+	if (r == NULL || json_object_get(r, "error") != NULL) {
+		why = r == NULL
+		              ? err
+		              : json_string_value(json_object_get(r, "error"));
+		json_array_append_new(
+		        a->notes,
+		        json_sprintf(
+		                "the daemon was not told of this audit: %s",
+		                why != NULL ? why : "refused"));
+	}
+	json_decref(r);
+	json_decref(req);
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
@@ -1330,8 +1363,10 @@ cmd_audit(int argc, char **argv)
 
 	audit_counters(&a);
 	audit_steering(&a);
-	if (a.watch > 0)
+	if (a.watch > 0) {
 		audit_hidden(&a);
+		audit_report(&a);
+	}
 
 	out = json_pack("{s:O,s:O,s:O,s:O,s:s,s:O}", "counters", a.counters,
 	                "steering", a.steering, "hidden", a.hidden, "exempt",

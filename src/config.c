@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reads spackle.conf: one `key = value` per line, every key checked. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "spackle/capture.h"
@@ -43,7 +46,7 @@ config_defaults(struct config *c)
 	c->failure = CONFIG_FAILURE_OPEN;
 	snprintf(c->rules, sizeof(c->rules), "/etc/spackle/rules.d");
 	snprintf(c->db, sizeof(c->db), "/var/lib/spackle");
-	snprintf(c->control, sizeof(c->control), "/run/spackle.sock");
+	snprintf(c->control, sizeof(c->control), "/run/spackle/spackle.sock");
 	c->queues = n > 0 && n <= 64 ? (unsigned)n : 1;
 	c->queue_base = 4200;
 	c->hooks = CONFIG_HOOK_OUT | CONFIG_HOOK_IN;
@@ -58,6 +61,8 @@ config_defaults(struct config *c)
 	c->store_queue = STORE_DEFAULT_QUEUE;
 	c->capture_max_size = CAPTURE_DEFAULT_MAX_SIZE;
 	c->capture_keep = CAPTURE_DEFAULT_KEEP;
+	snprintf(c->user, sizeof(c->user), "spackle");
+	c->log = CONFIG_LOG_NONE;
 }
 
 /* Match value against a table of words; -1 when none. */
@@ -229,6 +234,150 @@ config_exempt(struct config_ctx *x, const char *key, const char *tok)
 	return true;
 }
 
+static bool
+config_yesno(struct config_ctx *x, const char *key, const char *v, bool *out)
+{
+	if (strcmp(v, "yes") == 0)
+		*out = true;
+	else if (strcmp(v, "no") == 0)
+		*out = false;
+	else {
+		config_error(x, "%s: \"%s\": use yes or no", key, v);
+		return false;
+	}
+	return true;
+}
+
+/* A user name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32. */
+static void
+config_user(struct config_ctx *x, const char *key, const char *v)
+{
+	const char *s;
+
+	if (v[0] == '\0' || strlen(v) >= CONFIG_USER_MAX ||
+	    !(islower((unsigned char)v[0]) || v[0] == '_'))
+		goto bad;
+	for (s = v; *s; s++)
+		if (!islower((unsigned char)*s) &&
+		    !isdigit((unsigned char)*s) && *s != '_' && *s != '-')
+			goto bad;
+	snprintf(x->c->user, sizeof(x->c->user), "%s", v);
+	return;
+bad:
+	config_error(x, "%s: \"%s\" is not a user name", key, v);
+}
+
+/* log = none | syslog | stderr | json:PATH */
+static void
+config_log(struct config_ctx *x, const char *key, const char *v)
+{
+	static const char *const words[] = {"none", "syslog", "stderr"};
+	int w = config_word(v, words, 3);
+
+	if (w >= 0) {
+		x->c->log = (enum config_log)w;
+		x->c->log_path[0] = '\0';
+	} else if (strncmp(v, "json:", 5) == 0) {
+		if (v[5] != '/') {
+			config_error(x,
+			             "%s: \"%s\": json: needs an absolute path",
+			             key, v);
+			return;
+		}
+		if (config_path(x, key, v + 5, x->c->log_path,
+		                sizeof(x->c->log_path)))
+			x->c->log = CONFIG_LOG_JSON;
+	} else
+		config_error(x,
+		             "%s: \"%s\" is not one of none, syslog, stderr, "
+		             "json:PATH",
+		             key, v);
+}
+
+int
+config_metrics_addr(const char *spec, struct sockaddr_storage *ss,
+                    unsigned *sslen, bool *loopback, char *err, size_t errlen)
+{
+	char host[CONFIG_METRICS_MAX];
+	const char *colon, *h = spec;
+	size_t hl;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		h = spec + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		if ((colon = strrchr(spec, ':')) == NULL)
+			goto bad;
+		hl = (size_t)(colon - spec);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	if (!isdigit((unsigned char)colon[1]))
+		goto bad;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		goto bad;
+	if (spec[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*s6);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*s4);
+		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+	         "\"%s\" is not ADDR:PORT (a numeric address, IPv6 in "
+	         "brackets: 127.0.0.1:9477, [::1]:9477)",
+	         spec);
+	return -1;
+}
+
+static void
+config_metrics(struct config_ctx *x, const char *key, const char *v)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	bool lo;
+	char err[160];
+
+	if (v[0] == '\0') {
+		x->c->metrics[0] = '\0';
+		return;
+	}
+	if (strlen(v) >= sizeof(x->c->metrics) ||
+	    config_metrics_addr(v, &ss, &len, &lo, err, sizeof(err)) != 0) {
+		config_error(x, "%s: %s", key,
+		             strlen(v) >= sizeof(x->c->metrics) ? "too long"
+		                                                : err);
+		return;
+	}
+	snprintf(x->c->metrics, sizeof(x->c->metrics), "%s", v);
+}
+
 static void
 config_set(struct config_ctx *x, const char *key, char *v)
 {
@@ -310,14 +459,17 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		              &c->capture_max_size);
 	else if (strcmp(key, "capture_keep") == 0)
 		config_uint(x, key, v, 0, 1000, &c->capture_keep);
-	else if (strcmp(key, "steering_repair") == 0) {
-		if (strcmp(v, "yes") == 0)
-			c->steering_repair = true;
-		else if (strcmp(v, "no") == 0)
-			c->steering_repair = false;
-		else
-			config_error(x, "%s: \"%s\": use yes or no", key, v);
-	} else
+	else if (strcmp(key, "steering_repair") == 0)
+		config_yesno(x, key, v, &c->steering_repair);
+	else if (strcmp(key, "user") == 0)
+		config_user(x, key, v);
+	else if (strcmp(key, "metrics") == 0)
+		config_metrics(x, key, v);
+	else if (strcmp(key, "metrics_public") == 0)
+		config_yesno(x, key, v, &c->metrics_public);
+	else if (strcmp(key, "log") == 0)
+		config_log(x, key, v);
+	else
 		config_error(x, "unknown key \"%s\"%s", key, "");
 #undef WORD
 }
@@ -341,6 +493,7 @@ config_parse(struct config *c, const char *name, const char *text, FILE *err)
 	struct config tmp = *c;
 	struct config_ctx x = {&tmp, name, 0, err, 0};
 	const char *p = text, *nl;
+	unsigned metrics_line = 0;
 	char buf[SP_PATH_MAX + 64], *line, *eq, *key, *val, *hash;
 	size_t n;
 
@@ -373,10 +526,30 @@ config_parse(struct config *c, const char *name, const char *text, FILE *err)
 			goto next;
 		}
 		config_set(&x, key, val);
+		if (strcmp(key, "metrics") == 0)
+			metrics_line = x.line;
 	next:
 		if (nl == NULL)
 			break;
 		p = nl + 1;
+	}
+	/* Checked once the whole file is read: metrics_public may follow. */
+	if (tmp.metrics[0] != '\0' && !tmp.metrics_public) {
+		struct sockaddr_storage ss;
+		unsigned len;
+		bool lo = false;
+		char e[160];
+
+		if (config_metrics_addr(tmp.metrics, &ss, &len, &lo, e,
+		                        sizeof(e)) == 0 &&
+		    !lo) {
+			x.line = metrics_line;
+			config_error(&x,
+			             "metrics: %s is not a loopback address; "
+			             "serving metrics to the network needs "
+			             "metrics_public = yes%s",
+			             tmp.metrics, "");
+		}
 	}
 	if (x.errors > 0)
 		return -1;
@@ -466,4 +639,15 @@ config_print(FILE *f, const struct config *c)
 	        (unsigned long long)c->capture_max_size);
 	fprintf(f, "capture_keep = %u\n", c->capture_keep);
 	fprintf(f, "steering_repair = %s\n", c->steering_repair ? "yes" : "no");
+	fprintf(f, "user = %s\n", c->user);
+	if (c->metrics[0] != '\0')
+		fprintf(f, "metrics = %s\n", c->metrics);
+	fprintf(f, "metrics_public = %s\n", c->metrics_public ? "yes" : "no");
+	if (c->log == CONFIG_LOG_JSON)
+		fprintf(f, "log = json:%s\n", c->log_path);
+	else
+		fprintf(f, "log = %s\n",
+		        c->log == CONFIG_LOG_SYSLOG   ? "syslog"
+		        : c->log == CONFIG_LOG_STDERR ? "stderr"
+		                                      : "none");
 }

@@ -336,17 +336,39 @@ control_close(struct control *c)
 json_t *
 control_call(const char *path, const char *cmd, char *err, size_t errlen)
 {
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *reply;
+
+	if (req == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	reply = control_request(path, req, err, errlen);
+	json_decref(req);
+	return reply;
+}
+
+json_t *
+control_request(const char *path, const json_t *request, char *err,
+                size_t errlen)
+{
 	struct sockaddr_un sun;
 	struct timeval tv = {CONTROL_TIMEOUT_S, 0};
 	json_error_t je;
 	json_t *reply = NULL;
-	char *buf = NULL, req[256];
+	char *buf = NULL, req[CONTROL_LINE_MAX];
 	size_t len = 0, cap = 0;
 	ssize_t n;
-	int fd;
+	int fd, rl;
 
 	if (!control_path(&sun, path, err, errlen))
 		return NULL;
+	rl = json_dumpb(request, req, sizeof(req) - 1, JSON_COMPACT);
+	if (rl <= 0 || (size_t)rl >= sizeof(req) - 1) {
+		snprintf(err, errlen, "request longer than %u bytes",
+		         CONTROL_LINE_MAX);
+		return NULL;
+	}
+	req[rl] = '\n';
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -361,10 +383,9 @@ control_call(const char *path, const char *cmd, char *err, size_t errlen)
 		         path, strerror(errno));
 		goto out;
 	}
-	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
 	/* The daemon may have answered (refused) and closed already: no
 	 * SIGPIPE, read its answer instead. */
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) &&
+	if (send(fd, req, (size_t)rl + 1, MSG_NOSIGNAL) != (ssize_t)rl + 1 &&
 	    errno != EPIPE) {
 		snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
 		goto out;

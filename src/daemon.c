@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "divert/divert.h"
@@ -21,8 +23,11 @@
 #include "spackle/config.h"
 #include "spackle/control.h"
 #include "spackle/ct.h"
+#include "spackle/declog.h"
 #include "spackle/log.h"
+#include "spackle/metrics.h"
 #include "spackle/packet.h"
+#include "spackle/priv.h"
 #include "spackle/proc.h"
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
@@ -121,13 +126,23 @@ struct daemon {
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops {
 		uint64_t enobufs, queue_dropped, user_dropped, store_lost;
-	} drops;           /* as the last tick saw them */
-	char *tamper_seen; /* the steering's last problem, NULL when ok */
-	uint64_t tampers;  /* times the steering was found changed */
-	uint64_t repairs;  /* times it was put back (steering_repair) */
+	} drops;                 /* as the last tick saw them */
+	char *tamper_seen;       /* the steering's last problem, NULL when ok */
+	uint64_t tampers;        /* times the steering was found changed */
+	uint64_t repairs;        /* times it was put back (steering_repair) */
+	struct declog *dlog;     /* `log`, or NULL */
+	struct metrics *metrics; /* `metrics`, or NULL */
+	json_t *last_audit;      /* what `spackle audit` last reported */
+	uid_t uid;               /* `user`'s, the daemon's after set-up */
+	gid_t gid;
 };
 
 /* ---- worker side ------------------------------------------------------ */
+
+static void worker_log_decision(struct worker *w, struct flow *f,
+                                const char *event);
+static void daemon_event(struct daemon *dm, enum store_event_type type,
+                         const json_t *o);
 
 static enum classify_hook
 daemon_hook(int hook)
@@ -212,6 +227,13 @@ worker_packet(const struct divert_packet *dp, void *arg)
 		store_put_flow_entry(
 		        w->sp, res.flow, classify_flow_host(w->cls, res.flow),
 		        classify_flow_exe(w->cls, res.flow), w->rules, 0, 0);
+	/* The decision log: once, when the flow is decided (a held flow at
+	 * its payload). */
+	if (dm->dlog != NULL && res.flow != NULL &&
+	    !(res.flow->flags & (FLOW_F_NAME_WAIT | FLOW_F_LOGGED))) {
+		res.flow->flags |= FLOW_F_LOGGED;
+		worker_log_decision(w, res.flow, "decision");
+	}
 	if (dm->cap != NULL && (v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT))
 		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
 		              in.ts_ns);
@@ -726,10 +748,11 @@ daemon_name_src(enum classify_name_src s)
 	}
 }
 
-static void
-conns_one(struct flow *f, void *arg)
+/* A flow as `conns --json` shows it; flow mode reads conntrack's counters
+ * first when refresh is set. */
+static json_t *
+worker_flow_json(struct worker *w, struct flow *f, bool refresh)
 {
-	struct conns_ctx *x = arg;
 	const struct sp_addr *la, *ra;
 	uint16_t lp, rp;
 	char lb[64], rb[64], rule[SP_PATH_MAX + 16], pbuf[8];
@@ -742,16 +765,16 @@ conns_one(struct flow *f, void *arg)
 
 	/* Flow mode: the kernel passed most of its packets; conntrack
 	 * counted them. */
-	if (x->w->ct != NULL)
-		worker_ct_refresh(x->w, f, sp_now_wall());
-	classify_flow_info(x->w->cls, f, &fi);
+	if (refresh && w->ct != NULL)
+		worker_ct_refresh(w, f, sp_now_wall());
+	classify_flow_info(w->cls, f, &fi);
 	host = fi.host;
 	exe = fi.exe;
 	flow_local(f, &la, &lp);
 	flow_remote(f, &ra, &rp);
 	if (f->rule != FLOW_RULE_DEFAULT && f->rule != FLOW_RULE_NONE &&
-	    x->w->rules != NULL)
-		r = rules_get(x->w->rules, f->rule);
+	    w->rules != NULL)
+		r = rules_get(w->rules, f->rule);
 	if (r != NULL)
 		snprintf(rule, sizeof(rule), "%s:%u", r->file, r->line);
 	else if (f->flags & FLOW_F_NAME_WAIT)
@@ -762,7 +785,8 @@ conns_one(struct flow *f, void *arg)
 		snprintf(pbuf, sizeof(pbuf), "%u", f->key.proto);
 		proto = pbuf;
 	}
-	o = json_object();
+	if ((o = json_object()) == NULL)
+		return NULL;
 	json_object_set_new(o, "id", json_integer((json_int_t)f->id));
 	json_object_set_new(o, "proto", json_string(proto));
 	json_object_set_new(o, "src", json_string(sp_addr_format(la, lb, 64)));
@@ -810,8 +834,42 @@ conns_one(struct flow *f, void *arg)
 	json_object_set_new(o, "first_ns",
 	                    json_integer((json_int_t)f->first_ns));
 	json_object_set_new(o, "last_ns", json_integer((json_int_t)f->last_ns));
-	json_object_set_new(o, "queue", json_integer(x->w->queue));
-	json_array_append_new(x->arr, o);
+	json_object_set_new(o, "queue", json_integer(w->queue));
+	return o;
+}
+
+static void
+conns_one(struct flow *f, void *arg)
+{
+	struct conns_ctx *x = arg;
+	json_t *o = worker_flow_json(x->w, f, true);
+
+	if (o != NULL)
+		json_array_append_new(x->arr, o);
+}
+
+/* The decision log's entry for f: its conns object, what happened and
+ * when. */
+static void
+worker_log_decision(struct worker *w, struct flow *f, const char *event)
+{
+	json_t *o = worker_flow_json(w, f, false);
+	char ts[40];
+	uint64_t now = sp_now_wall();
+	time_t sec = (time_t)(now / NS_PER_S);
+	struct tm tm;
+	size_t n;
+
+	if (o == NULL)
+		return;
+	gmtime_r(&sec, &tm);
+	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - n, ".%03uZ",
+	         (unsigned)(now % NS_PER_S / 1000000));
+	json_object_set_new(o, "event", json_string(event));
+	json_object_set_new(o, "time", json_string(ts));
+	declog_write(w->dm->dlog, o);
+	json_decref(o);
 }
 
 static void
@@ -871,6 +929,8 @@ worker_flow_redecided(struct flow *f, enum sp_verdict before, void *arg)
 
 	if (w->sp != NULL)
 		worker_verdict_changed(f, before, arg);
+	if (w->dm->dlog != NULL)
+		worker_log_decision(w, f, "verdict");
 	if (w->ct != NULL && w->dm->cfg.mode == CONFIG_MODE_ENFORCE &&
 	    !(f->flags & FLOW_F_NAME_WAIT))
 		worker_ct_remark(w, f);
@@ -883,10 +943,12 @@ worker_swap_rules(struct worker *w, void *arg)
 
 	classify_set_rules(w->cls, s->rules, s->dflt);
 	w->rules = s->rules;
-	s->changed += classify_redecide(
-	        w->cls, sp_now_wall(),
-	        w->sp != NULL || w->ct != NULL ? worker_flow_redecided : NULL,
-	        w);
+	s->changed += classify_redecide(w->cls, sp_now_wall(),
+	                                w->sp != NULL || w->ct != NULL ||
+	                                                w->dm->dlog != NULL
+	                                        ? worker_flow_redecided
+	                                        : NULL,
+	                                w);
 }
 
 /* ---- control commands, on the main thread ----------------------------- */
@@ -1039,6 +1101,16 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);
+	/* The kernel's queue drops, as the last second's tick read them. */
+	SET_U64(c, "queue_dropped", dm->drops.queue_dropped);
+	SET_U64(c, "user_dropped", dm->drops.user_dropped);
+	if (dm->dlog != NULL) {
+		unsigned long long wr, lost;
+
+		declog_stats(dm->dlog, &wr, &lost);
+		SET_U64(c, "decisions_logged", wr);
+		SET_U64(c, "decisions_log_lost", lost);
+	}
 	o = json_object();
 	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
 	json_object_set_new(o, "pid", json_integer(getpid()));
@@ -1076,9 +1148,47 @@ daemon_status(const json_t *req, void *arg)
 	                                  NS_PER_S)));
 	json_object_set_new(o, "started_ns",
 	                    json_integer((json_int_t)dm->start_wall));
+	json_object_set_new(o, "user", json_string(dm->cfg.user));
 	json_object_set_new(o, "counters", c);
 	json_object_set_new(o, "attribution", o0);
+	if (dm->last_audit != NULL)
+		json_object_set(o, "audit", dm->last_audit);
 	return o;
+}
+
+/* For the metrics endpoint: a fresh status at each scrape. */
+static json_t *
+daemon_metrics_status(void *arg)
+{
+	return daemon_status(NULL, arg);
+}
+
+/*
+ * `spackle audit` reports what it found ({"hidden": N, "holes": B}):
+ * status and the metrics show the last report, and the store keeps it.
+ */
+static json_t *
+daemon_audit_report(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	const json_t *hidden = json_object_get(req, "hidden");
+	const json_t *holes = json_object_get(req, "holes");
+	json_t *o;
+
+	if (!json_is_integer(hidden) || json_integer_value(hidden) < 0 ||
+	    !json_is_boolean(holes))
+		return json_pack("{s:s}", "error",
+		                 "audit: needs \"hidden\" (a count) and "
+		                 "\"holes\" (true or false)");
+	o = json_pack("{s:I,s:b,s:I}", "hidden", json_integer_value(hidden),
+	              "holes", json_is_true(holes), "at_ns",
+	              (json_int_t)sp_now_wall());
+	if (o == NULL)
+		return json_pack("{s:s}", "error", "out of memory");
+	json_decref(dm->last_audit);
+	dm->last_audit = o;
+	daemon_event(dm, STORE_EV_AUDIT, o);
+	return json_pack("{s:b}", "ok", 1);
 }
 
 static json_t *
@@ -1392,6 +1502,7 @@ static const struct control_command daemon_commands[] = {
         {"status", false, daemon_status},
         {"conns", false, daemon_conns},
         {"reload", true, daemon_reload},
+        {"audit", true, daemon_audit_report},
 };
 
 /* ---- signals ---------------------------------------------------------- */
@@ -1404,9 +1515,16 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
+		char err[SP_PATH_MAX + 128];
+
 		log_info("SIGHUP: reloading rules");
 		r = daemon_reload(NULL, dm);
 		json_decref(r);
+		/* logrotate moved the decision log: a new file. */
+		if (declog_reopen(dm->dlog, err, sizeof(err)) != 0)
+			log_err("decision log: %s; still writing to the old "
+			        "file",
+			        err);
 		return;
 	}
 	log_info("%s: removing steering and stopping",
@@ -1544,6 +1662,37 @@ worker_close(struct daemon *dm, struct worker *w)
 		dm->ops->close(w->d);
 }
 
+/*
+ * The control socket's directory, made the user's when it is missing, so
+ * the socket can be removed at the end once root is gone (the unit's
+ * RuntimeDirectory, or /run/spackle itself). A directory that exists is
+ * left as it is: if the user cannot write it, the socket stays after a
+ * stop and the next start replaces it.
+ */
+static int
+daemon_control_dir(struct daemon *dm)
+{
+	char dir[SP_PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", dm->cfg.control);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0) {
+		if (errno == EEXIST)
+			return 0;
+		log_err("control socket directory %s: %s", dir,
+		        strerror(errno));
+		return -1;
+	}
+	if (chown(dir, dm->uid, dm->gid) != 0) {
+		log_err("control socket directory %s: chown: %s", dir,
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 daemon_usage(FILE *f)
 {
@@ -1567,6 +1716,7 @@ cmd_run(int argc, char **argv)
 	char err[1024], *diag = NULL;
 	int ch, rc = 1;
 	unsigned i;
+	bool drop = false;
 
 	memset(&dm, 0, sizeof(dm));
 	dm.conf_path = CONFIG_DEFAULT_PATH;
@@ -1601,6 +1751,12 @@ cmd_run(int argc, char **argv)
 		log_err("%s: %s", dm.conf_path, err);
 		goto out;
 	}
+	drop = strcmp(dm.cfg.user, CONFIG_USER_ROOT) != 0;
+	if (drop &&
+	    priv_lookup(dm.cfg.user, &dm.uid, &dm.gid, err, sizeof(err)) != 0) {
+		log_err("%s: %s", dm.conf_path, err);
+		goto out;
+	}
 	dm.rules = daemon_load_rules(&dm.cfg, &diag);
 	if (diag != NULL)
 		fputs(diag, stderr);
@@ -1625,22 +1781,6 @@ cmd_run(int argc, char **argv)
 		         "flows passed by the kernel will stay at what crossed "
 		         "the divert");
 	{
-		/* Attribution: caches, the proc connector, a first scan. */
-		struct proc_config pc = {
-		        .timeout_ms = dm.cfg.attrib_timeout_ms,
-		        .events = true,
-		        .initial_scan = true,
-		        .infer_exited = true,
-		};
-
-		if (proc_new(&dm.proc, &pc, err, sizeof(err)) != 0) {
-			log_err("%s", err);
-			goto out;
-		}
-		if (err[0] != '\0')
-			log_warn("%s", err);
-	}
-	{
 		/* The store: one queue per worker and one for this thread. A
 		 * store that cannot open is logged; the wall runs without. */
 		struct store_config sc = {
@@ -1661,17 +1801,27 @@ cmd_run(int argc, char **argv)
 			        dm.cfg.db, err);
 		dm.sp = store_producer(dm.store, dm.cfg.queues + 1);
 		store_put_event(dm.sp, 0, STORE_EV_START, 0, NULL);
-		if (dm.cfg.capture_denied[0] != '\0') {
-			dm.cap = capture_open(
-			        dm.cfg.capture_denied, dm.cfg.capture_max_size,
-			        dm.cfg.capture_keep, err, sizeof(err));
-			if (dm.cap == NULL)
-				log_err("capture_denied: %s; not capturing",
-				        err);
-		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((dm.base = event_base_new()) == NULL)
+		goto out;
+	{
+		/* Attribution: the caches and the proc connector now (it may
+		 * need CAP_SYS_ADMIN to reach the initial namespace). */
+		struct proc_config pc = {
+		        .timeout_ms = dm.cfg.attrib_timeout_ms,
+		        .events = true,
+		        .initial_scan = true,
+		        .infer_exited = true,
+		        .deferred = true,
+		};
+
+		if (proc_new(&dm.proc, &pc, err, sizeof(err)) != 0) {
+			log_err("%s", err);
+			goto out;
+		}
+	}
+	if (drop && daemon_control_dir(&dm) != 0)
 		goto out;
 	dm.ctl = control_listen(dm.base, dm.cfg.control, daemon_commands,
 	                        sizeof(daemon_commands) /
@@ -1681,6 +1831,49 @@ cmd_run(int argc, char **argv)
 		log_err("control socket: %s", err);
 		goto out;
 	}
+	if (dm.cfg.metrics[0] != '\0') {
+		dm.metrics = metrics_listen(dm.base, dm.cfg.metrics,
+		                            daemon_metrics_status, &dm, err,
+		                            sizeof(err));
+		if (dm.metrics == NULL) {
+			log_err("metrics: %s", err);
+			goto out;
+		}
+	}
+	/*
+	 * What needs root is done: the rest runs as `user`, with the data
+	 * path's capabilities only. The threads started so far (the store's
+	 * writer) keep no capability; those started from here inherit this
+	 * thread's.
+	 */
+	if (drop) {
+		if (priv_drop(dm.uid, dm.gid, err, sizeof(err)) != 0) {
+			log_err("%s", err);
+			goto out;
+		}
+		log_info("running as %s (uid %u): capabilities net_admin, "
+		         "net_raw, sys_ptrace, dac_read_search, sys_nice",
+		         dm.cfg.user, (unsigned)dm.uid);
+	} else {
+		log_warn("user = root: the daemon keeps every privilege");
+	}
+	/* Files written from here on are the user's. */
+	if (declog_open(&dm.dlog, dm.cfg.log, dm.cfg.log_path, err,
+	                sizeof(err)) != 0) {
+		log_err("log: %s", err);
+		goto out;
+	}
+	if (dm.cfg.capture_denied[0] != '\0') {
+		dm.cap = capture_open(dm.cfg.capture_denied,
+		                      dm.cfg.capture_max_size,
+		                      dm.cfg.capture_keep, err, sizeof(err));
+		if (dm.cap == NULL)
+			log_err("capture_denied: %s; not capturing", err);
+	}
+	/* Attribution: its threads and first scan, as the user. */
+	proc_start(dm.proc, err, sizeof(err));
+	if (err[0] != '\0')
+		log_warn("%s", err);
 	/* Bind every queue before the kernel steers into them: the balanced
 	 * ones, then the DNS queue. */
 	dm.nw = dm.cfg.queues + 1;
@@ -1754,6 +1947,9 @@ out:
 	store_put_event(dm.sp, 0, STORE_EV_STOP, 0, NULL);
 	store_close(dm.store);
 	capture_close(dm.cap);
+	declog_close(dm.dlog);
+	metrics_close(dm.metrics);
+	json_decref(dm.last_audit);
 	control_close(dm.ctl);
 	if (dm.base != NULL)
 		event_base_free(dm.base);

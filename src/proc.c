@@ -102,6 +102,7 @@ struct exit_rec {
 
 struct proc {
 	struct proc_config cfg;
+	char cnerr[256]; /* why the proc connector could not be had */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pentry *procs;
@@ -1489,8 +1490,6 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 {
 	pthread_condattr_t ca;
 	struct proc *p;
-	char cnerr[256] = "";
-	unsigned i;
 
 	*out = NULL;
 	if (errlen > 0)
@@ -1538,16 +1537,33 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->inited = true;
-	if (cfg->events && cn_open(p, cnerr, sizeof(cnerr)) == 0) {
+	if (cfg->events && cn_open(p, p->cnerr, sizeof(p->cnerr)) == 0) {
 		p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->stop_fd < 0 ||
 		    pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-			snprintf(cnerr, sizeof(cnerr), "eventfd/pipe: %s",
+			snprintf(p->cnerr, sizeof(p->cnerr), "eventfd/pipe: %s",
 			         strerror(errno));
 			close(p->cn_fd);
 			p->cn_fd = -1;
 		}
 	}
+	*out = p;
+	if (!cfg->deferred)
+		proc_start(p, err, errlen);
+	return 0;
+nomem:
+	snprintf(err, errlen, "attribution: out of memory");
+	proc_free(p);
+	return -1;
+}
+
+void
+proc_start(struct proc *p, char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (errlen > 0)
+		err[0] = '\0';
 	if (p->cn_fd >= 0) {
 		/* The readers first: the main thread leaves the execs of their
 		 * CPUs to them. */
@@ -1567,24 +1583,18 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 			p->th_started = true;
 			p->st.events_on = true;
 		} else {
-			snprintf(cnerr, sizeof(cnerr),
+			snprintf(p->cnerr, sizeof(p->cnerr),
 			         "proc connector: cannot start its thread");
 		}
 	}
 	/* After the events started, so nothing started meanwhile is missed. */
-	if (cfg->initial_scan)
+	if (p->cfg.initial_scan)
 		scan_all(p, true, false);
-	if (cfg->events && !p->st.events_on && errlen > 0)
+	if (p->cfg.events && !p->st.events_on && errlen > 0)
 		snprintf(err, errlen,
 		         "%s; attribution goes on without process events (a "
 		         "program that exits at once may stay unknown)",
-		         cnerr);
-	*out = p;
-	return 0;
-nomem:
-	snprintf(err, errlen, "attribution: out of memory");
-	proc_free(p);
-	return -1;
+		         p->cnerr);
 }
 
 void

@@ -433,7 +433,7 @@ store_event_name(enum store_event_type t)
 	        [STORE_EV_FLOW_NEW] = "flow", [STORE_EV_VERDICT] = "verdict",
 	        [STORE_EV_RELOAD] = "reload", [STORE_EV_TAMPER] = "tamper",
 	        [STORE_EV_DROPS] = "drops",   [STORE_EV_START] = "start",
-	        [STORE_EV_STOP] = "stop",
+	        [STORE_EV_STOP] = "stop",     [STORE_EV_AUDIT] = "audit",
 	};
 
 	if ((unsigned)t == 0 || (unsigned)t > STORE_EV_MAX)

@@ -65,6 +65,9 @@ P_UDP=7200
 QUEUE=0
 ID=$$
 TMP=$(mktemp -d /tmp/spackle-bench-divert.XXXXXX) || exit 2
+# spackle drops to its user after set-up, as installed; it reads TMP.
+"$(dirname "$0")/../../etc/add-user.sh" >/dev/null && chmod 0755 "$TMP" ||
+	exit 2
 PIDS=()
 NSA=
 NSB=

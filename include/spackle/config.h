@@ -21,9 +21,20 @@
 
 #define CONFIG_ATTRIB_TIMEOUT_MS 50 /* attrib_timeout_ms's default */
 
+#define CONFIG_USER_MAX    33     /* a user name, as useradd allows */
+#define CONFIG_USER_ROOT   "root" /* `user = root`: no privilege drop */
+#define CONFIG_METRICS_MAX 64     /* "[v6 address]:port" */
+
 enum config_mode { CONFIG_MODE_ENFORCE = 0, CONFIG_MODE_MONITOR };
 enum config_divert { CONFIG_DIVERT_PACKET = 0, CONFIG_DIVERT_FLOW };
 enum config_failure { CONFIG_FAILURE_OPEN = 0, CONFIG_FAILURE_CLOSED };
+/* `log`: where the decision log goes (one entry per decided flow). */
+enum config_log {
+	CONFIG_LOG_NONE = 0,
+	CONFIG_LOG_SYSLOG,
+	CONFIG_LOG_STDERR,
+	CONFIG_LOG_JSON, /* log_path: one JSON object per line */
+};
 enum config_firewall {
 	CONFIG_FIREWALL_AUTO = 0,
 	CONFIG_FIREWALL_IPTABLES,
@@ -58,6 +69,13 @@ struct config {
 	char capture_denied[SP_PATH_MAX]; /* pcap of denied packets; "" off */
 	uint64_t capture_max_size;        /* bytes per file */
 	unsigned capture_keep;            /* rotated files kept */
+	/* The service: the user the daemon becomes after set-up, the
+	 * Prometheus endpoint ("" off) and the decision log. */
+	char user[CONFIG_USER_MAX];
+	char metrics[CONFIG_METRICS_MAX];
+	bool metrics_public; /* a non-loopback metrics address is allowed */
+	enum config_log log;
+	char log_path[SP_PATH_MAX]; /* `log = json:PATH` */
 	char path[SP_PATH_MAX]; /* the file it was read from, "" for defaults */
 };
 
@@ -79,6 +97,16 @@ int config_load(struct config *c, const char *path, FILE *err);
 /* Parse text held in memory; name is used in messages. */
 int config_parse(struct config *c, const char *name, const char *text,
                  FILE *err);
+
+/*
+ * `metrics = ADDR:PORT` (IPv6 as [ADDR]:PORT), numeric only, into ss;
+ * *loopback tells whether ADDR is 127.0.0.0/8 or ::1. 0, or -1 with the
+ * reason in err.
+ */
+struct sockaddr_storage;
+int config_metrics_addr(const char *spec, struct sockaddr_storage *ss,
+                        unsigned *sslen, bool *loopback, char *err,
+                        size_t errlen);
 
 /* Write c back as a config file (round trip for tests and `status`). */
 void config_print(FILE *f, const struct config *c);

@@ -45,4 +45,9 @@ void control_close(struct control *c);
 json_t *control_call(const char *path, const char *cmd, char *err,
                      size_t errlen);
 
+/* The same with a whole request object ({"cmd": NAME, ...}), at most
+ * CONTROL_LINE_MAX bytes as JSON. */
+json_t *control_request(const char *path, const json_t *request, char *err,
+                        size_t errlen);
+
 #endif

@@ -89,6 +89,7 @@ struct proc_config {
 	bool events;         /* run the proc connector thread */
 	bool initial_scan;   /* read all of /proc once at start */
 	bool infer_exited;   /* step 4 (needs events) */
+	bool deferred;       /* threads and scan wait for proc_start() */
 	size_t procs_max, socks_max; /* 0: the defaults */
 };
 
@@ -123,6 +124,14 @@ struct proc_query;
  */
 int proc_new(struct proc **out, const struct proc_config *cfg, char *err,
              size_t errlen);
+
+/*
+ * With cfg->deferred, proc_new() only opens the connector (which may need
+ * CAP_SYS_ADMIN to reach the initial namespace); this starts its threads
+ * and the initial scan, so a daemon can drop its privileges in between.
+ * err as for proc_new().
+ */
+void proc_start(struct proc *p, char *err, size_t errlen);
 void proc_free(struct proc *p);
 
 /* One per thread that calls proc_lookup(); NULL with err on failure. */

@@ -119,7 +119,8 @@ enum store_event_type {
 	STORE_EV_DROPS,        /* packets or records lost (queue overflow) */
 	STORE_EV_START,        /* the daemon started */
 	STORE_EV_STOP,         /* the daemon stopped */
-	STORE_EV_MAX = STORE_EV_STOP,
+	STORE_EV_AUDIT,        /* `spackle audit` reported its findings */
+	STORE_EV_MAX = STORE_EV_AUDIT,
 };
 
 struct store_event {

@@ -92,3 +92,11 @@ jqe() {
 spk() {
 	timeout -k 1 10 ip netns exec "$NSA" "$SPACKLE" "$@"
 }
+
+# daemon_user: the daemon drops to the user `spackle` after set-up (its
+# default `user`): create it as an install does, and let it read TMP, where
+# the tests keep the rules it reads again on a reload. 0, or 1.
+daemon_user() {
+	"$(dirname "${BASH_SOURCE[0]}")/../../etc/add-user.sh" >/dev/null &&
+		chmod 0755 "$TMP"
+}

@@ -67,6 +67,7 @@ nfail=0
 
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
+daemon_user || { echo "FAIL setup: the user spackle"; exit 2; }
 
 now_ms() {
 	date +%s%3N

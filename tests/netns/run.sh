@@ -94,6 +94,7 @@ nskip=0
 # jqe (and the helpers run.sh redefines below for its own output).
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
+daemon_user || { echo "FAIL setup: the user spackle"; exit 2; }
 
 pass() {
 	echo "PASS $MODE/$1: $2"

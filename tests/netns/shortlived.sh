@@ -77,6 +77,7 @@ nfail=0
 
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
+daemon_user || { echo "FAIL setup: the user spackle"; exit 2; }
 
 in_a() {
 	ip netns exec "$NSA" "$@"

@@ -40,7 +40,11 @@ test_defaults(void **state)
 	assert_int_equal(c.failure, CONFIG_FAILURE_OPEN);
 	assert_string_equal(c.rules, "/etc/spackle/rules.d");
 	assert_string_equal(c.db, "/var/lib/spackle");
-	assert_string_equal(c.control, "/run/spackle.sock");
+	assert_string_equal(c.control, "/run/spackle/spackle.sock");
+	assert_string_equal(c.user, "spackle");
+	assert_string_equal(c.metrics, "");
+	assert_false(c.metrics_public);
+	assert_int_equal(c.log, CONFIG_LOG_NONE);
 	assert_int_equal(c.queue_base, 4200);
 	assert_true(c.queues >= 1);
 	assert_int_equal(c.hooks, CONFIG_HOOK_OUT | CONFIG_HOOK_IN);
@@ -273,6 +277,75 @@ test_store_keys(void **state)
 	assert_int_equal(c.db_max_size, 2ull << 30);
 }
 
+/* The service's keys: user, metrics (loopback unless public), log. */
+static void
+test_service_keys(void **state)
+{
+	struct config c, again;
+	char err[2048], out[4096];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(parse(&c,
+	                       "user = _spackle-2\n"
+	                       "metrics = 127.0.0.1:9477\n"
+	                       "log = json:/var/log/spackle/decisions.json\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.user, "_spackle-2");
+	assert_string_equal(c.metrics, "127.0.0.1:9477");
+	assert_int_equal(c.log, CONFIG_LOG_JSON);
+	assert_string_equal(c.log_path, "/var/log/spackle/decisions.json");
+	f = fmemopen(out, sizeof(out), "w");
+	config_print(f, &c);
+	fclose(f);
+	config_defaults(&again);
+	assert_int_equal(parse(&again, out, err, sizeof(err)), 0);
+	assert_string_equal(again.user, c.user);
+	assert_string_equal(again.metrics, c.metrics);
+	assert_int_equal(again.log, CONFIG_LOG_JSON);
+	assert_string_equal(again.log_path, c.log_path);
+
+	assert_int_equal(parse(&c, "metrics = [::1]:9477\nlog = stderr\n", err,
+	                       sizeof(err)),
+	                 0);
+	assert_int_equal(c.log, CONFIG_LOG_STDERR);
+	assert_string_equal(c.log_path, "");
+	/* A public address needs metrics_public, before or after it. */
+	assert_int_equal(parse(&c, "log = syslog\nmetrics = 192.0.2.1:9477\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:2: metrics: 192.0.2.1:9477 is not "
+	                            "a loopback address"));
+	assert_int_equal(c.log, CONFIG_LOG_STDERR); /* nothing applied */
+	assert_int_equal(parse(&c,
+	                       "metrics = [2001:db8::1]:80\n"
+	                       "metrics_public = yes\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_true(c.metrics_public);
+
+	assert_int_equal(parse(&c,
+	                       "user = Root!\n"
+	                       "metrics = localhost:9477\n"
+	                       "metrics = 127.0.0.1:70000\n"
+	                       "metrics = ::1:9477\n"
+	                       "log = json:relative.json\n"
+	                       "log = file\n"
+	                       "metrics_public = maybe\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:1: user: \"Root!\" is not a user"));
+	assert_non_null(strstr(err, "t.conf:2: metrics: \"localhost:9477\""));
+	assert_non_null(strstr(err, "t.conf:3: metrics: \"127.0.0.1:70000\""));
+	assert_non_null(strstr(err, "t.conf:4: metrics: \"::1:9477\""));
+	assert_non_null(strstr(err, "t.conf:5: log: \"json:relative.json\": "
+	                            "json: needs an absolute path"));
+	assert_non_null(strstr(err, "t.conf:6: log: \"file\" is not one of"));
+	assert_non_null(strstr(err, "t.conf:7: metrics_public: \"maybe\""));
+}
+
 int
 main(void)
 {
@@ -283,6 +356,7 @@ main(void)
 	        cmocka_unit_test(test_exempt_words),
 	        cmocka_unit_test(test_load_file),
 	        cmocka_unit_test(test_store_keys),
+	        cmocka_unit_test(test_service_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
