@@ -40,7 +40,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: not root (network namespaces)"
 	exit 77
 fi
-for tool in ip iptables jq timeout; do
+for tool in ip iptables jq curl timeout; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "FAIL setup: $tool not found"
 		exit 2
@@ -61,6 +61,7 @@ P_UDP=7202
 P_RAW=7203
 HOLE_UID=4242
 WATCH=3
+METRICS=127.0.0.1:9478
 
 TMP=$(mktemp -d /tmp/spackle-au.XXXXXX) || exit 2
 TMP=$(readlink -f "$TMP")
@@ -109,6 +110,7 @@ rules = $TMP/rules
 db = $TMP/db
 control = $TMP/spackle.sock
 steering_repair = $1
+metrics = $METRICS
 EOF
 }
 
@@ -273,6 +275,18 @@ if wait_for 30 eval "spk log -c '$CONF' --events --json | jqe 'any(.[]; .type ==
 	pass holes/tamper-event "the daemon recorded the change: $(spk log -c "$CONF" --events --json | jq -c '[.[] | select(.type == "tamper")][0].detail.hooks[0] | {hook, position}')"
 else
 	fail holes/tamper-event "no tamper event in spackle log --events"
+fi
+# The daemon was told: its metrics and status carry the audit's findings,
+# and the store keeps them as an audit event.
+nh=$(jq '.hidden | length' "$j" 2>/dev/null)
+mh=$(ip netns exec "$NSA" curl -s -m 5 "http://$METRICS/metrics" |
+	awk '$1 == "spackle_audit_hidden_flows" { print $2 }')
+if [ -n "$nh" ] && [ "$nh" -ge 2 ] && [ "$mh" = "$nh" ] &&
+	spk status -c "$CONF" --json | jqe --argjson n "$nh" '.audit.hidden == $n and .audit.holes' >/dev/null &&
+	spk log -c "$CONF" --events --json | jqe --argjson n "$nh" 'any(.[]; .type == "audit" and .detail.hidden == $n)' >/dev/null; then
+	pass holes/metrics "spackle_audit_hidden_flows $mh, as the audit found; status and an audit event agree"
+else
+	fail holes/metrics "audit found ${nh:-?} hidden, metrics say '${mh}'"
 fi
 daemon_stop
 
