@@ -46,12 +46,14 @@ build-san: deps-test $(BUILD_SAN)/CMakeCache.txt
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
 # `run` starts the daemon in the foreground with the shipped configuration,
-# its rules from rules/, its store and control socket under the build tree.
-# Ctrl-C removes its steering and leaves the host's firewall as it was.
+# its rules from rules/, its store and control socket under the build tree;
+# it drops to the user spackle, created here when missing (as an install
+# does). Ctrl-C removes its steering and leaves the firewall as it was.
 run: build
+	@./etc/add-user.sh
 	@sed -e 's|^rules = .*|rules = $(CURDIR)/rules|' \
 	     -e 's|^db = .*|db = $(CURDIR)/$(BUILD)/db|' \
-	     -e 's|^control = .*|control = $(CURDIR)/$(BUILD)/spackle.sock|' \
+	     -e 's|^control = .*|control = $(CURDIR)/$(BUILD)/run/spackle.sock|' \
 	     etc/spackle.conf > $(BUILD)/spackle.conf
 	@mkdir -p $(BUILD)/db
 	@echo "spackle: config $(BUILD)/spackle.conf; in another shell:" \
