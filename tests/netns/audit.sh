@@ -114,30 +114,6 @@ metrics = $METRICS
 EOF
 }
 
-bg_a() {
-	local name=$1
-
-	shift
-	ip netns exec "$NSA" "$@" >"$TMP/$name.out" 2>&1 &
-	PIDS+=("$!")
-}
-
-bg_b() {
-	local name=$1
-
-	shift
-	ip netns exec "$NSB" "$@" >"$TMP/$name.out" 2>&1 &
-	PIDS+=("$!")
-}
-
-daemon_start() {
-	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" \
-		>"$TMP/daemon-$1.out" 2>"$TMP/daemon-$1.err" &
-	DAEMON=$!
-	PIDS+=("$DAEMON")
-	wait_for 100 eval "spk status -c '$CONF' >/dev/null 2>&1"
-}
-
 daemon_stop() {
 	kill -TERM "$DAEMON" 2>/dev/null
 	wait_for 50 eval "! alive $DAEMON"

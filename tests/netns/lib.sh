@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers shared by the namespace tests (run.sh, names.sh, shortlived.sh,
-# crash.sh, audit.sh): results, the namespace pair,
+# crash.sh, audit.sh, service.sh): results, the namespace pair, background
+# commands and the daemon,
 # bounded waits, process checks, clean-up of namespaces and processes.
 # The sourcing script sets NSA, NSB, TMP, the PIDS array and the npass and
 # nfail counters (and what spk() runs) before it calls them.
@@ -99,4 +100,32 @@ spk() {
 daemon_user() {
 	"$(dirname "${BASH_SOURCE[0]}")/../../etc/add-user.sh" >/dev/null &&
 		chmod 0755 "$TMP"
+}
+
+# bg_a NAME CMD...: CMD in namespace A, in the background, its output in
+# TMP/NAME.out, its pid in PIDS (bg_b: namespace B).
+bg_a() {
+	local name=$1
+
+	shift
+	ip netns exec "$NSA" "$@" >"$TMP/$name.out" 2>&1 &
+	PIDS+=("$!")
+}
+
+bg_b() {
+	local name=$1
+
+	shift
+	ip netns exec "$NSB" "$@" >"$TMP/$name.out" 2>&1 &
+	PIDS+=("$!")
+}
+
+# daemon_start NAME: `spackle run -c CONF` in namespace A (pid in DAEMON,
+# output in TMP/daemon-NAME.out and .err); 0 once it answers status.
+daemon_start() {
+	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" \
+		>"$TMP/daemon-$1.out" 2>"$TMP/daemon-$1.err" &
+	DAEMON=$!
+	PIDS+=("$DAEMON")
+	wait_for 100 eval "spk status -c '$CONF' >/dev/null 2>&1"
 }

@@ -95,22 +95,6 @@ EOF
 	} >"$CONF"
 }
 
-bg_b() {
-	local name=$1
-
-	shift
-	ip netns exec "$NSB" "$@" >"$TMP/$name.out" 2>&1 &
-	PIDS+=("$!")
-}
-
-daemon_start() {
-	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" \
-		>"$TMP/daemon.out" 2>"$TMP/daemon.err" &
-	DAEMON=$!
-	PIDS+=("$DAEMON")
-	wait_for 100 eval "spk status -c '$CONF' >/dev/null 2>&1"
-}
-
 # status_field PID FIELD: the value of FIELD in /proc/PID/status, its
 # words joined by one space
 status_field() {
@@ -165,8 +149,8 @@ fi
 # --- the running daemon --------------------------------------------------------
 
 write_conf
-if ! daemon_start; then
-	echo "FAIL setup: the daemon did not start: $(tail -n 3 "$TMP/daemon.err")"
+if ! daemon_start main; then
+	echo "FAIL setup: the daemon did not start: $(tail -n 3 "$TMP/daemon-main.err")"
 	exit 2
 fi
 PID=$(spk status -c "$CONF" --json | jq -r .pid)
