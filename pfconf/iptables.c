@@ -131,6 +131,19 @@ ipt_verdicts(FILE *out, const char *chain, int family, bool flow)
 	        "-j REJECT --reject-with %s\n",
 	        chain, dir, match, STEER_MARK_REJECT, STEER_MARK_MASK, what,
 	        unreach);
+	/*
+	 * That reset passes in the kernel, as the daemon lets a reset on a
+	 * rejected flow pass in packet mode. It cannot cross the divert: it
+	 * holds the conntrack entry of the rejected first packet, which is
+	 * never confirmed, and nfnetlink_queue drops such packets.
+	 */
+	if (flow)
+		fprintf(out,
+		        "-A %s -p tcp -m tcp --tcp-flags RST RST -m conntrack "
+		        "--ctdir REPLY -m connmark --mark 0x%x/0x%x -m comment "
+		        "--comment \"%s\" -j RETURN\n",
+		        chain, STEER_MARK_REJECT, STEER_MARK_MASK,
+		        STEER_COMMENT_FLOW_RESET);
 }
 
 static void

@@ -110,6 +110,14 @@ nft_verdicts(FILE *out, const char *key, bool save, bool ct)
 	fprintf(out,
 	        "counter reject with icmpx port-unreachable comment \"%s\"\n",
 	        ct ? STEER_COMMENT_FLOW_REJECT : STEER_COMMENT_REJECT);
+	/* Its reset passes (pfconf/iptables.c). */
+	if (ct)
+		fprintf(out,
+		        "\t\tct direction reply %s & 0x%08x == 0x%08x tcp "
+		        "flags "
+		        "& rst == rst counter accept comment \"%s\"\n",
+		        key, STEER_MARK_MASK, STEER_MARK_REJECT,
+		        STEER_COMMENT_FLOW_RESET);
 }
 
 static void

@@ -702,7 +702,9 @@ audit_counters(struct audit *a)
 	                                      STEER_COMMENT_FLOW_ACCEPT) +
 	                            rules_sum(&a->rs, STEER_COMMENT_FLOW_DENY) +
 	                            rules_sum(&a->rs,
-	                                      STEER_COMMENT_FLOW_REJECT))));
+	                                      STEER_COMMENT_FLOW_REJECT) +
+	                            rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_RESET))));
 	json_object_set_new(c, "queued_since_bound",
 	                    json_integer((json_int_t)seq));
 	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));

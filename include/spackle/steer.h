@@ -103,7 +103,9 @@
 #define STEER_COMMENT_FLOW_ACCEPT "spackle flow accept"
 #define STEER_COMMENT_FLOW_DENY   "spackle flow deny"
 #define STEER_COMMENT_FLOW_REJECT "spackle flow reject"
-#define STEER_COMMENT_QUEUE       "spackle queue"
+/* The reset REJECT sends back for a rejected TCP flow (pfconf/iptables.c). */
+#define STEER_COMMENT_FLOW_RESET "spackle flow reset"
+#define STEER_COMMENT_QUEUE      "spackle queue"
 
 /*
  * A tool's output (iptables-save: the whole filter table) is read up to

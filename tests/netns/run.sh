@@ -641,12 +641,8 @@ scenario_enforce() {
 	tcp_check enforce/in-deny timeout "$A4" "$P_IN_DENY" b
 	tcp_check enforce/in-allow ok "$A4" "$P_IN_ALLOW" b
 	# The reset REJECT sends back leaves through the out hook: it must
-	# reach the peer (flow mode does not pass it yet: issue 7's note).
-	if [ "$MODE" = packet ]; then
-		tcp_check enforce/in-reject refused "$A4" "$P_IN_REJECT" b
-	else
-		skip enforce/in-reject "flow mode drops the reset of an inbound reject (known, see the README)"
-	fi
+	# reach the peer (flow mode: the kernel passes it by its mark).
+	tcp_check enforce/in-reject refused "$A4" "$P_IN_REJECT" b
 
 	# conns --json: a held allowed flow, its fields, rule and uid.
 	if hold_conn enforce-conns "$B4" "$P_ALLOW"; then
