@@ -135,7 +135,8 @@ ipt_verdicts(FILE *out, const char *chain, int family, bool flow)
 	 * That reset passes in the kernel, as the daemon lets a reset on a
 	 * rejected flow pass in packet mode. It cannot cross the divert: it
 	 * holds the conntrack entry of the rejected first packet, which is
-	 * never confirmed, and nfnetlink_queue drops such packets.
+	 * never confirmed, and queued it never reached the queue (counted by
+	 * the NFQUEUE rule, given no queue id; docs/steering.md).
 	 */
 	if (flow)
 		fprintf(out,
