@@ -29,6 +29,8 @@ static const struct subcommand subcommands[] = {
          "check, print or reload rules (check, print, reload)"},
         {"explain", cmd_explain,
          "which rule decides a described flow, and why"},
+        {"import", cmd_import,
+         "rules from Little Snitch, OpenSnitch or a blocklist"},
         {"version", cmd_version, "print the version"},
         {"help", cmd_help, "show this help"},
 };

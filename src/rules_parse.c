@@ -241,72 +241,6 @@ dir_of(const char *name)
 	return strndup(name, (size_t)(slash - name));
 }
 
-/*
- * Read a whole regular file (no FIFOs or devices: a rule must not hang the
- * loader) of at most max bytes, NUL-terminated. NULL with errno set.
- */
-static char *
-read_file(const char *path, size_t max, size_t *lenp)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, saved;
-
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if (S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	close(fd);
-	*lenp = len;
-	return buf;
-fail:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return NULL;
-}
-
-static const char *
-read_error(int err)
-{
-	switch (err) {
-	case EINVAL:
-		return "not a regular file";
-	case EFBIG:
-		return "file too big";
-	}
-	return strerror(err);
-}
-
 /* ---- lists ---- */
 
 static bool
@@ -529,10 +463,10 @@ list_get(struct parser *ps, const struct tok *tk)
 	}
 	l->path = path;
 	l->key = key;
-	if ((l->buf = read_file(path, RULES_LIST_MAX, &len)) == NULL) {
+	if ((l->buf = sp_read_file(path, RULES_LIST_MAX, &len)) == NULL) {
 		rules_diag_add(ps->d, false, ps->file, tk->line, tk->col,
 		               "cannot read list \"%s\": %s", path,
-		               read_error(errno));
+		               sp_read_error(errno));
 		list_free(l);
 		return NULL;
 	}
@@ -1682,9 +1616,9 @@ rules_load_file(struct ruleset *rs, const char *path, struct rules_diags *d)
 	size_t len;
 	int ret;
 
-	if ((buf = read_file(path, RULES_FILE_MAX, &len)) == NULL) {
+	if ((buf = sp_read_file(path, RULES_FILE_MAX, &len)) == NULL) {
 		rules_diag_add(d, false, path, 0, 0, "cannot read: %s",
-		               read_error(errno));
+		               sp_read_error(errno));
 		return -1;
 	}
 	ret = rules_load_buffer(rs, path, buf, len, d);

@@ -29,6 +29,7 @@ int cmd_log(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 /* `spackle rules suggest`: cmd_rules() hands "suggest" to it. */
 int cmd_rules_suggest(int argc, char **argv);
+int cmd_import(int argc, char **argv); /* src/cmd_import.c */
 
 /*
  * Where a command takes its rules from: --rules PATH, or -c CONF's `rules`

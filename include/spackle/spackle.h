@@ -82,6 +82,15 @@ const char *sp_dir_name(enum sp_dir d);
 /* "tcp", "udp", "icmp", "icmp6", or NULL for other numbers. */
 const char *sp_proto_name(unsigned proto);
 
+/*
+ * A whole regular file (no FIFO or device: reading one must not hang) of
+ * at most max bytes, NUL-terminated; NULL with errno set (EISDIR, EINVAL
+ * for not a regular file, EFBIG past max).
+ */
+char *sp_read_file(const char *path, size_t max, size_t *lenp);
+/* strerror(err), with the words sp_read_file's own errors deserve. */
+const char *sp_read_error(int err);
+
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t sp_now_mono(void);
 uint64_t sp_now_wall(void);

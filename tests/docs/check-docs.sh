@@ -11,7 +11,8 @@
 #   4. every key the config parser (src/config.c) knows is an entry of
 #      spackle.conf.5;
 #   5. the completion (etc/bash-completion/spackle) offers the subcommands,
-#      the second words of rules and import, and the values of --verdict.
+#      the second words of rules and import, and the values of --verdict
+#      and import hosts --action.
 #
 # Prints each failure, then "docs: N checks passed"; exits 1 on any failure.
 set -eu
@@ -220,6 +221,7 @@ else
 	offers "spackle rules" check print reload suggest
 	offers "spackle import" lsrules opensnitch hosts
 	offers "spackle log --verdict" allow deny reject
+	offers "spackle import hosts --action" deny reject
 fi
 
 # ---- the end --------------------------------------------------------------
