@@ -15,6 +15,8 @@
 #                    spackle-nostore spackle-flow opensnitch); the default
 #                    leaves conntrack out
 #   BENCH_MODE       spackle's `divert =` (packet)
+#   BENCH_USER       spackle's `user =` (spackle, as installed; root to
+#                    measure what the privilege drop costs)
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
 #                    each spackle column to PREFIX.COLUMN.json
@@ -246,6 +248,7 @@ db = $([ "$1" = spackle-nostore ] && echo none || echo "$TMP/db")
 control = $TMP/spackle.sock
 hooks = out, in
 exempt = lo
+user = ${BENCH_USER:-spackle}
 EOF
 		bg spackle "$NSA" "$SPACKLE" run -c "$TMP/spackle.conf"
 		FILTER_PID=$BG_PID
