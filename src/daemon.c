@@ -51,6 +51,15 @@
 #define NS_PER_S                1000000000ull
 #define DAEMON_NAME_FLOW_S      3600 /* how long an SNI/Host names its address */
 #define DAEMON_FLOW_MODE_IDLE_S 432000 /* conntrack's TCP established */
+/*
+ * Flow mode: after reading conntrack's destroy events a worker waits this
+ * long before it listens again. Every worker's socket gets every event
+ * (the kernel's queue hash cannot be told from user space), so at a high
+ * connection rate each event would wake every worker; resting lets the
+ * 8 MiB socket buffer (CT_RCVBUF) gather them into one read. A flow ends
+ * at most this much later.
+ */
+#define DAEMON_CT_REST_US 10000
 
 struct daemon;
 struct worker;
@@ -97,7 +106,7 @@ struct worker {
 	/* Flow mode: conntrack, for the counters and ends of flows whose
 	 * later packets the kernel passes by their mark. */
 	struct ct *ct;
-	struct event *ev_ct;
+	struct event *ev_ct, *ev_ct_rest;
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	uint64_t ticks;
@@ -502,10 +511,24 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	const struct timeval rest = {0, DAEMON_CT_REST_US};
+
 	if (ct_read_events(w->ct, worker_ct_destroyed, w) < 0 &&
 	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
 		log_warn("queue %u: conntrack events: %s", w->queue,
 		         ct_error(w->ct));
+	event_add(w->ev_ct_rest, &rest);
+}
+
+/* The rest after a read is over: listen for destroy events again. */
+static void
+worker_ct_listen(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(w->ev_ct, NULL);
 }
 
 /* The conntrack mark bits of a verdict (flow mode). */
@@ -1614,8 +1637,10 @@ worker_open(struct daemon *dm, struct worker *w)
 	    w->ev_drain == NULL)
 		return -1;
 	if (w->ct != NULL &&
-	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ | EV_PERSIST,
+	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ,
 	                           worker_ct_readable, w)) == NULL ||
+	     (w->ev_ct_rest = event_new(w->base, -1, 0, worker_ct_listen, w)) ==
+	             NULL ||
 	     event_add(w->ev_ct, NULL) != 0))
 		return -1;
 	{
@@ -1648,6 +1673,8 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_drain);
 	if (w->ev_ct)
 		event_free(w->ev_ct);
+	if (w->ev_ct_rest)
+		event_free(w->ev_ct_rest);
 	ct_close(w->ct);
 	if (w->base)
 		event_base_free(w->base);
