@@ -89,6 +89,7 @@ fuzz: build-san
 
 bench: build
 	$(BUILD)/bench/classify
+	$(BUILD)/bench/import
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		$(BUILD)/bench/store; \
 		echo "bench/attrib, bench/divert: need root (network namespaces), skipped"; \
