@@ -14,43 +14,6 @@
 
 /* ---- names and addresses ---- */
 
-const char *
-import_name_check(const char *s, size_t len)
-{
-	size_t i, label = 0;
-	bool numeric = true;
-	char c;
-
-	if (len > 0 && s[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return "a name cannot be empty";
-	if (len > SP_NAME_MAX)
-		return "a name has at most 253 characters";
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (c == '.') {
-			if (label == 0)
-				return "it has an empty label";
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return "a name has only letters, digits, '-', '_' and "
-			       "dots";
-		if (!(c >= '0' && c <= '9'))
-			numeric = false;
-		if (++label > 63)
-			return "a label has at most 63 characters";
-	}
-	if (label == 0)
-		return "it has an empty label";
-	if (numeric)
-		return "it is an address";
-	return NULL;
-}
-
 size_t
 import_name_canon(const char *s, size_t len, char *buf)
 {

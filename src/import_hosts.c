@@ -229,7 +229,7 @@ import_hosts_entry(struct sp_view field, bool addr_ok, char *buf, size_t *lenp)
 	if (is_local(s, n) || is_sink(s, n))
 		return IMPORT_ENTRY_LOCAL;
 	if (n > 2 && s[0] == '*' && s[1] == '.') {
-		if (import_name_check(s + 2, n - 2) != NULL)
+		if (rules_name_check(s + 2, n - 2) != NULL)
 			return IMPORT_ENTRY_INVALID;
 		*lenp = import_name_canon(s + 2, n - 2, buf);
 		return IMPORT_ENTRY_WILDCARD;
@@ -245,7 +245,7 @@ import_hosts_entry(struct sp_view field, bool addr_ok, char *buf, size_t *lenp)
 		*lenp = strlen(buf);
 		return IMPORT_ENTRY_ADDR;
 	}
-	if (import_name_check(s, n) != NULL)
+	if (rules_name_check(s, n) != NULL)
 		return IMPORT_ENTRY_INVALID;
 	*lenp = import_name_canon(s, n, buf);
 	return IMPORT_ENTRY_NAME;

@@ -79,7 +79,7 @@ ls_host(struct ls_rule *lr, const char *key, const char *kind, const char *s)
 	char buf[IMPORT_ENTRY_BUF];
 	const char *why;
 
-	if ((why = import_name_check(s, strlen(s))) != NULL) {
+	if ((why = rules_name_check(s, strlen(s))) != NULL) {
 		ls_error(lr, "\"%s\": \"%s\" is not a name: %s", key, s, why);
 		return;
 	}

@@ -173,7 +173,7 @@ osn_host(struct osn *o, const struct osn_cond *k)
 
 	if (strcmp(k->type, "regexp") == 0 &&
 	    import_regexp_domain(k->data, buf, sizeof(buf)) != NULL &&
-	    import_name_check(buf, strlen(buf)) == NULL) {
+	    rules_name_check(buf, strlen(buf)) == NULL) {
 		import_name_canon(buf, strlen(buf), name);
 		osn_remote(o, k, "domain", name);
 		return;
@@ -185,7 +185,7 @@ osn_host(struct osn *o, const struct osn_cond *k)
 		                 k->text);
 		return;
 	}
-	if (import_name_check(s, strlen(s)) != NULL) {
+	if (rules_name_check(s, strlen(s)) != NULL) {
 		import_unit_drop(&o->u, "%s: not a name spackle can match",
 		                 k->text);
 		return;

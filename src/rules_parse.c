@@ -121,8 +121,8 @@ lower(char *s, size_t len)
  * final dot is allowed (the caller drops it); labels are 1-63 letters,
  * digits, '-' or '_'; 253 characters at most.
  */
-static const char *
-name_check(const char *s, size_t len)
+const char *
+rules_name_check(const char *s, size_t len)
 {
 	size_t i, label = 0;
 	bool numeric = true;
@@ -269,7 +269,7 @@ list_name(struct rules_list *l, size_t *cap, char *s, char *e, unsigned line,
 	const char *why;
 	size_t len = (size_t)(e - s);
 
-	if ((why = name_check(s, len)) != NULL) {
+	if ((why = rules_name_check(s, len)) != NULL) {
 		rules_diag_add(d, false, l->path, line, col,
 		               "'%.*s' is not a name: %s", (int)len, s, why);
 		return false;
@@ -957,7 +957,7 @@ target_name(struct parser *ps, struct rules_rule *r, enum rules_target_kind k,
 	if (tk == NULL || tk->kind != TOK_WORD)
 		return bad(ps, tk, what);
 	len = strlen(tk->s);
-	if ((why = name_check(tk->s, len)) != NULL) {
+	if ((why = rules_name_check(tk->s, len)) != NULL) {
 		perr(ps, tk, "'%s' is not a name: %s", tk->s, why);
 		return false;
 	}
@@ -988,7 +988,7 @@ target_addr(struct parser *ps, struct rules_rule *r, const struct tok *tk)
 	memset(&t, 0, sizeof(t));
 	if (!sp_cidr_parse(&t.addr, &t.plen, tk->s)) {
 		if (!looks_numeric(tk->s, strlen(tk->s)) &&
-		    name_check(tk->s, strlen(tk->s)) == NULL)
+		    rules_name_check(tk->s, strlen(tk->s)) == NULL)
 			perr(ps, tk,
 			     "'%s' is not an address: write host %s or "
 			     "domain %s",

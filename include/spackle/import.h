@@ -144,13 +144,8 @@ enum import_entry {
 enum import_entry import_hosts_entry(struct sp_view field, bool addr_ok,
                                      char *buf, size_t *lenp);
 
-/*
- * Is s[0..len) a name the rule language takes (host, domain, list line)?
- * NULL when it is, else why not: the rules of src/rules_parse.c (labels of
- * 1-63 letters, digits, '-' or '_', 253 characters, a final dot allowed, not
- * all digits).
- */
-const char *import_name_check(const char *s, size_t len);
+/* Names are checked with rules_name_check() (spackle/rules.h), as the
+ * rule loader checks them. */
 /* A checked name into buf (IMPORT_ENTRY_BUF): lower case, no final dot. */
 size_t import_name_canon(const char *s, size_t len, char *buf);
 

@@ -133,6 +133,14 @@ void rules_free(struct ruleset *rs);
 int rules_load_file(struct ruleset *rs, const char *path,
                     struct rules_diags *d);
 
+/*
+ * Is s[0..len) a DNS name a rule can match? NULL when it is, else why not
+ * (a phrase to follow "is not a name: "). A final dot is allowed (the
+ * caller drops it); labels are 1-63 letters, digits, '-' or '_'; 253
+ * characters at most; no '*'; not all digits and dots (an address).
+ */
+const char *rules_name_check(const char *s, size_t len);
+
 /* Parse rule text held in memory (fuzzers, tests, `explain`). */
 int rules_load_buffer(struct ruleset *rs, const char *name, const char *text,
                       size_t len, struct rules_diags *d);

@@ -353,7 +353,7 @@ test_name_check_agrees(void **state)
 	n254[253] = 'd';
 	n254[254] = '\0';
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		ours = import_name_check(names[i], strlen(names[i])) == NULL;
+		ours = rules_name_check(names[i], strlen(names[i])) == NULL;
 		snprintf(rule, sizeof(rule), "deny out to host %s\n", names[i]);
 		parser = loads(rule);
 		if (ours != parser)
