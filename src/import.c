@@ -664,3 +664,23 @@ import_proto_has_ports(int p)
 	/* tcp, udp, dccp, sctp, udplite: as the rule parser has it */
 	return p < 0 || p == 6 || p == 17 || p == 33 || p == 132 || p == 136;
 }
+
+int
+import_json_file(const char *path,
+                 int (*buffer)(const char *file, const char *text, size_t len,
+                               FILE *out, FILE *err),
+                 FILE *out, FILE *err)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if ((text = sp_read_file(path, IMPORT_JSON_MAX, &len)) == NULL) {
+		fprintf(err, "%s: cannot read: %s\n", path,
+		        sp_read_error(errno));
+		return IMPORT_BAD_INPUT;
+	}
+	rc = buffer(path, text, len, out, err);
+	free(text);
+	return rc;
+}

@@ -688,16 +688,5 @@ import_lsrules_buffer(const char *file, const char *text, size_t len, FILE *out,
 int
 import_lsrules_file(const char *path, FILE *out, FILE *err)
 {
-	char *text;
-	size_t len;
-	int rc;
-
-	if ((text = sp_read_file(path, IMPORT_JSON_MAX, &len)) == NULL) {
-		fprintf(err, "%s: cannot read: %s\n", path,
-		        sp_read_error(errno));
-		return IMPORT_BAD_INPUT;
-	}
-	rc = import_lsrules_buffer(path, text, len, out, err);
-	free(text);
-	return rc;
+	return import_json_file(path, import_lsrules_buffer, out, err);
 }

@@ -694,23 +694,6 @@ osn_file_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int
-osn_file(const char *path, FILE *out, FILE *err)
-{
-	char *text;
-	size_t len;
-	int rc;
-
-	if ((text = sp_read_file(path, IMPORT_JSON_MAX, &len)) == NULL) {
-		fprintf(err, "%s: cannot read: %s\n", path,
-		        sp_read_error(errno));
-		return IMPORT_BAD_INPUT;
-	}
-	rc = import_opensnitch_buffer(path, text, len, out, err);
-	free(text);
-	return rc;
-}
-
 int
 import_opensnitch_path(const char *path, FILE *out, FILE *err)
 {
@@ -728,7 +711,8 @@ import_opensnitch_path(const char *path, FILE *out, FILE *err)
 	               "import opensnitch",
 	               path);
 	if (!S_ISDIR(st.st_mode))
-		return osn_file(path, out, err);
+		return import_json_file(path, import_opensnitch_buffer, out,
+		                        err);
 	if ((n = scandir(path, &ents, osn_file_filter, osn_file_cmp)) < 0) {
 		fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
 		return IMPORT_BAD_INPUT;
@@ -749,7 +733,9 @@ import_opensnitch_path(const char *path, FILE *out, FILE *err)
 				fprintf(err, "%s: out of memory\n", path);
 				rc = IMPORT_FAILED;
 			} else {
-				if ((r = osn_file(p, out, err)) > rc)
+				if ((r = import_json_file(
+				             p, import_opensnitch_buffer, out,
+				             err)) > rc)
 					rc = r;
 				free(p);
 			}

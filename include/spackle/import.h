@@ -58,6 +58,13 @@ int import_opensnitch_buffer(const char *file, const char *text, size_t len,
  */
 int import_opensnitch_path(const char *path, FILE *out, FILE *err);
 
+/* Read the JSON file at path (at most IMPORT_JSON_MAX bytes) and hand it to
+ * buffer (import_lsrules_buffer, import_opensnitch_buffer). */
+int import_json_file(const char *path,
+                     int (*buffer)(const char *file, const char *text,
+                                   size_t len, FILE *out, FILE *err),
+                     FILE *out, FILE *err);
+
 /* Why a blocklist line, or a name on it, is not carried over. */
 enum import_skip {
 	IMPORT_SKIP_NONE = 0,
