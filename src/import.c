@@ -684,3 +684,22 @@ import_json_file(const char *path,
 	free(text);
 	return rc;
 }
+
+json_t *
+import_json_object(const char *file, const char *text, size_t len, FILE *err)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
+	if (root == NULL) {
+		fprintf(err, "%s:%d:%d: %s\n", file, je.line, je.column,
+		        je.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		fprintf(err, "%s: the top level is not a JSON object\n", file);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}

@@ -621,7 +621,6 @@ import_lsrules_buffer(const char *file, const char *text, size_t len, FILE *out,
 {
 	struct ls_ctx c = {file, err, 0};
 	struct ls_rule top;
-	json_error_t je;
 	json_t *root;
 	const json_t *v, *rules;
 	const char *key;
@@ -629,17 +628,8 @@ import_lsrules_buffer(const char *file, const char *text, size_t len, FILE *out,
 	size_t i;
 	int rc = IMPORT_OK, r;
 
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		fprintf(err, "%s:%d:%d: %s\n", file, je.line, je.column,
-		        je.text);
+	if ((root = import_json_object(file, text, len, err)) == NULL)
 		return IMPORT_BAD_INPUT;
-	}
-	if (!json_is_object(root)) {
-		fprintf(err, "%s: the top level is not a JSON object\n", file);
-		json_decref(root);
-		return IMPORT_BAD_INPUT;
-	}
 	for (i = 0; i < 2; i++) {
 		v = json_object_get(root, top_keys[i]);
 		if (v != NULL && !json_is_string(v)) {

@@ -645,7 +645,6 @@ import_opensnitch_buffer(const char *file, const char *text, size_t len,
 {
 	struct osn o;
 	const char *base = strrchr(file, '/');
-	json_error_t je;
 	json_t *root;
 	int rc;
 
@@ -653,17 +652,8 @@ import_opensnitch_buffer(const char *file, const char *text, size_t len,
 	memset(&o, 0, sizeof(o));
 	o.file = file;
 	o.err = err;
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		fprintf(err, "%s:%d:%d: %s\n", file, je.line, je.column,
-		        je.text);
+	if ((root = import_json_object(file, text, len, err)) == NULL)
 		return IMPORT_BAD_INPUT;
-	}
-	if (!json_is_object(root)) {
-		fprintf(err, "%s: the top level is not a JSON object\n", file);
-		json_decref(root);
-		return IMPORT_BAD_INPUT;
-	}
 	if (!import_unit_begin(&o.u, base)) {
 		json_decref(root);
 		fprintf(err, "%s: out of memory\n", file);

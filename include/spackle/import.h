@@ -58,6 +58,11 @@ int import_opensnitch_buffer(const char *file, const char *text, size_t len,
  */
 int import_opensnitch_path(const char *path, FILE *out, FILE *err);
 
+/* text as a JSON object (duplicate keys refused); NULL when it is not,
+ * with FILE:LINE:COL and the reason on err. */
+json_t *import_json_object(const char *file, const char *text, size_t len,
+                           FILE *err);
+
 /* Read the JSON file at path (at most IMPORT_JSON_MAX bytes) and hand it to
  * buffer (import_lsrules_buffer, import_opensnitch_buffer). */
 int import_json_file(const char *path,
