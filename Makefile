@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 600
 PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
 	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev \
-	libjansson-dev libcap-dev
+	libjansson-dev libcap-dev libsystemd-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq openssl curl groff-base man-db
 # bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md

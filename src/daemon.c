@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +61,7 @@
  * at most this much later.
  */
 #define DAEMON_CT_REST_US 10000
+#define DAEMON_STALL_S    5 /* a worker silent this long fails the watchdog */
 
 struct daemon;
 struct worker;
@@ -110,6 +112,7 @@ struct worker {
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	uint64_t ticks;
+	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of its last tick */
 };
 
 struct daemon {
@@ -139,6 +142,8 @@ struct daemon {
 	char *tamper_seen;       /* the steering's last problem, NULL when ok */
 	uint64_t tampers;        /* times the steering was found changed */
 	uint64_t repairs;        /* times it was put back (steering_repair) */
+	bool watchdog;           /* the service manager wants WATCHDOG=1 */
+	unsigned stalled;        /* a worker that stopped ticking, + 1 */
 	struct declog *dlog;     /* `log`, or NULL */
 	struct metrics *metrics; /* `metrics`, or NULL */
 	json_t *last_audit;      /* what `spackle audit` last reported */
@@ -581,6 +586,7 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	atomic_store(&w->beat_ns, sp_now_mono());
 	classify_expire(w->cls, x.now);
 	/* A tenth of the live flows a second: counters reach the store
 	 * about every ten seconds while a flow lives (and in flow mode,
@@ -1420,6 +1426,38 @@ daemon_check_steering(struct daemon *dm)
  * second becomes a drops event (and a log line), with how many of each;
  * and the steering is checked.
  */
+/*
+ * The service manager's watchdog (WatchdogSec): pinged each second while
+ * every worker ticked within DAEMON_STALL_S, so a worker stuck for good
+ * has the service restarted (failure = open lets packets pass meanwhile).
+ */
+static void
+daemon_watchdog(struct daemon *dm)
+{
+	uint64_t now = sp_now_mono();
+	unsigned i;
+
+	if (!dm->watchdog)
+		return;
+	for (i = 0; i < dm->nw; i++) {
+		uint64_t beat = atomic_load(&dm->w[i].beat_ns);
+
+		if (now - beat > DAEMON_STALL_S * NS_PER_S) {
+			if (dm->stalled != i + 1)
+				log_err("queue %u: its worker has not ticked "
+				        "for %llu s; the watchdog is no "
+				        "longer told all is well",
+				        dm->w[i].queue,
+				        (unsigned long long)((now - beat) /
+				                             NS_PER_S));
+			dm->stalled = i + 1;
+			return;
+		}
+	}
+	dm->stalled = 0;
+	sd_notify(0, "WATCHDOG=1");
+}
+
 static void
 daemon_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1456,6 +1494,7 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	*was = now;
 	daemon_check_steering(dm);
+	daemon_watchdog(dm);
 }
 
 /* Reload rules (and `default`) from the config file; the old set stays on
@@ -1552,6 +1591,7 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: removing steering and stopping",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	sd_notify(0, "STOPPING=1");
 	event_base_loopbreak(dm->base);
 }
 
@@ -1647,6 +1687,7 @@ worker_open(struct daemon *dm, struct worker *w)
 		struct timeval one = {1, 0};
 		struct timeval drain = {0, DAEMON_DRAIN_BUSY_US};
 
+		atomic_store(&w->beat_ns, sp_now_mono());
 		event_add(w->ev_read, NULL);
 		event_add(w->ev_call, NULL);
 		event_add(w->ev_tick, &one);
@@ -1945,6 +1986,22 @@ cmd_run(int argc, char **argv)
 	         sp_verdict_name(dm.cfg.dflt),
 	         dm.cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
 	         rules_count(dm.rules), dm.cfg.rules, dm.cfg.control);
+	/* Ready (Type=notify): the steering is in place and every queue is
+	 * served, so what the unit orders after spackle is filtered. */
+	{
+		uint64_t usec;
+
+		dm.watchdog = sd_watchdog_enabled(0, &usec) > 0;
+		sd_notifyf(0,
+		           "READY=1\nMAINPID=%lu\nSTATUS=%s mode, %s divert, "
+		           "%zu rules",
+		           (unsigned long)getpid(),
+		           dm.cfg.mode == CONFIG_MODE_MONITOR ? "monitor"
+		                                              : "enforce",
+		           dm.cfg.divert == CONFIG_DIVERT_FLOW ? "flow"
+		                                               : "packet",
+		           rules_count(dm.rules));
+	}
 	event_base_dispatch(dm.base);
 	rc = 0;
 out:

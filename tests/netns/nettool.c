@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,7 +129,10 @@ nt_usage(void)
 	      "load:\n"
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
-	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n",
+	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n"
+	      "service manager:\n"
+	      "  notify-sink -a SOCKET_PATH [-t S]   (sd_notify messages, a "
+	      "line each)\n",
 	      stderr);
 }
 
@@ -241,8 +246,10 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 		        argv[optind]);
 		return -1;
 	}
-	/* ping alone has no port. */
-	if (o->addr == NULL || (o->port == NULL && strcmp(argv[0], "ping"))) {
+	/* ping and notify-sink have no port. */
+	if (o->addr == NULL ||
+	    (o->port == NULL && strcmp(argv[0], "ping") != 0 &&
+	     strcmp(argv[0], "notify-sink") != 0)) {
 		fputs("nettool: -a ADDR and -p PORT are required\n", stderr);
 		return -1;
 	}
@@ -1226,13 +1233,70 @@ struct nt_command {
 	int (*fn)(const struct nt_opts *o);
 };
 
+/*
+ * notify-sink: what a service manager hears. Binds the datagram socket -a
+ * PATH (as systemd's NOTIFY_SOCKET), prints `ready`, then each message it
+ * gets as one line `MS FIELD;FIELD;...` (ms since start, the message's
+ * newlines as ';'), until -t s pass.
+ */
+static int
+nt_notify_sink(const struct nt_opts *o)
+{
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	char buf[4096];
+	uint64_t start, end;
+	ssize_t n, i;
+	int s;
+
+	if (o->addr == NULL || strlen(o->addr) >= sizeof(sun.sun_path)) {
+		nt_usage();
+		return NT_USAGE;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, o->addr, strlen(o->addr));
+	unlink(o->addr);
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		fprintf(stderr, "nettool: %s: %s\n", o->addr, strerror(errno));
+		return NT_ERROR;
+	}
+	/* The daemon that reports here may have left root. */
+	chmod(o->addr, 0666);
+	start = nt_now_ns();
+	end = start + (uint64_t)o->lifetime_s * 1000000000u;
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	printf("ready\n");
+	fflush(stdout);
+	while (!nt_stop && nt_left_ms(end) > 0) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = recv(s, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\n' || buf[i] == '\0')
+				buf[i] = ';';
+		buf[n] = '\0';
+		printf("%llu %s\n",
+		       (unsigned long long)((nt_now_ns() - start) / 1000000u),
+		       buf);
+		fflush(stdout);
+	}
+	close(s);
+	unlink(o->addr);
+	return NT_OK;
+}
+
 static const struct nt_command nt_commands[] = {
         {"tcp-server", nt_tcp_server},   {"udp-server", nt_udp_server},
         {"udp-sink", nt_udp_sink},       {"tcp-connect", nt_tcp_connect},
         {"udp-send", nt_udp_send},       {"tcp-stream", nt_tcp_stream},
         {"packet-send", nt_packet_send}, {"ping", nt_ping},
         {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
-        {"tcp-latency", nt_tcp_latency},
+        {"tcp-latency", nt_tcp_latency}, {"notify-sink", nt_notify_sink},
 };
 
 int

@@ -14,6 +14,9 @@
 #     touches the firewall, each with a message that names the problem;
 #   * metrics: /metrics serves Prometheus text with the verdict counters
 #     of what really crossed; other paths 404, other methods 405;
+#   * readiness and the watchdog (sd_notify, as systemd's Type=notify and
+#     WatchdogSec hear it): READY=1 with the daemon's pid once its steering
+#     is in place, WATCHDOG=1 each second, STOPPING=1 at SIGTERM;
 #   * the json decision log: one object per decided flow with the fields
 #     of `conns --json`, and after the file is moved away, SIGHUP makes a
 #     new one that gets the next decisions (logrotate).
@@ -149,11 +152,26 @@ fi
 # --- the running daemon --------------------------------------------------------
 
 write_conf
+bg_notify() {
+	"$NETTOOL" notify-sink -a "$TMP/notify.sock" -t 100 >"$TMP/notify.out" 2>&1 &
+	PIDS+=("$!")
+	wait_for 50 grep -qs '^ready' "$TMP/notify.out"
+}
+bg_notify || { echo "FAIL setup: notify-sink"; exit 2; }
+export NOTIFY_SOCKET=$TMP/notify.sock WATCHDOG_USEC=3000000
 if ! daemon_start main; then
 	echo "FAIL setup: the daemon did not start: $(tail -n 3 "$TMP/daemon-main.err")"
 	exit 2
 fi
+unset NOTIFY_SOCKET WATCHDOG_USEC
 PID=$(spk status -c "$CONF" --json | jq -r .pid)
+# READY=1 comes after the steering: when status answers, it is there.
+if wait_for 50 grep -q "READY=1;MAINPID=$PID;STATUS=enforce mode" "$TMP/notify.out" &&
+	ip netns exec "$NSA" iptables-save | grep -q -- '-A OUTPUT -j SPACKLE-OUT'; then
+	pass notify/ready "READY=1 with MAINPID=$PID, steering in place"
+else
+	fail notify/ready "$(head -c 300 "$TMP/notify.out")"
+fi
 
 ids="Uid $(status_field "$PID" Uid) Gid $(status_field "$PID" Gid) Groups $(status_field "$PID" Groups)"
 want="Uid $SP_UID $SP_UID $SP_UID $SP_UID Gid $SP_GID $SP_GID $SP_GID $SP_GID Groups $SP_GID"
@@ -260,6 +278,15 @@ else
 	fail log/reopen "moved file $old lines (was $n1), new file $new decisions"
 fi
 
+# The watchdog hears each second while the workers tick: three within 5 s.
+wait_for 50 eval "[ \$(grep -c ' WATCHDOG=1;*\$' '$TMP/notify.out') -ge 3 ]"
+nwd=$(grep -c ' WATCHDOG=1;*$' "$TMP/notify.out")
+if [ "$nwd" -ge 3 ]; then
+	pass notify/watchdog "$nwd WATCHDOG=1 pings"
+else
+	fail notify/watchdog "$nwd pings: $(tail -c 300 "$TMP/notify.out")"
+fi
+
 # --- stop -------------------------------------------------------------------------
 
 kill -TERM "$DAEMON"
@@ -270,6 +297,8 @@ if [ "$rc" = 0 ] && ! ip netns exec "$NSA" iptables-save | grep -q SPACKLE &&
 	! ip netns exec "$NSA" ip6tables-save | grep -q SPACKLE &&
 	[ ! -e "$TMP/run/spackle.sock" ] && [ -d "$TMP/run" ]; then
 	pass stop "exit 0 as spackle: steering removed, control socket gone"
+	grep -q 'STOPPING=1' "$TMP/notify.out" && pass notify/stopping "STOPPING=1 told" ||
+		fail notify/stopping "no STOPPING=1: $(tail -c 200 "$TMP/notify.out")"
 else
 	fail stop "exit $rc; steering: $(ip netns exec "$NSA" iptables-save | grep -c SPACKLE); socket: $(ls -l "$TMP/run" 2>&1)"
 fi
