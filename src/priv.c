@@ -60,9 +60,11 @@ priv_drop(uid_t uid, gid_t gid, char *err, size_t errlen)
 		snprintf(err, errlen, "refusing to drop to uid 0");
 		return -1;
 	}
-	/* The bounding set first: dropping needs CAP_SETPCAP, which goes. */
+	/* The bounding set first: dropping needs CAP_SETPCAP, which goes.
+	 * Every capability the running kernel has, not only those these
+	 * headers name. */
 	what = "PR_CAPBSET_DROP";
-	for (c = 0; c <= CAP_LAST_CAP; c++)
+	for (c = 0; c < (cap_value_t)cap_max_bits(); c++)
 		if (!(PRIV_KEEP_MASK & (1ull << c)) && cap_get_bound(c) == 1 &&
 		    cap_drop_bound(c) != 0)
 			goto fail;
