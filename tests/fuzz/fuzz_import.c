@@ -85,7 +85,7 @@ hosts_lines(const uint8_t *data, size_t size)
 				CHECK(len < IMPORT_ENTRY_BUF);
 				if (e == IMPORT_ENTRY_NAME ||
 				    e == IMPORT_ENTRY_WILDCARD)
-					CHECK(import_name_check(buf, len) ==
+					CHECK(rules_name_check(buf, len) ==
 					              NULL &&
 					      buf[len - 1] != '.');
 			}
