@@ -46,19 +46,6 @@ import_field_next(struct sp_view *rest, struct sp_view *field)
 	return true;
 }
 
-static bool
-is_sink(const char *s, size_t n)
-{
-	static const char *const sinks[] = {"0.0.0.0", "127.0.0.1",
-	                                    "::", "::1"};
-	size_t i;
-
-	for (i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
-		if (strlen(sinks[i]) == n && memcmp(sinks[i], s, n) == 0)
-			return true;
-	return false;
-}
-
 /* Digits and dots only, or a ':' or '/' anywhere: an address attempt. */
 static bool
 looks_numeric(const char *s, size_t n)
@@ -186,7 +173,7 @@ import_hosts_line(struct sp_view line, struct import_hosts_line *hl)
 	if (!looks_numeric((const char *)f1.p, f1.len))
 		return;
 	hl->kind = IMPORT_LINE_HOSTS;
-	hl->sink = is_sink((const char *)f1.p, f1.len);
+	hl->sink = rules_hosts_sink((const char *)f1.p, f1.len);
 	hl->fields = view((const char *)f2.p, e);
 }
 
@@ -226,7 +213,7 @@ import_hosts_entry(struct sp_view field, bool addr_ok, char *buf, size_t *lenp)
 	buf[0] = '\0';
 	if (n == 0)
 		return IMPORT_ENTRY_INVALID;
-	if (is_local(s, n) || is_sink(s, n))
+	if (is_local(s, n) || rules_hosts_sink(s, n))
 		return IMPORT_ENTRY_LOCAL;
 	if (n > 2 && s[0] == '*' && s[1] == '.') {
 		if (rules_name_check(s + 2, n - 2) != NULL)

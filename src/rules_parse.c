@@ -311,8 +311,8 @@ list_addr(struct rules_list *l, size_t *cap, char *s, char *e, unsigned line,
 	return list_push(l, cap, &ent);
 }
 
-static bool
-is_sink(const char *s, size_t len)
+bool
+rules_hosts_sink(const char *s, size_t len)
 {
 	static const char *const sinks[] = {"0.0.0.0", "127.0.0.1",
 	                                    "::", "::1"};
@@ -362,7 +362,7 @@ list_line(struct rules_list *l, size_t *cap, char *bol, char *end,
 		return list_name(l, cap, s, e, line, col, d);
 	}
 	/* A hosts-file line: a sink address, then one or more names. */
-	if (!is_sink(s, (size_t)(e - s))) {
+	if (!rules_hosts_sink(s, (size_t)(e - s))) {
 		rules_diag_add(d, false, l->path, line, col,
 		               "hosts line with address '%.*s': only 0.0.0.0, "
 		               "127.0.0.1, :: and ::1 mark a blocked name",

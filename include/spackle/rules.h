@@ -141,6 +141,11 @@ int rules_load_file(struct ruleset *rs, const char *path,
  */
 const char *rules_name_check(const char *s, size_t len);
 
+/* Is s[0..len) the address of a hosts-file line that names a name to
+ * block (0.0.0.0, 127.0.0.1, ::, ::1)? List files and `spackle import
+ * hosts` take such lines by their names. */
+bool rules_hosts_sink(const char *s, size_t len);
+
 /* Parse rule text held in memory (fuzzers, tests, `explain`). */
 int rules_load_buffer(struct ruleset *rs, const char *name, const char *text,
                       size_t len, struct rules_diags *d);
