@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 600
 PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
 	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev \
-	libjansson-dev libcap-dev libsystemd-dev
+	libjansson-dev libcap-dev libsystemd-dev libcmocka-dev
 PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq openssl curl groff-base man-db
 # bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md
@@ -32,17 +32,17 @@ deps:
 deps-test:
 	@./.ci/install-deps $(PKGS_BUILD) $(PKGS_TEST)
 
-$(BUILD)/CMakeCache.txt:
+$(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-$(BUILD_SAN)/CMakeCache.txt:
+$(BUILD_SAN)/Makefile:
 	CC=clang cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug \
 		-DSPACKLE_SANITIZE=ON -DSPACKLE_FUZZ=ON
 
-build: deps $(BUILD)/CMakeCache.txt
+build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-build-san: deps-test $(BUILD_SAN)/CMakeCache.txt
+build-san: deps-test $(BUILD_SAN)/Makefile
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
 # `run` starts the daemon in the foreground with the shipped configuration,
