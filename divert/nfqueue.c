@@ -21,7 +21,7 @@
 
 #include "divert/divert.h"
 #include "spackle/packet.h"
-#include "spackle/steer.h"
+#include "spackle/mark.h"
 
 #define NFQ_COPY_DEFAULT   0xffffu
 #define NFQ_MAXLEN_DEFAULT 4096u

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/history.h"
 #include "spackle/rules.h"
 #include "spackle/store.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "spackle/declog.h"
-#include "spackle/metrics.h"
+#include "daemon/metrics.h"
 
 static const char status_text[] =
         "{\"version\":\"0.1.0\",\"mode\":\"enforce\",\"divert\":\"flow\","

@@ -8,8 +8,8 @@
 
 #include "divert/divert.h"
 #include "spackle/classify.h"
-#include "spackle/cmd.h"
-#include "spackle/replay.h"
+#include "cmd/cmd.h"
+#include "cmd/replay.h"
 
 #define NS_PER_S 1000000000ull
 

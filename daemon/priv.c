@@ -9,7 +9,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "spackle/priv.h"
+#include "daemon/priv.h"
 
 int
 priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)

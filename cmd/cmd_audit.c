@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "divert/divert.h"
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/config.h"
 #include "spackle/control.h"
 #include "spackle/fwread.h"

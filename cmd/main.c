@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/spackle.h"
 
 struct subcommand {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "spackle/config.h"
-#include "spackle/metrics.h"
+#include "daemon/metrics.h"
 
 #define METRICS_TIMEOUT_S 10
 #define METRICS_BODY_MAX  1024 /* a scrape has no body */

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/config.h"
 
 int

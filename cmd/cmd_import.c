@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/import.h"
 
 static void

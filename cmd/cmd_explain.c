@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spackle/cmd.h"
+#include "cmd/cmd.h"
 #include "spackle/rules.h"
 
 #define EXPLAIN_HOSTS_MAX 32
