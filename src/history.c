@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cmd/cmd.h"
 #include "spackle/config.h"
 #include "spackle/history.h"
 
