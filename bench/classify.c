@@ -220,6 +220,7 @@ run_bursts(struct classifier *cls, const struct corpus *c)
 			in[k].wirelen = c->f[i + k].len;
 			in[k].ts_ns = c->f[i + k].ts;
 			in[k].uid_hint = UINT32_MAX;
+			in[k].gid_hint = UINT32_MAX;
 			in[k].link = PACKET_LINK_ETHERNET;
 			in[k].hook = CLASSIFY_HOOK_NONE;
 		}

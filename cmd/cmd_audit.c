@@ -179,6 +179,16 @@ wire_packet(const struct divert_packet *dp, void *arg)
 	f->bytes[dir] += dp->wirelen;
 }
 
+/* What the tap read: a burst, each packet as above. */
+static void
+wire_burst(const struct divert_packet *dp, size_t n, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		wire_packet(&dp[i], arg);
+}
+
 static void
 local_add(struct wire *w, const struct sp_addr *a)
 {
@@ -330,7 +340,7 @@ wire_watch(struct wire *w, unsigned secs, json_t *notes)
 		for (k = 0; k < n; k++) {
 			w->ifindex = taps[k].ifindex;
 			while (divert_pcap_ops.dispatch(taps[k].d, 64,
-			                                wire_packet, w) > 0)
+			                                wire_burst, w) > 0)
 				;
 		}
 	}
@@ -627,8 +637,10 @@ audit_read_rules(struct audit *a)
 static void
 audit_counters(struct audit *a)
 {
-	struct nfq_kernel_stats ks;
-	char err[1024];
+	const struct divert_ops *ops =
+	        divert_backend(config_backend_name(a->cfg.backend));
+	struct divert_kernel_stats ks;
+	char err[1024], spec[16];
 	uint64_t sent1, sent2, waiting = 0, qdrop = 0, udrop = 0, seq = 0;
 	uint64_t received = 0, enobufs = 0, unseen, slack;
 	int64_t rest;
@@ -640,13 +652,15 @@ audit_counters(struct audit *a)
 	sent1 = rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
 	        rules_sum(&a->rs, STEER_COMMENT_DNS);
 	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
-		if (nfqueue_kernel_stats((uint16_t)q, &ks) != 0)
+		snprintf(spec, sizeof(spec), "%u", q);
+		if (ops == NULL || ops->kernel_stats == NULL ||
+		    ops->kernel_stats(spec, &ks) != 0)
 			continue;
 		nq++;
 		waiting += ks.waiting;
-		qdrop += ks.queue_dropped;
-		udrop += ks.user_dropped;
-		seq += ks.id_sequence;
+		qdrop += ks.dropped_full;
+		udrop += ks.dropped_user;
+		seq += ks.diverted;
 	}
 	a->status = control_call(a->cfg.control, "status", err, sizeof(err));
 	if (a->status != NULL &&

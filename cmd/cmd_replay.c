@@ -8,6 +8,7 @@
 
 #include "divert/divert.h"
 #include "spackle/classify.h"
+#include "spackle/verdict.h"
 #include "cmd/cmd.h"
 #include "cmd/replay.h"
 
@@ -20,6 +21,8 @@ struct replay_flow {
 
 struct replay {
 	struct classifier *cls;
+	struct verdict_policy pol; /* the daemon's, enforce mode */
+	uint64_t verdicts[4];      /* packets by what they got */
 	const struct ruleset *rules;
 	struct replay_flow *v;
 	size_t n, cap;
@@ -50,17 +53,29 @@ replay_ended(const struct flow *f, void *arg)
 	r->n++;
 }
 
+/* Each packet of a burst as the daemon decides it: the classifier, then
+ * the verdict policy, counted by what the packet got. */
 static void
-replay_packet(const struct divert_packet *dp, void *arg)
+replay_burst(const struct divert_packet *dp, size_t n, void *arg)
 {
 	struct replay *r = arg;
 	struct classify_result res;
+	struct verdict_out vo;
+	size_t i;
 
-	classify_frame(r->cls, dp->link, dp->data, dp->caplen, dp->wirelen,
-	               dp->ts_ns, dp->uid, &res);
-	if (dp->ts_ns >= r->last_expire + NS_PER_S) {
-		classify_expire(r->cls, dp->ts_ns);
-		r->last_expire = dp->ts_ns;
+	for (i = 0; i < n; i++) {
+		classify_frame(r->cls, dp[i].link, dp[i].data, dp[i].caplen,
+		               dp[i].wirelen, dp[i].ts_ns, dp[i].uid, &res);
+		/* A frame without IP never reaches a divert. */
+		if (res.status != PACKET_NOT_IP) {
+			verdict_decide(&r->pol, &res, dp[i].data, dp[i].caplen,
+			               &vo);
+			r->verdicts[vo.verdict & 3]++;
+		}
+		if (dp[i].ts_ns >= r->last_expire + NS_PER_S) {
+			classify_expire(r->cls, dp[i].ts_ns);
+			r->last_expire = dp[i].ts_ns;
+		}
 	}
 }
 
@@ -200,9 +215,9 @@ replay_print_summary(const struct replay *r, bool json)
 		       (unsigned long long)st.not_ip,
 		       (unsigned long long)st.fragments_unmatched,
 		       (unsigned long long)st.dns_answers,
-		       (unsigned long long)st.verdicts[SP_VERDICT_ALLOW],
-		       (unsigned long long)st.verdicts[SP_VERDICT_DENY],
-		       (unsigned long long)st.verdicts[SP_VERDICT_REJECT]);
+		       (unsigned long long)r->verdicts[SP_VERDICT_ALLOW],
+		       (unsigned long long)r->verdicts[SP_VERDICT_DENY],
+		       (unsigned long long)r->verdicts[SP_VERDICT_REJECT]);
 		return;
 	}
 	s = json_object();
@@ -220,13 +235,13 @@ replay_print_summary(const struct replay *r, bool json)
 	vd = json_object();
 	json_object_set_new(
 	        vd, "allow",
-	        json_integer((json_int_t)st.verdicts[SP_VERDICT_ALLOW]));
+	        json_integer((json_int_t)r->verdicts[SP_VERDICT_ALLOW]));
 	json_object_set_new(
 	        vd, "deny",
-	        json_integer((json_int_t)st.verdicts[SP_VERDICT_DENY]));
+	        json_integer((json_int_t)r->verdicts[SP_VERDICT_DENY]));
 	json_object_set_new(
 	        vd, "reject",
-	        json_integer((json_int_t)st.verdicts[SP_VERDICT_REJECT]));
+	        json_integer((json_int_t)r->verdicts[SP_VERDICT_REJECT]));
 	json_object_set_new(s, "packets_by_verdict", vd);
 	o = json_object();
 	json_object_set_new(o, "summary", s);
@@ -263,6 +278,7 @@ replay_run(const struct replay_options *opt, FILE *err)
 	 * daemon's packet mode. */
 	cc.name_hold = true;
 	r.rules = opt->rules;
+	r.pol.dflt = opt->dflt;
 	if ((r.cls = classify_new(&cc)) == NULL) {
 		fprintf(err,
 		        "spackle replay: out of memory for the flow table\n");
@@ -273,7 +289,7 @@ replay_run(const struct replay_options *opt, FILE *err)
 		classify_free(r.cls);
 		return 2;
 	}
-	while ((n = divert_pcap_ops.dispatch(d, 0, replay_packet, &r)) > 0)
+	while ((n = divert_pcap_ops.dispatch(d, 0, replay_burst, &r)) > 0)
 		;
 	if (n < 0) {
 		struct classify_stats st;

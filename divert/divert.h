@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The divert interface: where packets come from and where verdicts go. */
+/* The divert interface: where packets come from and where verdicts go.
+ * Backends are chosen by name (divert_backend()); the daemon and the
+ * commands never name one. */
 #ifndef SPACKLE_DIVERT_H
 #define SPACKLE_DIVERT_H
 
@@ -37,10 +39,15 @@ enum divert_packet_flag {
 	DIVERT_PKT_CSUM_TODO = 1u << 1, /* checksums not filled in yet */
 };
 
-/* One verdict of a batch. */
+/*
+ * One verdict of a batch. With mark 0 the packet gets v; with one of the
+ * STEER_MARK_* values of spackle/mark.h it goes on with that mark instead
+ * (as verdict_mark() says) and v only names the verdict it is counted as.
+ */
 struct divert_verdict {
 	uint32_t id;
 	enum sp_verdict v;
+	uint32_t mark;
 };
 
 /* Counters a backend keeps (all since open). */
@@ -51,11 +58,34 @@ struct divert_stats {
 	uint64_t rejected;
 	uint64_t enobufs; /* receive overruns: the kernel lost messages */
 	uint64_t verdict_errors; /* verdicts the kernel refused */
-	uint64_t malformed; /* messages from the kernel we could not read */
-	uint64_t requeued;  /* packets queued again before open finished */
+	uint64_t malformed;  /* messages from the kernel we could not read */
+	uint64_t requeued;   /* packets queued again before open finished */
+	uint64_t unanswered; /* packets never answered: their id's slot was
+	                        needed for a newer packet */
 };
 
-typedef void (*divert_cb)(const struct divert_packet *pkt, void *arg);
+/*
+ * What the kernel counts for one divert point (a queue, a device), read
+ * from the kernel, not from the backend's socket: the figures `spackle
+ * audit` and the daemon's drop watch reconcile with their own.
+ */
+struct divert_kernel_stats {
+	uint32_t holder;       /* who holds it (nfqueue: netlink port id) */
+	uint64_t waiting;      /* packets waiting for user space now */
+	uint64_t diverted;     /* packets diverted to it since it was bound */
+	uint64_t dropped_full; /* lost: the kernel's queue was full */
+	uint64_t dropped_user; /* lost: the reader's socket buffer was */
+	uint32_t copy_range;   /* bytes of each packet copied to user space */
+};
+
+/*
+ * The packets one read of the source brought (at most DIVERT_BURST_MAX),
+ * handed over together so the caller can classify them as a burst and
+ * answer them with one batched verdict send. Valid during the callback.
+ */
+#define DIVERT_BURST_MAX 32
+typedef void (*divert_burst_cb)(const struct divert_packet *pkts, size_t n,
+                                void *arg);
 
 struct divert;
 
@@ -70,9 +100,10 @@ struct divert_ops {
 	int (*open)(struct divert **d, const char *spec, char *err,
 	            size_t errlen);
 	/* Hand at most max packets (0: what one read of the source brings)
-	 * to cb. Returns how many, 0 at the end of a finite source, -1 on
-	 * error (see err). */
-	int (*dispatch)(struct divert *d, int max, divert_cb cb, void *arg);
+	 * to cb, in bursts. Returns how many, 0 at the end of a finite
+	 * source, -1 on error (see err). */
+	int (*dispatch)(struct divert *d, int max, divert_burst_cb cb,
+	                void *arg);
 	int (*verdict)(struct divert *d, uint32_t id, enum sp_verdict v);
 	/* The last error, for a person. */
 	const char *(*error)(struct divert *d);
@@ -80,16 +111,30 @@ struct divert_ops {
 	/* Optional (NULL in observe-only backends). */
 	/* The descriptor to watch for reading (libevent), or -1. */
 	int (*fd)(struct divert *d);
-	/* n verdicts with as few system calls as the backend can manage. */
+	/* n verdicts with as few system calls as the backend can manage
+	 * (from inside dispatch's callback: none until the burst's read is
+	 * answered). 0, or -1 when any failed (see err; the rest are sent). */
 	int (*verdict_batch)(struct divert *d, const struct divert_verdict *v,
 	                     size_t n);
+	/* The backend's own counters; call it from the thread that
+	 * dispatches (they are not atomic). */
 	void (*stats)(struct divert *d, struct divert_stats *st);
+	/* What the kernel counts for the divert point spec names (the same
+	 * spec as open's; its options are ignored): 0, or -1 when the kernel
+	 * has no such point now. Needs no open divert: audit reads it from
+	 * another process. */
+	int (*kernel_stats)(const char *spec, struct divert_kernel_stats *st);
 	/* Let the packet go on by repeating it with the steering mark bits
 	 * set to mark (one of STEER_MARK_*: the chain acts on it; flow mode
 	 * keeps DENY for the flow and ONCE for nothing). Counted as the
 	 * verdict the mark stands for. */
 	int (*verdict_mark)(struct divert *d, uint32_t id, uint32_t mark);
 };
+
+/* The backend called name ("nfqueue"), or NULL. */
+const struct divert_ops *divert_backend(const char *name);
+/* The backends' names, for a message: "nfqueue, pcap". */
+const char *divert_backend_names(void);
 
 /* Captures and live taps through libpcap: pcap and pcapng files, or an
  * interface name when spec starts with "live:" ("live:eth0,headers": only
@@ -108,9 +153,9 @@ extern const struct divert_ops divert_pcap_ops;
  *   maxlen=N             kernel queue length, 1..65536 (default 4096)
  *   rcvbuf=N             socket receive buffer, bytes (default 8 MiB)
  *
- * The socket is non-blocking: dispatch() reads what is there (several
- * packets per system call) and returns 0 when nothing is. When it returns
- * max, call it again before waiting on fd(): packets may wait in the
+ * The socket is non-blocking: dispatch() reads what is there (up to 16
+ * packets per system call, one burst) and returns 0 when nothing is. When it
+ * returns max, call it again before waiting on fd(): packets may wait in the
  * backend's buffer. Verdicts given from inside the callback are sent
  * together when dispatch() returns (or its buffer fills); verdicts given
  * outside go at once.
@@ -125,19 +170,5 @@ extern const struct divert_ops divert_pcap_ops;
  */
 #define DIVERT_NFQ_PENDING_MAX 16384u
 extern const struct divert_ops divert_nfqueue_ops;
-
-/* What the kernel says of one NFQUEUE queue of this network namespace
- * (/proc/net/netfilter/nfnetlink_queue). */
-struct nfq_kernel_stats {
-	uint32_t portid;  /* who holds it (netlink port id) */
-	uint32_t waiting; /* packets queued now (queue_total) */
-	uint32_t copy_mode, copy_range;
-	uint64_t queue_dropped; /* the queue was full */
-	uint64_t user_dropped;  /* the socket's receive buffer was */
-	uint64_t id_sequence;   /* packets queued since it was bound */
-};
-
-/* 0 and *st for queue q, -1 when the kernel lists no such queue. */
-int nfqueue_kernel_stats(uint16_t q, struct nfq_kernel_stats *st);
 
 #endif

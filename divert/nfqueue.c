@@ -57,6 +57,8 @@ struct divert {
 	size_t outlen;
 	bool deferred; /* inside dispatch or a batch: verdicts wait */
 	struct nfqueue_pending *pend;
+	struct divert_packet burst[DIVERT_BURST_MAX]; /* read, not handed */
+	size_t nburst;
 	struct divert_stats st;
 	char err[512];
 };
@@ -285,7 +287,10 @@ nfqueue_verdict_batch(struct divert *d, const struct divert_verdict *v,
 
 	d->deferred = true;
 	for (i = 0; i < n; i++) {
-		if (nfqueue_verdict_one(d, v[i].id, v[i].v) != 0 && rc == 0) {
+		if ((v[i].mark != 0
+		             ? nfqueue_verdict_mark(d, v[i].id, v[i].mark)
+		             : nfqueue_verdict_one(d, v[i].id, v[i].v)) != 0 &&
+		    rc == 0) {
 			rc = -1;
 			memcpy(first, d->err, sizeof(first));
 		}
@@ -298,19 +303,35 @@ nfqueue_verdict_batch(struct divert *d, const struct divert_verdict *v,
 	return rc;
 }
 
+/* A 32-bit attribute, dflt when absent or not exactly 4 bytes long. */
 static uint32_t
 nfqueue_attr_u32(struct nlattr *const *attr, int type, uint32_t dflt)
 {
-	return attr[type] != NULL ? ntohl(mnl_attr_get_u32(attr[type])) : dflt;
+	if (attr[type] == NULL ||
+	    mnl_attr_get_payload_len(attr[type]) != sizeof(uint32_t))
+		return dflt;
+	return ntohl(mnl_attr_get_u32(attr[type]));
+}
+
+/* A packet message's attributes and header; NULL when it has no whole
+ * NFQA_PACKET_HDR. */
+static const struct nfqnl_msg_packet_hdr *
+nfqueue_packet_hdr(const struct nlmsghdr *nlh, struct nlattr **attr)
+{
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL ||
+	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) <
+	            sizeof(struct nfqnl_msg_packet_hdr))
+		return NULL;
+	return mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 }
 
 /*
- * One packet message. Returns 1 when the callback got a packet, 0 when
+ * One packet message, into *p. Returns 1 when it holds a packet, 0 when
  * the message was skipped (counted).
  */
 static int
 nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
-               divert_cb cb, void *arg)
+               struct divert_packet *out)
 {
 	struct nlattr *attr[NFQA_MAX + 1] = {NULL};
 	const struct nfqnl_msg_packet_hdr *ph;
@@ -320,12 +341,10 @@ nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
 	uint32_t skbinfo;
 	uint64_t sec, usec;
 
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL ||
-	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph)) {
+	if ((ph = nfqueue_packet_hdr(nlh, attr)) == NULL) {
 		d->st.malformed++;
 		return 0;
 	}
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	memset(&p, 0, sizeof(p));
 	p.id = ntohl(ph->packet_id);
 	switch (ph->hook) {
@@ -371,11 +390,16 @@ nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
 		p.flags |= DIVERT_PKT_CSUM_TODO;
 
 	pe = &d->pend[p.id % DIVERT_NFQ_PENDING_MAX];
+	/* The slot still waits for a verdict of an older packet: that one
+	 * can no longer be answered (the kernel holds it until the queue
+	 * closes, or drops it when failure = closed overflows). */
+	if (pe->live)
+		d->st.unanswered++;
 	pe->id = p.id;
 	pe->mark = p.mark;
 	pe->live = true;
 	d->st.received++;
-	cb(&p, arg);
+	*out = p;
 	return 1;
 }
 
@@ -455,8 +479,20 @@ nfqueue_receive(struct divert *d)
 	return n;
 }
 
+/* Hand the packets read so far to cb as one burst. */
+static void
+nfqueue_hand_over(struct divert *d, divert_burst_cb cb, void *arg)
+{
+	size_t n = d->nburst;
+
+	if (n == 0)
+		return;
+	d->nburst = 0;
+	cb(d->burst, n, arg);
+}
+
 static int
-nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
+nfqueue_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 {
 	const struct nlmsghdr *nlh;
 	uint64_t now = 0;
@@ -465,13 +501,17 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 	uint8_t *base;
 
 	d->deferred = true;
+	d->nburst = 0;
 	for (;;) {
 		if (d->cur >= d->nmsg) {
+			/* What one read brought is one burst: classified
+			 * together, and answered before the next read, so a
+			 * verdict waits one burst, never an extra system
+			 * call. */
+			nfqueue_hand_over(d, cb, arg);
 			/* max <= 0: what one read brings. */
 			if (max <= 0 && received)
 				break;
-			/* Answer what was read before reading more: a verdict
-			 * waits one batch, never an extra system call. */
 			if (nfqueue_flush(d) != 0) {
 				rc = -1;
 				break;
@@ -494,10 +534,16 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 		}
 		nlh = (const struct nlmsghdr *)(base + d->off);
 		while (mnl_nlmsg_ok(nlh, rem)) {
-			if (nfqueue_is_packet(nlh))
-				got += nfqueue_packet(d, nlh, now, cb, arg);
-			else
+			if (nfqueue_is_packet(nlh)) {
+				if (nfqueue_packet(d, nlh, now,
+				                   &d->burst[d->nburst]) == 1) {
+					got++;
+					if (++d->nburst == DIVERT_BURST_MAX)
+						nfqueue_hand_over(d, cb, arg);
+				}
+			} else {
 				nfqueue_other(d, nlh);
+			}
 			nlh = mnl_nlmsg_next(nlh, &rem);
 			if (max > 0 && got >= max)
 				break;
@@ -512,6 +558,7 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 		if (max > 0 && got >= max)
 			break;
 	}
+	nfqueue_hand_over(d, cb, arg);
 	d->deferred = false;
 	if (nfqueue_flush(d) != 0 || rc < 0)
 		return -1;
@@ -519,19 +566,12 @@ nfqueue_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
 }
 
 /*
- * Who holds queue q in this namespace: the netlink port id from
- * /proc/net/netfilter/nfnetlink_queue, 0 when the queue is not bound.
+ * What the kernel says of queue q of this network namespace
+ * (/proc/net/netfilter/nfnetlink_queue): 0, or -1 when it lists no such
+ * queue.
  */
-static uint32_t
-nfqueue_holder(uint16_t q)
-{
-	struct nfq_kernel_stats st;
-
-	return nfqueue_kernel_stats(q, &st) == 0 ? st.portid : 0;
-}
-
-int
-nfqueue_kernel_stats(uint16_t q, struct nfq_kernel_stats *st)
+static int
+nfqueue_read_kernel_stats(uint16_t q, struct divert_kernel_stats *st)
 {
 	unsigned num, portid, total, mode, range;
 	unsigned long long qd, ud, seq;
@@ -547,17 +587,38 @@ nfqueue_kernel_stats(uint16_t q, struct nfq_kernel_stats *st)
 		           &total, &mode, &range, &qd, &ud, &seq) != 8 ||
 		    num != q)
 			continue;
-		st->portid = portid;
+		st->holder = portid;
 		st->waiting = total;
-		st->copy_mode = mode;
 		st->copy_range = range;
-		st->queue_dropped = qd;
-		st->user_dropped = ud;
-		st->id_sequence = seq;
+		st->dropped_full = qd;
+		st->dropped_user = ud;
+		st->diverted = seq;
 		rc = 0;
 	}
 	fclose(f);
 	return rc;
+}
+
+static int
+nfqueue_kernel_stats(const char *spec, struct divert_kernel_stats *st)
+{
+	struct nfqueue_opts o;
+	char err[256];
+
+	memset(st, 0, sizeof(*st));
+	if (!nfqueue_parse_spec(spec, &o, err, sizeof(err)))
+		return -1;
+	return nfqueue_read_kernel_stats(o.queue, st);
+}
+
+/* Who holds queue q in this namespace: the netlink port id, 0 when the
+ * queue is not bound. */
+static uint32_t
+nfqueue_holder(uint16_t q)
+{
+	struct divert_kernel_stats st;
+
+	return nfqueue_read_kernel_stats(q, &st) == 0 ? st.holder : 0;
 }
 
 /* Why the bind failed, for a person. */
@@ -667,11 +728,11 @@ nfqueue_configure(struct divert *d, const struct nfqueue_opts *o, char *err,
 				struct nlattr *attr[NFQA_MAX + 1] = {NULL};
 				const struct nfqnl_msg_packet_hdr *ph;
 
-				if (nfq_nlmsg_parse(m, attr) < 0 ||
-				    attr[NFQA_PACKET_HDR] == NULL)
+				if ((ph = nfqueue_packet_hdr(m, attr)) ==
+				    NULL) {
+					d->st.malformed++;
 					continue;
-				ph = mnl_attr_get_payload(
-				        attr[NFQA_PACKET_HDR]);
+				}
 				if (nfqueue_put_verdict(d, ntohl(ph->packet_id),
 				                        NF_REPEAT, false,
 				                        0) == 0)
@@ -804,4 +865,5 @@ const struct divert_ops divert_nfqueue_ops = {
         .verdict_batch = nfqueue_verdict_batch,
         .stats = nfqueue_stats,
         .verdict_mark = nfqueue_verdict_mark,
+        .kernel_stats = nfqueue_kernel_stats,
 };

@@ -12,7 +12,7 @@ struct divert {
 	int link;
 	bool nano;
 	char err[PCAP_ERRBUF_SIZE + 64];
-	divert_cb cb;
+	divert_burst_cb cb;
 	void *arg;
 };
 
@@ -87,11 +87,12 @@ pcap_backend_handler(u_char *user, const struct pcap_pkthdr *h,
 	p.mark = 0;
 	p.flags = 0;
 	p.hook = DIVERT_HOOK_UNKNOWN;
-	d->cb(&p, d->arg);
+	/* libpcap may reuse its buffer for the next packet: a burst of one. */
+	d->cb(&p, 1, d->arg);
 }
 
 static int
-pcap_backend_dispatch(struct divert *d, int max, divert_cb cb, void *arg)
+pcap_backend_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 {
 	int n;
 

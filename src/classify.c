@@ -449,10 +449,13 @@ classify_name_decide(struct classifier *c, struct flow *f,
  * for the name its first payload carries.
  */
 static void
-classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
-                enum classify_hook hook, const struct packet *pkt,
+classify_decide(struct classifier *c, struct flow *f,
+                const struct classify_input *in, const struct packet *pkt,
                 uint64_t now_ns)
 {
+	uint32_t uid_hint = in->uid_hint;
+	enum classify_hook hook = (enum classify_hook)in->hook;
+
 	struct classify_owner *own = &c->own;
 	struct classify_more *m;
 
@@ -464,7 +467,7 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	own->how = CLASSIFY_ATTRIB_NONE;
 	own->exe[0] = own->cmdline[0] = '\0';
 	if (c->cfg.owner != NULL &&
-	    c->cfg.owner(f, uid_hint, own, c->cfg.owner_arg)) {
+	    c->cfg.owner(f, in, own, c->cfg.owner_arg)) {
 		f->pid = own->pid;
 		f->uid = own->uid;
 		if (own->how != CLASSIFY_ATTRIB_NONE &&
@@ -582,10 +585,10 @@ classify_renew(struct classifier *c, struct flow *f)
 
 /* The flow of a parsed packet, its decision when new, and its counters. */
 static void
-classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
-                uint32_t uid_hint, enum classify_hook hook,
-                struct classify_result *res)
+classify_packet(struct classifier *c, const struct packet *pkt,
+                const struct classify_input *in, struct classify_result *res)
 {
+	uint64_t now_ns = in->ts_ns;
 	struct flow *f;
 	enum sp_verdict v;
 	bool created = false;
@@ -622,7 +625,7 @@ classify_packet(struct classifier *c, const struct packet *pkt, uint64_t now_ns,
 	     classify_loopback(&pkt->src)))
 		classify_feed_dns(c, pkt, now_ns);
 	if (created)
-		classify_decide(c, f, uid_hint, hook, pkt, now_ns);
+		classify_decide(c, f, in, pkt, now_ns);
 	if ((f->flags & FLOW_F_NAME_WAIT) && pkt->payload.len > 0 &&
 	    !(pkt->flags & PACKET_F_FRAG_LATER))
 		classify_name_decide(c, f, pkt, dir, now_ns);
@@ -660,13 +663,22 @@ classify_frame(struct classifier *c, int link, const uint8_t *p, size_t len,
                size_t wirelen, uint64_t now_ns, uint32_t uid_hint,
                struct classify_result *res)
 {
+	struct classify_input in = {
+	        .p = p,
+	        .len = len,
+	        .wirelen = wirelen,
+	        .ts_ns = now_ns,
+	        .uid_hint = uid_hint,
+	        .gid_hint = UINT32_MAX,
+	        .link = link,
+	        .hook = CLASSIFY_HOOK_NONE,
+	};
 	struct packet pkt;
 
 	classify_result_init(res);
 	res->status = classify_parse(c, link, p, len, wirelen, &pkt);
 	if (res->status == PACKET_OK)
-		classify_packet(c, &pkt, now_ns, uid_hint, CLASSIFY_HOOK_NONE,
-		                res);
+		classify_packet(c, &pkt, &in, res);
 }
 
 void
@@ -692,9 +704,7 @@ classify_burst(struct classifier *c, const struct classify_input *in, size_t n,
 			flow_prefetch_entry(c->flows, bucket[i]);
 	for (i = 0; i < n; i++)
 		if (res[i].status == PACKET_OK)
-			classify_packet(c, &pkt[i], in[i].ts_ns, in[i].uid_hint,
-			                (enum classify_hook)in[i].hook,
-			                &res[i]);
+			classify_packet(c, &pkt[i], &in[i], &res[i]);
 }
 
 void

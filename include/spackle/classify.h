@@ -55,11 +55,15 @@ struct classify_flow_info {
 	bool held; /* its decision waited for a name (SNI/Host) */
 };
 
+struct classify_input;
+
 /*
- * Attribution hook, asked once per new flow; the daemon plugs the process
- * lookup in here. Replay has none: a capture carries no process.
+ * Attribution hook, asked once per new flow with the packet that made it
+ * (its hook, the uid and gid hints the divert gave); the daemon plugs the
+ * process lookup in here. Replay has none: a capture carries no process.
  */
-typedef bool (*classify_owner_fn)(const struct flow *f, uint32_t uid_hint,
+typedef bool (*classify_owner_fn)(const struct flow *f,
+                                  const struct classify_input *in,
                                   struct classify_owner *out, void *arg);
 
 /*
@@ -169,7 +173,8 @@ struct classify_input {
 	const uint8_t *p;
 	size_t len, wirelen;
 	uint64_t ts_ns;
-	uint32_t uid_hint;
+	uint32_t uid_hint; /* the socket owner's, UINT32_MAX unknown */
+	uint32_t gid_hint; /* ... group's */
 	int link;
 	int hook; /* enum classify_hook */
 };

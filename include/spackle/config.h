@@ -35,6 +35,10 @@ enum config_log {
 	CONFIG_LOG_STDERR,
 	CONFIG_LOG_JSON, /* log_path: one JSON object per line */
 };
+/* `backend`: how packets reach spackle (divert/; docs/divert.md). */
+enum config_backend {
+	CONFIG_BACKEND_NFQUEUE = 0,
+};
 enum config_firewall {
 	CONFIG_FIREWALL_AUTO = 0,
 	CONFIG_FIREWALL_IPTABLES,
@@ -44,6 +48,7 @@ enum config_firewall {
 struct config {
 	enum config_mode mode;
 	enum config_divert divert;
+	enum config_backend backend;
 	enum sp_verdict dflt; /* `default` */
 	enum config_failure failure;
 	char rules[SP_PATH_MAX];
@@ -110,5 +115,16 @@ int config_metrics_addr(const char *spec, struct sockaddr_storage *ss,
 
 /* Write c back as a config file (round trip for tests and `status`). */
 void config_print(FILE *f, const struct config *c);
+
+/* The name of a backend as `backend =` spells it ("nfqueue"). */
+const char *config_backend_name(enum config_backend b);
+
+/*
+ * The keys whose values differ between a and b, as "key1, key2" in buf
+ * (empty when none): a reload applies `rules` and `default` and names the
+ * rest as needing a restart. Returns how many differ, -1 out of memory.
+ */
+int config_changed_keys(const struct config *a, const struct config *b,
+                        char *buf, size_t len);
 
 #endif

@@ -225,6 +225,7 @@ test_burst_equals_frames(void **state)
 			in[k].wirelen = f[i + k].len;
 			in[k].ts_ns = T0 + (i + k) * 1000;
 			in[k].uid_hint = UINT32_MAX;
+			in[k].gid_hint = UINT32_MAX;
 			in[k].link = PACKET_LINK_RAW;
 			in[k].hook = CLASSIFY_HOOK_NONE;
 		}

@@ -69,7 +69,8 @@ test_every_key(void **state)
 	        "queue_base = 100\n"
 	        "hooks = out, forward\n"
 	        "exempt = lo, veth0\n"
-	        "firewall = iptables\n";
+	        "firewall = iptables\n"
+	        "backend = nfqueue\n";
 	struct config c;
 	char err[512];
 	char out[2048];
@@ -93,6 +94,7 @@ test_every_key(void **state)
 	assert_int_equal(c.nexempt, 2);
 	assert_string_equal(c.exempt[1], "veth0");
 	assert_int_equal(c.firewall, CONFIG_FIREWALL_IPTABLES);
+	assert_int_equal(c.backend, CONFIG_BACKEND_NFQUEUE);
 
 	/* What config_print writes reads back the same. */
 	f = fmemopen(out, sizeof(out), "w");
@@ -346,6 +348,56 @@ test_service_keys(void **state)
 	assert_non_null(strstr(err, "t.conf:7: metrics_public: \"maybe\""));
 }
 
+/* `backend` names a divert backend; an unknown one is an error with its
+ * line. */
+static void
+test_backend_key(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.backend, CONFIG_BACKEND_NFQUEUE);
+	assert_string_equal(config_backend_name(c.backend), "nfqueue");
+	assert_int_equal(
+	        parse(&c, "backend = divert-sockets\n", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:1: backend: \"divert-sockets\" "
+	                            "is not one of nfqueue"));
+}
+
+/* What a reload can name as needing a restart: every key that differs,
+ * once, whichever side has it; nothing when the two are the same. */
+static void
+test_changed_keys(void **state)
+{
+	struct config a, b;
+	char buf[256];
+
+	(void)state;
+	config_defaults(&a);
+	b = a;
+	assert_int_equal(config_changed_keys(&a, &b, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	b.queues = a.queues + 1;
+	b.divert = CONFIG_DIVERT_FLOW;
+	snprintf(b.capture_denied, sizeof(b.capture_denied), "/tmp/d.pcap");
+	assert_int_equal(config_changed_keys(&a, &b, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "divert, queues, capture_denied");
+	/* The other way round, the key only b printed comes last too. */
+	assert_int_equal(config_changed_keys(&b, &a, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "divert, queues, capture_denied");
+	/* A key that is a prefix of another is not taken for it. */
+	b = a;
+	b.metrics_public = !a.metrics_public;
+	assert_int_equal(config_changed_keys(&a, &b, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "metrics_public");
+	/* A buffer too small is cut, the count is still whole. */
+	b.queues = a.queues + 1;
+	assert_int_equal(config_changed_keys(&a, &b, buf, 4), 2);
+	assert_int_equal(strlen(buf), 3);
+}
+
 int
 main(void)
 {
@@ -357,6 +409,8 @@ main(void)
 	        cmocka_unit_test(test_load_file),
 	        cmocka_unit_test(test_store_keys),
 	        cmocka_unit_test(test_service_keys),
+	        cmocka_unit_test(test_backend_key),
+	        cmocka_unit_test(test_changed_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,8 @@ struct seen {
 	size_t npend;
 	bool verdict_failed;
 	uint64_t ts_min, ts_max; /* test packets' timestamps (wall ns) */
+	unsigned bursts;         /* callbacks */
+	size_t max_burst;        /* the most packets one brought */
 };
 
 static int
@@ -372,7 +374,7 @@ is_test_packet(const uint8_t *p, size_t len)
 }
 
 static void
-on_packet(const struct divert_packet *pkt, void *arg)
+on_one(const struct divert_packet *pkt, void *arg)
 {
 	struct seen *s = arg;
 	enum sp_verdict v = SP_VERDICT_ALLOW;
@@ -408,6 +410,21 @@ on_packet(const struct divert_packet *pkt, void *arg)
 		print_message("verdict: %s\n", divert_nfqueue_ops.error(T.d));
 		s->verdict_failed = true;
 	}
+}
+
+/* A burst: what one read brought, at least one packet, each as above. */
+static void
+on_packet(const struct divert_packet *pkts, size_t n, void *arg)
+{
+	struct seen *s = arg;
+	size_t i;
+
+	assert_true(n >= 1 && n <= DIVERT_BURST_MAX);
+	s->bursts++;
+	if (n > s->max_burst)
+		s->max_burst = n;
+	for (i = 0; i < n; i++)
+		on_one(&pkts[i], arg);
 }
 
 /* Answer the queue until child exits (and 200 ms after), or PHASE_MS. */
@@ -637,6 +654,10 @@ test_accept(void **state)
 	assert_int_equal(count[0], PER_FAMILY);
 	assert_int_equal(count[1], PER_FAMILY);
 	assert_int_equal(s.uid_root, 2 * PER_FAMILY);
+	/* Packets come in bursts, each what one read brought. */
+	print_message("accept: %u bursts, the largest %zu packets\n", s.bursts,
+	              s.max_burst);
+	assert_true(s.bursts >= 1 && s.bursts <= s.test_pkts + s.other_pkts);
 }
 
 static void

@@ -561,13 +561,13 @@ load_rules(const char *text)
 }
 
 static bool
-fake_owner(const struct flow *f, uint32_t uid_hint, struct classify_owner *out,
-           void *arg)
+fake_owner(const struct flow *f, const struct classify_input *in,
+           struct classify_owner *out, void *arg)
 {
 	struct hold *h = arg;
 
 	(void)f;
-	(void)uid_hint;
+	(void)in;
 	h->owner_calls++;
 	out->pid = 4242;
 	out->ppid = 1;

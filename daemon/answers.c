@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The control socket's answers, on the main thread: status, conns, the
+ * audit's report, and a reload of the rules. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "spackle/steer.h"
+
+/* Attribution's counters into c, its state into a. */
+static void
+daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
+{
+	struct proc_stats ps;
+
+	memset(&ps, 0, sizeof(ps));
+	if (dm->proc != NULL)
+		proc_stats(dm->proc, &ps);
+	json_object_set_new(a, "timeout_ms",
+	                    json_integer(dm->cfg.attrib_timeout_ms));
+	json_object_set_new(a, "events", json_boolean(ps.events_on));
+	json_object_set_new(a, "processes", json_integer((json_int_t)ps.procs));
+	json_object_set_new(a, "sockets", json_integer((json_int_t)ps.socks));
+#define ATTRIB(key, field)                                                     \
+	json_object_set_new(c, key, json_integer((json_int_t)ps.field))
+	ATTRIB("attrib_lookups", lookups);
+	json_object_set_new(c, "attrib_time_us",
+	                    json_integer((json_int_t)(ps.took_ns / 1000)));
+	ATTRIB("attrib_found", found);
+	ATTRIB("attrib_exited", exited);
+	ATTRIB("attrib_unknown", unknown);
+	ATTRIB("attrib_timeouts", timeouts);
+	ATTRIB("attrib_no_socket", no_socket);
+	ATTRIB("attrib_cache_hits", sock_hits);
+	ATTRIB("attrib_scans", scans);
+	ATTRIB("attrib_scanned_processes", scanned_procs);
+	ATTRIB("attrib_scanned_fds", scanned_fds);
+	ATTRIB("attrib_fd_guesses", fd_guesses);
+	ATTRIB("attrib_ambiguous", infer_ambiguous);
+	ATTRIB("proc_events", events);
+	ATTRIB("proc_events_lost", events_lost);
+	ATTRIB("proc_execs", execs);
+	ATTRIB("proc_exec_missed", exec_missed);
+	ATTRIB("proc_exits", exits);
+#undef ATTRIB
+}
+
+#define SET_U64(obj, key, v)                                                   \
+	json_object_set_new(obj, key, json_integer((json_int_t)(v)))
+
+/* The store's and the capture's counters, for status (and audit). */
+static void
+daemon_status_store(struct daemon *dm, json_t *c)
+{
+	struct store_stats ss;
+	struct capture_stats cs;
+
+	json_object_set_new(c, "store", json_boolean(dm->store != NULL));
+	if (dm->store != NULL) {
+		store_stats(dm->store, &ss);
+		SET_U64(c, "store_queued", ss.queued);
+		SET_U64(c, "store_lost", ss.lost);
+		SET_U64(c, "store_deferred", ss.deferred);
+		SET_U64(c, "store_written", ss.written);
+		SET_U64(c, "store_flushes", ss.flushes);
+		SET_U64(c, "store_errors", ss.errors);
+		SET_U64(c, "store_map_full", ss.map_full);
+		SET_U64(c, "store_pruned_full", ss.pruned_full);
+		SET_U64(c, "store_pruned_age", ss.pruned_age);
+		SET_U64(c, "store_last_commit_ns", ss.last_commit_ns);
+		SET_U64(c, "store_map_size", ss.map_size);
+		SET_U64(c, "store_map_used", ss.map_used);
+	}
+	if (dm->cap != NULL) {
+		capture_stats(dm->cap, &cs);
+		SET_U64(c, "capture_packets", cs.packets);
+		SET_U64(c, "capture_rotations", cs.rotations);
+		SET_U64(c, "capture_errors", cs.errors);
+	}
+}
+
+json_t *
+daemon_status(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	struct daemon_totals sum;
+	json_t *o, *c, *o0;
+	unsigned i;
+
+	(void)req;
+	memset(&sum, 0, sizeof(sum));
+	/* On each worker's thread: its counters are not atomic. */
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_get_stats, &sum);
+	c = json_object();
+	json_object_set_new(c, "received",
+	                    json_integer((json_int_t)sum.st.received));
+	json_object_set_new(c, "accepted",
+	                    json_integer((json_int_t)sum.st.accepted));
+	json_object_set_new(c, "dropped",
+	                    json_integer((json_int_t)sum.st.dropped));
+	json_object_set_new(c, "rejected",
+	                    json_integer((json_int_t)sum.st.rejected));
+	json_object_set_new(c, "malformed",
+	                    json_integer((json_int_t)sum.st.malformed));
+	json_object_set_new(
+	        c, "monitor_would_deny",
+	        json_integer((json_int_t)sum.st.monitor_would_deny));
+	json_object_set_new(
+	        c, "monitor_would_reject",
+	        json_integer((json_int_t)sum.st.monitor_would_reject));
+	json_object_set_new(c, "verdict_errors",
+	                    json_integer((json_int_t)sum.st.verdict_errors));
+	json_object_set_new(c, "ct_flows_ended",
+	                    json_integer((json_int_t)sum.st.ct_ended));
+	json_object_set_new(c, "ct_events_lost",
+	                    json_integer((json_int_t)sum.st.ct_lost));
+	json_object_set_new(c, "enobufs",
+	                    json_integer((json_int_t)sum.ds.enobufs));
+	SET_U64(c, "unanswered", sum.ds.unanswered);
+	SET_U64(c, "bursts", sum.st.bursts);
+	json_object_set_new(c, "flows_live",
+	                    json_integer((json_int_t)sum.live));
+	json_object_set_new(c, "flows_evicted",
+	                    json_integer((json_int_t)sum.evicted));
+	json_object_set_new(c, "flows_created",
+	                    json_integer((json_int_t)sum.created));
+	json_object_set_new(c, "dns_answers",
+	                    json_integer((json_int_t)sum.dns_answers));
+	json_object_set_new(c, "decisions",
+	                    json_integer((json_int_t)sum.decisions));
+	json_object_set_new(c, "name_holds",
+	                    json_integer((json_int_t)sum.name_holds));
+	json_object_set_new(c, "names_sni",
+	                    json_integer((json_int_t)sum.names_sni));
+	json_object_set_new(c, "names_http",
+	                    json_integer((json_int_t)sum.names_http));
+	json_object_set_new(c, "names_missing",
+	                    json_integer((json_int_t)sum.names_missing));
+	json_object_set_new(c, "flows_renewed",
+	                    json_integer((json_int_t)sum.renewed));
+	o0 = json_object();
+	daemon_status_attrib(dm, o0, c);
+	json_object_set_new(c, "rule_reloads",
+	                    json_integer((json_int_t)dm->reloads));
+	json_object_set_new(c, "tamper_events",
+	                    json_integer((json_int_t)dm->tampers));
+	json_object_set_new(c, "steering_repairs",
+	                    json_integer((json_int_t)dm->repairs));
+	json_object_set_new(c, "rule_reload_failures",
+	                    json_integer((json_int_t)dm->reload_failures));
+	daemon_status_store(dm, c);
+	/* The kernel's queue drops, as the last second's tick read them. */
+	SET_U64(c, "queue_dropped", dm->drops.queue_dropped);
+	SET_U64(c, "user_dropped", dm->drops.user_dropped);
+	if (dm->dlog != NULL) {
+		unsigned long long wr, lost;
+
+		declog_stats(dm->dlog, &wr, &lost);
+		SET_U64(c, "decisions_logged", wr);
+		SET_U64(c, "decisions_log_lost", lost);
+	}
+	o = json_object();
+	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "mode",
+	                    json_string(dm->cfg.mode == CONFIG_MODE_MONITOR
+	                                        ? "monitor"
+	                                        : "enforce"));
+	json_object_set_new(o, "divert",
+	                    json_string(dm->cfg.divert == CONFIG_DIVERT_FLOW
+	                                        ? "flow"
+	                                        : "packet"));
+	json_object_set_new(o, "default",
+	                    json_string(sp_verdict_name(dm->cfg.dflt)));
+	json_object_set_new(o, "failure",
+	                    json_string(dm->cfg.failure == CONFIG_FAILURE_CLOSED
+	                                        ? "closed"
+	                                        : "open"));
+	json_object_set_new(o, "backend", json_string(dm->ops->name));
+	json_object_set_new(
+	        o, "firewall",
+	        json_string(steer_firewall(&dm->cfg) == CONFIG_FIREWALL_NFT
+	                            ? "nft"
+	                            : steer_ipt_variant_name(
+	                                      steer_iptables_variant())));
+	json_object_set_new(o, "queues", json_integer(dm->cfg.queues));
+	json_object_set_new(o, "dns_queue",
+	                    json_integer(STEER_DNS_QUEUE(&dm->cfg)));
+	json_object_set_new(o, "queue_base", json_integer(dm->cfg.queue_base));
+	json_object_set_new(o, "rules", json_string(dm->cfg.rules));
+	json_object_set_new(o, "rules_loaded",
+	                    json_integer((json_int_t)rules_count(dm->rules)));
+	json_object_set_new(
+	        o, "uptime",
+	        json_integer((json_int_t)((sp_now_mono() - dm->start_mono) /
+	                                  NS_PER_S)));
+	json_object_set_new(o, "started_ns",
+	                    json_integer((json_int_t)dm->start_wall));
+	json_object_set_new(o, "user", json_string(dm->cfg.user));
+	json_object_set_new(o, "counters", c);
+	json_object_set_new(o, "attribution", o0);
+	if (dm->last_audit != NULL)
+		json_object_set(o, "audit", dm->last_audit);
+	return o;
+}
+
+/* For the metrics endpoint: a fresh status at each scrape. */
+json_t *
+daemon_metrics_status(void *arg)
+{
+	return daemon_status(NULL, arg);
+}
+
+/*
+ * `spackle audit` reports what it found ({"hidden": N, "holes": B}):
+ * status and the metrics show the last report, and the store keeps it.
+ */
+static json_t *
+daemon_audit_report(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	const json_t *hidden = json_object_get(req, "hidden");
+	const json_t *holes = json_object_get(req, "holes");
+	json_t *o;
+
+	if (!json_is_integer(hidden) || json_integer_value(hidden) < 0 ||
+	    !json_is_boolean(holes))
+		return json_pack("{s:s}", "error",
+		                 "audit: needs \"hidden\" (a count) and "
+		                 "\"holes\" (true or false)");
+	o = json_pack("{s:I,s:b,s:I}", "hidden", json_integer_value(hidden),
+	              "holes", json_is_true(holes), "at_ns",
+	              (json_int_t)sp_now_wall());
+	if (o == NULL)
+		return json_pack("{s:s}", "error", "out of memory");
+	json_decref(dm->last_audit);
+	dm->last_audit = o;
+	daemon_event(dm, STORE_EV_AUDIT, o);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *
+daemon_conns(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	json_t *arr = json_array();
+	unsigned i;
+
+	(void)req;
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_get_conns, arr);
+	return json_pack("{s:o}", "conns", arr);
+}
+
+/* Load cfg's rules; NULL with the diagnostics in *text on errors. */
+struct ruleset *
+daemon_load_rules(const struct config *cfg, char **text)
+{
+	struct ruleset *rs = rules_new();
+	struct rules_diags d;
+	size_t len = 0;
+	FILE *f;
+
+	*text = NULL;
+	memset(&d, 0, sizeof(d));
+	if (rs == NULL)
+		return NULL;
+	if (rules_load_path(rs, cfg->rules, &d) != 0 || d.errors > 0 ||
+	    rules_compile(rs, &d) != 0 || d.errors > 0) {
+		rules_free(rs);
+		rs = NULL;
+	}
+	if (d.n > 0 && (f = open_memstream(text, &len)) != NULL) {
+		rules_diags_print(f, &d);
+		fclose(f);
+	}
+	rules_diags_free(&d);
+	return rs;
+}
+
+/* Reload rules (and `default`) from the config file; the old set stays on
+ * any error. Returns the reply for the control socket. */
+json_t *
+daemon_reload(const json_t *req, void *arg)
+{
+	struct daemon *dm = arg;
+	struct config cfg = dm->cfg;
+	struct ruleset *rs, *old;
+	struct worker_swap s;
+	char *diag = NULL, *cerr = NULL, restart[512];
+	size_t clen = 0;
+	FILE *ef;
+	json_t *o;
+	unsigned i;
+	int nrestart;
+
+	(void)req;
+	/* The file as it is now, over the defaults: a key taken out of it
+	 * goes back to its default. */
+	config_defaults(&cfg);
+	if (dm->conf_path != NULL && (ef = open_memstream(&cerr, &clen))) {
+		int rc = config_load(&cfg, dm->conf_path, ef);
+
+		fclose(ef);
+		if (rc != 0) {
+			dm->reload_failures++;
+			log_err("reload refused, the old rules stay: %s", cerr);
+			o = json_pack("{s:b,s:s}", "ok", 0, "errors", cerr);
+			daemon_event(dm, STORE_EV_RELOAD, o);
+			free(cerr);
+			return o;
+		}
+		free(cerr);
+	}
+	rs = daemon_load_rules(&cfg, &diag);
+	if (rs == NULL) {
+		dm->reload_failures++;
+		log_err("reload of %s refused, the old rules stay:\n%s",
+		        cfg.rules, diag ? diag : "out of memory");
+		o = json_pack("{s:b,s:s}", "ok", 0, "errors",
+		              diag ? diag : "out of memory");
+		daemon_event(dm, STORE_EV_RELOAD, o);
+		free(diag);
+		return o;
+	}
+	/* What a reload applies: the rules and `default`. Every other key
+	 * that changed keeps its old value until a restart: say which. */
+	{
+		struct config same = cfg;
+
+		snprintf(same.rules, sizeof(same.rules), "%s", dm->cfg.rules);
+		same.dflt = dm->cfg.dflt;
+		snprintf(same.path, sizeof(same.path), "%s", dm->cfg.path);
+		nrestart = config_changed_keys(&dm->cfg, &same, restart,
+		                               sizeof(restart));
+		if (nrestart > 0)
+			log_warn("reload: %s changed; a restart applies %s",
+			         restart, nrestart == 1 ? "it" : "them");
+		else
+			restart[0] = '\0';
+	}
+	s.rules = rs;
+	s.dflt = cfg.dflt;
+	s.changed = 0;
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_swap_rules, &s);
+	old = dm->rules;
+	dm->rules = rs;
+	dm->cfg.dflt = cfg.dflt;
+	snprintf(dm->cfg.rules, sizeof(dm->cfg.rules), "%s", cfg.rules);
+	rules_free(old);
+	dm->reloads++;
+	log_info("rules reloaded from %s: %zu rules, %zu live flows "
+	         "changed verdict",
+	         cfg.rules, rules_count(rs), s.changed);
+	o = json_pack("{s:b,s:I,s:I,s:s,s:s}", "ok", 1, "rules",
+	              (json_int_t)rules_count(rs), "changed",
+	              (json_int_t)s.changed, "warnings", diag ? diag : "",
+	              "restart_needed", restart);
+	daemon_event(dm, STORE_EV_RELOAD, o);
+	free(diag);
+	return o;
+}
+
+const struct control_command daemon_commands[] = {
+        {"status", false, daemon_status},
+        {"conns", false, daemon_conns},
+        {"reload", true, daemon_reload},
+        {"audit", true, daemon_audit_report},
+};
+const size_t daemon_ncommands =
+        sizeof(daemon_commands) / sizeof(daemon_commands[0]);

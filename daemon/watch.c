@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The main thread's second: what was lost, flow mode's conntrack dump,
+ * whether the steering is still first and whole, the service watchdog. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/daemon.h"
+#include "spackle/fwread.h"
+#include "spackle/steer.h"
+
+/* Packets or records lost, as they stand: the workers' receive overruns
+ * and unanswered packets, the kernel's drops at our divert points, the
+ * store's lost records. */
+void
+daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
+{
+	struct divert_kernel_stats ks;
+	struct divert_stats ds;
+	struct store_stats ss;
+	unsigned i;
+
+	memset(d, 0, sizeof(*d));
+	memset(&ds, 0, sizeof(ds));
+	for (i = 0; i < dm->nw; i++) {
+		/* The backend's counters are the worker's to read. */
+		worker_run(&dm->w[i], worker_get_divert_stats, &ds);
+		if (dm->ops->kernel_stats != NULL &&
+		    dm->ops->kernel_stats(dm->w[i].spec, &ks) == 0) {
+			d->queue_dropped += ks.dropped_full;
+			d->user_dropped += ks.dropped_user;
+		}
+	}
+	d->enobufs = ds.enobufs;
+	d->unanswered = ds.unanswered;
+	if (dm->store != NULL) {
+		store_stats(dm->store, &ss);
+		d->store_lost = ss.lost;
+	}
+}
+
+/*
+ * Flow mode: one dump of the conntrack table here, on the main thread,
+ * then each worker takes its flows' counters (and the ends of flows
+ * whose entry is gone) from it in memory: a worker never asks the kernel
+ * about its flows one by one.
+ */
+static void
+daemon_ct_sync(struct daemon *dm)
+{
+	struct ct_table *t;
+	char err[256];
+	unsigned i;
+
+	if (dm->ct == NULL)
+		return;
+	if ((t = ct_table_dump(dm->ct, sp_now_wall(), err, sizeof(err))) ==
+	    NULL) {
+		log_warn("flow mode: conntrack dump: %s", err);
+		return;
+	}
+	for (i = 0; i < dm->nw; i++)
+		worker_run(&dm->w[i], worker_ct_sync, t);
+	ct_table_free(t);
+}
+
+/*
+ * What is wrong with the steering as installed now (iptables firewall):
+ * a JSON object per hook that is not as spackle installed it, NULL when
+ * all are. Rules placed above spackle's are listed with their counters.
+ */
+static json_t *
+daemon_steering_problems(struct daemon *dm)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct fw_ruleset rs = {0};
+	struct fw_steer_check chk = {0};
+	char err[512], *buf, desc[256];
+	json_t *arr = NULL, *h, *above, *list;
+	size_t len, i, k;
+	unsigned f;
+
+	for (f = 0; f < 2; f++) {
+		if (steer_save(fams[f], &buf, &len, err, sizeof(err)) != 0)
+			continue;
+		if (fw_parse_save(buf, len, fams[f], "filter", &rs, err,
+		                  sizeof(err)) == 0)
+			fw_check_steering(&dm->cfg, fams[f], &rs, &chk);
+		free(buf);
+	}
+	for (i = 0; i < chk.n; i++) {
+		const struct fw_hook_check *hc = &chk.v[i];
+
+		if (hc->ok)
+			continue;
+		above = json_array();
+		for (k = 0; k < hc->nabove; k++) {
+			const struct fw_rule *r = &rs.v[hc->above[k]];
+
+			fw_rule_describe(r, desc, sizeof(desc));
+			json_array_append_new(
+			        above,
+			        json_pack("{s:s,s:s,s:I}", "rule", r->spec,
+			                  "matches", desc, "packets",
+			                  (json_int_t)r->packets));
+		}
+		h = json_pack("{s:s,s:s,s:I,s:I,s:o}", "family",
+		              hc->family == AF_INET6 ? "ipv6" : "ipv4", "hook",
+		              hc->hook, "jumps", (json_int_t)hc->jumps,
+		              "position", (json_int_t)hc->jump_pos, "above",
+		              above);
+		list = json_array();
+		for (k = 0; k < hc->nmissing; k++)
+			json_array_append_new(list,
+			                      json_string(hc->missing[k]));
+		json_object_set_new(h, "missing", list);
+		list = json_array();
+		for (k = 0; k < hc->nextra; k++)
+			json_array_append_new(list, json_string(hc->extra[k]));
+		json_object_set_new(h, "extra", list);
+		if (arr == NULL)
+			arr = json_array();
+		json_array_append_new(arr, h);
+	}
+	fw_steer_check_free(&chk);
+	fw_ruleset_free(&rs);
+	return arr;
+}
+
+/*
+ * Once a second: is spackle still first and whole in every hook? A change
+ * is a tamper event and a log line (once per change); with
+ * steering_repair the rules are put back at once.
+ */
+static void
+daemon_check_steering(struct daemon *dm)
+{
+	json_t *probs, *o, *key, *h, *r;
+	char *text, err[512];
+	size_t i, k;
+	int rc;
+
+	if (!dm->steered ||
+	    steer_firewall(&dm->cfg) != CONFIG_FIREWALL_IPTABLES)
+		return;
+	if ((probs = daemon_steering_problems(dm)) == NULL) {
+		free(dm->tamper_seen);
+		dm->tamper_seen = NULL;
+		return;
+	}
+	/* What is wrong, without the counters that move every second. */
+	key = json_deep_copy(probs);
+	json_array_foreach(key, i, h)
+	{
+		json_array_foreach(json_object_get(h, "above"), k, r)
+		        json_object_del(r, "packets");
+	}
+	text = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(key);
+	if (text != NULL &&
+	    (dm->tamper_seen == NULL || strcmp(text, dm->tamper_seen) != 0)) {
+		dm->tampers++;
+		log_warn("steering changed by someone else: %s", text);
+		o = json_pack("{s:O,s:b}", "hooks", probs, "repair",
+		              dm->cfg.steering_repair);
+		daemon_event(dm, STORE_EV_TAMPER, o);
+		json_decref(o);
+		free(dm->tamper_seen);
+		dm->tamper_seen = text;
+		text = NULL;
+	}
+	free(text);
+	json_decref(probs);
+	if (!dm->cfg.steering_repair)
+		return;
+	if ((rc = steer_repair(&dm->cfg, err, sizeof(err))) < 0) {
+		log_err("steering_repair: %s", err);
+		return;
+	}
+	dm->repairs++;
+	log_info("steering_repair: spackle's rules put back first in %d "
+	         "hook%s",
+	         rc, rc == 1 ? "" : "s");
+	o = json_pack("{s:s,s:i}", "repaired", "steering", "hooks", rc);
+	daemon_event(dm, STORE_EV_TAMPER, o);
+	json_decref(o);
+	/* Checked again next second: a repair that holds clears it. */
+}
+
+/*
+ * The service manager's watchdog (WatchdogSec): pinged each second while
+ * every worker ticked within DAEMON_STALL_S, so a worker stuck for good
+ * has the service restarted (failure = open lets packets pass meanwhile).
+ */
+static void
+daemon_watchdog(struct daemon *dm)
+{
+	uint64_t now = sp_now_mono();
+	unsigned i;
+
+	if (!dm->watchdog)
+		return;
+	for (i = 0; i < dm->nw; i++) {
+		uint64_t beat = atomic_load(&dm->w[i].beat_ns);
+
+		if (now - beat > DAEMON_STALL_S * NS_PER_S) {
+			if (dm->stalled != i + 1)
+				log_err("queue %u: its worker has not ticked "
+				        "for %llu s; the watchdog is no "
+				        "longer told all is well",
+				        dm->w[i].queue,
+				        (unsigned long long)((now - beat) /
+				                             NS_PER_S));
+			dm->stalled = i + 1;
+			return;
+		}
+	}
+	dm->stalled = 0;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void
+daemon_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *dm = arg;
+	struct daemon_drops now, *was = &dm->drops;
+	json_t *o;
+
+	(void)fd;
+	(void)what;
+	daemon_drops_now(dm, &now);
+	if (now.enobufs > was->enobufs ||
+	    now.queue_dropped > was->queue_dropped ||
+	    now.user_dropped > was->user_dropped ||
+	    now.store_lost > was->store_lost ||
+	    now.unanswered > was->unanswered) {
+		o = json_pack(
+		        "{s:I,s:I,s:I,s:I,s:I}", "enobufs",
+		        (json_int_t)(now.enobufs - was->enobufs),
+		        "queue_dropped",
+		        (json_int_t)(now.queue_dropped - was->queue_dropped),
+		        "user_dropped",
+		        (json_int_t)(now.user_dropped - was->user_dropped),
+		        "store_lost",
+		        (json_int_t)(now.store_lost - was->store_lost),
+		        "unanswered",
+		        (json_int_t)(now.unanswered - was->unanswered));
+		if (o != NULL) {
+			char *text = json_dumps(o, JSON_COMPACT |
+			                                   JSON_PRESERVE_ORDER);
+
+			log_warn("lost in the last second: %s",
+			         text != NULL ? text : "?");
+			free(text);
+			daemon_event(dm, STORE_EV_DROPS, o);
+			json_decref(o);
+		}
+	}
+	*was = now;
+	daemon_ct_sync(dm);
+	daemon_check_steering(dm);
+	daemon_watchdog(dm);
+}

@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A worker: one divert queue on its own thread -- bursts classified and
+ * answered, flows attributed, swept to the store, and calls from the main
+ * thread run between bursts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "spackle/steer.h" /* STEER_DNS_QUEUE: the queue DNS crosses */
+
+/* While processes exit (attribution may need to tell which one sent a
+ * packet), and for a second after, each worker notes every this often that
+ * its queue is empty; else seldom. */
+#define DAEMON_DRAIN_BUSY_US 5000
+#define DAEMON_DRAIN_IDLE_US 250000
+#define DAEMON_DISPATCH_MAX  64 /* packets handled per dispatch call */
+
+static enum classify_hook
+worker_hook(int hook)
+{
+	switch (hook) {
+	case DIVERT_HOOK_OUT:
+		return CLASSIFY_HOOK_OUT;
+	case DIVERT_HOOK_IN:
+		return CLASSIFY_HOOK_IN;
+	case DIVERT_HOOK_FORWARD:
+		return CLASSIFY_HOOK_FORWARD;
+	default:
+		return CLASSIFY_HOOK_NONE;
+	}
+}
+
+/* What the verdict policy said of one packet, counted and kept. */
+static void
+worker_decided(struct worker *w, const struct divert_packet *dp,
+               const struct classify_input *in,
+               const struct classify_result *res, const struct verdict_out *vo)
+{
+	struct daemon *dm = w->dm;
+	uint64_t held;
+
+	if (vo->malformed) {
+		w->st.malformed++;
+		if (res->status != PACKET_OK &&
+		    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+			log_warn("queue %u: %s packet of %zu bytes, %s by "
+			         "default (%llu more not logged)",
+			         w->queue, packet_status_name(res->status),
+			         dp->wirelen, sp_verdict_name(vo->decided),
+			         (unsigned long long)held);
+	}
+	if (w->pol.monitor) {
+		if (vo->decided == SP_VERDICT_DENY)
+			w->st.monitor_would_deny++;
+		else if (vo->decided == SP_VERDICT_REJECT)
+			w->st.monitor_would_reject++;
+	}
+	/* Every decision is kept: the store writes a flow record when the
+	 * flow is decided, while it lives, and when it ends. */
+	if (res->new_flow && res->flow != NULL)
+		store_put_flow_entry(
+		        w->sp, res->flow, classify_flow_host(w->cls, res->flow),
+		        classify_flow_exe(w->cls, res->flow), w->rules, 0, 0);
+	/* The decision log: once, when the flow is decided (a held flow at
+	 * its payload). */
+	if (dm->dlog != NULL && res->flow != NULL &&
+	    !(res->flow->flags & (FLOW_F_NAME_WAIT | FLOW_F_LOGGED))) {
+		res->flow->flags |= FLOW_F_LOGGED;
+		worker_log_decision(w, res->flow, "decision");
+	}
+	if (dm->cap != NULL && vo->capture)
+		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
+		              in->ts_ns);
+	if (vo->verdict == SP_VERDICT_ALLOW)
+		w->st.accepted++;
+	else if (vo->verdict == SP_VERDICT_DENY)
+		w->st.dropped++;
+	else
+		w->st.rejected++;
+}
+
+/*
+ * What one read of the queue brought: classified as a burst (the flow
+ * table's cache misses overlap), each packet's verdict from the policy,
+ * and all of them answered in one batch.
+ */
+static void
+worker_burst(const struct divert_packet *dp, size_t n, void *arg)
+{
+	struct worker *w = arg;
+	struct classify_input in[CLASSIFY_BURST];
+	struct classify_result res[CLASSIFY_BURST];
+	struct divert_verdict vv[CLASSIFY_BURST];
+	struct verdict_out vo;
+	uint64_t held;
+	size_t i, k, m;
+
+	w->st.bursts++;
+	for (i = 0; i < n; i += m) {
+		m = n - i < CLASSIFY_BURST ? n - i : CLASSIFY_BURST;
+		for (k = 0; k < m; k++) {
+			const struct divert_packet *p = &dp[i + k];
+
+			in[k].p = p->data;
+			in[k].len = p->caplen;
+			in[k].wirelen = p->wirelen;
+			in[k].ts_ns = p->ts_ns ? p->ts_ns : sp_now_wall();
+			in[k].uid_hint = p->uid;
+			in[k].gid_hint = p->gid;
+			in[k].link = PACKET_LINK_RAW;
+			in[k].hook = worker_hook(p->hook);
+		}
+		classify_burst(w->cls, in, m, res);
+		for (k = 0; k < m; k++) {
+			verdict_decide(&w->pol, &res[k], dp[i + k].data,
+			               dp[i + k].caplen, &vo);
+			worker_decided(w, &dp[i + k], &in[k], &res[k], &vo);
+			vv[k].id = dp[i + k].id;
+			vv[k].v = vo.verdict;
+			vv[k].mark = vo.mark;
+		}
+		w->st.received += m;
+		if (w->dm->ops->verdict_batch(w->d, vv, m) != 0) {
+			w->st.verdict_errors++;
+			if (log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+				log_warn("queue %u: %s (%llu more not logged)",
+				         w->queue, w->dm->ops->error(w->d),
+				         (unsigned long long)held);
+		}
+	}
+}
+
+/*
+ * Read the queue until it is empty. A dispatch that hands over fewer than
+ * it may has read the socket empty, so every packet read later was sent
+ * after that call began: attribution bounds when a packet was sent by it.
+ */
+static void
+worker_drain(struct worker *w)
+{
+	uint64_t t;
+	int n;
+
+	do {
+		t = sp_now_mono();
+		n = w->dm->ops->dispatch(w->d, DAEMON_DISPATCH_MAX,
+		                         worker_burst, w);
+	} while (n == DAEMON_DISPATCH_MAX);
+	if (n < 0)
+		log_warn("queue %u: %s", w->queue, w->dm->ops->error(w->d));
+	else
+		w->empty_ns = t;
+}
+
+static void
+worker_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_drain(arg);
+}
+
+/* Look at the queue often while processes exit, seldom otherwise. */
+static void
+worker_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct proc_stats ps;
+	struct timeval tv = {0, DAEMON_DRAIN_IDLE_US};
+
+	(void)fd;
+	(void)what;
+	worker_drain(w);
+	if (w->dm->proc != NULL) {
+		proc_stats(w->dm->proc, &ps);
+		if (ps.exits != w->exits_seen)
+			w->busy_until = w->empty_ns + NS_PER_S;
+		w->exits_seen = ps.exits;
+		if (w->empty_ns < w->busy_until)
+			tv.tv_usec = DAEMON_DRAIN_BUSY_US;
+	}
+	event_add(w->ev_drain, &tv);
+}
+
+/* The classifier's other hook: has the flow's process exited? */
+static bool
+daemon_owner_gone(const struct flow *f, void *arg)
+{
+	struct worker *w = arg;
+
+	return proc_pid_exited(w->dm->proc, f->pid);
+}
+
+/* Say (at a bounded rate) why a flow's process stays unknown. */
+static void
+daemon_owner_unknown(struct worker *w, const struct proc_flow *fl,
+                     const struct proc_owner *po)
+{
+	char lb[64], rb[64];
+	uint64_t held;
+
+	if (!log_limit_ok(&w->attrib_limit, sp_now_mono(), &held))
+		return;
+	log_info("queue %u: %s %s:%u -> %s:%u: process %s after %llu us: %s "
+	         "(%llu more not logged)",
+	         w->queue, sp_proto_name(fl->proto),
+	         sp_addr_format(&fl->local, lb, sizeof(lb)), fl->lport,
+	         sp_addr_format(&fl->remote, rb, sizeof(rb)), fl->rport,
+	         po->how == PROC_HOW_TIMEOUT ? "unknown (deadline)" : "unknown",
+	         (unsigned long long)po->took_ns / 1000,
+	         po->why != NULL ? po->why : "?", (unsigned long long)held);
+}
+
+/* The classifier's owner hook: who owns the new flow's local socket. */
+static bool
+daemon_owner(const struct flow *f, const struct classify_input *in,
+             struct classify_owner *out, void *arg)
+{
+	struct worker *w = arg;
+	struct proc_owner *po = w->po;
+	const struct sp_addr *a;
+	struct proc_flow fl;
+	uint16_t port;
+
+	/* A forwarded packet has no socket of this host. */
+	if (w->pq == NULL || in->hook == CLASSIFY_HOOK_FORWARD)
+		return false;
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = f->key.proto;
+	flow_local(f, &a, &port);
+	fl.local = *a;
+	fl.lport = port;
+	flow_remote(f, &a, &port);
+	fl.remote = *a;
+	fl.rport = port;
+	fl.uid_hint = in->uid_hint;
+	fl.gid_hint = in->gid_hint;
+	/* Only a packet this host sent can have a sender that exited. */
+	fl.sent_after_ns = in->hook == CLASSIFY_HOOK_OUT ? w->empty_ns : 0;
+	switch (proc_lookup(w->pq, &fl, po)) {
+	case PROC_HOW_NONE:
+		return false;
+	case PROC_HOW_SOCKET:
+		out->how = CLASSIFY_ATTRIB_SOCKET;
+		break;
+	case PROC_HOW_EXITED:
+		out->how = CLASSIFY_ATTRIB_EXITED;
+		break;
+	case PROC_HOW_TIMEOUT:
+		out->how = CLASSIFY_ATTRIB_TIMEOUT;
+		break;
+	default:
+		out->how = CLASSIFY_ATTRIB_UNKNOWN;
+		break;
+	}
+	if (out->how == CLASSIFY_ATTRIB_TIMEOUT ||
+	    out->how == CLASSIFY_ATTRIB_UNKNOWN)
+		daemon_owner_unknown(w, &fl, po);
+	out->pid = po->pid;
+	out->ppid = po->ppid;
+	out->uid = po->uid;
+	out->nprocs = po->nprocs;
+	snprintf(out->exe, sizeof(out->exe), "%s", po->exe);
+	snprintf(out->cmdline, sizeof(out->cmdline), "%s", po->cmdline);
+	return true;
+}
+
+struct sweep_ctx {
+	struct worker *w;
+	uint64_t tick, now;
+};
+
+static void
+worker_sweep_one(struct flow *f, void *arg)
+{
+	struct sweep_ctx *x = arg;
+
+	if (f->verdict == SP_VERDICT_NONE ||
+	    !store_flow_due(f, x->tick, x->now))
+		return;
+	store_put_flow_entry(x->w->sp, f, classify_flow_host(x->w->cls, f),
+	                     classify_flow_exe(x->w->cls, f), x->w->rules, 0,
+	                     STORE_PUT_RETRY);
+}
+
+static void
+worker_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct sweep_ctx x = {w, ++w->ticks, sp_now_wall()};
+
+	(void)fd;
+	(void)what;
+	atomic_store(&w->beat_ns, sp_now_mono());
+	classify_expire(w->cls, x.now);
+	/* A tenth of the live flows a second: counters reach the store
+	 * about every ten seconds while a flow lives (in flow mode, as the
+	 * main thread's last conntrack dump brought them). */
+	if (w->sp != NULL)
+		flow_foreach(classify_flows(w->cls), worker_sweep_one, &x);
+	if (w->idx == 0)
+		capture_flush(w->dm->cap);
+}
+
+/*
+ * A name learnt, into the store's names table: a DNS answer's for its TTL,
+ * a TLS SNI or HTTP Host for DAEMON_NAME_FLOW_S (it names the address as
+ * long as such a connection may last).
+ */
+static void
+worker_name_seen(const struct sp_addr *addr, const char *name,
+                 enum classify_name_src src, uint32_t ttl, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t keep =
+	        src == CLASSIFY_NAME_DNS ? (ttl ? ttl : 1) : DAEMON_NAME_FLOW_S;
+
+	store_put_name(w->sp, addr, name,
+	               src == CLASSIFY_NAME_DNS   ? STORE_NAME_DNS
+	               : src == CLASSIFY_NAME_SNI ? STORE_NAME_SNI
+	                                          : STORE_NAME_HOST,
+	               sp_now_wall() + keep * NS_PER_S);
+}
+
+/* A flow leaves the table (expiry, eviction, shutdown): its final record. */
+static void
+worker_flow_ended(const struct flow *f, void *arg)
+{
+	struct worker *w = arg;
+	int rc;
+
+	if (f->verdict == SP_VERDICT_NONE)
+		return;
+	rc = store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+	                          classify_flow_exe(w->cls, f), w->rules,
+	                          STORE_FLOW_ENDED, 0);
+	/* At shutdown every flow ends at once: let the writer catch up. */
+	if (rc == -ENOBUFS && w->dm->store != NULL && w->ticks == UINT64_MAX) {
+		store_sync(w->dm->store);
+		store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+		                     classify_flow_exe(w->cls, f), w->rules,
+		                     STORE_FLOW_ENDED, 0);
+	}
+}
+
+static void
+worker_called(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct worker_call *call;
+
+	(void)what;
+	while (read(fd, &call, sizeof(call)) == sizeof(call)) {
+		call->fn(w, call->arg);
+		pthread_mutex_lock(&w->dm->call_mu);
+		call->done = true;
+		pthread_cond_broadcast(&w->dm->call_cv);
+		pthread_mutex_unlock(&w->dm->call_mu);
+	}
+}
+
+void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	sigset_t all;
+
+	/* Signals are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* Run fn on w's thread and wait for it (or run it here when w has none). */
+void
+worker_run(struct worker *w, void (*fn)(struct worker *, void *), void *arg)
+{
+	struct worker_call call = {fn, arg, false};
+	struct worker_call *p = &call;
+
+	if (!w->started) {
+		fn(w, arg);
+		return;
+	}
+	if (write(w->call_pipe[1], &p, sizeof(p)) != sizeof(p)) {
+		log_err("worker %u: cannot reach its thread: %s", w->idx,
+		        strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&w->dm->call_mu);
+	while (!call.done)
+		pthread_cond_wait(&w->dm->call_cv, &w->dm->call_mu);
+	pthread_mutex_unlock(&w->dm->call_mu);
+}
+
+static void
+worker_stop(struct worker *w, void *arg)
+{
+	(void)arg;
+	/* Every live flow ends here: their final records go to the store. */
+	w->ticks = UINT64_MAX;
+	classify_flush(w->cls);
+	event_base_loopbreak(w->base);
+}
+
+void
+worker_get_divert_stats(struct worker *w, void *arg)
+{
+	struct divert_stats *sum = arg, ds;
+
+	if (w->d == NULL || w->dm->ops->stats == NULL)
+		return;
+	memset(&ds, 0, sizeof(ds));
+	w->dm->ops->stats(w->d, &ds);
+	sum->received += ds.received;
+	sum->accepted += ds.accepted;
+	sum->dropped += ds.dropped;
+	sum->rejected += ds.rejected;
+	sum->enobufs += ds.enobufs;
+	sum->verdict_errors += ds.verdict_errors;
+	sum->malformed += ds.malformed;
+	sum->requeued += ds.requeued;
+	sum->unanswered += ds.unanswered;
+}
+
+void
+worker_get_stats(struct worker *w, void *arg)
+{
+	struct daemon_totals *t = arg;
+	struct flow_stats fs;
+	struct classify_stats cs;
+
+	t->st.received += w->st.received;
+	t->st.accepted += w->st.accepted;
+	t->st.dropped += w->st.dropped;
+	t->st.rejected += w->st.rejected;
+	t->st.malformed += w->st.malformed;
+	t->st.monitor_would_deny += w->st.monitor_would_deny;
+	t->st.monitor_would_reject += w->st.monitor_would_reject;
+	t->st.verdict_errors += w->st.verdict_errors;
+	t->st.bursts += w->st.bursts;
+	t->st.ct_ended += w->st.ct_ended;
+	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
+	worker_get_divert_stats(w, &t->ds);
+	flow_table_stats(classify_flows(w->cls), &fs);
+	classify_stats(w->cls, &cs);
+	t->live += fs.live;
+	t->evicted += fs.evicted;
+	t->created += fs.created;
+	t->dns_answers += cs.dns_answers;
+	t->decisions += cs.decisions;
+	t->name_holds += cs.name_holds;
+	t->names_sni += cs.names_sni;
+	t->names_http += cs.names_http;
+	t->names_missing += cs.names_missing;
+	t->renewed += cs.renewed;
+}
+
+struct conns_ctx {
+	struct worker *w;
+	json_t *arr;
+};
+
+static void
+conns_one(struct flow *f, void *arg)
+{
+	struct conns_ctx *x = arg;
+	json_t *o = worker_flow_json(x->w, f);
+
+	if (o != NULL)
+		json_array_append_new(x->arr, o);
+}
+
+void
+worker_get_conns(struct worker *w, void *arg)
+{
+	struct conns_ctx x = {w, arg};
+
+	flow_foreach(classify_flows(w->cls), conns_one, &x);
+}
+
+/* A live flow that a reload decided otherwise: an event, and its record
+ * with the new verdict and rule. */
+static void
+worker_verdict_changed(struct flow *f, enum sp_verdict before, void *arg)
+{
+	struct worker *w = arg;
+	char text[64];
+
+	snprintf(text, sizeof(text), "%s -> %s", sp_verdict_name(before),
+	         sp_verdict_name((enum sp_verdict)f->verdict));
+	store_put_event(w->sp, 0, STORE_EV_VERDICT, f->id, text);
+	store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
+	                     classify_flow_exe(w->cls, f), w->rules, 0,
+	                     STORE_PUT_RETRY);
+}
+
+/* A reload changed f's verdict: the store, and in flow mode the kernel. */
+static void
+worker_flow_redecided(struct flow *f, enum sp_verdict before, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->sp != NULL)
+		worker_verdict_changed(f, before, arg);
+	if (w->dm->dlog != NULL)
+		worker_log_decision(w, f, "verdict");
+	if (w->ct != NULL && w->dm->cfg.mode == CONFIG_MODE_ENFORCE &&
+	    !(f->flags & FLOW_F_NAME_WAIT))
+		worker_ct_remark(w, f);
+}
+
+void
+worker_swap_rules(struct worker *w, void *arg)
+{
+	struct worker_swap *s = arg;
+
+	classify_set_rules(w->cls, s->rules, s->dflt);
+	w->rules = s->rules;
+	w->pol.dflt = s->dflt;
+	s->changed += classify_redecide(w->cls, sp_now_wall(),
+	                                w->sp != NULL || w->ct != NULL ||
+	                                                w->dm->dlog != NULL
+	                                        ? worker_flow_redecided
+	                                        : NULL,
+	                                w);
+}
+
+int
+worker_open(struct daemon *dm, struct worker *w)
+{
+	struct classify_config cc;
+	char err[512];
+
+	/* Headers and a first payload's names; DNS is read whole. */
+	snprintf(w->spec, sizeof(w->spec), "%u,failure=%s,copy=%u", w->queue,
+	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
+	         w->queue == STEER_DNS_QUEUE(&dm->cfg) ? 65535u
+	                                               : DAEMON_COPY_BALANCED);
+	if (dm->ops->open(&w->d, w->spec, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.rules = dm->rules;
+	cc.dflt = dm->cfg.dflt;
+	cc.shared_names = dm->names;
+	cc.names_lock = &dm->names_mu;
+	cc.ended = worker_flow_ended;
+	cc.ended_arg = w;
+	/* In flow mode a held flow's handshake passes a packet at a time
+	 * (STEER_MARK_ONCE), so its payload still comes to the divert. */
+	cc.name_hold = true;
+	if (dm->cfg.divert == CONFIG_DIVERT_FLOW) {
+		unsigned k;
+
+		/* The kernel passes a decided flow's packets without us:
+		 * conntrack says when it ends (destroy events, and the sweep
+		 * for lost ones), not idleness seen here. */
+		for (k = 0; k < FLOW_CLASS_COUNT; k++)
+			cc.flows.timeout[k] = DAEMON_FLOW_MODE_IDLE_S;
+		if (ct_open(&w->ct, true, err, sizeof(err)) != 0) {
+			log_err("queue %u: conntrack: %s", w->queue, err);
+			return -1;
+		}
+	}
+	if (w->sp != NULL) {
+		cc.name_seen = worker_name_seen;
+		cc.name_seen_arg = w;
+	}
+	if (dm->proc != NULL) {
+		w->pq = proc_query_new(dm->proc, err, sizeof(err));
+		w->po = malloc(sizeof(*w->po));
+		if (w->pq == NULL || w->po == NULL) {
+			log_err("queue %u: %s", w->queue,
+			        w->pq == NULL ? err : "out of memory");
+			return -1;
+		}
+		cc.owner = daemon_owner;
+		cc.owner_gone = daemon_owner_gone;
+		cc.owner_arg = w;
+	}
+	w->rules = dm->rules;
+	w->pol.dflt = dm->cfg.dflt;
+	w->pol.monitor = dm->cfg.mode == CONFIG_MODE_MONITOR;
+	w->pol.flow_marks = dm->cfg.divert == CONFIG_DIVERT_FLOW &&
+	                    dm->ops->verdict_mark != NULL;
+	if ((w->cls = classify_new(&cc)) == NULL) {
+		log_err("queue %u: out of memory for the flow table", w->queue);
+		return -1;
+	}
+	w->bad_limit.interval_s = 10;
+	w->bad_limit.burst = 5;
+	w->attrib_limit.interval_s = 10;
+	w->attrib_limit.burst = 5;
+	if (pipe2(w->call_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	w->base = event_base_new();
+	if (w->base == NULL)
+		return -1;
+	w->ev_read = event_new(w->base, dm->ops->fd(w->d), EV_READ | EV_PERSIST,
+	                       worker_readable, w);
+	w->ev_call = event_new(w->base, w->call_pipe[0], EV_READ | EV_PERSIST,
+	                       worker_called, w);
+	w->ev_tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
+	w->ev_drain = event_new(w->base, -1, 0, worker_drain_tick, w);
+	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL ||
+	    w->ev_drain == NULL)
+		return -1;
+	if (w->ct != NULL &&
+	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ,
+	                           worker_ct_readable, w)) == NULL ||
+	     (w->ev_ct_rest = event_new(w->base, -1, 0, worker_ct_listen, w)) ==
+	             NULL ||
+	     event_add(w->ev_ct, NULL) != 0))
+		return -1;
+	{
+		struct timeval one = {1, 0};
+		struct timeval drain = {0, DAEMON_DRAIN_BUSY_US};
+
+		atomic_store(&w->beat_ns, sp_now_mono());
+		event_add(w->ev_read, NULL);
+		event_add(w->ev_call, NULL);
+		event_add(w->ev_tick, &one);
+		event_add(w->ev_drain, &drain);
+	}
+	return 0;
+}
+
+void
+worker_close(struct daemon *dm, struct worker *w)
+{
+	if (w->started) {
+		worker_run(w, worker_stop, NULL);
+		pthread_join(w->th, NULL);
+		w->started = false;
+	}
+	if (w->ev_read)
+		event_free(w->ev_read);
+	if (w->ev_call)
+		event_free(w->ev_call);
+	if (w->ev_tick)
+		event_free(w->ev_tick);
+	if (w->ev_drain)
+		event_free(w->ev_drain);
+	if (w->ev_ct)
+		event_free(w->ev_ct);
+	if (w->ev_ct_rest)
+		event_free(w->ev_ct_rest);
+	ct_close(w->ct);
+	if (w->base)
+		event_base_free(w->base);
+	if (w->call_pipe[0] > 0) {
+		close(w->call_pipe[0]);
+		close(w->call_pipe[1]);
+	}
+	classify_free(w->cls);
+	proc_query_free(w->pq);
+	free(w->po);
+	if (w->d != NULL)
+		dm->ops->close(w->d);
+}

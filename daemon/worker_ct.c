@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Flow mode's conntrack glue on a worker: destroy events end flows, the
+ * main thread's dumps bring their counters, a reload rewrites their marks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "spackle/mark.h"
+
+/*
+ * Flow mode: after reading conntrack's destroy events a worker waits this
+ * long before it listens again. Every worker's socket gets every event
+ * (the kernel's queue hash cannot be told from user space), so at a high
+ * connection rate each event would wake every worker; resting lets the
+ * 8 MiB socket buffer (CT_RCVBUF) gather them into one read. A flow ends
+ * at most this much later.
+ */
+#define DAEMON_CT_REST_US 10000
+
+void
+worker_ct_key(const struct flow *f, struct ct_key *k)
+{
+	bool orig_a = (f->flags & FLOW_F_ORIG_A) != 0;
+
+	memset(k, 0, sizeof(*k));
+	k->proto = f->key.proto;
+	k->src = orig_a ? f->key.a : f->key.b;
+	k->dst = orig_a ? f->key.b : f->key.a;
+	k->sport = orig_a ? f->key.pa : f->key.pb;
+	k->dport = orig_a ? f->key.pb : f->key.pa;
+}
+
+/*
+ * Conntrack counted every packet, the ones the kernel passed by mark too:
+ * take its counters where they are ahead of spackle's own; a flow that
+ * moved is not idle.
+ */
+void
+worker_ct_apply(struct flow *f, const struct ct_entry *e, int dir,
+                uint64_t now_ns)
+{
+	int i, j;
+	bool moved = false;
+
+	for (i = 0; i < 2; i++) {
+		j = dir == 0 ? i : 1 - i;
+		if (e->packets[j] > f->packets[i]) {
+			f->packets[i] = e->packets[j];
+			moved = true;
+		}
+		if (e->bytes[j] > f->bytes[i])
+			f->bytes[i] = e->bytes[j];
+	}
+	if (moved && now_ns > f->last_ns)
+		f->last_ns = now_ns;
+}
+
+/* A conntrack entry ended: its flow ends with its last counters. */
+static void
+worker_ct_destroyed(const struct ct_entry *e, void *arg)
+{
+	struct worker *w = arg;
+	struct flow *f;
+	int dir;
+
+	f = classify_find(w->cls, e->key.proto, &e->key.src, e->key.sport,
+	                  &e->key.dst, e->key.dport, &dir);
+	if (f == NULL)
+		return; /* another worker's, or a flow spackle never saw */
+	worker_ct_apply(f, e, dir, sp_now_wall());
+	w->st.ct_ended++;
+	classify_end(w->cls, f);
+}
+
+void
+worker_ct_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	const struct timeval rest = {0, DAEMON_CT_REST_US};
+	uint64_t held;
+
+	(void)fd;
+	(void)what;
+	if (ct_read_events(w->ct, worker_ct_destroyed, w) < 0 &&
+	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+		log_warn("queue %u: conntrack events: %s", w->queue,
+		         ct_error(w->ct));
+	event_add(w->ev_ct_rest, &rest);
+}
+
+/* The rest after a read is over: listen for destroy events again. */
+void
+worker_ct_listen(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(w->ev_ct, NULL);
+}
+
+/* The conntrack mark bits of a verdict (flow mode). */
+static uint32_t
+worker_ct_mark(enum sp_verdict v)
+{
+	return v == SP_VERDICT_DENY     ? STEER_MARK_DENY
+	       : v == SP_VERDICT_REJECT ? STEER_MARK_REJECT
+	                                : STEER_MARK_ACCEPT;
+}
+
+/* Flow mode: a live flow decided otherwise gets its new verdict in its
+ * conntrack mark at once (spackle's bits only), so the kernel's fast path
+ * acts on it from its next packet. */
+void
+worker_ct_remark(struct worker *w, struct flow *f)
+{
+	struct ct_key k;
+	uint64_t held;
+	int rc;
+
+	worker_ct_key(f, &k);
+	rc = ct_set_mark(w->ct, &k, worker_ct_mark((enum sp_verdict)f->verdict),
+	                 STEER_MARK_MASK);
+	if (rc != 0 && rc != -ENOENT &&
+	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+		log_warn("queue %u: conntrack mark of flow %llu: %s", w->queue,
+		         (unsigned long long)f->id, ct_error(w->ct));
+}
+
+struct ct_sync_ctx {
+	const struct ct_table *t;
+	uint64_t now;
+	/* Flows whose conntrack entry is gone, ended after the walk (a walk
+	 * cannot take flows out of the table). */
+	struct flow **gone;
+	size_t ngone, capgone;
+};
+
+static void
+worker_ct_sync_one(struct flow *f, void *arg)
+{
+	struct ct_sync_ctx *x = arg;
+	const struct ct_entry *e;
+	struct ct_key k;
+	int dir;
+
+	if (f->verdict == SP_VERDICT_NONE)
+		return;
+	worker_ct_key(f, &k);
+	if ((e = ct_table_find(x->t, &k, &dir)) != NULL) {
+		worker_ct_apply(f, e, dir, x->now);
+		return;
+	}
+	/* Its entry gone (its destroy event lost): the flow ends. One that
+	 * began less than a second before the dump may not have one yet. */
+	if (ct_table_taken(x->t) <= f->first_ns + NS_PER_S)
+		return;
+	if (x->ngone == x->capgone) {
+		size_t cap = x->capgone ? 2 * x->capgone : 64;
+		struct flow **v = realloc(x->gone, cap * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		x->gone = v;
+		x->capgone = cap;
+	}
+	x->gone[x->ngone++] = f;
+}
+
+void
+worker_ct_sync(struct worker *w, void *arg)
+{
+	struct ct_sync_ctx x = {arg, sp_now_wall(), NULL, 0, 0};
+	size_t i;
+
+	if (w->cls == NULL || x.t == NULL)
+		return;
+	flow_foreach(classify_flows(w->cls), worker_ct_sync_one, &x);
+	for (i = 0; i < x.ngone; i++) {
+		w->st.ct_ended++;
+		classify_end(w->cls, x.gone[i]);
+	}
+	free(x.gone);
+}
