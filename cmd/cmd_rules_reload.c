@@ -37,6 +37,12 @@ cmd_rules_reload(int argc, char **argv)
 	printf("reloaded: %" JSON_INTEGER_FORMAT " rules, %" JSON_INTEGER_FORMAT
 	       " live flows changed verdict\n",
 	       query_geti(r, "rules"), query_geti(r, "changed"));
+	/* A reload applies the rules and `default`; other keys wait. */
+	errs = json_string_value(json_object_get(r, "restart_needed"));
+	if (errs != NULL && errs[0] != '\0')
+		printf("changed in the config, applied only by a restart: "
+		       "%s\n",
+		       errs);
 	json_decref(r);
 	return 0;
 }

@@ -193,6 +193,9 @@ void worker_get_conns(struct worker *w, void *arg);
 
 /* Drops as they stand now. */
 void daemon_drops_now(struct daemon *dm, struct daemon_drops *d);
+/* Flow mode: one conntrack dump, applied by every worker to its flows
+ * (counters, ends); nothing otherwise. */
+void daemon_ct_sync(struct daemon *dm);
 /* The main thread's second: drops, flow mode's conntrack dump, the
  * steering check, the watchdog. */
 void daemon_tick(evutil_socket_t fd, short what, void *arg);

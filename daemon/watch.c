@@ -47,7 +47,7 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
  * whose entry is gone) from it in memory: a worker never asks the kernel
  * about its flows one by one.
  */
-static void
+void
 daemon_ct_sync(struct daemon *dm)
 {
 	struct ct_table *t;

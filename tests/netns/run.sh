@@ -733,6 +733,20 @@ scenario_enforce() {
 		fail enforce/sighup-reload "port $P_RELOAD still not allowed 3 s after SIGHUP"
 	fi
 
+	# A key a reload cannot apply: the reload applies the rules and
+	# names the key as waiting for a restart; the daemon keeps its value.
+	cp "$CONF" "$CONF.before"
+	echo "store_flush_ms = 750" >>"$CONF"
+	out=$(spk rules reload -c "$CONF" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] && echo "$out" |
+		grep -q 'applied only by a restart: store_flush_ms'; then
+		pass enforce/reload-restart-keys "$(echo "$out" | tail -n 1)"
+	else
+		fail enforce/reload-restart-keys "want exit 0 naming store_flush_ms; exit $rc: $out"
+	fi
+	mv "$CONF.before" "$CONF"
+
 	st=$(spk status -c "$CONF" --json)
 	if echo "$st" | jqe '.counters.received > 0 and .counters.dropped > 0
 		and .counters.rejected > 0' >/dev/null 2>&1; then
