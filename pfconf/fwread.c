@@ -25,7 +25,7 @@
 
 #include "pfconf/savetext.h"
 #include "spackle/fwread.h"
-#include "spackle/steer.h"
+#include "spackle/steer_text.h"
 
 /* The hooks spackle steers, as pfconf/iptables.c writes them. */
 static const struct fw_hook {
