@@ -76,6 +76,9 @@ struct wflow {
 struct wire {
 	struct wflow *v; /* in the order first seen */
 	size_t n, cap;
+	uint32_t *idx;    /* v by 5-tuple: a hash table (cmd/audit_tap.c) */
+	size_t idxcap;    /* 0 or a power of two, at least 2 * n */
+	uint64_t seed;    /* of its hash */
 	uint64_t dropped; /* flows past AUDIT_FLOWS_MAX */
 	uint64_t packets, not_ip;
 	uint64_t not_ours;     /* to a group this host has not joined */

@@ -6,10 +6,13 @@
 #include <jansson.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "cmd/audit.h"
 #include "divert/divert.h"
@@ -38,14 +41,40 @@ addr_is_group(const struct sp_addr *a)
 	return a->b[0] == 0xff;
 }
 
+/*
+ * The flows by their 5-tuple as oriented in w->v (local end first), in an
+ * open-addressing table of indexes into w->v (w->idx: 0 a free slot, else
+ * the index + 1), kept at most half full so every probe ends at a free
+ * slot. The tuples come from the network: the hash is keyed with a
+ * random seed.
+ */
+static uint64_t
+wire_hash(const struct wire *w, uint8_t proto, const struct sp_addr *l,
+          uint16_t lp, const struct sp_addr *r, uint16_t rp)
+{
+	uint8_t k[2 * sizeof(struct sp_addr) + 2 * sizeof(uint16_t) + 1];
+
+	memcpy(k, l, sizeof(*l));
+	memcpy(k + sizeof(*l), r, sizeof(*r));
+	memcpy(k + 2 * sizeof(*l), &lp, sizeof(lp));
+	memcpy(k + 2 * sizeof(*l) + sizeof(lp), &rp, sizeof(rp));
+	k[sizeof(k) - 1] = proto;
+	return sp_hash(k, sizeof(k), w->seed);
+}
+
 static struct wflow *
 wire_find(struct wire *w, uint8_t proto, const struct sp_addr *l, uint16_t lp,
           const struct sp_addr *r, uint16_t rp)
 {
-	size_t i;
+	size_t i, mask;
+	uint32_t slot;
 
-	for (i = 0; i < w->n; i++) {
-		struct wflow *f = &w->v[i];
+	if (w->idxcap == 0)
+		return NULL;
+	mask = w->idxcap - 1;
+	for (i = (size_t)wire_hash(w, proto, l, lp, r, rp) & mask;
+	     (slot = w->idx[i]) != 0; i = (i + 1) & mask) {
+		struct wflow *f = &w->v[slot - 1];
 
 		if (f->proto == proto && f->lport == lp && f->rport == rp &&
 		    memcmp(&f->local, l, sizeof(*l)) == 0 &&
@@ -53,6 +82,47 @@ wire_find(struct wire *w, uint8_t proto, const struct sp_addr *l, uint16_t lp,
 			return f;
 	}
 	return NULL;
+}
+
+/* Put w->v[at] in the index, which has room for it. */
+static void
+wire_index_put(struct wire *w, uint32_t *idx, size_t cap, size_t at)
+{
+	const struct wflow *f = &w->v[at];
+	size_t i;
+
+	for (i = (size_t)wire_hash(w, f->proto, &f->local, f->lport, &f->remote,
+	                           f->rport) &
+	         (cap - 1);
+	     idx[i] != 0; i = (i + 1) & (cap - 1))
+		;
+	idx[i] = (uint32_t)at + 1;
+}
+
+/* Room in the index for one more flow: 0, or -1 out of memory. */
+static int
+wire_index_room(struct wire *w)
+{
+	size_t cap, i;
+	uint32_t *idx;
+
+	if ((w->n + 1) * 2 <= w->idxcap)
+		return 0;
+	cap = w->idxcap ? 2 * w->idxcap : 512;
+	if (cap > SIZE_MAX / sizeof(*idx) || w->n >= UINT32_MAX)
+		return -1;
+	if ((idx = calloc(cap, sizeof(*idx))) == NULL)
+		return -1;
+	if (w->idxcap == 0 &&
+	    getrandom(&w->seed, sizeof(w->seed), GRND_NONBLOCK) !=
+	            (ssize_t)sizeof(w->seed))
+		w->seed = sp_now_mono() ^ (uintptr_t)w;
+	for (i = 0; i < w->n; i++)
+		wire_index_put(w, idx, cap, i);
+	free(w->idx);
+	w->idx = idx;
+	w->idxcap = cap;
+	return 0;
 }
 
 static void
@@ -117,6 +187,10 @@ wire_packet(const struct divert_packet *dp, void *arg)
 			w->v = v;
 			w->cap = cap;
 		}
+		if (wire_index_room(w) != 0) {
+			w->dropped++;
+			return;
+		}
 		f = &w->v[w->n++];
 		memset(f, 0, sizeof(*f));
 		f->proto = pkt.proto;
@@ -126,6 +200,7 @@ wire_packet(const struct divert_packet *dp, void *arg)
 		f->rport = rp;
 		f->fwd = fwd;
 		f->ifindex = w->ifindex;
+		wire_index_put(w, w->idx, w->idxcap, w->n - 1);
 	}
 	f->pkts[dir]++;
 	f->bytes[dir] += dp->wirelen;
@@ -290,6 +365,7 @@ void
 audit_wire_free(struct wire *w)
 {
 	free(w->v);
+	free(w->idx);
 	free(w->local);
 	memset(w, 0, sizeof(*w));
 }
