@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* spackle audit --watch: tap every interface and count the flows on the wire.
- */
+/* spackle audit --watch: tap every interface, count the flows on the wire. */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <jansson.h>
