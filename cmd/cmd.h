@@ -18,7 +18,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
-/* `spackle audit` (src/audit.c). */
+/* `spackle audit` (cmd/cmd_audit.c). */
 int cmd_audit(int argc, char **argv);
 
 /* `spackle rules reload`: ask the daemon of -c CONF to reload. */

@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "pfconf/savetext.h"
-#include "spackle/steer.h"
+#include "spackle/steer_text.h"
 
 struct ipt_hook {
 	unsigned bit;      /* enum config_hook */

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "spackle/steer.h"
+#include "spackle/steer_text.h"
 
 struct nft_hook {
 	unsigned bit;      /* enum config_hook */

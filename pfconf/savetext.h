@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reading iptables-save text, for pfconf/ alone: the crash cleanup
- * (iptables.c) and the firewall reader (fwread.c) split lines alike.
+ * (iptables.c) and the firewall reader (fwread.c, fwmatch.c, fwcheck.c)
+ * split lines, read values and name protocols alike.
  */
 #ifndef SPACKLE_PFCONF_SAVETEXT_H
 #define SPACKLE_PFCONF_SAVETEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A stretch of the text: not NUL-terminated. */
 struct save_view {
@@ -25,5 +27,23 @@ int save_token(struct save_view *rest, struct save_view *tok);
 
 /* Is v exactly s? */
 bool save_eq(struct save_view v, const char *s);
+
+/*
+ * tok without its quotes and escapes into out (outlen bytes, with the
+ * NUL). false when it does not fit.
+ */
+bool save_unquote(struct save_view tok, char *out, size_t outlen);
+
+/* A whole decimal number, at most max. */
+bool save_number(struct save_view v, uint64_t max, uint64_t *out);
+
+/*
+ * The protocol number of a -p value (a number, a name iptables-save
+ * prints, or one getprotobyname_r() knows); -1 when not known here.
+ */
+int save_proto_num(const char *s);
+
+/* The name iptables-save gives protocol num (ICMPv6: ipv6-icmp), or NULL. */
+const char *save_proto_name(unsigned num);
 
 #endif

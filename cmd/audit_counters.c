@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * spackle audit, part 1: what the kernel sent to spackle's queues against
+ * what the daemon received, the queues dropped and bypass let past unseen.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cmd/audit.h"
+#include "divert/divert.h"
+#include "spackle/config.h"
+#include "spackle/control.h"
+#include "spackle/fwread.h"
+#include "spackle/steer.h"
+
+/* Sum the packets of spackle's rules with this comment. */
+static uint64_t
+rules_sum(const struct fw_ruleset *rs, const char *comment)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		const struct fw_rule *r = &rs->v[i];
+
+		if (r->comment != NULL && strcmp(r->comment, comment) == 0 &&
+		    strncmp(r->chain, STEER_CHAIN_PREFIX,
+		            strlen(STEER_CHAIN_PREFIX)) == 0)
+			sum += r->packets;
+	}
+	return sum;
+}
+
+/* Read both families' filter tables into a->rs; false when none. */
+static bool
+audit_read_rules(struct audit *a)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	char err[1024], *buf;
+	size_t len;
+	unsigned k;
+	bool any = false;
+
+	fw_ruleset_free(&a->rs);
+	for (k = 0; k < 2; k++) {
+		if (steer_save(fams[k], &buf, &len, err, sizeof(err)) != 0) {
+			if (k == 0)
+				json_array_append_new(a->notes,
+				                      json_string(err));
+			continue;
+		}
+		if (fw_parse_save(buf, len, fams[k], "filter", &a->rs, err,
+		                  sizeof(err)) != 0)
+			json_array_append_new(a->notes, json_string(err));
+		else
+			any = true;
+		free(buf);
+	}
+	return any;
+}
+
+/*
+ * Counters: what the kernel sent to spackle's queues against what the
+ * daemon received, the queues dropped and bypass let through unseen.
+ * Read in the order kernel rules, queues, daemon, kernel rules again:
+ * the daemon's figures include everything the first read counted, and
+ * the second read bounds what arrived while reading.
+ */
+void
+audit_counters(struct audit *a)
+{
+	const struct divert_ops *ops =
+	        divert_backend(config_backend_name(a->cfg.backend));
+	struct divert_kernel_stats ks;
+	char spec[16];
+	char err[1024];
+	uint64_t sent1, sent2, waiting = 0, qdrop = 0, udrop = 0, seq = 0;
+	uint64_t received = 0, enobufs = 0, unseen, slack;
+	int64_t rest;
+	unsigned q, nq = 0, i;
+	json_t *c = a->counters, *ex, *ctr;
+	bool daemon = false, adds_up;
+
+	a->have_rules = audit_read_rules(a);
+	sent1 = rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
+	        rules_sum(&a->rs, STEER_COMMENT_DNS);
+	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
+		snprintf(spec, sizeof(spec), "%u", q);
+		if (ops == NULL || ops->kernel_stats == NULL ||
+		    ops->kernel_stats(spec, &ks) != 0)
+			continue;
+		nq++;
+		waiting += ks.waiting;
+		qdrop += ks.dropped_full;
+		udrop += ks.dropped_user;
+		seq += ks.diverted;
+	}
+	a->status = control_call(a->cfg.control, "status", err, sizeof(err));
+	if (a->status != NULL &&
+	    (ctr = json_object_get(a->status, "counters")) != NULL) {
+		daemon = true;
+		received = (uint64_t)json_integer_value(
+		        json_object_get(ctr, "received"));
+		enobufs = (uint64_t)json_integer_value(
+		        json_object_get(ctr, "enobufs"));
+	} else {
+		json_decref(a->status);
+		a->status = NULL;
+		json_array_append_new(
+		        a->notes,
+		        json_sprintf("daemon: %s; every packet the kernel sent "
+		                     "to the queues since is counted as passed "
+		                     "unseen (failure = open) or dropped "
+		                     "(failure = closed)",
+		                     err));
+	}
+	audit_read_rules(a);
+	sent2 = rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
+	        rules_sum(&a->rs, STEER_COMMENT_DNS);
+	slack = sent2 > sent1 ? sent2 - sent1 : 0;
+
+	rest = (int64_t)sent1 - (int64_t)(received + waiting + qdrop + udrop);
+	unseen = rest > 0 ? (uint64_t)rest : 0;
+	/* More received than sent, beyond what arrived while reading: the
+	 * rules' counters were reset (re-installed, repaired) after start. */
+	adds_up = rest == 0 || (rest < 0 && (uint64_t)-rest <= slack + 16);
+	if (!a->have_rules)
+		adds_up = false;
+	json_object_set_new(c, "sent_to_queues",
+	                    json_integer((json_int_t)sent1));
+	json_object_set_new(c, "received", json_integer((json_int_t)received));
+	json_object_set_new(c, "waiting", json_integer((json_int_t)waiting));
+	json_object_set_new(c, "queue_dropped",
+	                    json_integer((json_int_t)qdrop));
+	json_object_set_new(c, "socket_dropped",
+	                    json_integer((json_int_t)udrop));
+	json_object_set_new(c, "passed_unseen",
+	                    json_integer((json_int_t)unseen));
+	json_object_set_new(c, "difference", json_integer((json_int_t)rest));
+	json_object_set_new(c, "arrived_while_reading",
+	                    json_integer((json_int_t)slack));
+	json_object_set_new(c, "enobufs", json_integer((json_int_t)enobufs));
+	/* Flow mode: the later packets of decided flows, which the kernel
+	 * accepted, dropped or rejected by their conntrack mark. */
+	json_object_set_new(
+	        c, "fast_path",
+	        json_integer((
+	                json_int_t)(rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_ACCEPT) +
+	                            rules_sum(&a->rs, STEER_COMMENT_FLOW_DENY) +
+	                            rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_REJECT) +
+	                            rules_sum(&a->rs,
+	                                      STEER_COMMENT_FLOW_RESET))));
+	json_object_set_new(c, "queued_since_bound",
+	                    json_integer((json_int_t)seq));
+	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
+	json_object_set_new(c, "daemon", json_boolean(daemon));
+	json_object_set_new(c, "adds_up", json_boolean(adds_up && daemon));
+	json_object_set_new(c, "drops",
+	                    json_boolean(qdrop + udrop + enobufs + unseen > 0));
+	/* Each declared exemption with its own counter. */
+	ex = json_object();
+	for (i = 0; i < a->cfg.nexempt; i++) {
+		char comment[CONFIG_IFNAME_MAX + 32];
+
+		snprintf(comment, sizeof(comment), "%s%s", STEER_COMMENT_EXEMPT,
+		         a->cfg.exempt[i]);
+		json_object_set_new(
+		        ex, a->cfg.exempt[i],
+		        json_integer((json_int_t)rules_sum(&a->rs, comment)));
+	}
+	json_object_set_new(c, "exempt", ex);
+	if (!adds_up || !daemon || qdrop + udrop + enobufs + unseen > 0)
+		a->holes = true;
+}

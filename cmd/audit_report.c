@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* spackle audit's report: text or JSON on stdout, and a word to the daemon. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/audit.h"
+#include "spackle/config.h"
+#include "spackle/control.h"
+
+static void
+audit_print_text(const struct audit *a)
+{
+	const json_t *c = a->counters, *h, *r, *o;
+	size_t i, k;
+	const char *key;
+	json_t *v;
+
+#define CI(k) ((long long)json_integer_value(json_object_get(c, k)))
+	printf("counters (kernel rules, nfnetlink_queue, daemon)\n");
+	printf("  sent to spackle's queues by the kernel  %lld\n",
+	       CI("sent_to_queues"));
+	printf("  = received by spackle                   %lld%s\n",
+	       CI("received"),
+	       json_is_true(json_object_get(c, "daemon"))
+	               ? ""
+	               : "   (the daemon does not answer)");
+	printf("  + waiting in the queues now             %lld\n",
+	       CI("waiting"));
+	printf("  + dropped in the queue (full)           %lld%s\n",
+	       CI("queue_dropped"), CI("queue_dropped") ? "   DROPS" : "");
+	printf("  + dropped at the socket (buffer full)   %lld%s\n",
+	       CI("socket_dropped"), CI("socket_dropped") ? "   DROPS" : "");
+	printf("  + passed unseen (bypass, fail-open)     %lld%s\n",
+	       CI("passed_unseen"), CI("passed_unseen") ? "   HOLE" : "");
+	printf("  (receive overruns, ENOBUFS: %lld; %lld arrived while "
+	       "reading)\n",
+	       CI("enobufs"), CI("arrived_while_reading"));
+	if (a->cfg.divert == CONFIG_DIVERT_FLOW)
+		printf("  passed by conntrack mark (flow mode)    %lld\n",
+		       CI("fast_path"));
+	printf("  %s\n", json_is_true(json_object_get(c, "adds_up"))
+	                         ? "adds up"
+	                         : "DOES NOT ADD UP");
+	json_object_foreach(json_object_get(c, "exempt"), key, v)
+	        printf("  exempt %-10s %lld packets (declared)\n", key,
+	               (long long)json_integer_value(v));
+#undef CI
+
+	printf("\nsteering%s\n",
+	       json_is_true(json_object_get(a->steering, "ok"))
+	               ? ": spackle first and whole in every hook"
+	               : "");
+	json_array_foreach(json_object_get(a->steering, "hooks"), i, h)
+	{
+		if (json_is_true(json_object_get(h, "ok")))
+			continue;
+		printf("  %s %s: ",
+		       json_string_value(json_object_get(h, "family")),
+		       json_string_value(json_object_get(h, "hook")));
+		if (json_integer_value(json_object_get(h, "jumps")) == 0)
+			printf("NO JUMP to %s\n",
+			       json_string_value(json_object_get(h, "chain")));
+		else
+			printf("spackle's jump is rule %lld\n",
+			       (long long)json_integer_value(
+			               json_object_get(h, "position")));
+		json_array_foreach(json_object_get(h, "above"), k, r) printf(
+		        "    above it: %s   [%lld packets] (%s)\n",
+		        json_string_value(json_object_get(r, "rule")),
+		        (long long)json_integer_value(
+		                json_object_get(r, "packets")),
+		        json_string_value(json_object_get(r, "matches")));
+		json_array_foreach(json_object_get(h, "missing"), k, r)
+		        printf("    missing: %s\n", json_string_value(r));
+		json_array_foreach(json_object_get(h, "extra"), k, r)
+		        printf("    not spackle's: %s\n", json_string_value(r));
+	}
+
+	if (a->watch > 0) {
+		printf("\nhidden flows (on the wire for %u s, never across the "
+		       "divert): %zu\n",
+		       a->watch, json_array_size(a->hidden));
+		json_array_foreach(a->hidden, i, o)
+		{
+			const json_t *pid = json_object_get(o, "pid");
+
+			printf("  %s %s %s:%lld -> %s:%lld on %s, %lld "
+			       "packets, %lld bytes\n",
+			       json_string_value(json_object_get(o, "dir")),
+			       json_string_value(json_object_get(o, "proto")),
+			       json_string_value(json_object_get(o, "src")),
+			       (long long)json_integer_value(
+			               json_object_get(o, "sport")),
+			       json_string_value(json_object_get(o, "dst")),
+			       (long long)json_integer_value(
+			               json_object_get(o, "dport")),
+			       json_string_value(
+			               json_object_get(o, "interface")),
+			       (long long)json_integer_value(
+			               json_object_get(o, "packets")),
+			       (long long)json_integer_value(
+			               json_object_get(o, "bytes")));
+			if (json_is_integer(pid))
+				printf("    process: %s (pid %lld, uid %lld)\n",
+				       json_string_value(
+				               json_object_get(o, "exe")),
+				       (long long)json_integer_value(pid),
+				       (long long)json_integer_value(
+				               json_object_get(o, "uid")));
+			else
+				printf("    process: unknown\n");
+			printf("    cause: %s: %s\n",
+			       json_string_value(json_object_get(o, "cause")),
+			       json_string_value(json_object_get(o, "why")));
+		}
+		printf("\nexempt flows (declared): %zu\n",
+		       json_array_size(a->exempt));
+		json_array_foreach(a->exempt, i, o) printf(
+		        "  %s %s %s:%lld -> %s:%lld, %lld packets "
+		        "(exempt %s)\n",
+		        json_string_value(json_object_get(o, "dir")),
+		        json_string_value(json_object_get(o, "proto")),
+		        json_string_value(json_object_get(o, "src")),
+		        (long long)json_integer_value(
+		                json_object_get(o, "sport")),
+		        json_string_value(json_object_get(o, "dst")),
+		        (long long)json_integer_value(
+		                json_object_get(o, "dport")),
+		        (long long)json_integer_value(
+		                json_object_get(o, "packets")),
+		        json_string_value(json_object_get(o, "exemption")));
+	}
+	json_array_foreach(a->notes, i, o)
+	        printf("note: %s\n", json_string_value(o));
+	printf("\nverdict: %s\n", a->holes ? "holes" : "clean");
+}
+
+void
+audit_print(const struct audit *a)
+{
+	json_t *out;
+
+	out = json_pack("{s:O,s:O,s:O,s:O,s:s,s:O}", "counters", a->counters,
+	                "steering", a->steering, "hidden", a->hidden, "exempt",
+	                a->exempt, "verdict", a->holes ? "holes" : "clean",
+	                "notes", a->notes);
+	if (a->json) {
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else {
+		audit_print_text(a);
+	}
+	json_decref(out);
+}
+
+/*
+ * Tell the daemon what a watch found, so its status and metrics show the
+ * last audit's hidden flows. Only when a daemon answered status: without
+ * one there is nobody to tell.
+ */
+void
+audit_tell_daemon(struct audit *a)
+{
+	json_t *req, *r;
+	const char *why;
+	char err[512] = "out of memory";
+
+	if (a->status == NULL)
+		return;
+	req = json_pack("{s:s,s:I,s:b}", "cmd", "audit", "hidden",
+	                (json_int_t)json_array_size(a->hidden), "holes",
+	                a->holes);
+	r = req != NULL ? control_request(a->cfg.control, req, err, sizeof(err))
+	                : NULL;
+	if (r == NULL || json_object_get(r, "error") != NULL) {
+		why = r == NULL
+		              ? err
+		              : json_string_value(json_object_get(r, "error"));
+		json_array_append_new(
+		        a->notes,
+		        json_sprintf(
+		                "the daemon was not told of this audit: %s",
+		                why != NULL ? why : "refused"));
+	}
+	json_decref(r);
+	json_decref(req);
+}

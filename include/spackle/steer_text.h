@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The steering rules as text for iptables-restore and nft: pure generators. */
+#ifndef SPACKLE_STEER_TEXT_H
+#define SPACKLE_STEER_TEXT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6 */
+
+#include "spackle/config.h"
+#include "spackle/steer_names.h"
+
+/*
+ * Generators: pure functions that write text to out and do nothing else.
+ * Each returns 0, -EINVAL when c does not validate (nothing is written) or
+ * -EIO when writing to out failed.
+ */
+
+/*
+ * iptables-restore --noflush input for family AF_INET (iptables-restore)
+ * or AF_INET6 (ip6tables-restore): declares spackle's chains, fills them
+ * and inserts each jump as rule 1 of its hook. It adds to the host's rules
+ * and replaces none of them; it is not idempotent (a second run adds a
+ * second jump), so steer_apply() cleans up first. The rule lines are in
+ * the form iptables-save prints them, so installed rules compare verbatim.
+ */
+int steer_iptables_text(const struct config *c, int family, FILE *out);
+
+/*
+ * iptables-restore --noflush input that removes what
+ * steer_iptables_text(c, ...) installed: deletes the jumps by their spec,
+ * then flushes and deletes the chains. It fails, changing nothing, when
+ * any of these is missing (see steer_iptables_cleanup_text()). The same
+ * text serves both families.
+ */
+int steer_iptables_remove_text(const struct config *c, FILE *out);
+
+/*
+ * From the output of iptables-save (or ip6tables-save), len bytes at save,
+ * write iptables-restore --noflush input that removes everything of
+ * spackle's it lists: every rule, in any chain, that jumps (-j) or goes
+ * (-g) to a chain named STEER_CHAIN_PREFIX..., once per copy, then those
+ * chains. This is the crash cleanup: it works whatever config installed
+ * the rules and however often. Returns the number of jumps plus chains
+ * found (0: nothing written, nothing to do), -EINVAL or -EIO.
+ */
+int steer_iptables_cleanup_text(const char *save, size_t len, FILE *out);
+
+/*
+ * nft -f input: the table inet spackle with its base chains. It begins by
+ * declaring and deleting the table, so one run replaces a stale table
+ * atomically and a re-run is harmless.
+ */
+int steer_nft_text(const struct config *c, FILE *out);
+
+/* nft -f input that deletes table inet spackle (it must exist). */
+int steer_nft_remove_text(FILE *out);
+
+#endif
