@@ -27,144 +27,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
-#include "spackle/proc.h"
-
-#define NS_PER_MS         1000000ull
-#define NS_PER_S          1000000000ull
-#define PROC_RECENT       64   /* processes that forked or exec'd lately */
-#define PROC_ACTIVE       64   /* processes found owning sockets lately */
-#define PROC_EXITS        1024 /* exits remembered, with their times */
-#define PROC_FOUND        512  /* socket inodes recorded per fd table read */
-#define PROC_FDS_MAX      (1 << 20) /* fds read per process at most */
-#define PROC_FDS_KEPT     (1 << 16) /* fd numbers kept per process */
-#define PROC_SOCKFDS      8 /* fds where a process held sockets, to try first */
-#define PROC_GUESS_OWNERS 4 /* latest socket owners guessed at first */
-#define PROC_KIN_MAX      16 /* relatives read to count a socket's holders */
-#define PROC_CN_BUF       16384
-#define PROC_TCP_LISTEN   10
-#define PROC_CPUS_MAX     1024 /* CPUs that may have an exec reader */
-#define PROC_READERS_MAX  256
-
-/* One process (thread group). */
-struct pentry {
-	int32_t tgid; /* 0: empty slot */
-	int32_t ppid;
-	uint32_t uid, gid; /* fsuid, fsgid; UINT32_MAX unknown */
-	uint32_t gen;      /* which incarnation of this pid */
-	uint32_t nfds;     /* open fds when last read, 0 unknown */
-	int *fdv;          /* which (descending), NULL unknown */
-	uint32_t dense_ix; /* where in proc.dense */
-	uint64_t start_ns; /* fork/exec seen (CLOCK_MONOTONIC), 0: by a scan */
-	uint64_t exec_ns;  /* the last exec applied */
-	uint64_t exit_ns;  /* exit seen, 0 while alive */
-	char *exe, *cmdline;
-	/* fds (ascending) where sockets were found: a closed socket's number
-	 * is the one a new socket most often gets again */
-	uint8_t nsockfd;
-	int sockfd[PROC_SOCKFDS];
-};
-
-/* An entry as walks see it (proc.dense); psync() keeps it in step. */
-struct dent {
-	int32_t tgid;
-	uint32_t uid;
-	uint32_t alive;
-};
-
-struct holder {
-	int32_t tgid;
-	uint32_t gen;
-};
-
-/* One socket inode and the processes seen holding it. */
-struct sentry {
-	uint64_t inode; /* 0: empty slot */
-	uint8_t n;
-	struct holder h[PROC_HOLDERS_MAX];
-};
-
-struct proc;
-
-/* An exec reader: one connector socket that sees the execs of one CPU. */
-struct cn_reader {
-	struct proc *p;
-	int fd;
-	unsigned cpu;
-	pthread_t th;
-	bool started;
-};
-
-struct exit_rec {
-	int32_t tgid;
-	uint32_t uid, gid;
-	uint64_t ns;
-};
-
-struct proc {
-	struct proc_config cfg;
-	char cnerr[256]; /* why the proc connector could not be had */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct pentry *procs;
-	size_t procs_mask, nprocs;
-	/* Every entry's tgid, user and liveness, packed: a walk reads nprocs
-	 * of these in a row, not the whole table (the lock is held). */
-	struct dent *dense;
-	uint32_t gen;
-	struct sentry *socks;
-	size_t socks_mask, nsocks;
-	int32_t recent[PROC_RECENT];
-	unsigned recent_n;
-	int32_t active[PROC_ACTIVE];
-	unsigned active_n;
-	struct exit_rec exits[PROC_EXITS];
-	uint64_t exits_n;
-	uint64_t idle_ns; /* the connector found its socket empty then */
-	uint64_t lost_ns; /* events were lost then (0 never) */
-	struct proc_stats st;
-	bool inited;
-	/* The connector: the main thread, and an exec reader per CPU. */
-	int cn_fd;
-	int wake[2]; /* pokes the main thread (cn_sync) */
-	int stop_fd; /* an eventfd: readable once they must stop */
-	pthread_t th;
-	bool th_started;
-	atomic_bool stop;
-	uint64_t next_expire;
-	struct cn_reader readers[PROC_READERS_MAX];
-	unsigned nreaders;
-	uint64_t reader_cpu[PROC_CPUS_MAX / 64];
-	/* One bit per pid: its process exited (events only), read without
-	 * the lock by proc_pid_exited() on the data path. */
-	uint64_t *gone; /* __atomic_* access */
-	uint32_t pid_max;
-};
-
-/* What /proc says of a new process; read before taking the lock. */
-struct pinfo {
-	int32_t ppid;
-	uint32_t uid, gid;
-	bool have_status;
-	char exe[SP_PATH_MAX];
-	char cmdline[PROC_CMDLINE_MAX];
-};
-
-struct proc_query {
-	struct proc *p;
-	int fd;
-	uint32_t seq;
-	uint32_t *mark; /* per process slot: the scan that listed it */
-	uint32_t markgen;
-	int32_t *cand;
-	size_t ncand, capcand;
-	int *known; /* a process's fds at its last read, for scan_one */
-	size_t capknown;
-	int pdir;          /* /proc/PID (O_PATH) of the last process read, */
-	int32_t pdir_pid;  /* -1 when none; which pid, and which */
-	uint32_t pdir_gen; /* incarnation of it (pentry.gen) */
-	struct pinfo pi;
-	uint8_t buf[8192];
-};
+#include "proc_int.h"
 
 static size_t
 pow2_at_least(size_t n)
@@ -179,8 +42,8 @@ pow2_at_least(size_t n)
 /* ---- reading /proc ------------------------------------------------------ */
 
 /* Read a small file whole; bytes read or -errno. */
-static ssize_t
-read_small(const char *path, char *buf, size_t cap)
+ssize_t
+proc_read_small(const char *path, char *buf, size_t cap)
 {
 	ssize_t n, got = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -217,8 +80,8 @@ status_fsid(const char *line)
 }
 
 /* /proc/PID/status: PPid, fsuid, fsgid. 0 or -errno. */
-static int
-read_status(int32_t pid, int32_t *ppid, uint32_t *uid, uint32_t *gid)
+int
+proc_read_status(int32_t pid, int32_t *ppid, uint32_t *uid, uint32_t *gid)
 {
 	char path[64], buf[2048], *line, *save = NULL;
 	ssize_t n;
@@ -226,7 +89,7 @@ read_status(int32_t pid, int32_t *ppid, uint32_t *uid, uint32_t *gid)
 	*ppid = -1;
 	*uid = *gid = UINT32_MAX;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((n = read_small(path, buf, sizeof(buf) - 1)) < 0)
+	if ((n = proc_read_small(path, buf, sizeof(buf) - 1)) < 0)
 		return (int)n;
 	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
@@ -259,8 +122,8 @@ read_exe(int32_t pid, char *buf, size_t cap)
 }
 
 /* read_exe through an open /proc/PID (dfd < 0: gone). */
-static int
-read_exe_at(int dfd, char *buf, size_t cap)
+int
+proc_read_exe_at(int dfd, char *buf, size_t cap)
 {
 	ssize_t n;
 
@@ -284,7 +147,7 @@ read_cmdline(int32_t pid, char *buf, size_t cap)
 
 	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((n = read_small(path, buf, cap - 1)) < 0)
+	if ((n = proc_read_small(path, buf, cap - 1)) < 0)
 		return (int)n;
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
@@ -303,7 +166,7 @@ proc_read_process(int32_t pid, struct proc_owner *out)
 	int rc;
 
 	out->pid = pid;
-	if ((rc = read_status(pid, &ppid, &uid, &gid)) != 0)
+	if ((rc = proc_read_status(pid, &ppid, &uid, &gid)) != 0)
 		return rc;
 	out->ppid = ppid;
 	if (out->uid == UINT32_MAX)
@@ -314,8 +177,8 @@ proc_read_process(int32_t pid, struct proc_owner *out)
 }
 
 /* "socket:[12345]" -> 12345, else 0. */
-static uint64_t
-socket_inode(const char *link, ssize_t n)
+uint64_t
+proc_socket_inode(const char *link, ssize_t n)
 {
 	uint64_t v = 0;
 	ssize_t i;
@@ -333,8 +196,8 @@ socket_inode(const char *link, ssize_t n)
 /* Descending, for fd numbers and pids (int32_t is int here). */
 _Static_assert(sizeof(int32_t) == sizeof(int), "pids sort as ints");
 
-static int
-cmp_int_desc(const void *a, const void *b)
+int
+proc_cmp_int_desc(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
 
@@ -369,10 +232,10 @@ fd_known(const int *v, size_t n, int fd)
  * caller frees it) and *total how many. Returns fds read, or -errno when the
  * table cannot be read (the process is gone or exiting).
  */
-static ssize_t
-read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
-         size_t nknown, uint64_t *found, int *found_fd, size_t cap,
-         size_t *nfound, bool *hit, bool *cut, int **fdv, uint32_t *total)
+ssize_t
+proc_read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
+              size_t nknown, uint64_t *found, int *found_fd, size_t cap,
+              size_t *nfound, bool *hit, bool *cut, int **fdv, uint32_t *total)
 {
 	char path[64], name[16], link[64];
 	struct dirent *de;
@@ -410,7 +273,7 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 		}
 		fd[nfd++] = atoi(de->d_name);
 	}
-	qsort(fd, nfd, sizeof(*fd), cmp_int_desc);
+	qsort(fd, nfd, sizeof(*fd), proc_cmp_int_desc);
 	*total = (uint32_t)nfd;
 	for (pass = known != NULL ? 0 : 1; pass < 2 && !*hit; pass++) {
 		for (k = 0; k < nfd && !*hit; k++) {
@@ -432,7 +295,7 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 			if (n <= 0)
 				continue;
 			link[n] = '\0';
-			if ((ino = socket_inode(link, n)) == 0)
+			if ((ino = proc_socket_inode(link, n)) == 0)
 				continue;
 			if (ino == target)
 				*hit = true;
@@ -448,11 +311,9 @@ read_fds(int32_t pid, uint64_t target, uint64_t deadline, const int *known,
 	return fds;
 }
 
-static struct pentry *pget(struct proc *p, int32_t tgid);
-
 /* pid's open fd numbers alone (descending, malloc'd): a readdir. */
-static ssize_t
-read_fd_names(int32_t pid, int **fdv)
+ssize_t
+proc_read_fd_names(int32_t pid, int **fdv)
 {
 	char path[64];
 	struct dirent *de;
@@ -479,16 +340,16 @@ read_fd_names(int32_t pid, int **fdv)
 		fd[nfd++] = atoi(de->d_name);
 	}
 	closedir(d);
-	qsort(fd, nfd, sizeof(*fd), cmp_int_desc);
+	qsort(fd, nfd, sizeof(*fd), proc_cmp_int_desc);
 	*fdv = fd;
 	return (ssize_t)nfd;
 }
 
 /* Keep fdv (n, descending) as pid's open fds; it takes fdv. p->mu held. */
-static void
-pset_fds(struct proc *p, int32_t pid, int *fdv, uint32_t n)
+void
+proc_pset_fds(struct proc *p, int32_t pid, int *fdv, uint32_t n)
 {
-	struct pentry *e = pget(p, pid);
+	struct pentry *e = proc_pget(p, pid);
 
 	if (e == NULL || n > PROC_FDS_KEPT) {
 		free(fdv);
@@ -512,8 +373,8 @@ proc_pid_holds(int32_t pid, uint64_t inode)
 	bool hit, cut;
 	uint32_t total;
 	int *fdv;
-	ssize_t n = read_fds(pid, inode, 0, NULL, 0, found, NULL, 0, &nfound,
-	                     &hit, &cut, &fdv, &total);
+	ssize_t n = proc_read_fds(pid, inode, 0, NULL, 0, found, NULL, 0,
+	                          &nfound, &hit, &cut, &fdv, &total);
 
 	free(fdv);
 	if (n < 0)
@@ -523,8 +384,8 @@ proc_pid_holds(int32_t pid, uint64_t inode)
 
 /* ---- the caches (p->mu held) --------------------------------------------- */
 
-static void
-gone_mark(struct proc *p, int32_t pid, bool gone)
+void
+proc_gone_mark(struct proc *p, int32_t pid, bool gone)
 {
 	uint64_t bit;
 
@@ -567,8 +428,8 @@ pfind(struct proc *p, int32_t tgid)
 	return &p->procs[i];
 }
 
-static struct pentry *
-pget(struct proc *p, int32_t tgid)
+struct pentry *
+proc_pget(struct proc *p, int32_t tgid)
 {
 	struct pentry *e = pfind(p, tgid);
 
@@ -583,7 +444,7 @@ pdel(struct proc *p, struct pentry *e)
 
 	p->dense[e->dense_ix] = last;
 	if (last.tgid != e->tgid)
-		pget(p, last.tgid)->dense_ix = e->dense_ix;
+		proc_pget(p, last.tgid)->dense_ix = e->dense_ix;
 	free(e->exe);
 	free(e->cmdline);
 	free(e->fdv);
@@ -606,14 +467,14 @@ pdel(struct proc *p, struct pentry *e)
 
 /* Drop exited processes kept past PROC_EXITED_KEEP_NS (all of them with
  * keep 0). */
-static void
-pexpire(struct proc *p, uint64_t now, uint64_t keep)
+void
+proc_pexpire(struct proc *p, uint64_t now, uint64_t keep)
 {
 	size_t i = 0;
 	struct pentry *e;
 
 	while (i < p->nprocs) {
-		e = pget(p, p->dense[i].tgid);
+		e = proc_pget(p, p->dense[i].tgid);
 		if (e->exit_ns != 0 && e->exit_ns + keep <= now) {
 			pdel(p, e); /* moves the last tgid to dense[i] */
 			continue;
@@ -622,14 +483,12 @@ pexpire(struct proc *p, uint64_t now, uint64_t keep)
 	}
 }
 
-static void psync(struct proc *p, const struct pentry *e);
-
 /*
  * A fresh entry for tgid (replacing what was there: a pid is reused only
  * after its process is gone). NULL when the cache is full of live ones.
  */
-static struct pentry *
-pnew(struct proc *p, int32_t tgid, uint64_t now)
+struct pentry *
+proc_pnew(struct proc *p, int32_t tgid, uint64_t now)
 {
 	struct pentry *e = pfind(p, tgid);
 	uint32_t ix;
@@ -641,7 +500,7 @@ pnew(struct proc *p, int32_t tgid, uint64_t now)
 		ix = e->dense_ix;
 	} else {
 		if (p->nprocs >= p->cfg.procs_max) {
-			pexpire(p, now, 0);
+			proc_pexpire(p, now, 0);
 			if (p->nprocs >= p->cfg.procs_max)
 				return NULL;
 			e = pfind(p, tgid);
@@ -654,13 +513,13 @@ pnew(struct proc *p, int32_t tgid, uint64_t now)
 	e->ppid = -1;
 	e->uid = e->gid = UINT32_MAX;
 	e->gen = ++p->gen;
-	psync(p, e);
+	proc_psync(p, e);
 	return e;
 }
 
 /* After an entry's user or liveness changed. */
-static void
-psync(struct proc *p, const struct pentry *e)
+void
+proc_psync(struct proc *p, const struct pentry *e)
 {
 	struct dent *d = &p->dense[e->dense_ix];
 
@@ -669,15 +528,15 @@ psync(struct proc *p, const struct pentry *e)
 	d->alive = e->exit_ns == 0;
 }
 
-static void
-pset_str(char **slot, const char *v)
+void
+proc_pset_str(char **slot, const char *v)
 {
 	free(*slot);
 	*slot = v != NULL && v[0] != '\0' ? strdup(v) : NULL;
 }
 
-static void
-ring_push(int32_t *ring, unsigned *n, unsigned cap, int32_t tgid)
+void
+proc_ring_push(int32_t *ring, unsigned *n, unsigned cap, int32_t tgid)
 {
 	/* A process already at the head stays there. */
 	if (*n > 0 && ring[(*n - 1) % cap] == tgid)
@@ -705,16 +564,16 @@ sfind(struct proc *p, uint64_t inode)
 }
 
 /* Record that tgid holds inode. */
-static void
-sadd(struct proc *p, uint64_t inode, int32_t tgid)
+void
+proc_sadd(struct proc *p, uint64_t inode, int32_t tgid)
 {
-	struct pentry *pe = pget(p, tgid);
+	struct pentry *pe = proc_pget(p, tgid);
 	struct sentry *s;
 	unsigned i;
 
 	/* A process the cache does not know yet: a bare entry, filled in
 	 * from /proc when it is someone's owner (owner_fill). */
-	if (pe == NULL && (pe = pnew(p, tgid, sp_now_mono())) == NULL)
+	if (pe == NULL && (pe = proc_pnew(p, tgid, sp_now_mono())) == NULL)
 		return;
 	s = sfind(p, inode);
 	if (s->inode == 0) {
@@ -747,7 +606,7 @@ sadd(struct proc *p, uint64_t inode, int32_t tgid)
 static struct pentry *
 holder_live(struct proc *p, const struct holder *h)
 {
-	struct pentry *pe = pget(p, h->tgid);
+	struct pentry *pe = proc_pget(p, h->tgid);
 
 	if (pe == NULL || pe->gen != h->gen || pe->exit_ns != 0)
 		return NULL;
@@ -757,34 +616,35 @@ holder_live(struct proc *p, const struct holder *h)
 /* ---- the proc connector ---------------------------------------------------
  */
 
-static void
-pinfo_read(int32_t tgid, struct pinfo *pi, bool full)
+void
+proc_pinfo_read(int32_t tgid, struct pinfo *pi, bool full)
 {
 	/* exe first: a short-lived program loses it at exit_mm(). */
 	if (full)
 		read_exe(tgid, pi->exe, sizeof(pi->exe));
 	else
 		pi->exe[0] = '\0';
-	pi->have_status = read_status(tgid, &pi->ppid, &pi->uid, &pi->gid) == 0;
+	pi->have_status =
+	        proc_read_status(tgid, &pi->ppid, &pi->uid, &pi->gid) == 0;
 	if (full)
 		read_cmdline(tgid, pi->cmdline, sizeof(pi->cmdline));
 	else
 		pi->cmdline[0] = '\0';
 }
 
-static void
-pentry_fill(struct proc *p, struct pentry *e, const struct pinfo *pi)
+void
+proc_pentry_fill(struct proc *p, struct pentry *e, const struct pinfo *pi)
 {
 	if (pi->have_status) {
 		e->ppid = pi->ppid;
 		e->uid = pi->uid;
 		e->gid = pi->gid;
-		psync(p, e);
+		proc_psync(p, e);
 	}
 	if (pi->exe[0] != '\0')
-		pset_str(&e->exe, pi->exe);
+		proc_pset_str(&e->exe, pi->exe);
 	if (pi->cmdline[0] != '\0')
-		pset_str(&e->cmdline, pi->cmdline);
+		proc_pset_str(&e->cmdline, pi->cmdline);
 }
 
 /*
@@ -801,21 +661,22 @@ exec_apply(struct proc *p, int32_t tgid, uint64_t ts, const struct pinfo *pi,
 	struct pentry *e;
 
 	pthread_mutex_lock(&p->mu);
-	if ((e = pget(p, tgid)) == NULL && (e = pnew(p, tgid, ts)) == NULL)
+	if ((e = proc_pget(p, tgid)) == NULL &&
+	    (e = proc_pnew(p, tgid, ts)) == NULL)
 		goto out;
 	if (ts < e->exec_ns || (ts == e->exec_ns && (pi == NULL || e->exe)))
 		goto out; /* already applied */
 	if (ts > e->exec_ns) {
-		pset_str(&e->exe, NULL);
-		pset_str(&e->cmdline, NULL);
+		proc_pset_str(&e->exe, NULL);
+		proc_pset_str(&e->cmdline, NULL);
 		e->exec_ns = ts;
 		if (e->start_ns == 0)
 			e->start_ns = ts;
-		ring_push(p->recent, &p->recent_n, PROC_RECENT, tgid);
+		proc_ring_push(p->recent, &p->recent_n, PROC_RECENT, tgid);
 		p->st.execs++;
 	}
 	if (pi != NULL) {
-		pentry_fill(p, e, pi);
+		proc_pentry_fill(p, e, pi);
 		if (pi->exe[0] == '\0')
 			p->st.exec_missed++;
 		if (read_ns > ts && read_ns - ts > p->st.exec_lag_max_ns)
@@ -832,41 +693,42 @@ on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
 	struct pentry *pe, *e;
 	bool known;
 
-	gone_mark(p, child, false);
+	proc_gone_mark(p, child, false);
 	pthread_mutex_lock(&p->mu);
 	/* An exec reader may have seen the child's exec first. */
-	e = pget(p, child);
+	e = proc_pget(p, child);
 	if (e != NULL && e->exit_ns == 0 && e->exec_ns >= ts) {
 		e->ppid = parent;
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
-	pe = pget(p, parent);
+	pe = proc_pget(p, parent);
 	known = pe != NULL && pe->exe != NULL;
-	if (known && (e = pnew(p, child, ts)) != NULL) {
-		pe = pget(p, parent); /* pnew may have moved it */
+	if (known && (e = proc_pnew(p, child, ts)) != NULL) {
+		pe = proc_pget(p, parent); /* proc_pnew may have moved it */
 		e->ppid = parent;
 		if (pe != NULL) {
 			e->uid = pe->uid;
 			e->gid = pe->gid;
-			pset_str(&e->exe, pe->exe);
-			pset_str(&e->cmdline, pe->cmdline);
-			psync(p, e);
+			proc_pset_str(&e->exe, pe->exe);
+			proc_pset_str(&e->cmdline, pe->cmdline);
+			proc_psync(p, e);
 		}
 		e->start_ns = ts;
-		ring_push(p->recent, &p->recent_n, PROC_RECENT, child);
+		proc_ring_push(p->recent, &p->recent_n, PROC_RECENT, child);
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (known)
 		return;
-	pinfo_read(child, pi, true);
+	proc_pinfo_read(child, pi, true);
 	pthread_mutex_lock(&p->mu);
-	e = pget(p, child);
+	e = proc_pget(p, child);
 	if (e == NULL || e->exit_ns != 0 || e->exec_ns < ts) {
-		if ((e = pnew(p, child, ts)) != NULL) {
-			pentry_fill(p, e, pi);
+		if ((e = proc_pnew(p, child, ts)) != NULL) {
+			proc_pentry_fill(p, e, pi);
 			e->start_ns = ts;
-			ring_push(p->recent, &p->recent_n, PROC_RECENT, child);
+			proc_ring_push(p->recent, &p->recent_n, PROC_RECENT,
+			               child);
 		}
 	}
 	if (e != NULL)
@@ -881,18 +743,18 @@ on_exit_event(struct proc *p, int32_t tgid, uint64_t ts, struct pinfo *pi)
 	struct exit_rec *r;
 
 	pthread_mutex_lock(&p->mu);
-	e = pget(p, tgid);
+	e = proc_pget(p, tgid);
 	if (e == NULL) {
 		/* Never seen: ask /proc (a zombie still has a status). */
 		pthread_mutex_unlock(&p->mu);
-		pinfo_read(tgid, pi, false);
+		proc_pinfo_read(tgid, pi, false);
 		pthread_mutex_lock(&p->mu);
-		if ((e = pget(p, tgid)) == NULL &&
-		    (e = pnew(p, tgid, ts)) != NULL)
-			pentry_fill(p, e, pi);
+		if ((e = proc_pget(p, tgid)) == NULL &&
+		    (e = proc_pnew(p, tgid, ts)) != NULL)
+			proc_pentry_fill(p, e, pi);
 	}
 	p->st.exits++;
-	gone_mark(p, tgid, true);
+	proc_gone_mark(p, tgid, true);
 	r = &p->exits[p->exits_n % PROC_EXITS];
 	r->tgid = tgid;
 	r->ns = ts;
@@ -901,7 +763,7 @@ on_exit_event(struct proc *p, int32_t tgid, uint64_t ts, struct pinfo *pi)
 	p->exits_n++;
 	if (e != NULL) {
 		e->exit_ns = ts;
-		psync(p, e);
+		proc_psync(p, e);
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -912,12 +774,12 @@ on_id_change(struct proc *p, int32_t tgid, bool is_uid, uint32_t id)
 	struct pentry *e;
 
 	pthread_mutex_lock(&p->mu);
-	if ((e = pget(p, tgid)) != NULL) {
+	if ((e = proc_pget(p, tgid)) != NULL) {
 		if (is_uid)
 			e->uid = id;
 		else
 			e->gid = id;
-		psync(p, e);
+		proc_psync(p, e);
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -944,13 +806,13 @@ cn_prefetch_fds(struct proc *p, int32_t tgid)
 	uint32_t total;
 	int *fdv;
 
-	if (read_fds(tgid, 0, 0, NULL, 0, found, NULL, PROC_FOUND, &nfound,
-	             &hit, &cut, &fdv, &total) < 0)
+	if (proc_read_fds(tgid, 0, 0, NULL, 0, found, NULL, PROC_FOUND, &nfound,
+	                  &hit, &cut, &fdv, &total) < 0)
 		return;
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < nfound; i++)
-		sadd(p, found[i], tgid);
-	pset_fds(p, tgid, fdv, total);
+		proc_sadd(p, found[i], tgid);
+	proc_pset_fds(p, tgid, fdv, total);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -975,7 +837,7 @@ cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
 		} else {
 			uint64_t t = sp_now_mono();
 
-			pinfo_read(tgid, pi, true);
+			proc_pinfo_read(tgid, pi, true);
 			exec_apply(p, tgid, ts, pi, t);
 			cn_prefetch_fds(p, tgid);
 		}
@@ -1166,7 +1028,7 @@ cn_find_netns(int *here, char *err, size_t errlen)
 				close(fd);
 			}
 		}
-		if (read_status(pid, &ppid, &uid, &gid) != 0)
+		if (proc_read_status(pid, &ppid, &uid, &gid) != 0)
 			break;
 		pid = ppid;
 	}
@@ -1184,8 +1046,8 @@ cn_find_netns(int *here, char *err, size_t errlen)
  * may run on, for the exec readers. Sockets keep the namespace they were
  * made in, so the thread comes back to its own at once.
  */
-static int
-cn_open(struct proc *p, char *err, size_t errlen)
+int
+proc_cn_open(struct proc *p, char *err, size_t errlen)
 {
 	cpu_set_t set;
 	int here, rc = -1, fd;
@@ -1234,8 +1096,8 @@ back:
 }
 
 /* Read every process of /proc into the cache; with fds, their sockets. */
-static void
-scan_all(struct proc *p, bool fds, bool mark_gone)
+void
+proc_scan_all(struct proc *p, bool fds, bool mark_gone)
 {
 	static const size_t cap = 4096;
 	struct pinfo *pi = malloc(sizeof(*pi));
@@ -1260,26 +1122,27 @@ scan_all(struct proc *p, bool fds, bool mark_gone)
 			continue;
 		pid = (int32_t)strtol(de->d_name, NULL, 10);
 		pthread_mutex_lock(&p->mu);
-		e = pget(p, pid);
+		e = proc_pget(p, pid);
 		pthread_mutex_unlock(&p->mu);
 		if (e == NULL) {
-			pinfo_read(pid, pi, true);
+			proc_pinfo_read(pid, pi, true);
 			if (!pi->have_status)
 				continue;
 			pthread_mutex_lock(&p->mu);
-			if (pget(p, pid) == NULL && (e = pnew(p, pid, now)))
-				pentry_fill(p, e, pi);
+			if (proc_pget(p, pid) == NULL &&
+			    (e = proc_pnew(p, pid, now)))
+				proc_pentry_fill(p, e, pi);
 			pthread_mutex_unlock(&p->mu);
 		}
 		if (!fds)
 			continue;
-		if (read_fds(pid, 0, 0, NULL, 0, found, NULL, cap, &nfound,
-		             &hit, &cut, &fdv, &total) < 0)
+		if (proc_read_fds(pid, 0, 0, NULL, 0, found, NULL, cap, &nfound,
+		                  &hit, &cut, &fdv, &total) < 0)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		for (i = 0; i < nfound; i++)
-			sadd(p, found[i], pid);
-		pset_fds(p, pid, fdv, total);
+			proc_sadd(p, found[i], pid);
+		proc_pset_fds(p, pid, fdv, total);
 		pthread_mutex_unlock(&p->mu);
 	}
 	closedir(d);
@@ -1290,13 +1153,13 @@ scan_all(struct proc *p, bool fds, bool mark_gone)
 
 		pthread_mutex_lock(&p->mu);
 		for (s = 0; s < p->nprocs; s++) {
-			e = pget(p, p->dense[s].tgid);
+			e = proc_pget(p, p->dense[s].tgid);
 			if (e->exit_ns != 0)
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d", (int)e->tgid);
 			if (access(path, F_OK) != 0) {
 				e->exit_ns = now;
-				psync(p, e);
+				proc_psync(p, e);
 			}
 		}
 		pthread_mutex_unlock(&p->mu);
@@ -1377,12 +1240,14 @@ cn_reader_main(void *arg)
 				int *fdv;
 
 				now = sp_now_mono();
-				pinfo_read(tgid, pi, true);
+				proc_pinfo_read(tgid, pi, true);
 				exec_apply(p, tgid, ev.timestamp_ns, pi, now);
 				/* Its inherited fds (numbers alone, cheap). */
-				if ((nfd = read_fd_names(tgid, &fdv)) >= 0) {
+				if ((nfd = proc_read_fd_names(tgid, &fdv)) >=
+				    0) {
 					pthread_mutex_lock(&p->mu);
-					pset_fds(p, tgid, fdv, (uint32_t)nfd);
+					proc_pset_fds(p, tgid, fdv,
+					              (uint32_t)nfd);
 					pthread_mutex_unlock(&p->mu);
 				}
 				n++;
@@ -1466,12 +1331,12 @@ cn_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (resync) {
 			resync = false;
-			scan_all(p, false, true);
+			proc_scan_all(p, false, true);
 		}
 		now = sp_now_mono();
 		if (now >= p->next_expire) {
 			pthread_mutex_lock(&p->mu);
-			pexpire(p, now, PROC_EXITED_KEEP_NS);
+			proc_pexpire(p, now, PROC_EXITED_KEEP_NS);
 			pthread_mutex_unlock(&p->mu);
 			p->next_expire = now + NS_PER_S;
 		}
@@ -1516,8 +1381,8 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 		goto nomem;
 	if (cfg->events) {
 		char buf[32];
-		ssize_t n = read_small("/proc/sys/kernel/pid_max", buf,
-		                       sizeof(buf) - 1);
+		ssize_t n = proc_read_small("/proc/sys/kernel/pid_max", buf,
+		                            sizeof(buf) - 1);
 		long v = 0;
 
 		if (n > 0) {
@@ -1537,7 +1402,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->inited = true;
-	if (cfg->events && cn_open(p, p->cnerr, sizeof(p->cnerr)) == 0) {
+	if (cfg->events && proc_cn_open(p, p->cnerr, sizeof(p->cnerr)) == 0) {
 		p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->stop_fd < 0 ||
 		    pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -1589,7 +1454,7 @@ proc_start(struct proc *p, char *err, size_t errlen)
 	}
 	/* After the events started, so nothing started meanwhile is missed. */
 	if (p->cfg.initial_scan)
-		scan_all(p, true, false);
+		proc_scan_all(p, true, false);
 	if (p->cfg.events && !p->st.events_on && errlen > 0)
 		snprintf(err, errlen,
 		         "%s; attribution goes on without process events (a "
@@ -1786,9 +1651,10 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 	}
 }
 
-static int
-sock_find(struct proc_query *q, const struct proc_flow *fl, uint64_t deadline,
-          uint64_t *inode, uint32_t *uid, uint8_t *state)
+int
+proc_diag_find(struct proc_query *q, const struct proc_flow *fl,
+               uint64_t deadline, uint64_t *inode, uint32_t *uid,
+               uint8_t *state)
 {
 	int rc;
 
@@ -1806,15 +1672,15 @@ proc_sock_find(struct proc_query *q, const struct proc_flow *fl,
 
 	if (fl->proto != SP_PROTO_TCP && fl->proto != SP_PROTO_UDP)
 		return -EPROTONOSUPPORT;
-	return sock_find(q, fl, deadline_ns, inode, uid, &state);
+	return proc_diag_find(q, fl, deadline_ns, inode, uid, &state);
 }
 
 /*
  * Have the connector read every event sent before t (it drains its socket
  * when poked, and notes when it found it empty). 0, or -1 at the deadline.
  */
-static int
-cn_sync(struct proc *p, uint64_t t, uint64_t deadline)
+int
+proc_cn_sync(struct proc *p, uint64_t t, uint64_t deadline)
 {
 	struct timespec ts;
 	int rc = 0;
@@ -1834,8 +1700,8 @@ cn_sync(struct proc *p, uint64_t t, uint64_t deadline)
 /* ---- steps 2 and 3
  * ------------------------------------------------------------ */
 
-static void
-owner_from(struct proc_owner *out, const struct pentry *e)
+void
+proc_owner_from(struct proc_owner *out, const struct pentry *e)
 {
 	out->pid = e->tgid;
 	out->ppid = e->ppid;
@@ -1867,8 +1733,8 @@ cand_add(struct proc_query *q, const struct pentry *e)
  * just started (each of that user); with all, recent owners, then the rest
  * of that user, newest pid first.
  */
-static void
-cands_build(struct proc_query *q, uint32_t uid, bool all)
+void
+proc_cands_build(struct proc_query *q, uint32_t uid, bool all)
 {
 	struct proc *p = q->p;
 	const struct dent *d;
@@ -1885,7 +1751,8 @@ cands_build(struct proc_query *q, uint32_t uid, bool all)
 	}
 	pthread_mutex_lock(&p->mu);
 	for (k = 0; k < PROC_RECENT && k < p->recent_n; k++) {
-		e = pget(p, p->recent[(p->recent_n - 1 - k) % PROC_RECENT]);
+		e = proc_pget(p,
+		              p->recent[(p->recent_n - 1 - k) % PROC_RECENT]);
 		if (e != NULL && e->exit_ns == 0 && e->uid == uid)
 			cand_add(q, e);
 	}
@@ -1894,7 +1761,8 @@ cands_build(struct proc_query *q, uint32_t uid, bool all)
 rest:
 	pthread_mutex_lock(&p->mu);
 	for (k = 0; k < PROC_ACTIVE && k < p->active_n; k++) {
-		e = pget(p, p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
+		e = proc_pget(p,
+		              p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
 		if (e != NULL && e->exit_ns == 0 && e->uid == uid)
 			cand_add(q, e);
 	}
@@ -1904,13 +1772,14 @@ rest:
 		if (d->alive && (d->uid == uid || d->uid == UINT32_MAX))
 			cand_add_ix(q, (uint32_t)i, d->tgid);
 	}
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand),
+	      proc_cmp_int_desc);
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* Then every other live process, newest pid first. */
-static void
-cands_more(struct proc_query *q)
+void
+proc_cands_more(struct proc_query *q)
 {
 	struct proc *p = q->p;
 	size_t from = q->ncand, i;
@@ -1920,7 +1789,8 @@ cands_more(struct proc_query *q)
 		if (p->dense[i].alive)
 			cand_add_ix(q, (uint32_t)i, p->dense[i].tgid);
 	pthread_mutex_unlock(&p->mu);
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand),
+	      proc_cmp_int_desc);
 }
 
 /* Remember that pid held a socket at fd. p->mu held. */
@@ -1946,8 +1816,8 @@ psock_add(struct pentry *e, int fd)
 
 /* /proc/PID (O_PATH) for this query's reads of pid, kept open while the
  * reads stay on one process (of incarnation gen); -1 when it is gone. */
-static int
-q_pdir(struct proc_query *q, int32_t pid, uint32_t gen)
+int
+proc_q_pdir(struct proc_query *q, int32_t pid, uint32_t gen)
 {
 	char path[32];
 
@@ -1992,7 +1862,7 @@ fd_guess(int dfd, uint64_t inode, const int *known, size_t nknown,
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
-		if (socket_inode(link, n) == inode)
+		if (proc_socket_inode(link, n) == inode)
 			return fd;
 	}
 	return -1;
@@ -2027,7 +1897,7 @@ known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
 	*nsock = 0;
 	*gen = 0;
 	pthread_mutex_lock(&p->mu);
-	if ((e = pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
+	if ((e = proc_pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
 		if (e->nfds > q->capknown &&
 		    (nv = realloc(q->known, e->nfds * sizeof(*nv))) != NULL) {
 			q->known = nv;
@@ -2055,7 +1925,7 @@ guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
 	uint32_t total;
 	int dfd, fd, *fdv;
 
-	if (nknown == 0 || (dfd = q_pdir(q, pid, gen)) < 0 ||
+	if (nknown == 0 || (dfd = proc_q_pdir(q, pid, gen)) < 0 ||
 	    (fd = fd_guess(dfd, inode, q->known, nknown, sockfd, nsock)) < 0 ||
 	    (fdv = malloc((nknown + 1) * sizeof(*fdv))) == NULL)
 		return false;
@@ -2063,9 +1933,9 @@ guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
 	pthread_mutex_lock(&p->mu);
 	p->st.scanned_procs++;
 	p->st.fd_guesses++;
-	sadd(p, inode, pid);
-	pset_fds(p, pid, fdv, total);
-	if ((e = pget(p, pid)) != NULL)
+	proc_sadd(p, inode, pid);
+	proc_pset_fds(p, pid, fdv, total);
+	if ((e = proc_pget(p, pid)) != NULL)
 		psock_add(e, fd);
 	pthread_mutex_unlock(&p->mu);
 	return true;
@@ -2092,20 +1962,20 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 	nknown = known_load(q, pid, sockfd, &nsock, &gen);
 	if (guess_hit(q, pid, inode, nknown, sockfd, nsock, gen))
 		return 1;
-	n = read_fds(pid, inode, deadline, nknown > 0 ? q->known : NULL, nknown,
-	             found, found_fd, PROC_FOUND, &nfound, &hit, &cut, &fdv,
-	             &total);
+	n = proc_read_fds(pid, inode, deadline, nknown > 0 ? q->known : NULL,
+	                  nknown, found, found_fd, PROC_FOUND, &nfound, &hit,
+	                  &cut, &fdv, &total);
 	pthread_mutex_lock(&p->mu);
 	p->st.scanned_procs++;
 	if (n > 0)
 		p->st.scanned_fds += (uint64_t)n;
 	for (i = 0; i < nfound; i++)
-		sadd(p, found[i], pid);
+		proc_sadd(p, found[i], pid);
 	if (n >= 0)
-		pset_fds(p, pid, fdv, total);
+		proc_pset_fds(p, pid, fdv, total);
 	else
 		free(fdv);
-	if ((e = pget(p, pid)) != NULL)
+	if ((e = proc_pget(p, pid)) != NULL)
 		for (i = 0; i < nfound; i++)
 			psock_add(e, found_fd[i]);
 	pthread_mutex_unlock(&p->mu);
@@ -2120,8 +1990,9 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
  * The cheapest try first: the few processes of user uid that owned
  * sockets last, a guess each (fd_guess), no fd table read. 1 found (*pid).
  */
-static int
-guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid, int32_t *pid)
+int
+proc_guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid,
+                  int32_t *pid)
 {
 	struct proc *p = q->p;
 	int32_t who[PROC_GUESS_OWNERS];
@@ -2134,7 +2005,8 @@ guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid, int32_t *pid)
 	pthread_mutex_lock(&p->mu);
 	for (k = 0; k < PROC_ACTIVE && k < p->active_n && n < PROC_GUESS_OWNERS;
 	     k++) {
-		e = pget(p, p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
+		e = proc_pget(p,
+		              p->active[(p->active_n - 1 - k) % PROC_ACTIVE]);
 		if (e == NULL || e->exit_ns != 0 || e->uid != uid ||
 		    e->fdv == NULL)
 			continue;
@@ -2158,8 +2030,8 @@ guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid, int32_t *pid)
  * /proc pids the cache does not know (no events, or events were lost):
  * read them in (newest first), then as candidates.
  */
-static void
-cands_unknown(struct proc_query *q)
+void
+proc_cands_unknown(struct proc_query *q)
 {
 	struct proc *p = q->p;
 	struct pinfo *pi;
@@ -2176,23 +2048,24 @@ cands_unknown(struct proc_query *q)
 			continue;
 		pid = (int32_t)strtol(de->d_name, NULL, 10);
 		pthread_mutex_lock(&p->mu);
-		e = pget(p, pid);
+		e = proc_pget(p, pid);
 		pthread_mutex_unlock(&p->mu);
 		if (e == NULL)
 			q->cand[q->ncand++] = pid;
 	}
 	closedir(d);
-	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand), cmp_int_desc);
+	qsort(q->cand + from, q->ncand - from, sizeof(*q->cand),
+	      proc_cmp_int_desc);
 	if ((pi = malloc(sizeof(*pi))) == NULL)
 		return;
 	for (i = from; i < q->ncand; i++) {
-		pinfo_read(q->cand[i], pi, true);
+		proc_pinfo_read(q->cand[i], pi, true);
 		if (!pi->have_status)
 			continue;
 		pthread_mutex_lock(&p->mu);
-		if (pget(p, q->cand[i]) == NULL &&
-		    (e = pnew(p, q->cand[i], sp_now_mono())) != NULL)
-			pentry_fill(p, e, pi);
+		if (proc_pget(p, q->cand[i]) == NULL &&
+		    (e = proc_pnew(p, q->cand[i], sp_now_mono())) != NULL)
+			proc_pentry_fill(p, e, pi);
 		pthread_mutex_unlock(&p->mu);
 	}
 	free(pi);
@@ -2202,9 +2075,9 @@ cands_unknown(struct proc_query *q)
  * Scan the candidates from index from on. 1 found (*pid), 0 none, -2 cut
  * by the deadline.
  */
-static int
-scan_cands(struct proc_query *q, size_t from, uint64_t inode, uint64_t deadline,
-           bool defer, int32_t *pid)
+int
+proc_scan_cands(struct proc_query *q, size_t from, uint64_t inode,
+                uint64_t deadline, bool defer, int32_t *pid)
 {
 	struct proc *p = q->p;
 	struct pentry *e;
@@ -2227,7 +2100,7 @@ scan_cands(struct proc_query *q, size_t from, uint64_t inode, uint64_t deadline,
 				return -2;
 			if (pass == 0) {
 				pthread_mutex_lock(&p->mu);
-				e = pget(p, q->cand[i]);
+				e = proc_pget(p, q->cand[i]);
 				nfds = e != NULL ? e->nfds : 0;
 				pthread_mutex_unlock(&p->mu);
 				snprintf(path, sizeof(path), "/proc/%d/fd",
@@ -2273,48 +2146,49 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 	bool have;
 
 	pthread_mutex_lock(&p->mu);
-	e = pget(p, pid);
+	e = proc_pget(p, pid);
 	gen = e != NULL ? e->gen : 0;
 	pthread_mutex_unlock(&p->mu);
-	have = read_exe_at(q_pdir(q, pid, gen), pi->exe, sizeof(pi->exe)) == 0;
+	have = proc_read_exe_at(proc_q_pdir(q, pid, gen), pi->exe,
+	                        sizeof(pi->exe)) == 0;
 	pthread_mutex_lock(&p->mu);
-	e = pget(p, pid);
+	e = proc_pget(p, pid);
 	if (have && e != NULL && e->exe != NULL && e->ppid >= 0 &&
 	    e->uid != UINT32_MAX && strcmp(e->exe, pi->exe) == 0) {
-		owner_from(out, e);
-		ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
+		proc_owner_from(out, e);
+		proc_ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
 	pthread_mutex_unlock(&p->mu);
-	pinfo_read(pid, pi, true);
+	proc_pinfo_read(pid, pi, true);
 	if (pi->exe[0] == '\0' && p->st.events_on)
-		cn_sync(p, sp_now_mono(), deadline);
+		proc_cn_sync(p, sp_now_mono(), deadline);
 	pthread_mutex_lock(&p->mu);
-	if ((e = pget(p, pid)) == NULL && pi->have_status)
-		e = pnew(p, pid, sp_now_mono());
+	if ((e = proc_pget(p, pid)) == NULL && pi->have_status)
+		e = proc_pnew(p, pid, sp_now_mono());
 	if (e != NULL) {
 		if (pi->exe[0] != '\0') {
-			pset_str(&e->exe, pi->exe);
-			pset_str(&e->cmdline, pi->cmdline);
+			proc_pset_str(&e->exe, pi->exe);
+			proc_pset_str(&e->cmdline, pi->cmdline);
 		}
 		if (pi->have_status) {
 			e->ppid = pi->ppid;
 			e->uid = pi->uid;
 			e->gid = pi->gid;
-			psync(p, e);
+			proc_psync(p, e);
 		}
-		owner_from(out, e);
+		proc_owner_from(out, e);
 	} else {
 		out->pid = pid;
 	}
-	ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
+	proc_ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* Holders of inode that the cache knows alive; the first into *pid. */
-static unsigned
-holders_live(struct proc *p, uint64_t inode, int32_t *pid)
+unsigned
+proc_holders_live(struct proc *p, uint64_t inode, int32_t *pid)
 {
 	struct sentry *s = sfind(p, inode);
 	unsigned i, n = 0;
@@ -2331,8 +2205,8 @@ holders_live(struct proc *p, uint64_t inode, int32_t *pid)
 }
 
 /* Children of pid's main thread, from /proc (CONFIG_PROC_CHILDREN). */
-static size_t
-read_children(int32_t pid, int32_t *out, size_t cap)
+size_t
+proc_read_children(int32_t pid, int32_t *out, size_t cap)
 {
 	char path[64], buf[2048], *s, *end;
 	ssize_t n;
@@ -2341,7 +2215,7 @@ read_children(int32_t pid, int32_t *out, size_t cap)
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
 	         (int)pid);
-	if ((n = read_small(path, buf, sizeof(buf) - 1)) <= 0)
+	if ((n = proc_read_small(path, buf, sizeof(buf) - 1)) <= 0)
 		return 0;
 	buf[n] = '\0';
 	for (s = buf; k < cap; s = end) {
@@ -2371,8 +2245,9 @@ kin_add(int32_t *kin, size_t *n, int32_t pid, int32_t self)
  * Count a listening socket's holders among its holder's parent, children
  * and siblings (a prefork server's master and workers share it).
  */
-static void
-count_kin(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
+void
+proc_count_kin(struct proc_query *q, int32_t pid, uint64_t inode,
+               uint64_t deadline)
 {
 	struct proc *p = q->p;
 	int32_t kin[PROC_KIN_MAX], kids[PROC_KIN_MAX], ppid = -1;
@@ -2380,27 +2255,27 @@ count_kin(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 	size_t n = 0, i, k;
 
 	pthread_mutex_lock(&p->mu);
-	if ((e = pget(p, pid)) != NULL)
+	if ((e = proc_pget(p, pid)) != NULL)
 		ppid = e->ppid;
 	pthread_mutex_unlock(&p->mu);
 	if (ppid < 0) {
 		uint32_t uid, gid;
 
-		read_status(pid, &ppid, &uid, &gid);
+		proc_read_status(pid, &ppid, &uid, &gid);
 	}
 	kin_add(kin, &n, ppid, pid);
-	k = read_children(pid, kids, PROC_KIN_MAX);
+	k = proc_read_children(pid, kids, PROC_KIN_MAX);
 	for (i = 0; i < k; i++)
 		kin_add(kin, &n, kids[i], pid);
 	if (ppid > 1) {
-		k = read_children(ppid, kids, PROC_KIN_MAX);
+		k = proc_read_children(ppid, kids, PROC_KIN_MAX);
 		for (i = 0; i < k; i++)
 			kin_add(kin, &n, kids[i], pid);
 	}
 	/* And what the cache knows, for kernels without the children file. */
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < p->nprocs && n < PROC_KIN_MAX; i++) {
-		e = pget(p, p->dense[i].tgid);
+		e = proc_pget(p, p->dense[i].tgid);
 		if (e->exit_ns == 0 &&
 		    (e->ppid == pid || (ppid > 1 && e->ppid == ppid)))
 			kin_add(kin, &n, e->tgid, pid);
@@ -2444,7 +2319,7 @@ exits_between(struct proc *p, uint32_t uid, uint32_t gid, uint64_t t_lo,
 		if (r->gid != UINT32_MAX && gid != UINT32_MAX && r->gid != gid)
 			continue;
 		if (r->uid == UINT32_MAX || n == PROC_HOLDERS_MAX ||
-		    (e = pget(p, r->tgid)) == NULL || e->exe == NULL)
+		    (e = proc_pget(p, r->tgid)) == NULL || e->exe == NULL)
 			return -1;
 		c[n++] = e;
 	}
@@ -2464,9 +2339,9 @@ exits_between(struct proc *p, uint32_t uid, uint32_t gid, uint64_t t_lo,
  * candidate whose parent is not a candidate; nprocs says how many.
  * Returns PROC_HOW_EXITED, PROC_HOW_UNKNOWN or PROC_HOW_TIMEOUT.
  */
-static enum proc_how
-infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid, uint64_t t_lo,
-             uint64_t deadline, struct proc_owner *out)
+enum proc_how
+proc_infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid,
+                  uint64_t t_lo, uint64_t deadline, struct proc_owner *out)
 {
 	struct proc *p = q->p;
 	struct timespec ts;
@@ -2487,7 +2362,7 @@ infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid, uint64_t t_lo,
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
 		                       NULL) == EINTR)
 			;
-		if (cn_sync(p, target, deadline) != 0) {
+		if (proc_cn_sync(p, target, deadline) != 0) {
 			out->why = "deadline: waiting for process events";
 			return PROC_HOW_TIMEOUT;
 		}
@@ -2521,7 +2396,7 @@ infer_exited(struct proc_query *q, uint32_t uid, uint32_t gid, uint64_t t_lo,
 		if (j == n)
 			pick = c[i];
 	}
-	owner_from(out, pick != NULL ? pick : c[0]);
+	proc_owner_from(out, pick != NULL ? pick : c[0]);
 	out->nprocs = (uint32_t)n;
 	pthread_mutex_unlock(&p->mu);
 	return PROC_HOW_EXITED;
@@ -2546,7 +2421,7 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	int rc;
 
 	t_diag = sp_now_mono();
-	rc = sock_find(q, fl, deadline, &inode, &suid, &state);
+	rc = proc_diag_find(q, fl, deadline, &inode, &suid, &state);
 	can_infer = p->cfg.infer_exited && p->st.events_on;
 	if (rc == -ETIMEDOUT) {
 		out->why = "deadline: sock_diag did not answer";
@@ -2560,8 +2435,8 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		if (!can_infer || fl->uid_hint == UINT32_MAX ||
 		    fl->sent_after_ns == 0)
 			return PROC_HOW_UNKNOWN;
-		return infer_exited(q, fl->uid_hint, fl->gid_hint,
-		                    fl->sent_after_ns, deadline, out);
+		return proc_infer_exited(q, fl->uid_hint, fl->gid_hint,
+		                         fl->sent_after_ns, deadline, out);
 	}
 	out->uid = suid;
 	out->inode = inode;
@@ -2571,13 +2446,13 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		out->why = "the socket has no file (closing, orphaned)";
 		if (!can_infer || fl->sent_after_ns == 0)
 			return PROC_HOW_UNKNOWN;
-		return infer_exited(q, suid, fl->gid_hint, fl->sent_after_ns,
-		                    deadline, out);
+		return proc_infer_exited(q, suid, fl->gid_hint,
+		                         fl->sent_after_ns, deadline, out);
 	}
 
 	/* Step 2: the cache. */
 	pthread_mutex_lock(&p->mu);
-	live = holders_live(p, inode, &pid);
+	live = proc_holders_live(p, inode, &pid);
 	if (live > 0 && !p->st.events_on) {
 		/* Without exit events a cached pid may be stale: check. */
 		pthread_mutex_unlock(&p->mu);
@@ -2603,21 +2478,21 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	/* Processes just started, each read at once (small tables); then
 	 * recent owners and the rest of its user, those whose fd count
 	 * moved first. */
-	rc = guess_owners(q, inode, suid, &pid);
+	rc = proc_guess_owners(q, inode, suid, &pid);
 	if (rc == 0) {
-		cands_build(q, suid, false);
-		rc = scan_cands(q, 0, inode, deadline, false, &pid);
+		proc_cands_build(q, suid, false);
+		rc = proc_scan_cands(q, 0, inode, deadline, false, &pid);
 	}
 	if (rc == 0) {
 		first = q->ncand;
-		cands_build(q, suid, true);
-		rc = scan_cands(q, first, inode, deadline, true, &pid);
+		proc_cands_build(q, suid, true);
+		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
 	}
 	if (rc == 0 && can_infer) {
 		/* No live process of its user holds it: it may be closing
 		 * with its process's exit. */
-		enum proc_how how = infer_exited(q, suid, fl->gid_hint, t_diag,
-		                                 deadline, out);
+		enum proc_how how = proc_infer_exited(q, suid, fl->gid_hint,
+		                                      t_diag, deadline, out);
 
 		if (how != PROC_HOW_UNKNOWN)
 			return how;
@@ -2626,13 +2501,13 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		/* A socket handed to another user's process, or one that
 		 * the cache never saw (no events, or events lost). */
 		first = q->ncand;
-		cands_more(q);
+		proc_cands_more(q);
 		pthread_mutex_lock(&p->mu);
 		lost = p->lost_ns != 0;
 		pthread_mutex_unlock(&p->mu);
 		if (!p->st.events_on || lost)
-			cands_unknown(q);
-		rc = scan_cands(q, first, inode, deadline, true, &pid);
+			proc_cands_unknown(q);
+		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
 	}
 	if (rc == -2) {
 		out->why = "deadline: still reading fd tables";
@@ -2643,9 +2518,9 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		return PROC_HOW_UNKNOWN;
 	}
 	if (state == PROC_TCP_LISTEN)
-		count_kin(q, pid, inode, deadline);
+		proc_count_kin(q, pid, inode, deadline);
 	pthread_mutex_lock(&p->mu);
-	live = holders_live(p, inode, &pid);
+	live = proc_holders_live(p, inode, &pid);
 	pthread_mutex_unlock(&p->mu);
 	out->nprocs = live > 0 ? live : 1;
 	owner_fill(q, pid, deadline, out);
