@@ -1346,6 +1346,34 @@ cn_main(void *arg)
 	return NULL;
 }
 
+/* Start the exec readers, then the main thread (p->cn_fd is open); the
+ * events are on once it runs, else p->cnerr says why not. */
+void
+proc_cn_start(struct proc *p)
+{
+	unsigned i;
+
+	/* The readers first: the main thread leaves the execs of their
+	 * CPUs to them. */
+	for (i = 0; i < p->nreaders; i++) {
+		struct cn_reader *r = &p->readers[i];
+
+		p->reader_cpu[r->cpu / 64] |= 1ull << (r->cpu % 64);
+		if (pthread_create(&r->th, NULL, cn_reader_main, r) == 0)
+			r->started = true;
+		else
+			p->reader_cpu[r->cpu / 64] &= ~(1ull << (r->cpu % 64));
+	}
+	p->next_expire = sp_now_mono() + NS_PER_S;
+	if (pthread_create(&p->th, NULL, cn_main, p) == 0) {
+		p->th_started = true;
+		p->st.events_on = true;
+	} else {
+		snprintf(p->cnerr, sizeof(p->cnerr),
+		         "proc connector: cannot start its thread");
+	}
+}
+
 /* ---- set-up -----------------------------------------------------------------
  */
 
@@ -1425,33 +1453,10 @@ nomem:
 void
 proc_start(struct proc *p, char *err, size_t errlen)
 {
-	unsigned i;
-
 	if (errlen > 0)
 		err[0] = '\0';
-	if (p->cn_fd >= 0) {
-		/* The readers first: the main thread leaves the execs of their
-		 * CPUs to them. */
-		for (i = 0; i < p->nreaders; i++) {
-			struct cn_reader *r = &p->readers[i];
-
-			p->reader_cpu[r->cpu / 64] |= 1ull << (r->cpu % 64);
-			if (pthread_create(&r->th, NULL, cn_reader_main, r) ==
-			    0)
-				r->started = true;
-			else
-				p->reader_cpu[r->cpu / 64] &=
-				        ~(1ull << (r->cpu % 64));
-		}
-		p->next_expire = sp_now_mono() + NS_PER_S;
-		if (pthread_create(&p->th, NULL, cn_main, p) == 0) {
-			p->th_started = true;
-			p->st.events_on = true;
-		} else {
-			snprintf(p->cnerr, sizeof(p->cnerr),
-			         "proc connector: cannot start its thread");
-		}
-	}
+	if (p->cn_fd >= 0)
+		proc_cn_start(p);
 	/* After the events started, so nothing started meanwhile is missed. */
 	if (p->cfg.initial_scan)
 		proc_scan_all(p, true, false);
