@@ -12,6 +12,22 @@
 
 #include "spackle/proc.h"
 
+/*
+ * The files, each calling only those below it (never one above, never
+ * round a circle):
+ *
+ *   proc.c            set-up, and the lookup through steps 1 to 4
+ *   proc_exited.c     step 4: a socket already gone
+ *   proc_connector.c  step 3: process events keep the process cache fresh
+ *   proc_scan.c       fd tables into the caches: all of /proc, or the
+ *                     candidates for one socket (steps 2 and 3)
+ *   proc_diag.c       step 1: sock_diag
+ *   proc_cache.c      processes, socket inodes and their holders, exits
+ *   proc_read.c       reading /proc
+ *
+ * proc_cache.c, proc_diag.c and proc_read.c call none of the others.
+ */
+
 #define NS_PER_MS         1000000ull
 #define NS_PER_S          1000000000ull
 #define PROC_RECENT       64   /* processes that forked or exec'd lately */
