@@ -120,6 +120,8 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "enobufs",
 	                    json_integer((json_int_t)sum.ds.enobufs));
 	SET_U64(c, "unanswered", sum.ds.unanswered);
+	if (dm->cap != NULL)
+		SET_U64(c, "capture_lost", sum.st.capture_lost);
 	SET_U64(c, "bursts", sum.st.bursts);
 	json_object_set_new(c, "flows_live",
 	                    json_integer((json_int_t)sum.live));

@@ -21,6 +21,7 @@
 #include "spackle/ct.h"
 #include "spackle/ct_table.h"
 #include "spackle/declog.h"
+#include "spackle/handoff.h"
 #include "spackle/log.h"
 #include "spackle/proc.h"
 #include "spackle/store.h"
@@ -56,6 +57,8 @@ struct worker_stats {
 	uint64_t bursts;   /* backend hand-overs: received / bursts = size */
 	uint64_t ct_ended; /* flow mode: flows ended by conntrack */
 	uint64_t ct_lost;  /* ... destroy events lost (ENOBUFS) */
+	uint64_t
+	        capture_lost; /* denied packets the hand-over had no room for */
 };
 
 struct worker {
@@ -88,6 +91,10 @@ struct worker {
 	struct event *ev_ct, *ev_ct_rest;
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
+	/* Its queue to the hand-over's writer (capture, decision log), and
+	 * the room a decision log entry is encoded in. */
+	struct handoff_producer *hp;
+	char line[DECLOG_ENTRY_MAX];
 	uint64_t ticks;
 	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of its last tick */
 };
@@ -118,6 +125,10 @@ struct daemon {
 	struct store *store;       /* NULL: running without a store */
 	struct store_producer *sp; /* the main thread's queue */
 	struct capture *cap;       /* capture_denied, or NULL */
+	/* The capture and the decision log are written by the hand-over's
+	 * thread: the workers never touch a file. */
+	struct handoff *ho;
+	unsigned sink_cap, sink_dlog;
 	struct ct *ct;             /* flow mode: the main thread's dumps */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
@@ -156,6 +167,15 @@ void worker_ct_sync(struct worker *w, void *arg);
 json_t *worker_flow_json(struct worker *w, struct flow *f);
 /* The decision log's entry for f: what happened (event) and when. */
 void worker_log_decision(struct worker *w, struct flow *f, const char *event);
+/* A denied packet into the capture, through the hand-over. */
+void worker_capture(struct worker *w, const struct divert_packet *dp,
+                    uint64_t ts_ns);
+/* The hand-over's sinks, on its writer thread. */
+void daemon_capture_sink(void *arg, const void *data, size_t len,
+                         uint64_t ts_ns);
+void daemon_capture_flush(void *arg);
+void daemon_declog_sink(void *arg, const void *data, size_t len,
+                        uint64_t ts_ns);
 /* An event for the store from the main thread, its text the object o. */
 void daemon_event(struct daemon *dm, enum store_event_type type,
                   const json_t *o);

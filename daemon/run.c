@@ -77,6 +77,34 @@ daemon_control_dir(struct daemon *dm)
 	return 0;
 }
 
+/*
+ * The hand-over's writer thread owns the capture and the decision log:
+ * workers hand it what to write and never wait on a file. None when
+ * neither is on. 0, or -1 with the reason in err.
+ */
+static int
+daemon_handoff_open(struct daemon *dm, char *err, size_t errlen)
+{
+	/* A whole packet of the DNS queue and its length. */
+	struct handoff_config hc = {.max_record = 4 + CAPTURE_SNAPLEN};
+	struct handoff_sink cap = {daemon_capture_sink, daemon_capture_flush,
+	                           dm->cap};
+	struct handoff_sink dlog = {daemon_declog_sink, NULL, dm->dlog};
+
+	if (dm->cap == NULL && dm->dlog == NULL)
+		return 0;
+	if (handoff_new(&dm->ho, &hc, err, errlen) != 0)
+		return -1;
+	if ((dm->cap != NULL &&
+	     handoff_sink_add(dm->ho, &cap, &dm->sink_cap) != 0) ||
+	    (dm->dlog != NULL &&
+	     handoff_sink_add(dm->ho, &dlog, &dm->sink_dlog) != 0)) {
+		snprintf(err, errlen, "the hand-over: cannot add a sink");
+		return -1;
+	}
+	return handoff_start(dm->ho, err, errlen);
+}
+
 int
 daemon_run(const char *conf_path, const struct config *cfg)
 {
@@ -232,6 +260,10 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		if (dm.cap == NULL)
 			log_err("capture_denied: %s; not capturing", err);
 	}
+	if (daemon_handoff_open(&dm, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	/* Attribution: its threads and first scan, as the user. */
 	proc_start(dm.proc, err, sizeof(err));
 	if (err[0] != '\0')
@@ -247,6 +279,12 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		dm.w[i].queue = dm.cfg.queue_base + i;
 		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
 		dm.w[i].sp = store_producer(dm.store, i);
+		if (dm.ho != NULL &&
+		    (dm.w[i].hp = handoff_producer_new(dm.ho)) == NULL) {
+			log_err("queue %u: the hand-over: %s", dm.w[i].queue,
+			        strerror(errno));
+			goto out;
+		}
 		if (worker_open(&dm, &dm.w[i]) != 0)
 			goto out;
 	}
@@ -325,8 +363,11 @@ out:
 	/* The workers are gone: nothing puts any more. */
 	store_put_event(dm.sp, 0, STORE_EV_STOP, 0, NULL);
 	store_close(dm.store);
+	/* What the workers handed over is written before the files close. */
+	handoff_stop(dm.ho);
 	capture_close(dm.cap);
 	declog_close(dm.dlog);
+	handoff_free(dm.ho);
 	ct_close(dm.ct);
 	metrics_close(dm.metrics);
 	json_decref(dm.last_audit);

@@ -74,8 +74,7 @@ worker_decided(struct worker *w, const struct divert_packet *dp,
 		worker_log_decision(w, res->flow, "decision");
 	}
 	if (dm->cap != NULL && vo->capture)
-		capture_write(dm->cap, dp->data, dp->caplen, dp->wirelen,
-		              in->ts_ns);
+		worker_capture(w, dp, in->ts_ns);
 	if (vo->verdict == SP_VERDICT_ALLOW)
 		w->st.accepted++;
 	else if (vo->verdict == SP_VERDICT_DENY)
@@ -303,8 +302,6 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 	 * main thread's last conntrack dump brought them). */
 	if (w->sp != NULL)
 		flow_foreach(classify_flows(w->cls), worker_sweep_one, &x);
-	if (w->idx == 0)
-		capture_flush(w->dm->cap);
 }
 
 /*
@@ -445,6 +442,7 @@ worker_get_stats(struct worker *w, void *arg)
 	t->st.monitor_would_reject += w->st.monitor_would_reject;
 	t->st.verdict_errors += w->st.verdict_errors;
 	t->st.bursts += w->st.bursts;
+	t->st.capture_lost += w->st.capture_lost;
 	t->st.ct_ended += w->st.ct_ended;
 	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
 	worker_get_divert_stats(w, &t->ds);

@@ -97,48 +97,82 @@ declog_format_line(const json_t *o, char *buf, size_t len)
 	                : "");
 }
 
-void
-declog_write(struct declog *l, const json_t *o)
+int
+declog_encode(const struct declog *l, const json_t *o, char *buf, size_t len)
 {
-	char line[DECLOG_LINE_MAX], *text;
 	size_t n;
+
+	if (l == NULL || len < 2)
+		return -1;
+	if (l->kind == CONFIG_LOG_JSON) {
+		n = json_dumpb(o, buf, len - 1,
+		               JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (n == 0 || n >= len - 1)
+			return -1;
+		buf[n++] = '\n';
+		return (int)n;
+	}
+	declog_format_line(o, buf,
+	                   len < DECLOG_LINE_MAX ? len : DECLOG_LINE_MAX);
+	return (int)strlen(buf);
+}
+
+void
+declog_put_line(struct declog *l, const char *line, size_t len, uint64_t ts_ns)
+{
 	ssize_t w;
 
 	if (l == NULL)
 		return;
 	if (l->kind == CONFIG_LOG_JSON) {
-		if ((text = json_dumps(
-		             o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
-			atomic_fetch_add(&l->lost, 1);
-			return;
-		}
-		n = strlen(text);
-		text[n] = '\n'; /* json_dumps's NUL, now the line's end */
 		do
-			w = write(l->fd, text, n + 1);
+			w = write(l->fd, line, len);
 		while (w < 0 && errno == EINTR);
-		free(text);
-		atomic_fetch_add(w == (ssize_t)(n + 1) ? &l->written : &l->lost,
-		                 1);
+		atomic_fetch_add(w == (ssize_t)len ? &l->written : &l->lost, 1);
 		return;
 	}
-	declog_format_line(o, line, sizeof(line));
 	if (l->kind == CONFIG_LOG_SYSLOG) {
-		syslog(LOG_INFO, "decision: %s", line);
+		syslog(LOG_INFO, "decision: %.*s", (int)len, line);
 	} else {
 		char ts[32];
-		struct timespec now;
+		time_t sec = (time_t)(ts_ns / 1000000000u);
 		struct tm tm;
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		gmtime_r(&now.tv_sec, &tm);
+		gmtime_r(&sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		pthread_mutex_lock(&l->mu);
-		fprintf(stderr, "%s.%03ldZ spackle decision: %s\n", ts,
-		        now.tv_nsec / 1000000, line);
+		fprintf(stderr, "%s.%03uZ spackle decision: %.*s\n", ts,
+		        (unsigned)(ts_ns % 1000000000u / 1000000u), (int)len,
+		        line);
 		pthread_mutex_unlock(&l->mu);
 	}
 	atomic_fetch_add(&l->written, 1);
+}
+
+void
+declog_count_lost(struct declog *l)
+{
+	if (l != NULL)
+		atomic_fetch_add(&l->lost, 1);
+}
+
+void
+declog_write(struct declog *l, const json_t *o)
+{
+	char line[DECLOG_ENTRY_MAX];
+	struct timespec now;
+	int n;
+
+	if (l == NULL)
+		return;
+	if ((n = declog_encode(l, o, line, sizeof(line))) < 0) {
+		declog_count_lost(l);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	declog_put_line(l, line, (size_t)n,
+	                (uint64_t)now.tv_sec * 1000000000u +
+	                        (uint64_t)now.tv_nsec);
 }
 
 int

@@ -603,9 +603,14 @@ scenario_baseline() {
 }
 
 scenario_enforce() {
-	local s flow ref out err rc st saved
+	local s flow ref out err rc st saved n other dropped
 
 	write_conf enforce
+	# The denied packets' capture, written by the daemon (as its user)
+	# through its writer thread.
+	mkdir -p "$TMP/cap-enforce"
+	chown spackle: "$TMP/cap-enforce"
+	echo "capture_denied = $TMP/cap-enforce/denied.pcap" >>"$CONF"
 	daemon_start enforce || return
 
 	st=$(spk status -c "$CONF" --json)
@@ -757,6 +762,18 @@ scenario_enforce() {
 
 	daemon_stop enforce
 	fw_same enforce
+
+	# Every denied packet reached the capture (the stop writes what was
+	# handed over); nothing else did.
+	out=$(tcpdump -nn -r "$TMP/cap-enforce/denied.pcap" 2>/dev/null)
+	n=$(echo "$out" | grep -c "\.$P_DENY: ")
+	other=$(echo "$out" | grep -vc -e "\.$P_DENY: " -e '^$')
+	dropped=$(echo "$st" | jq '.counters.dropped + .counters.rejected')
+	if [ "$n" -gt 0 ] && [ "$n" -le "$dropped" ]; then
+		pass enforce/capture-denied "$n packets to port $P_DENY in the capture ($other to other ports, which were rejected), $dropped denied or rejected by the time of the last status"
+	else
+		fail enforce/capture-denied "want 1..$dropped packets to port $P_DENY in $TMP/cap-enforce/denied.pcap, got $n: $(echo "$out" | head -n 3)"
+	fi
 }
 
 # ct_mark SPORT DPORT PROTO: the conntrack mark of A's flow (from
