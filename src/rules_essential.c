@@ -195,6 +195,7 @@ rules_check_essential(const struct ruleset *rs, struct rules_diags *d)
 {
 	const struct rules_rule *dr, *er;
 	struct rviews dv, ev;
+	char where[SP_PATH_MAX + 16]; /* a file that was read, and its line */
 	size_t i, j;
 
 	memset(&dv, 0, sizeof(dv));
@@ -215,21 +216,20 @@ rules_check_essential(const struct ruleset *rs, struct rules_diags *d)
 				goto nomem;
 			if (!wins_over(dr, &dv, er, &ev))
 				continue;
+			rules_format_where(where, sizeof(where), er);
 			if (er->note != NULL)
-				rules_diag_add(d, true, dr->file, dr->line,
-				               dr->col,
-				               "this %s rule would win over "
-				               "essential rule %s:%u (note: "
-				               "\"%s\")",
-				               sp_verdict_name(dr->action),
-				               er->file, er->line, er->note);
+				rules_diag_add(
+				        d, true, dr->file, dr->line, dr->col,
+				        "this %s rule would win over "
+				        "essential rule %s (note: \"%s\")",
+				        sp_verdict_name(dr->action), where,
+				        er->note);
 			else
-				rules_diag_add(d, true, dr->file, dr->line,
-				               dr->col,
-				               "this %s rule would win over "
-				               "essential rule %s:%u",
-				               sp_verdict_name(dr->action),
-				               er->file, er->line);
+				rules_diag_add(
+				        d, true, dr->file, dr->line, dr->col,
+				        "this %s rule would win over "
+				        "essential rule %s",
+				        sp_verdict_name(dr->action), where);
 		}
 	}
 	goto out;
