@@ -242,6 +242,14 @@ classify_is_local(const struct classifier *c, const struct sp_addr *a)
 	return false;
 }
 
+/* DNS: UDP or TCP to or from port 53, whichever end is local. */
+static bool
+classify_is_dns(const struct flow *f)
+{
+	return (f->key.proto == SP_PROTO_UDP || f->key.proto == SP_PROTO_TCP) &&
+	       (f->key.pa == 53 || f->key.pb == 53);
+}
+
 /*
  * Decide which end is local and so the flow's direction. A divert knows
  * where it saw the first packet: leaving this host (its sender is local) or
@@ -457,6 +465,8 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 	struct classify_more *m;
 
 	classify_orient(c, f, hook);
+	if (classify_is_dns(f))
+		f->flags |= FLOW_F_DNS;
 	f->uid = uid_hint;
 	own->pid = own->ppid = -1;
 	own->uid = uid_hint;

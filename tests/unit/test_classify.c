@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The classifier: names before decisions, solicited answers only, bursts
- * decide exactly as single frames, cut packets told from snapped ones. */
+ * decide exactly as single frames, cut packets told from snapped ones, DNS
+ * flows marked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,19 @@ send_syn(struct classifier *c, const char *dst, uint16_t sport, uint64_t now,
 	               res);
 	assert_int_equal(res->status, PACKET_OK);
 	assert_true(res->new_flow);
+}
+
+/* One packet through c; its result. */
+static void
+send_pkt(struct classifier *c, const struct capgen_pkt *p, uint64_t now,
+         struct classify_result *res)
+{
+	struct frame f;
+
+	build(&f, p);
+	classify_frame(c, PACKET_LINK_RAW, f.b, f.len, f.len, now, UINT32_MAX,
+	               res);
+	assert_int_equal(res->status, PACKET_OK);
 }
 
 static void
@@ -306,6 +320,60 @@ test_cut_versus_snapped(void **state)
 	classify_free(c);
 }
 
+/* UDP or TCP to or from port 53 is DNS, whichever end is local; nothing
+ * else is, an ICMP echo whose id is 53 neither. */
+static void
+test_dns_flag(void **state)
+{
+	struct classifier *c = make(NULL);
+	struct classify_result res;
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = DNSSRV,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = 4100,
+	                       .dport = 53};
+
+	(void)state;
+	send_pkt(c, &p, T0, &res);
+	assert_true(res.new_flow);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_TCP;
+	p.tcp_flags = 0x02;
+	send_pkt(c, &p, T0 + 1000, &res);
+	assert_true(res.new_flow);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+	/* a resolver on this host, asked from outside */
+	p.src = "203.0.113.20";
+	p.dst = LOCAL;
+	p.proto = SP_PROTO_UDP;
+	p.tcp_flags = 0;
+	send_pkt(c, &p, T0 + 2000, &res);
+	assert_true(res.new_flow);
+	assert_int_equal(res.flow->dir, SP_DIR_OUT);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+
+	p.src = LOCAL;
+	p.dst = "203.0.113.21";
+	p.dport = 443;
+	send_pkt(c, &p, T0 + 3000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_TCP;
+	p.tcp_flags = 0x02;
+	p.dport = 80;
+	send_pkt(c, &p, T0 + 4000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_ICMP;
+	p.icmp_type = 8;
+	p.sport = 53;
+	p.tcp_flags = 0;
+	send_pkt(c, &p, T0 + 5000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	classify_free(c);
+}
+
 int
 main(void)
 {
@@ -314,6 +382,7 @@ main(void)
 	        cmocka_unit_test(test_unsolicited_answer_ignored),
 	        cmocka_unit_test(test_burst_equals_frames),
 	        cmocka_unit_test(test_cut_versus_snapped),
+	        cmocka_unit_test(test_dns_flag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
