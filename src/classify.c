@@ -287,6 +287,32 @@ extra_set(char **slot, const char *v)
 	*slot = v != NULL ? strdup(v) : NULL;
 }
 
+/*
+ * The names the cache holds for addr (up to CLASSIFY_NAMES_QUERY), copied
+ * into buf, out pointing at the copies. The cache's own strings live only
+ * until its next add, so the copies let the lock be held for the lookup
+ * alone, never while the rules run.
+ */
+static size_t
+classify_names_copy(struct classifier *c, const struct sp_addr *addr,
+                    uint64_t now_ns, char buf[][SP_NAME_MAX + 1],
+                    const char **out)
+{
+	const char *found[CLASSIFY_NAMES_QUERY];
+	size_t n, i, len;
+
+	names_lock(c);
+	n = names_lookup(c->names, addr, now_ns, found, CLASSIFY_NAMES_QUERY);
+	for (i = 0; i < n; i++) {
+		len = strnlen(found[i], SP_NAME_MAX);
+		memcpy(buf[i], found[i], len);
+		buf[i][len] = '\0';
+		out[i] = buf[i];
+	}
+	names_unlock(c);
+	return n;
+}
+
 /* The rules' view of f, names aside. */
 static void
 classify_query(const struct flow *f, const struct classify_more *m,
@@ -311,6 +337,7 @@ classify_query(const struct flow *f, const struct classify_more *m,
 static void
 classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 {
+	char buf[CLASSIFY_NAMES_QUERY][SP_NAME_MAX + 1];
 	const char *names[CLASSIFY_NAMES_QUERY];
 	const struct sp_addr *raddr;
 	struct rules_query q;
@@ -323,8 +350,7 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 
 	flow_remote(f, &raddr, &rport);
 	classify_query(f, m, &q);
-	names_lock(c);
-	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
+	n = classify_names_copy(c, raddr, now_ns, buf, names);
 	src = n > 0 ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
 	/* A name the flow itself carried counts when DNS gave none. */
 	if (n == 0 && m != NULL && m->name != NULL) {
@@ -344,17 +370,14 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 	                  ? res.rule
 	                  : FLOW_RULE_DEFAULT;
 	c->st.decisions++;
-	if (n == 0 && e->id != f->id) {
-		names_unlock(c);
+	if (n == 0 && e->id != f->id)
 		return;
-	}
 	e->id = f->id;
 	/* The host is the name that was asked for: names.h hands the newest
 	 * answer's chain out question first. */
 	extra_set(&e->host, n > 0 ? names[0] : NULL);
 	if (e->more != NULL)
 		e->more->host_src = src;
-	names_unlock(c);
 }
 
 /*

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The classifier: names before decisions, solicited answers only, bursts
- * decide exactly as single frames, cut packets told from snapped ones, DNS
- * flows marked. */
+ * decide exactly as single frames, cut packets told from snapped ones, the
+ * names lock never held while the rules run, DNS flows marked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,36 @@ struct frame {
 	size_t len;
 };
 
+/*
+ * The test links with -Wl,--wrap=rules_match (CMakeLists): the
+ * classifier's rules_match comes here first.
+ */
+enum sp_verdict __real_rules_match(const struct ruleset *rs,
+                                   const struct rules_query *q,
+                                   enum sp_verdict dflt,
+                                   struct rules_result *res);
+enum sp_verdict __wrap_rules_match(const struct ruleset *rs,
+                                   const struct rules_query *q,
+                                   enum sp_verdict dflt,
+                                   struct rules_result *res);
+
+static pthread_mutex_t *watched_lock; /* must be free while rules run */
+static unsigned matches, matches_locked;
+
+enum sp_verdict
+__wrap_rules_match(const struct ruleset *rs, const struct rules_query *q,
+                   enum sp_verdict dflt, struct rules_result *res)
+{
+	matches++;
+	if (watched_lock != NULL) {
+		if (pthread_mutex_trylock(watched_lock) != 0)
+			matches_locked++;
+		else
+			pthread_mutex_unlock(watched_lock);
+	}
+	return __real_rules_match(rs, q, dflt, res);
+}
+
 static struct ruleset *
 load(const char *text)
 {
@@ -39,8 +70,11 @@ load(const char *text)
 	return rs;
 }
 
+/* A classifier; with hold, new flows wait for a name (SNI, Host); with
+ * names, it shares that cache under lock, as the daemon's workers do. */
 static struct classifier *
-make(const struct ruleset *rs)
+make_with(const struct ruleset *rs, bool hold, struct names_cache *names,
+          pthread_mutex_t *lock)
 {
 	struct classify_config cc;
 	struct classifier *c;
@@ -49,9 +83,18 @@ make(const struct ruleset *rs)
 	cc.rules = rs;
 	cc.dflt = SP_VERDICT_ALLOW;
 	cc.flows.max_flows = 1024;
+	cc.name_hold = hold;
+	cc.shared_names = names;
+	cc.names_lock = lock;
 	c = classify_new(&cc);
 	assert_non_null(c);
 	return c;
+}
+
+static struct classifier *
+make(const struct ruleset *rs)
+{
+	return make_with(rs, false, NULL, NULL);
 }
 
 static void
@@ -116,6 +159,27 @@ send_pkt(struct classifier *c, const struct capgen_pkt *p, uint64_t now,
 	classify_frame(c, PACKET_LINK_RAW, f.b, f.len, f.len, now, UINT32_MAX,
 	               res);
 	assert_int_equal(res->status, PACKET_OK);
+}
+
+/* The local side's first payload on a flow of send_syn(): an HTTP request
+ * naming host. */
+static void
+send_http(struct classifier *c, const char *dst, uint16_t sport,
+          const char *host, uint64_t now, struct classify_result *res)
+{
+	char req[256];
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = dst,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = sport,
+	                       .dport = 443,
+	                       .tcp_flags = 0x18,
+	                       .payload = (const uint8_t *)req};
+
+	p.plen = (size_t)snprintf(req, sizeof(req),
+	                          "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+	send_pkt(c, &p, now, res);
+	assert_false(res->new_flow);
 }
 
 static void
@@ -320,6 +384,52 @@ test_cut_versus_snapped(void **state)
 	classify_free(c);
 }
 
+/*
+ * The shared names' lock is held to read the cache, never while the rules
+ * run: not for a flow named by DNS, a held flow named by its Host, the
+ * hold's own question, nor a re-decision.
+ */
+static void
+test_names_lock_free_while_matching(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct names_cache *nc = names_new(64);
+	struct ruleset *rs = load("deny out to domain blocked.example\n");
+	struct classifier *c;
+	struct classify_result res;
+	struct frame q, a;
+
+	(void)state;
+	assert_non_null(nc);
+	c = make_with(rs, true, nc, &mu);
+	watched_lock = &mu;
+	matches = matches_locked = 0;
+	dns_pair(&q, &a, 4010, "www.blocked.example", "203.0.113.11");
+	feed(c, &q, T0);
+	feed(c, &a, T0 + 1000);
+	send_syn(c, "203.0.113.11", 5010, T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_DENY);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "www.blocked.example");
+	/* no name for this address: held, then its Host decides */
+	send_syn(c, "203.0.113.12", 5011, T0 + 3000, &res);
+	assert_true(res.flow->flags & FLOW_F_NAME_WAIT);
+	send_http(c, "203.0.113.12", 5011, "a.blocked.example", T0 + 4000,
+	          &res);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "a.blocked.example");
+	assert_int_equal(classify_redecide(c, T0 + 5000, NULL, NULL), 0);
+	assert_true(matches >= 5);
+	assert_int_equal(matches_locked, 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), 0);
+	pthread_mutex_unlock(&mu);
+	watched_lock = NULL;
+	classify_free(c);
+	names_free(nc);
+	rules_free(rs);
+}
+
 /* UDP or TCP to or from port 53 is DNS, whichever end is local; nothing
  * else is, an ICMP echo whose id is 53 neither. */
 static void
@@ -382,6 +492,7 @@ main(void)
 	        cmocka_unit_test(test_unsolicited_answer_ignored),
 	        cmocka_unit_test(test_burst_equals_frames),
 	        cmocka_unit_test(test_cut_versus_snapped),
+	        cmocka_unit_test(test_names_lock_free_while_matching),
 	        cmocka_unit_test(test_dns_flag),
 	};
 
