@@ -135,7 +135,8 @@ extra_del(struct classifier *c, uint64_t id)
 }
 
 static void classify_match(struct classifier *c, struct flow *f,
-                           uint64_t now_ns);
+                           uint64_t now_ns, const char *carried,
+                           uint8_t carried_src);
 
 static void
 classify_flow_ended(const struct flow *f, void *arg)
@@ -148,7 +149,7 @@ classify_flow_ended(const struct flow *f, void *arg)
 	if (f->flags & FLOW_F_NAME_WAIT) {
 		held = *f;
 		held.flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
-		classify_match(c, &held, f->last_ns);
+		classify_match(c, &held, f->last_ns, NULL, 0);
 		f = &held;
 	}
 	if (c->cfg.ended != NULL)
@@ -278,13 +279,20 @@ classify_orient(struct classifier *c, struct flow *f, enum classify_hook hook)
 	f->dir = local_a == orig_a ? SP_DIR_OUT : SP_DIR_IN;
 }
 
-static void
+/* Keep a copy of v (NULL: none) in *slot. Out of memory: false, and *slot
+ * keeps what it held. */
+static bool
 extra_set(char **slot, const char *v)
 {
+	char *copy = NULL;
+
 	if (*slot != NULL && v != NULL && strcmp(*slot, v) == 0)
-		return;
+		return true;
+	if (v != NULL && (copy = strdup(v)) == NULL)
+		return false;
 	free(*slot);
-	*slot = v != NULL ? strdup(v) : NULL;
+	*slot = copy;
+	return true;
 }
 
 /*
@@ -333,9 +341,14 @@ classify_query(const struct flow *f, const struct classify_more *m,
 	q->uid = f->uid;
 }
 
-/* Match f against the rules with what is known of it now. */
+/*
+ * Match f against the rules with what is known of it now. carried is the
+ * name the packet at hand carried (SNI, Host; carried_src says which), or
+ * NULL for the one the flow kept from it, if any.
+ */
 static void
-classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
+classify_match(struct classifier *c, struct flow *f, uint64_t now_ns,
+               const char *carried, uint8_t carried_src)
 {
 	char buf[CLASSIFY_NAMES_QUERY][SP_NAME_MAX + 1];
 	const char *names[CLASSIFY_NAMES_QUERY];
@@ -352,11 +365,15 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 	classify_query(f, m, &q);
 	n = classify_names_copy(c, raddr, now_ns, buf, names);
 	src = n > 0 ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
+	if (carried == NULL && m != NULL && m->name != NULL) {
+		carried = m->name;
+		carried_src = m->host_src;
+	}
 	/* A name the flow itself carried counts when DNS gave none. */
-	if (n == 0 && m != NULL && m->name != NULL) {
-		names[0] = m->name;
+	if (n == 0 && carried != NULL) {
+		names[0] = carried;
 		n = 1;
-		src = m->host_src;
+		src = carried_src;
 	}
 	q.names = names;
 	q.nnames = n;
@@ -374,9 +391,9 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
 		return;
 	e->id = f->id;
 	/* The host is the name that was asked for: names.h hands the newest
-	 * answer's chain out question first. */
-	extra_set(&e->host, n > 0 ? names[0] : NULL);
-	if (e->more != NULL)
+	 * answer's chain out question first. Out of memory, the flow keeps
+	 * the host (and its source) it had: decided all the same. */
+	if (extra_set(&e->host, n > 0 ? names[0] : NULL) && e->more != NULL)
 		e->more->host_src = src;
 }
 
@@ -435,7 +452,11 @@ classify_hold_wanted(struct classifier *c, const struct flow *f,
 	return false;
 }
 
-/* The first payload of a held flow: take its name, then decide. */
+/*
+ * The first payload of a held flow: take its name, then decide. The name
+ * decides even when the flow cannot keep a copy of it (out of memory);
+ * only a later re-decision (a reload) then goes without it.
+ */
 static void
 classify_name_decide(struct classifier *c, struct flow *f,
                      const struct packet *pkt, int dir, uint64_t now_ns)
@@ -444,35 +465,36 @@ classify_name_decide(struct classifier *c, struct flow *f,
 	struct classify_more *m = extra_more(c, f);
 	struct sp_view v;
 	enum sni_kind kind = SNI_KIND_TLS;
+	uint8_t src;
 
 	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
 	if (m != NULL)
 		m->held = true;
 	/* Only the local side's first bytes name the remote end; a server
 	 * that speaks first (SSH, SMTP) means there is no name to wait for. */
-	if (dir == 0 && m != NULL &&
-	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) == SNI_OK &&
-	    sni_name_normalize(kind, &v, name)) {
-		free(m->name);
-		m->name = strdup(name);
-		m->host_src = kind == SNI_KIND_TLS ? CLASSIFY_NAME_SNI
-		                                   : CLASSIFY_NAME_HTTP;
-		if (kind == SNI_KIND_TLS)
-			c->st.names_sni++;
-		else
-			c->st.names_http++;
-		if (c->cfg.name_seen != NULL) {
-			const struct sp_addr *ra;
-			uint16_t rp;
-
-			flow_remote(f, &ra, &rp);
-			c->cfg.name_seen(ra, name, m->host_src, 0,
-			                 c->cfg.name_seen_arg);
-		}
-	} else {
+	if (dir != 0 ||
+	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) != SNI_OK ||
+	    !sni_name_normalize(kind, &v, name)) {
 		c->st.names_missing++;
+		classify_match(c, f, now_ns, NULL, 0);
+		return;
 	}
-	classify_match(c, f, now_ns);
+	src = kind == SNI_KIND_TLS ? CLASSIFY_NAME_SNI : CLASSIFY_NAME_HTTP;
+	if (m != NULL && extra_set(&m->name, name))
+		m->host_src = src;
+	if (kind == SNI_KIND_TLS)
+		c->st.names_sni++;
+	else
+		c->st.names_http++;
+	if (c->cfg.name_seen != NULL) {
+		const struct sp_addr *ra;
+		uint16_t rp;
+
+		flow_remote(f, &ra, &rp);
+		c->cfg.name_seen(ra, name, (enum classify_name_src)src, 0,
+		                 c->cfg.name_seen_arg);
+	}
+	classify_match(c, f, now_ns, name, src);
 }
 
 /*
@@ -518,7 +540,7 @@ classify_decide(struct classifier *c, struct flow *f, uint32_t uid_hint,
 		c->st.name_holds++;
 		return;
 	}
-	classify_match(c, f, now_ns);
+	classify_match(c, f, now_ns, NULL, 0);
 }
 
 static void
@@ -784,7 +806,7 @@ classify_redecide_one(struct flow *f, void *arg)
 
 	if (f->flags & FLOW_F_NAME_WAIT)
 		return; /* decided when its name comes */
-	classify_match(r->c, f, r->now_ns);
+	classify_match(r->c, f, r->now_ns, NULL, 0);
 	if (f->verdict != before) {
 		r->changed++;
 		if (r->fn != NULL)

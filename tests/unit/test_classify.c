@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The classifier: names before decisions, solicited answers only, bursts
  * decide exactly as single frames, cut packets told from snapped ones, the
- * names lock never held while the rules run, DNS flows marked. */
+ * names lock never held while the rules run, DNS flows marked, and a
+ * failed allocation that still decides. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,9 +27,11 @@ struct frame {
 };
 
 /*
- * The test links with -Wl,--wrap=rules_match (CMakeLists): the
- * classifier's rules_match comes here first.
+ * The test links with -Wl,--wrap=strdup,--wrap=rules_match (CMakeLists):
+ * every strdup and the classifier's rules_match come here first.
  */
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
 enum sp_verdict __real_rules_match(const struct ruleset *rs,
                                    const struct rules_query *q,
                                    enum sp_verdict dflt,
@@ -38,8 +41,17 @@ enum sp_verdict __wrap_rules_match(const struct ruleset *rs,
                                    enum sp_verdict dflt,
                                    struct rules_result *res);
 
+static unsigned strdup_fail_in; /* the n-th strdup from now fails; 0 none */
 static pthread_mutex_t *watched_lock; /* must be free while rules run */
 static unsigned matches, matches_locked;
+
+char *
+__wrap_strdup(const char *s)
+{
+	if (strdup_fail_in > 0 && --strdup_fail_in == 0)
+		return NULL;
+	return __real_strdup(s);
+}
 
 enum sp_verdict
 __wrap_rules_match(const struct ruleset *rs, const struct rules_query *q,
@@ -484,6 +496,72 @@ test_dns_flag(void **state)
 	classify_free(c);
 }
 
+/*
+ * Out of memory copying a name, the flow is decided all the same: a held
+ * flow by the name its payload carried, and a flow already named keeps
+ * the host it had rather than losing it.
+ */
+static void
+test_strdup_failure_still_decides(void **state)
+{
+	struct ruleset *rs = load("deny out proto tcp to domain evil.example\n"
+	                          "deny out to domain b.example\n");
+	struct classify_flow_info fi;
+	struct classify_result res;
+	struct classifier *c;
+	struct frame q, a;
+
+	(void)state;
+	/* the held flow's own copy of its name fails: the name decides */
+	c = make_with(rs, true, NULL, NULL);
+	send_syn(c, "203.0.113.30", 5020, T0, &res);
+	assert_true(res.flow->flags & FLOW_F_NAME_WAIT);
+	strdup_fail_in = 1;
+	send_http(c, "203.0.113.30", 5020, "www.evil.example", T0 + 1000, &res);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.verdict, SP_VERDICT_REJECT);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_int_equal(res.flow->rule, 0);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "www.evil.example");
+	classify_free(c);
+
+	/* the copy of the host it was decided with fails: no host, decided */
+	c = make_with(rs, true, NULL, NULL);
+	send_syn(c, "203.0.113.31", 5021, T0, &res);
+	strdup_fail_in = 2;
+	send_http(c, "203.0.113.31", 5021, "www.evil.example", T0 + 1000, &res);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	classify_flow_info(c, res.flow, &fi);
+	assert_null(fi.host);
+	assert_int_equal(fi.host_src, CLASSIFY_NAME_NONE);
+	assert_true(fi.held);
+	classify_free(c);
+
+	/* a re-decision by a new name whose copy fails: the new verdict,
+	 * the old host kept */
+	c = make(rs);
+	dns_pair(&q, &a, 4020, "a.example", "203.0.113.32");
+	feed(c, &q, T0);
+	feed(c, &a, T0 + 1000);
+	send_syn(c, "203.0.113.32", 5022, T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_ALLOW);
+	dns_pair(&q, &a, 4021, "b.example", "203.0.113.32");
+	feed(c, &q, T0 + 3000);
+	feed(c, &a, T0 + 4000);
+	strdup_fail_in = 1;
+	assert_int_equal(classify_redecide(c, T0 + 5000, NULL, NULL), 1);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_int_equal(res.flow->rule, 1);
+	classify_flow_info(c, res.flow, &fi);
+	assert_string_equal(fi.host, "a.example");
+	assert_int_equal(fi.host_src, CLASSIFY_NAME_DNS);
+	classify_free(c);
+	rules_free(rs);
+}
+
 int
 main(void)
 {
@@ -494,6 +572,7 @@ main(void)
 	        cmocka_unit_test(test_cut_versus_snapped),
 	        cmocka_unit_test(test_names_lock_free_while_matching),
 	        cmocka_unit_test(test_dns_flag),
+	        cmocka_unit_test(test_strdup_failure_still_decides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
