@@ -1,141 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The classifier: the data path from a frame to a verdict, shared by the
- * daemon and replay so both decide exactly alike. */
+/* The classifier: the data path from a frame to a verdict (parse, flow, DNS
+ * answers into the names, bursts), shared by the daemon and replay so both
+ * decide exactly alike. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "spackle/classify.h"
-#include "spackle/sni.h"
-
-#define CLASSIFY_NAMES_QUERY 8 /* remote names handed to the rules */
-
-/* What attribution and the name hold found, allocated when there is any. */
-struct classify_more {
-	char *exe, *cmdline;
-	char *name; /* from the flow's own payload (SNI, Host) */
-	int32_t ppid;
-	uint32_t nprocs;
-	uint8_t attrib;   /* enum classify_attrib */
-	uint8_t host_src; /* enum classify_name_src of the host */
-	bool held;        /* decided on its first payload packet */
-};
-
-/*
- * What a flow carries beyond its table entry ("names aside"): the remote
- * name it was decided with, and its process. Kept in an open-addressing
- * map keyed by flow id, sized for the flow cap, so struct flow stays small.
- */
-struct classify_extra {
-	uint64_t id; /* 0: empty slot */
-	char *host;
-	struct classify_more *more;
-};
-
-struct classifier {
-	struct classify_config cfg;
-	struct flow_table *flows;
-	struct names_cache *names;
-	struct classify_stats st;
-	struct packet_stats pst;
-	struct classify_extra *extra;
-	size_t extra_mask;
-	uint64_t seed;
-	uint32_t *name_rules; /* rules naming hosts or domains */
-	size_t nname_rules;
-	struct classify_owner own; /* the owner hook's answer (big) */
-};
-
-static struct classify_extra *
-extra_slot(const struct classifier *c, uint64_t id)
-{
-	size_t i = sp_hash(&id, sizeof(id), c->seed) & c->extra_mask;
-
-	while (c->extra[i].id != 0 && c->extra[i].id != id)
-		i = (i + 1) & c->extra_mask;
-	return &c->extra[i];
-}
-
-static void
-more_free(struct classify_more *m)
-{
-	if (m == NULL)
-		return;
-	free(m->exe);
-	free(m->cmdline);
-	free(m->name);
-	free(m);
-}
-
-/* f's extra entry, made if missing; NULL when out of memory. */
-static struct classify_more *
-extra_more(struct classifier *c, const struct flow *f)
-{
-	struct classify_extra *e = extra_slot(c, f->id);
-
-	if (e->id != f->id) {
-		e->id = f->id;
-		e->host = NULL;
-		e->more = NULL;
-	}
-	if (e->more == NULL && (e->more = calloc(1, sizeof(*e->more))) != NULL)
-		e->more->ppid = -1;
-	return e->more;
-}
-
-/* The rules that name hosts or domains, for the name hold. */
-static void
-classify_index_names(struct classifier *c)
-{
-	const struct rules_rule *r;
-	size_t n, i;
-
-	free(c->name_rules);
-	c->name_rules = NULL;
-	c->nname_rules = 0;
-	if (c->cfg.rules == NULL || !c->cfg.name_hold)
-		return;
-	n = rules_count(c->cfg.rules);
-	if ((c->name_rules = calloc(n + 1, sizeof(*c->name_rules))) == NULL)
-		return; /* no hold: decided at once, without the name */
-	for (i = 0; i < n; i++) {
-		r = rules_get(c->cfg.rules, (uint32_t)i);
-		if (r != NULL && rules_rule_names(r))
-			c->name_rules[c->nname_rules++] = (uint32_t)i;
-	}
-}
-
-static void
-extra_del(struct classifier *c, uint64_t id)
-{
-	struct classify_extra *e = extra_slot(c, id);
-	size_t i, j, k;
-
-	if (e->id == 0)
-		return;
-	free(e->host);
-	more_free(e->more);
-	memset(e, 0, sizeof(*e));
-	/* Backward-shift deletion keeps every probe chain unbroken. */
-	i = (size_t)(e - c->extra);
-	j = i;
-	for (;;) {
-		j = (j + 1) & c->extra_mask;
-		if (c->extra[j].id == 0)
-			break;
-		k = sp_hash(&c->extra[j].id, sizeof(uint64_t), c->seed) &
-		    c->extra_mask;
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && k <= i && k > j)) {
-			c->extra[i] = c->extra[j];
-			memset(&c->extra[j], 0, sizeof(c->extra[j]));
-			i = j;
-		}
-	}
-}
-
-static void classify_match(struct classifier *c, struct flow *f,
-                           uint64_t now_ns);
+#include "classify_int.h"
 
 static void
 classify_flow_ended(const struct flow *f, void *arg)
@@ -148,12 +19,12 @@ classify_flow_ended(const struct flow *f, void *arg)
 	if (f->flags & FLOW_F_NAME_WAIT) {
 		held = *f;
 		held.flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
-		classify_match(c, &held, f->last_ns);
+		classify_match(c, &held, f->last_ns, NULL, 0);
 		f = &held;
 	}
 	if (c->cfg.ended != NULL)
 		c->cfg.ended(f, c->cfg.ended_arg);
-	extra_del(c, f->id);
+	classify_extra_del(c, f->id);
 }
 
 struct classifier *
@@ -189,36 +60,16 @@ classify_new(const struct classify_config *cfg)
 void
 classify_free(struct classifier *c)
 {
-	size_t i;
-
 	if (c == NULL)
 		return;
-	if (c->extra != NULL) {
-		for (i = 0; i <= c->extra_mask; i++) {
-			free(c->extra[i].host);
-			more_free(c->extra[i].more);
-		}
-	}
+	if (c->extra != NULL)
+		classify_extra_clear(c);
 	free(c->extra);
 	free(c->name_rules);
 	flow_table_free(c->flows);
 	if (c->cfg.shared_names == NULL)
 		names_free(c->names);
 	free(c);
-}
-
-static void
-names_lock(struct classifier *c)
-{
-	if (c->cfg.names_lock != NULL)
-		pthread_mutex_lock(c->cfg.names_lock);
-}
-
-static void
-names_unlock(struct classifier *c)
-{
-	if (c->cfg.names_lock != NULL)
-		pthread_mutex_unlock(c->cfg.names_lock);
 }
 
 static bool
@@ -229,266 +80,6 @@ classify_loopback(const struct sp_addr *a)
 	if (a->family == AF_INET)
 		return a->b[12] == 127;
 	return memcmp(a->b, v6lo, 16) == 0;
-}
-
-static bool
-classify_is_local(const struct classifier *c, const struct sp_addr *a)
-{
-	size_t i;
-
-	for (i = 0; i < c->cfg.nlocal; i++)
-		if (sp_cidr_contains(&c->cfg.local[i], c->cfg.local_plen[i], a))
-			return true;
-	return false;
-}
-
-/*
- * Decide which end is local and so the flow's direction. A divert knows
- * where it saw the first packet: leaving this host (its sender is local) or
- * arriving (its receiver is). A capture does not: then the side inside a
- * --local network is local, else the first packet's sender.
- */
-static void
-classify_orient(struct classifier *c, struct flow *f, enum classify_hook hook)
-{
-	bool orig_a = (f->flags & FLOW_F_ORIG_A) != 0;
-	bool local_a = orig_a;
-
-	if (hook == CLASSIFY_HOOK_IN) {
-		local_a = !orig_a;
-	} else if (hook != CLASSIFY_HOOK_OUT && c->cfg.nlocal > 0) {
-		bool la = classify_is_local(c, &f->key.a);
-		bool lb = classify_is_local(c, &f->key.b);
-
-		if (la != lb)
-			local_a = la;
-	}
-	if (local_a)
-		f->flags |= FLOW_F_LOCAL_A;
-	else
-		f->flags &= ~(uint32_t)FLOW_F_LOCAL_A;
-	f->dir = local_a == orig_a ? SP_DIR_OUT : SP_DIR_IN;
-}
-
-static void
-extra_set(char **slot, const char *v)
-{
-	if (*slot != NULL && v != NULL && strcmp(*slot, v) == 0)
-		return;
-	free(*slot);
-	*slot = v != NULL ? strdup(v) : NULL;
-}
-
-/* The rules' view of f, names aside. */
-static void
-classify_query(const struct flow *f, const struct classify_more *m,
-               struct rules_query *q)
-{
-	const struct sp_addr *raddr, *laddr;
-	uint16_t rport, lport;
-
-	flow_remote(f, &raddr, &rport);
-	flow_local(f, &laddr, &lport);
-	memset(q, 0, sizeof(*q));
-	q->dir = (enum sp_dir)f->dir;
-	q->proto = f->key.proto;
-	q->remote = *raddr;
-	q->remote_port = rport;
-	q->local_port = lport;
-	q->exe = m != NULL ? m->exe : NULL;
-	q->uid = f->uid;
-}
-
-/* Match f against the rules with what is known of it now. */
-static void
-classify_match(struct classifier *c, struct flow *f, uint64_t now_ns)
-{
-	const char *names[CLASSIFY_NAMES_QUERY];
-	const struct sp_addr *raddr;
-	struct rules_query q;
-	struct rules_result res;
-	struct classify_extra *e = extra_slot(c, f->id);
-	struct classify_more *m = e->id == f->id ? e->more : NULL;
-	uint16_t rport;
-	uint8_t src;
-	size_t n;
-
-	flow_remote(f, &raddr, &rport);
-	classify_query(f, m, &q);
-	names_lock(c);
-	n = names_lookup(c->names, raddr, now_ns, names, CLASSIFY_NAMES_QUERY);
-	src = n > 0 ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
-	/* A name the flow itself carried counts when DNS gave none. */
-	if (n == 0 && m != NULL && m->name != NULL) {
-		names[0] = m->name;
-		n = 1;
-		src = m->host_src;
-	}
-	q.names = names;
-	q.nnames = n;
-
-	memset(&res, 0, sizeof(res));
-	f->verdict =
-	        (uint8_t)(c->cfg.rules != NULL ? rules_match(c->cfg.rules, &q,
-	                                                     c->cfg.dflt, &res)
-	                                       : c->cfg.dflt);
-	f->rule = c->cfg.rules != NULL && res.rule != UINT32_MAX
-	                  ? res.rule
-	                  : FLOW_RULE_DEFAULT;
-	c->st.decisions++;
-	if (n == 0 && e->id != f->id) {
-		names_unlock(c);
-		return;
-	}
-	e->id = f->id;
-	/* The host is the name that was asked for: names.h hands the newest
-	 * answer's chain out question first. */
-	extra_set(&e->host, n > 0 ? names[0] : NULL);
-	if (e->more != NULL)
-		e->more->host_src = src;
-	names_unlock(c);
-}
-
-/*
- * Should new flow f wait for a name from its first payload? Only an
- * outbound TCP connection seen from its SYN, whose remote address has no
- * name, and only when some host/domain rule whose other clauses hold for
- * it would rank above what decides it without a name (RULES.md: a name
- * rule beats an address rule of the same priority and process class).
- */
-static bool
-classify_hold_wanted(struct classifier *c, const struct flow *f,
-                     const struct packet *pkt, uint64_t now_ns)
-{
-	const char *names[1];
-	const struct sp_addr *raddr;
-	const struct rules_rule *r;
-	struct rules_query q;
-	struct rules_result res;
-	struct classify_extra *e;
-	uint16_t rport;
-	size_t n, i;
-	bool prio, proc;
-
-	if (!c->cfg.name_hold || c->nname_rules == 0 ||
-	    f->key.proto != SP_PROTO_TCP || f->dir != SP_DIR_OUT ||
-	    (pkt->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) !=
-	            PACKET_TCP_SYN)
-		return false;
-	flow_remote(f, &raddr, &rport);
-	names_lock(c);
-	n = names_lookup(c->names, raddr, now_ns, names, 1);
-	names_unlock(c);
-	if (n > 0)
-		return false;
-	e = extra_slot(c, f->id);
-	classify_query(f, e->id == f->id ? e->more : NULL, &q);
-	memset(&res, 0, sizeof(res));
-	rules_match(c->cfg.rules, &q, c->cfg.dflt, &res);
-	for (i = 0; i < c->nname_rules; i++) {
-		r = rules_get(c->cfg.rules, c->name_rules[i]);
-		if (r == NULL || !rules_rule_holds(r, &q))
-			continue;
-		if (res.rule == UINT32_MAX)
-			return true;
-		prio = (r->clauses & RULES_C_PRIORITY) != 0;
-		proc = r->process != NULL;
-		if (prio != res.key.priority) {
-			if (prio)
-				return true;
-			continue;
-		}
-		if (proc || !res.key.process)
-			return true;
-	}
-	return false;
-}
-
-/* The first payload of a held flow: take its name, then decide. */
-static void
-classify_name_decide(struct classifier *c, struct flow *f,
-                     const struct packet *pkt, int dir, uint64_t now_ns)
-{
-	char name[SP_NAME_MAX + 1];
-	struct classify_more *m = extra_more(c, f);
-	struct sp_view v;
-	enum sni_kind kind = SNI_KIND_TLS;
-
-	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
-	if (m != NULL)
-		m->held = true;
-	/* Only the local side's first bytes name the remote end; a server
-	 * that speaks first (SSH, SMTP) means there is no name to wait for. */
-	if (dir == 0 && m != NULL &&
-	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) == SNI_OK &&
-	    sni_name_normalize(kind, &v, name)) {
-		free(m->name);
-		m->name = strdup(name);
-		m->host_src = kind == SNI_KIND_TLS ? CLASSIFY_NAME_SNI
-		                                   : CLASSIFY_NAME_HTTP;
-		if (kind == SNI_KIND_TLS)
-			c->st.names_sni++;
-		else
-			c->st.names_http++;
-		if (c->cfg.name_seen != NULL) {
-			const struct sp_addr *ra;
-			uint16_t rp;
-
-			flow_remote(f, &ra, &rp);
-			c->cfg.name_seen(ra, name, m->host_src, 0,
-			                 c->cfg.name_seen_arg);
-		}
-	} else {
-		c->st.names_missing++;
-	}
-	classify_match(c, f, now_ns);
-}
-
-/*
- * A new flow: which end is local, who owns it, then the rules, or a wait
- * for the name its first payload carries.
- */
-static void
-classify_decide(struct classifier *c, struct flow *f,
-                const struct classify_input *in, const struct packet *pkt,
-                uint64_t now_ns)
-{
-	uint32_t uid_hint = in->uid_hint;
-	enum classify_hook hook = (enum classify_hook)in->hook;
-
-	struct classify_owner *own = &c->own;
-	struct classify_more *m;
-
-	classify_orient(c, f, hook);
-	f->uid = uid_hint;
-	own->pid = own->ppid = -1;
-	own->uid = uid_hint;
-	own->nprocs = 0;
-	own->how = CLASSIFY_ATTRIB_NONE;
-	own->exe[0] = own->cmdline[0] = '\0';
-	if (c->cfg.owner != NULL &&
-	    c->cfg.owner(f, in, own, c->cfg.owner_arg)) {
-		f->pid = own->pid;
-		f->uid = own->uid;
-		if (own->how != CLASSIFY_ATTRIB_NONE &&
-		    (m = extra_more(c, f)) != NULL) {
-			extra_set(&m->exe, own->exe[0] ? own->exe : NULL);
-			extra_set(&m->cmdline,
-			          own->cmdline[0] ? own->cmdline : NULL);
-			m->ppid = own->ppid;
-			m->nprocs = own->nprocs;
-			m->attrib = (uint8_t)own->how;
-		}
-	}
-	if (classify_hold_wanted(c, f, pkt, now_ns)) {
-		/* The handshake passes; nothing else can before the name. */
-		f->flags |= FLOW_F_NAME_WAIT;
-		f->verdict = SP_VERDICT_ALLOW;
-		f->rule = FLOW_RULE_NONE;
-		c->st.name_holds++;
-		return;
-	}
-	classify_match(c, f, now_ns);
 }
 
 static void
@@ -577,7 +168,7 @@ classify_renew_wanted(struct classifier *c, const struct flow *f,
 static void
 classify_renew(struct classifier *c, struct flow *f)
 {
-	extra_del(c, f->id);
+	classify_extra_del(c, f->id);
 	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
 	f->pid = -1;
 	c->st.renewed++;
@@ -637,7 +228,7 @@ classify_packet(struct classifier *c, const struct packet *pkt,
 	 */
 	if (v == SP_VERDICT_DENY && c->cfg.name_hold && dir == 0 &&
 	    f->key.proto == SP_PROTO_TCP && f->dir == SP_DIR_OUT) {
-		const struct classify_extra *e = extra_slot(c, f->id);
+		const struct classify_extra *e = classify_extra_slot(c, f->id);
 
 		if (e->id == f->id && e->more != NULL && e->more->held)
 			v = SP_VERDICT_REJECT;
@@ -707,15 +298,6 @@ classify_burst(struct classifier *c, const struct classify_input *in, size_t n,
 			classify_packet(c, &pkt[i], &in[i], &res[i]);
 }
 
-void
-classify_set_rules(struct classifier *c, const struct ruleset *rules,
-                   enum sp_verdict dflt)
-{
-	c->cfg.rules = rules;
-	c->cfg.dflt = dflt;
-	classify_index_names(c);
-}
-
 struct flow *
 classify_find(struct classifier *c, uint8_t proto, const struct sp_addr *src,
               uint16_t sport, const struct sp_addr *dst, uint16_t dport,
@@ -745,40 +327,6 @@ classify_end(struct classifier *c, struct flow *f)
 	flow_end(c->flows, f);
 }
 
-struct classify_redo {
-	struct classifier *c;
-	uint64_t now_ns;
-	size_t changed;
-	classify_changed_fn fn;
-	void *arg;
-};
-
-static void
-classify_redecide_one(struct flow *f, void *arg)
-{
-	struct classify_redo *r = arg;
-	uint8_t before = f->verdict;
-
-	if (f->flags & FLOW_F_NAME_WAIT)
-		return; /* decided when its name comes */
-	classify_match(r->c, f, r->now_ns);
-	if (f->verdict != before) {
-		r->changed++;
-		if (r->fn != NULL)
-			r->fn(f, (enum sp_verdict)before, r->arg);
-	}
-}
-
-size_t
-classify_redecide(struct classifier *c, uint64_t now_ns,
-                  classify_changed_fn changed, void *arg)
-{
-	struct classify_redo r = {c, now_ns, 0, changed, arg};
-
-	flow_foreach(c->flows, classify_redecide_one, &r);
-	return r.changed;
-}
-
 size_t
 classify_expire(struct classifier *c, uint64_t now_ns)
 {
@@ -802,46 +350,4 @@ struct flow_table *
 classify_flows(struct classifier *c)
 {
 	return c->flows;
-}
-
-const char *
-classify_flow_host(const struct classifier *c, const struct flow *f)
-{
-	const struct classify_extra *e = extra_slot(c, f->id);
-
-	return e->id == f->id ? e->host : NULL;
-}
-
-const char *
-classify_flow_exe(const struct classifier *c, const struct flow *f)
-{
-	const struct classify_extra *e = extra_slot(c, f->id);
-
-	return e->id == f->id && e->more != NULL ? e->more->exe : NULL;
-}
-
-void
-classify_flow_info(const struct classifier *c, const struct flow *f,
-                   struct classify_flow_info *out)
-{
-	const struct classify_extra *e = extra_slot(c, f->id);
-	const struct classify_more *m;
-
-	memset(out, 0, sizeof(*out));
-	out->ppid = -1;
-	if (e->id != f->id)
-		return;
-	out->host = e->host;
-	out->host_src =
-	        e->host != NULL ? CLASSIFY_NAME_DNS : CLASSIFY_NAME_NONE;
-	if ((m = e->more) == NULL)
-		return;
-	if (e->host != NULL && m->host_src != CLASSIFY_NAME_NONE)
-		out->host_src = (enum classify_name_src)m->host_src;
-	out->exe = m->exe;
-	out->cmdline = m->cmdline;
-	out->ppid = m->ppid;
-	out->nprocs = m->nprocs;
-	out->attrib = (enum classify_attrib)m->attrib;
-	out->held = m->held;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The canonical one-line form of a rule; parsing it gives the rule back. */
+/* The canonical one-line form of a rule (parsing it gives the rule back),
+ * and where a rule is written (FILE:LINE). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,4 +197,16 @@ rules_print(FILE *f, const struct rules_rule *r)
 	rules_format(big, n + 1, r);
 	fputs(big, f);
 	free(big);
+}
+
+size_t
+rules_format_where(char *buf, size_t len, const struct rules_rule *r)
+{
+	int n;
+
+	if (r == NULL)
+		n = snprintf(buf, len, "default");
+	else
+		n = snprintf(buf, len, "%s:%u", r->file, r->line);
+	return n < 0 ? 0 : (size_t)n;
 }

@@ -21,8 +21,7 @@ verdict_is_reset(const uint8_t *p, size_t len)
 static bool
 verdict_keeps_crossing(const struct flow *f)
 {
-	return (f->flags & (FLOW_F_NAME_WAIT | FLOW_F_DNS)) != 0 ||
-	       f->key.pa == 53 || f->key.pb == 53;
+	return (f->flags & (FLOW_F_NAME_WAIT | FLOW_F_DNS)) != 0;
 }
 
 void

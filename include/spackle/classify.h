@@ -89,8 +89,9 @@ struct classify_config {
 	/*
 	 * Workers of one daemon share one name cache, so an answer read by one
 	 * names the flows of all: give it here with the lock that guards it
-	 * (held only to feed an answer or decide a new flow). NULL: the
-	 * classifier keeps a cache of its own.
+	 * (held only to feed an answer or to copy out an address's names,
+	 * never while the rules run). NULL: the classifier keeps a cache of
+	 * its own.
 	 */
 	struct names_cache *shared_names;
 	pthread_mutex_t *names_lock;

@@ -41,7 +41,7 @@ enum flow_flag {
 	FLOW_F_MONITOR = 1u << 1,   /* decided in monitor mode */
 	FLOW_F_LOCAL_A = 1u << 2,   /* key.a is the local side */
 	FLOW_F_ORIG_A = 1u << 3,    /* key.a sent the first packet */
-	FLOW_F_DNS = 1u << 4,       /* carries DNS answers */
+	FLOW_F_DNS = 1u << 4,       /* UDP or TCP to or from port 53 */
 	FLOW_F_EVICTED = 1u << 5,   /* set on the copy handed to a callback */
 	FLOW_F_NAME_WAIT = 1u << 6, /* decision held for a name (SNI/Host) */
 	FLOW_F_LOGGED = 1u << 7     /* its decision is in the decision log */

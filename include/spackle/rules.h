@@ -180,6 +180,12 @@ const struct rules_rule *rules_get(const struct ruleset *rs, uint32_t index);
 void rules_print(FILE *f, const struct rules_rule *r);
 /* The same into a buffer; returns the length it needed (like snprintf). */
 size_t rules_format(char *buf, size_t len, const struct rules_rule *r);
+/*
+ * Where r is written, FILE:LINE (the line of its action word), into buf;
+ * "default" when r is NULL: no rule decided, and RULES.md records such a
+ * decision as `default`. Returns the length it needed (like snprintf).
+ */
+size_t rules_format_where(char *buf, size_t len, const struct rules_rule *r);
 
 /* A flow described for matching. */
 struct rules_query {

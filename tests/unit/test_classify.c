@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The classifier: names before decisions, solicited answers only, bursts
- * decide exactly as single frames, cut packets told from snapped ones. */
+ * decide exactly as single frames, cut packets told from snapped ones, the
+ * names lock never held while the rules run, DNS flows marked, and a
+ * failed allocation that still decides. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,47 @@ struct frame {
 	size_t len;
 };
 
+/*
+ * The test links with -Wl,--wrap=strdup,--wrap=rules_match (CMakeLists):
+ * every strdup and the classifier's rules_match come here first.
+ */
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+enum sp_verdict __real_rules_match(const struct ruleset *rs,
+                                   const struct rules_query *q,
+                                   enum sp_verdict dflt,
+                                   struct rules_result *res);
+enum sp_verdict __wrap_rules_match(const struct ruleset *rs,
+                                   const struct rules_query *q,
+                                   enum sp_verdict dflt,
+                                   struct rules_result *res);
+
+static unsigned strdup_fail_in; /* the n-th strdup from now fails; 0 none */
+static pthread_mutex_t *watched_lock; /* must be free while rules run */
+static unsigned matches, matches_locked;
+
+char *
+__wrap_strdup(const char *s)
+{
+	if (strdup_fail_in > 0 && --strdup_fail_in == 0)
+		return NULL;
+	return __real_strdup(s);
+}
+
+enum sp_verdict
+__wrap_rules_match(const struct ruleset *rs, const struct rules_query *q,
+                   enum sp_verdict dflt, struct rules_result *res)
+{
+	matches++;
+	if (watched_lock != NULL) {
+		if (pthread_mutex_trylock(watched_lock) != 0)
+			matches_locked++;
+		else
+			pthread_mutex_unlock(watched_lock);
+	}
+	return __real_rules_match(rs, q, dflt, res);
+}
+
 static struct ruleset *
 load(const char *text)
 {
@@ -38,8 +82,11 @@ load(const char *text)
 	return rs;
 }
 
+/* A classifier; with hold, new flows wait for a name (SNI, Host); with
+ * names, it shares that cache under lock, as the daemon's workers do. */
 static struct classifier *
-make(const struct ruleset *rs)
+make_with(const struct ruleset *rs, bool hold, struct names_cache *names,
+          pthread_mutex_t *lock)
 {
 	struct classify_config cc;
 	struct classifier *c;
@@ -48,9 +95,18 @@ make(const struct ruleset *rs)
 	cc.rules = rs;
 	cc.dflt = SP_VERDICT_ALLOW;
 	cc.flows.max_flows = 1024;
+	cc.name_hold = hold;
+	cc.shared_names = names;
+	cc.names_lock = lock;
 	c = classify_new(&cc);
 	assert_non_null(c);
 	return c;
+}
+
+static struct classifier *
+make(const struct ruleset *rs)
+{
+	return make_with(rs, false, NULL, NULL);
 }
 
 static void
@@ -102,6 +158,40 @@ send_syn(struct classifier *c, const char *dst, uint16_t sport, uint64_t now,
 	               res);
 	assert_int_equal(res->status, PACKET_OK);
 	assert_true(res->new_flow);
+}
+
+/* One packet through c; its result. */
+static void
+send_pkt(struct classifier *c, const struct capgen_pkt *p, uint64_t now,
+         struct classify_result *res)
+{
+	struct frame f;
+
+	build(&f, p);
+	classify_frame(c, PACKET_LINK_RAW, f.b, f.len, f.len, now, UINT32_MAX,
+	               res);
+	assert_int_equal(res->status, PACKET_OK);
+}
+
+/* The local side's first payload on a flow of send_syn(): an HTTP request
+ * naming host. */
+static void
+send_http(struct classifier *c, const char *dst, uint16_t sport,
+          const char *host, uint64_t now, struct classify_result *res)
+{
+	char req[256];
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = dst,
+	                       .proto = SP_PROTO_TCP,
+	                       .sport = sport,
+	                       .dport = 443,
+	                       .tcp_flags = 0x18,
+	                       .payload = (const uint8_t *)req};
+
+	p.plen = (size_t)snprintf(req, sizeof(req),
+	                          "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+	send_pkt(c, &p, now, res);
+	assert_false(res->new_flow);
 }
 
 static void
@@ -307,6 +397,172 @@ test_cut_versus_snapped(void **state)
 	classify_free(c);
 }
 
+/*
+ * The shared names' lock is held to read the cache, never while the rules
+ * run: not for a flow named by DNS, a held flow named by its Host, the
+ * hold's own question, nor a re-decision.
+ */
+static void
+test_names_lock_free_while_matching(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct names_cache *nc = names_new(64);
+	struct ruleset *rs = load("deny out to domain blocked.example\n");
+	struct classifier *c;
+	struct classify_result res;
+	struct frame q, a;
+
+	(void)state;
+	assert_non_null(nc);
+	c = make_with(rs, true, nc, &mu);
+	watched_lock = &mu;
+	matches = matches_locked = 0;
+	dns_pair(&q, &a, 4010, "www.blocked.example", "203.0.113.11");
+	feed(c, &q, T0);
+	feed(c, &a, T0 + 1000);
+	send_syn(c, "203.0.113.11", 5010, T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_DENY);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "www.blocked.example");
+	/* no name for this address: held, then its Host decides */
+	send_syn(c, "203.0.113.12", 5011, T0 + 3000, &res);
+	assert_true(res.flow->flags & FLOW_F_NAME_WAIT);
+	send_http(c, "203.0.113.12", 5011, "a.blocked.example", T0 + 4000,
+	          &res);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "a.blocked.example");
+	assert_int_equal(classify_redecide(c, T0 + 5000, NULL, NULL), 0);
+	assert_true(matches >= 5);
+	assert_int_equal(matches_locked, 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), 0);
+	pthread_mutex_unlock(&mu);
+	watched_lock = NULL;
+	classify_free(c);
+	names_free(nc);
+	rules_free(rs);
+}
+
+/* UDP or TCP to or from port 53 is DNS, whichever end is local; nothing
+ * else is, an ICMP echo whose id is 53 neither. */
+static void
+test_dns_flag(void **state)
+{
+	struct classifier *c = make(NULL);
+	struct classify_result res;
+	struct capgen_pkt p = {.src = LOCAL,
+	                       .dst = DNSSRV,
+	                       .proto = SP_PROTO_UDP,
+	                       .sport = 4100,
+	                       .dport = 53};
+
+	(void)state;
+	send_pkt(c, &p, T0, &res);
+	assert_true(res.new_flow);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_TCP;
+	p.tcp_flags = 0x02;
+	send_pkt(c, &p, T0 + 1000, &res);
+	assert_true(res.new_flow);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+	/* a resolver on this host, asked from outside */
+	p.src = "203.0.113.20";
+	p.dst = LOCAL;
+	p.proto = SP_PROTO_UDP;
+	p.tcp_flags = 0;
+	send_pkt(c, &p, T0 + 2000, &res);
+	assert_true(res.new_flow);
+	assert_int_equal(res.flow->dir, SP_DIR_OUT);
+	assert_true(res.flow->flags & FLOW_F_DNS);
+
+	p.src = LOCAL;
+	p.dst = "203.0.113.21";
+	p.dport = 443;
+	send_pkt(c, &p, T0 + 3000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_TCP;
+	p.tcp_flags = 0x02;
+	p.dport = 80;
+	send_pkt(c, &p, T0 + 4000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	p.proto = SP_PROTO_ICMP;
+	p.icmp_type = 8;
+	p.sport = 53;
+	p.tcp_flags = 0;
+	send_pkt(c, &p, T0 + 5000, &res);
+	assert_true(res.new_flow);
+	assert_false(res.flow->flags & FLOW_F_DNS);
+	classify_free(c);
+}
+
+/*
+ * Out of memory copying a name, the flow is decided all the same: a held
+ * flow by the name its payload carried, and a flow already named keeps
+ * the host it had rather than losing it.
+ */
+static void
+test_strdup_failure_still_decides(void **state)
+{
+	struct ruleset *rs = load("deny out proto tcp to domain evil.example\n"
+	                          "deny out to domain b.example\n");
+	struct classify_flow_info fi;
+	struct classify_result res;
+	struct classifier *c;
+	struct frame q, a;
+
+	(void)state;
+	/* the held flow's own copy of its name fails: the name decides */
+	c = make_with(rs, true, NULL, NULL);
+	send_syn(c, "203.0.113.30", 5020, T0, &res);
+	assert_true(res.flow->flags & FLOW_F_NAME_WAIT);
+	strdup_fail_in = 1;
+	send_http(c, "203.0.113.30", 5020, "www.evil.example", T0 + 1000, &res);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.verdict, SP_VERDICT_REJECT);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_int_equal(res.flow->rule, 0);
+	assert_string_equal(classify_flow_host(c, res.flow),
+	                    "www.evil.example");
+	classify_free(c);
+
+	/* the copy of the host it was decided with fails: no host, decided */
+	c = make_with(rs, true, NULL, NULL);
+	send_syn(c, "203.0.113.31", 5021, T0, &res);
+	strdup_fail_in = 2;
+	send_http(c, "203.0.113.31", 5021, "www.evil.example", T0 + 1000, &res);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	classify_flow_info(c, res.flow, &fi);
+	assert_null(fi.host);
+	assert_int_equal(fi.host_src, CLASSIFY_NAME_NONE);
+	assert_true(fi.held);
+	classify_free(c);
+
+	/* a re-decision by a new name whose copy fails: the new verdict,
+	 * the old host kept */
+	c = make(rs);
+	dns_pair(&q, &a, 4020, "a.example", "203.0.113.32");
+	feed(c, &q, T0);
+	feed(c, &a, T0 + 1000);
+	send_syn(c, "203.0.113.32", 5022, T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_ALLOW);
+	dns_pair(&q, &a, 4021, "b.example", "203.0.113.32");
+	feed(c, &q, T0 + 3000);
+	feed(c, &a, T0 + 4000);
+	strdup_fail_in = 1;
+	assert_int_equal(classify_redecide(c, T0 + 5000, NULL, NULL), 1);
+	assert_int_equal(strdup_fail_in, 0);
+	assert_int_equal(res.flow->verdict, SP_VERDICT_DENY);
+	assert_int_equal(res.flow->rule, 1);
+	classify_flow_info(c, res.flow, &fi);
+	assert_string_equal(fi.host, "a.example");
+	assert_int_equal(fi.host_src, CLASSIFY_NAME_DNS);
+	classify_free(c);
+	rules_free(rs);
+}
+
 int
 main(void)
 {
@@ -315,6 +571,9 @@ main(void)
 	        cmocka_unit_test(test_unsolicited_answer_ignored),
 	        cmocka_unit_test(test_burst_equals_frames),
 	        cmocka_unit_test(test_cut_versus_snapped),
+	        cmocka_unit_test(test_names_lock_free_while_matching),
+	        cmocka_unit_test(test_dns_flag),
+	        cmocka_unit_test(test_strdup_failure_still_decides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

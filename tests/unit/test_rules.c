@@ -821,6 +821,32 @@ test_print(void **state)
 	rules_free(rs);
 }
 
+/* A rule's place is FILE:LINE of its action word; no rule is "default". */
+static void
+test_format_where(void **state)
+{
+	char buf[32], small[6];
+	struct ruleset *rs;
+
+	(void)state;
+	rs = load("# first\n\nallow out\n  deny out \\\n  to any\n");
+	assert_int_equal(rules_format_where(buf, sizeof(buf), rules_get(rs, 0)),
+	                 strlen("t.rules:3"));
+	assert_string_equal(buf, "t.rules:3");
+	rules_format_where(buf, sizeof(buf), rules_get(rs, 1));
+	assert_string_equal(buf, "t.rules:4");
+	/* cut short as snprintf cuts, the length it needed returned */
+	assert_int_equal(
+	        rules_format_where(small, sizeof(small), rules_get(rs, 1)),
+	        strlen("t.rules:4"));
+	assert_string_equal(small, "t.rul");
+	assert_int_equal(rules_format_where(NULL, 0, rules_get(rs, 1)),
+	                 strlen("t.rules:4"));
+	rules_format_where(buf, sizeof(buf), NULL);
+	assert_string_equal(buf, "default");
+	rules_free(rs);
+}
+
 int
 main(void)
 {
@@ -848,6 +874,7 @@ main(void)
 	        cmocka_unit_test(test_essential_quiet),
 	        cmocka_unit_test(test_all_errors_reported),
 	        cmocka_unit_test(test_print),
+	        cmocka_unit_test(test_format_where),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -171,7 +171,7 @@ static void
 test_flow_mode_marks(void **state)
 {
 	struct verdict_policy pol = {SP_VERDICT_ALLOW, false, true};
-	struct flow web = flow_to(443, 0), dns = flow_to(53, 0),
+	struct flow web = flow_to(443, 0), dns = flow_to(53, FLOW_F_DNS),
 	            dnsflag = flow_to(5353, FLOW_F_DNS),
 	            held = flow_to(443, FLOW_F_NAME_WAIT);
 	struct classify_result r;
