@@ -889,19 +889,21 @@ delete_oldest(MDB_txn *txn, MDB_dbi dbi, uint64_t n, uint64_t *done)
  * LMDB reuses a page only once a transaction newer than the one that freed
  * it has committed (the previous meta page still points at it). A small
  * commit right after a prune makes the pruned pages usable at once.
+ * Returns an LMDB code.
  */
-static void
+static int
 writer_touch(struct store *s)
 {
 	MDB_txn *txn;
+	int rc;
 
-	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
-		return;
-	if (meta_put_u64(s, txn, "last_prune", sp_now_wall()) != 0) {
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
+	if ((rc = meta_put_u64(s, txn, "last_prune", sp_now_wall())) != 0) {
 		mdb_txn_abort(txn);
-		return;
+		return rc;
 	}
-	mdb_txn_commit(txn);
+	return mdb_txn_commit(txn);
 }
 
 /*
@@ -941,7 +943,14 @@ writer_prune_full(struct store *s, uint64_t min)
 			mdb_txn_abort(txn);
 		if (rc == 0) {
 			atomic_fetch_add(&s->pruned_full, df + de);
-			writer_touch(s);
+			/* The deletion stands; without the touch its pages are
+			 * reused one commit later. */
+			if ((rc = writer_touch(s)) != 0)
+				writer_log(s,
+				           "committing after pruning (the "
+				           "freed pages wait for the next "
+				           "commit)",
+				           rc);
 			return df + de;
 		}
 		if (rc == MDB_MAP_FULL && cap <= 1 && !grown &&
