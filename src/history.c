@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "spackle/config.h"
+#include "spackle/flow.h"
 #include "spackle/history.h"
+#include "spackle/rules.h"
 
 #define NS_PER_S 1000000000ull
 

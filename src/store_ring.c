@@ -11,6 +11,13 @@
 
 /* ---- table entries ------------------------------------------------------- */
 
+bool
+store_flow_due(const struct flow *f, uint64_t tick, uint64_t now_ns)
+{
+	return f->id % STORE_SWEEP_SLICES == tick % STORE_SWEEP_SLICES &&
+	       f->last_ns + STORE_SWEEP_SLICES * 1000000000ull >= now_ns;
+}
+
 void
 store_flow_from_entry(struct store_flow *r, const struct flow *f,
                       const char *host, const char *exe,

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spackle/flow.h"
 #include "spackle/history.h"
 #include "spackle/rules.h"
 #include "spackle/store.h"
