@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The producers' side of the store: records into lock-free rings, no lock. */
+/* The producers' side of the store: records put into lock-free rings. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
