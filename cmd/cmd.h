@@ -24,7 +24,7 @@ int cmd_audit(int argc, char **argv);
 /* `spackle rules reload`: ask the daemon of -c CONF to reload. */
 int cmd_rules_reload(int argc, char **argv);
 
-/* History from the store, without the daemon (src/history.c). */
+/* History from the store, without the daemon (src/history_*.c). */
 int cmd_log(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 /* `spackle rules suggest`: cmd_rules() hands "suggest" to it. */

@@ -4,11 +4,13 @@
 #define SPACKLE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "spackle/flow.h"
-#include "spackle/rules.h"
 #include "spackle/spackle.h"
+
+struct flow;    /* spackle/flow.h: a live table entry */
+struct ruleset; /* spackle/rules.h: names the deciding rule */
 
 /*
  * The store is one LMDB environment (a directory) with four named databases
@@ -74,12 +76,8 @@
  */
 #define STORE_SWEEP_SLICES 10u
 
-static inline bool
-store_flow_due(const struct flow *f, uint64_t tick, uint64_t now_ns)
-{
-	return f->id % STORE_SWEEP_SLICES == tick % STORE_SWEEP_SLICES &&
-	       f->last_ns + STORE_SWEEP_SLICES * 1000000000ull >= now_ns;
-}
+/* Is f due a periodic update at this tick (wall clock now_ns)? */
+bool store_flow_due(const struct flow *f, uint64_t tick, uint64_t now_ns);
 
 enum store_flow_flag {
 	STORE_FLOW_HIDDEN = 1u << 0,  /* seen on a tap, never on the divert */
@@ -105,7 +103,7 @@ struct store_flow {
 	uint8_t verdict;  /* enum sp_verdict */
 	uint32_t flags;   /* enum store_flow_flag */
 	int32_t pid;      /* -1 unknown */
-	uint32_t uid;     /* FLOW_UID_UNKNOWN unknown */
+	uint32_t uid;     /* UINT32_MAX (FLOW_UID_UNKNOWN) unknown */
 	const char *exe;  /* executable path */
 	const char *host; /* the remote name it was decided with */
 	const char *rule; /* deciding rule as FILE:LINE, or "default" */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "spackle/flow.h"
 #include "spackle/history.h"
 #include "spackle/rules.h"
 #include "spackle/store.h"

@@ -6,9 +6,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spackle/flow.h"
 #include "spackle/history.h"
 #include "spackle/rules.h"
 #include "spackle/store.h"
@@ -30,6 +33,42 @@
 #define NS_PER_MS ((uint64_t)1000000)
 
 static char tmpdir[64];
+
+/*
+ * Fault injection: this program's mdb_put and mdb_txn_commit come before
+ * LMDB's own for the store linked into it. Armed, the commit of the small
+ * transaction that writes meta "last_prune" after a prune fails once, as a
+ * full map or a failed write would make it fail.
+ */
+typedef int (*mdb_put_fn)(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *, unsigned);
+typedef int (*mdb_commit_fn)(MDB_txn *);
+static mdb_put_fn real_put;
+static mdb_commit_fn real_commit;
+static _Atomic bool touch_put, touch_fail;
+static _Atomic unsigned touch_failed;
+
+int
+mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsigned flags)
+{
+	int rc = real_put(txn, dbi, key, data, flags);
+
+	if (rc == 0 && key->mv_size == 10 &&
+	    memcmp(key->mv_data, "last_prune", 10) == 0)
+		atomic_store(&touch_put, true);
+	return rc;
+}
+
+int
+mdb_txn_commit(MDB_txn *txn)
+{
+	if (atomic_exchange(&touch_put, false) &&
+	    atomic_exchange(&touch_fail, false)) {
+		mdb_txn_abort(txn);
+		atomic_fetch_add(&touch_failed, 1);
+		return MDB_MAP_FULL;
+	}
+	return real_commit(txn);
+}
 
 static void
 rm_rf(const char *path)
@@ -44,6 +83,10 @@ static int
 setup(void **state)
 {
 	(void)state;
+	real_put = (mdb_put_fn)dlsym(RTLD_NEXT, "mdb_put");
+	real_commit = (mdb_commit_fn)dlsym(RTLD_NEXT, "mdb_txn_commit");
+	if (real_put == NULL || real_commit == NULL)
+		return -1;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/spackle-store-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
@@ -770,6 +813,56 @@ test_map_full_pinned(void **state)
 	close(done[0]);
 }
 
+/*
+ * The small commit after a prune, which makes the pruned pages reusable at
+ * once, can fail too: the writer logs it and goes on writing, and the pages
+ * are reused one commit later instead.
+ */
+static void
+test_prune_commit_fails(void **state)
+{
+	struct store_config cfg = {0};
+	struct store *s;
+	struct store_stats st;
+	char logpath[256], log[8192];
+	uint64_t last;
+	ssize_t n;
+	int fd, saved;
+
+	(void)state;
+	cfg.max_size = 1u << 20;
+	cfg.queue_bytes = 1u << 20;
+	s = open_store("touch", &cfg);
+	path_in(logpath, sizeof(logpath), "touch.log");
+	fd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	atomic_store(&touch_failed, 0);
+	atomic_store(&touch_fail, true);
+	last = fill(s, 1, 3);
+	store_stats(s, &st);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	close(fd);
+	assert_true(n >= 0);
+	log[n] = '\0';
+	fputs(log, stdout);
+	store_close(s);
+	assert_int_equal(atomic_load(&touch_failed), 1);
+	assert_true(st.pruned_full > 0);
+	assert_non_null(strstr(log, "after pruning"));
+	assert_non_null(strstr(log, "MDB_MAP_FULL"));
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(st.written, last);
+	check_tiny("touch", last);
+}
+
 static void
 test_age_prune(void **state)
 {
@@ -1321,6 +1414,7 @@ main(void)
 	        cmocka_unit_test(test_flush_by_count),
 	        cmocka_unit_test(test_map_full),
 	        cmocka_unit_test(test_map_full_pinned),
+	        cmocka_unit_test(test_prune_commit_fails),
 	        cmocka_unit_test(test_age_prune),
 	        cmocka_unit_test(test_reader_while_writing),
 	        cmocka_unit_test(test_migration_v0),
