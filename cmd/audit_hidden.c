@@ -63,24 +63,15 @@ seen_add(struct divert_seen *s, uint8_t proto, const struct sp_addr *l,
 	d->pkts[1] = in;
 }
 
+/* A flow's protocol as conns and the store print it: a name or a number. */
 static uint8_t
 proto_number(const char *name)
 {
-	static const struct {
-		const char *n;
-		uint8_t v;
-	} t[] = {{"tcp", SP_PROTO_TCP},
-	         {"udp", SP_PROTO_UDP},
-	         {"icmp", SP_PROTO_ICMP},
-	         {"icmp6", SP_PROTO_ICMP6}};
-	size_t i;
+	int num = sp_proto_number(name, true);
 
 	if (name == NULL)
 		return 0;
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(name, t[i].n) == 0)
-			return t[i].v;
-	return (uint8_t)strtoul(name, NULL, 10);
+	return num >= 0 ? (uint8_t)num : (uint8_t)strtoul(name, NULL, 10);
 }
 
 static void

@@ -37,17 +37,12 @@ explain_usage(FILE *f)
 static bool
 parse_proto(const char *s, uint8_t *p)
 {
+	int num = sp_proto_number(s, true);
 	char *end;
 	unsigned long v;
 
-	if (strcmp(s, "tcp") == 0)
-		*p = SP_PROTO_TCP;
-	else if (strcmp(s, "udp") == 0)
-		*p = SP_PROTO_UDP;
-	else if (strcmp(s, "icmp") == 0)
-		*p = SP_PROTO_ICMP;
-	else if (strcmp(s, "icmp6") == 0)
-		*p = SP_PROTO_ICMP6;
+	if (num >= 0)
+		*p = (uint8_t)num;
 	else {
 		v = strtoul(s, &end, 10);
 		if (s[0] < '0' || s[0] > '9' || *end != '\0' || v > 255)

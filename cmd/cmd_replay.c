@@ -114,62 +114,29 @@ replay_view(const struct replay *r, const struct flow *f, struct replay_view *v)
 	rule = f->rule == FLOW_RULE_DEFAULT || r->rules == NULL
 	               ? NULL
 	               : rules_get(r->rules, f->rule);
-	if (rule != NULL)
-		snprintf(v->rule, sizeof(v->rule), "%s:%u", rule->file,
-		         rule->line);
-	else
-		snprintf(v->rule, sizeof(v->rule), "default");
-	v->proto = sp_proto_name(f->key.proto);
-	if (v->proto == NULL) {
-		snprintf(v->pbuf, sizeof(v->pbuf), "%u", f->key.proto);
-		v->proto = v->pbuf;
-	}
+	rules_format_where(v->rule, sizeof(v->rule), rule);
+	v->proto = sp_proto_format(f->key.proto, v->pbuf, sizeof(v->pbuf));
 }
 
+/* A flow as conns shows one, with no process (a capture carries none),
+ * and its packets and bytes summed. */
 static void
 replay_print_json(const struct replay *r, const struct replay_flow *rf)
 {
-	struct replay_view v;
-	json_t *o;
+	struct classify_flow_info fi = {
+	        .host = rf->host, .ppid = -1, .attrib = CLASSIFY_ATTRIB_NONE};
+	const struct flow *f = &rf->f;
+	json_t *o = classify_flow_json(f, &fi, r->rules);
 	char *s;
 
-	replay_view(r, &rf->f, &v);
-	o = json_object();
-	if (sp_proto_name(rf->f.key.proto) != NULL)
-		json_object_set_new(o, "proto", json_string(v.proto));
-	else
-		json_object_set_new(o, "proto", json_integer(rf->f.key.proto));
-	json_object_set_new(o, "src", json_string(v.lbuf));
-	json_object_set_new(o, "sport", json_integer(v.lport));
-	json_object_set_new(o, "dst", json_string(v.rbuf));
-	json_object_set_new(o, "dport", json_integer(v.rport));
-	json_object_set_new(o, "dir", json_string(sp_dir_name(rf->f.dir)));
-	json_object_set_new(o, "host",
-	                    rf->host ? json_string(rf->host) : json_null());
-	json_object_set_new(o, "verdict",
-	                    json_string(sp_verdict_name(rf->f.verdict)));
-	json_object_set_new(o, "rule", json_string(v.rule));
-	json_object_set_new(o, "packets",
-	                    json_integer((json_int_t)(v.pkts_out + v.pkts_in)));
+	if (o == NULL)
+		return;
+	json_object_set_new(
+	        o, "packets",
+	        json_integer((json_int_t)(f->packets[0] + f->packets[1])));
 	json_object_set_new(
 	        o, "bytes",
-	        json_integer((json_int_t)(v.bytes_out + v.bytes_in)));
-	json_object_set_new(o, "packets_out",
-	                    json_integer((json_int_t)v.pkts_out));
-	json_object_set_new(o, "packets_in",
-	                    json_integer((json_int_t)v.pkts_in));
-	json_object_set_new(o, "bytes_out",
-	                    json_integer((json_int_t)v.bytes_out));
-	json_object_set_new(o, "bytes_in",
-	                    json_integer((json_int_t)v.bytes_in));
-	/* A capture carries no process: these stay null. */
-	json_object_set_new(o, "pid", json_null());
-	json_object_set_new(o, "exe", json_null());
-	json_object_set_new(o, "uid", json_null());
-	json_object_set_new(o, "first_ns",
-	                    json_integer((json_int_t)rf->f.first_ns));
-	json_object_set_new(o, "last_ns",
-	                    json_integer((json_int_t)rf->f.last_ns));
+	        json_integer((json_int_t)(f->bytes[0] + f->bytes[1])));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (s != NULL)
 		puts(s);

@@ -47,37 +47,6 @@ save_eq(struct save_view v, const char *s)
 }
 
 /*
- * Protocols by name, the first name of a number being the one
- * iptables-save prints (ICMPv6 as ipv6-icmp); then getprotobyname_r().
- */
-static const struct save_proto {
-	const char *name;
-	uint8_t num;
-} save_protos[] = {
-        {"tcp", SP_PROTO_TCP},
-        {"udp", SP_PROTO_UDP},
-        {"icmp", SP_PROTO_ICMP},
-        {"ipv6-icmp", SP_PROTO_ICMP6},
-        {"icmpv6", SP_PROTO_ICMP6},
-        {"icmp6", SP_PROTO_ICMP6},
-        {"igmp", 2},
-        {"ipencap", 4},
-        {"dccp", 33},
-        {"ipv6", 41},
-        {"gre", 47},
-        {"esp", 50},
-        {"ah", 51},
-        {"ospf", 89},
-        {"pim", 103},
-        {"vrrp", 112},
-        {"l2tp", 115},
-        {"sctp", 132},
-        {"mh", 135},
-        {"udplite", 136},
-};
-#define SAVE_NPROTOS (sizeof(save_protos) / sizeof(save_protos[0]))
-
-/*
  * tok without its quotes and escapes into out (outlen bytes, with the
  * NUL). false when it does not fit.
  */
@@ -133,13 +102,12 @@ save_proto_num(const char *s)
 	char buf[1024];
 	struct save_view v = {s, strlen(s)};
 	uint64_t n;
-	size_t i;
+	int num;
 
 	if (save_number(v, 255, &n))
 		return (int)n;
-	for (i = 0; i < SAVE_NPROTOS; i++)
-		if (strcasecmp(s, save_protos[i].name) == 0)
-			return save_protos[i].num;
+	if ((num = sp_proto_number(s, false)) >= 0)
+		return num;
 	if (getprotobyname_r(s, &pe, buf, sizeof(buf), &res) == 0 &&
 	    res != NULL && res->p_proto >= 0 && res->p_proto <= 255)
 		return res->p_proto;
@@ -150,10 +118,5 @@ save_proto_num(const char *s)
 const char *
 save_proto_name(unsigned num)
 {
-	size_t i;
-
-	for (i = 0; i < SAVE_NPROTOS; i++)
-		if (save_protos[i].num == num)
-			return save_protos[i].name;
-	return NULL;
+	return sp_proto_system_name(num);
 }

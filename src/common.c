@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -173,20 +174,88 @@ sp_dir_name(enum sp_dir d)
 	return "?";
 }
 
+/*
+ * Protocol names, the one table of them: the rule language's four words
+ * first (the names spackle prints), then the other names firewalls and
+ * other tools use for the same numbers (iptables-save prints ICMPv6 as
+ * ipv6-icmp), then other protocols a firewall rule may name.
+ */
+static const struct sp_proto_entry {
+	const char *name;
+	uint8_t num;
+	bool word; /* a word of the rule language (RULES.md) */
+} sp_protos[] = {
+        {"tcp", SP_PROTO_TCP, true},
+        {"udp", SP_PROTO_UDP, true},
+        {"icmp", SP_PROTO_ICMP, true},
+        {"icmp6", SP_PROTO_ICMP6, true},
+        {"ipv6-icmp", SP_PROTO_ICMP6, false},
+        {"icmpv6", SP_PROTO_ICMP6, false},
+        {"igmp", 2, false},
+        {"ipencap", 4, false},
+        {"dccp", 33, false},
+        {"ipv6", 41, false},
+        {"gre", 47, false},
+        {"esp", 50, false},
+        {"ah", 51, false},
+        {"ospf", 89, false},
+        {"pim", 103, false},
+        {"vrrp", 112, false},
+        {"l2tp", 115, false},
+        {"sctp", 132, false},
+        {"mh", 135, false},
+        {"udplite", 136, false},
+};
+#define SP_NPROTOS (sizeof(sp_protos) / sizeof(sp_protos[0]))
+
 const char *
 sp_proto_name(unsigned proto)
 {
-	switch (proto) {
-	case SP_PROTO_TCP:
-		return "tcp";
-	case SP_PROTO_UDP:
-		return "udp";
-	case SP_PROTO_ICMP:
-		return "icmp";
-	case SP_PROTO_ICMP6:
-		return "icmp6";
-	}
+	size_t i;
+
+	for (i = 0; i < SP_NPROTOS && sp_protos[i].word; i++)
+		if (sp_protos[i].num == proto)
+			return sp_protos[i].name;
 	return NULL;
+}
+
+const char *
+sp_proto_format(unsigned proto, char *buf, size_t len)
+{
+	const char *p = sp_proto_name(proto);
+
+	if (p != NULL)
+		return p;
+	snprintf(buf, len, "%u", proto);
+	return buf;
+}
+
+int
+sp_proto_number(const char *name, bool words_only)
+{
+	size_t i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < SP_NPROTOS; i++) {
+		if (words_only && !sp_protos[i].word)
+			break;
+		if ((words_only ? strcmp(name, sp_protos[i].name)
+		                : strcasecmp(name, sp_protos[i].name)) == 0)
+			return sp_protos[i].num;
+	}
+	return -1;
+}
+
+const char *
+sp_proto_system_name(unsigned proto)
+{
+	size_t i;
+
+	for (i = 0; i < SP_NPROTOS; i++)
+		if (!sp_protos[i].word && sp_protos[i].num == proto)
+			return sp_protos[i].name;
+	return sp_proto_name(proto);
 }
 
 static uint64_t

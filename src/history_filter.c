@@ -247,19 +247,6 @@ history_domain(const char *host, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- output ------------------------------------------------------------ */
-
-const char *
-history_proto_str(unsigned proto, char *buf, size_t len)
-{
-	const char *p = sp_proto_name(proto);
-
-	if (p != NULL)
-		return p;
-	snprintf(buf, len, "%u", proto);
-	return buf;
-}
-
 /* ---- the filter -------------------------------------------------------- */
 
 bool

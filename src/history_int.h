@@ -8,9 +8,6 @@
 
 #include "spackle/history.h"
 
-/* An IP protocol's name, or its number in buf. */
-const char *history_proto_str(unsigned proto, char *buf, size_t len);
-
 /* A small string-keyed table for top and suggest (history_map.c). */
 struct history_map_ent {
 	char *key;

@@ -32,7 +32,7 @@ flow_json(const struct store_flow *r)
 	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
 	json_object_set_new(
 	        o, "proto",
-	        json_string(history_proto_str(r->proto, pb, sizeof(pb))));
+	        json_string(sp_proto_format(r->proto, pb, sizeof(pb))));
 	json_object_set_new(
 	        o, "src",
 	        json_string(sp_addr_format(&r->local, ab, sizeof(ab))));
@@ -116,7 +116,7 @@ log_csv(FILE *out, const struct store_flow *r)
 	csv_field(out, history_format_time(r->first_ns, b, sizeof(b)), false);
 	csv_field(out, history_format_time(r->last_ns, b, sizeof(b)), false);
 	fprintf(out, "%" PRIu64 ",", r->id);
-	csv_field(out, history_proto_str(r->proto, pb, sizeof(pb)), false);
+	csv_field(out, sp_proto_format(r->proto, pb, sizeof(pb)), false);
 	csv_field(out, sp_addr_format(&r->local, b, sizeof(b)), false);
 	fprintf(out, "%u,", r->local_port);
 	csv_field(out, sp_addr_format(&r->remote, b, sizeof(b)), false);
@@ -168,7 +168,7 @@ log_text(FILE *out, const struct store_flow *r)
 	        "%s%s%s%s\n",
 	        history_format_time(r->first_ns, tb, sizeof(tb)),
 	        sp_dir_name((enum sp_dir)r->dir),
-	        history_proto_str(r->proto, pb, sizeof(pb)),
+	        sp_proto_format(r->proto, pb, sizeof(pb)),
 	        endpoint(&r->local, r->local_port, lb, sizeof(lb)),
 	        r->dir == SP_DIR_IN ? "<-" : "->",
 	        endpoint(&r->remote, r->remote_port, rb, sizeof(rb)),

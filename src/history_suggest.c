@@ -226,7 +226,7 @@ print_rule(FILE *out, const struct sugg *g)
 	} else if (g->uid != FLOW_UID_UNKNOWN) {
 		fprintf(out, " user %u", g->uid);
 	}
-	fprintf(out, " proto %s", history_proto_str(g->proto, pb, sizeof(pb)));
+	fprintf(out, " proto %s", sp_proto_format(g->proto, pb, sizeof(pb)));
 	if (g->target != NULL)
 		fprintf(out, " to %s%s", g->domain ? "domain " : "", g->target);
 	if (proto_ports(g->proto) && g->nports > 0 && !g->many_ports) {

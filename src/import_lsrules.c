@@ -319,14 +319,6 @@ ls_process(struct ls_rule *lr, const json_t *v)
 static void
 ls_protocol(struct ls_rule *lr, const json_t *v)
 {
-	static const struct {
-		const char *name;
-		int number;
-	} names[] = {
-	        {"tcp", SP_PROTO_TCP},     {"udp", SP_PROTO_UDP},
-	        {"icmp", SP_PROTO_ICMP},   {"icmpv6", SP_PROTO_ICMP6},
-	        {"icmp6", SP_PROTO_ICMP6}, {"any", -1},
-	};
 	char buf[LS_VALUE_TEXT];
 	const char *s;
 	json_int_t n;
@@ -346,11 +338,13 @@ ls_protocol(struct ls_rule *lr, const json_t *v)
 		ls_error(lr, "\"protocol\" is neither a string nor a number");
 		return;
 	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(s, names[i].name) == 0) {
-			lr->u.r.proto = names[i].number;
-			return;
-		}
+	if (strcasecmp(s, "any") == 0) {
+		lr->u.r.proto = -1;
+		return;
+	}
+	if ((n = sp_proto_number(s, false)) >= 0) {
+		lr->u.r.proto = (int)n;
+		return;
 	}
 	n = 0;
 	for (i = 0; s[i] >= '0' && s[i] <= '9' && n <= 255; i++)

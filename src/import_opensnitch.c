@@ -271,35 +271,20 @@ osn_port(struct osn *o, const struct osn_cond *k)
 static void
 osn_proto(struct osn *o, const struct osn_cond *k)
 {
-	/* The protocol names OpenSnitch gives connections: an IPv6 one ends
-	 * in 6, and spackle's protocols cover both families. */
-	static const struct {
-		const char *name;
-		int number;
-	} names[] = {
-	        {"tcp", SP_PROTO_TCP},
-	        {"tcp6", SP_PROTO_TCP},
-	        {"udp", SP_PROTO_UDP},
-	        {"udp6", SP_PROTO_UDP},
-	        {"udplite", 136},
-	        {"udplite6", 136},
-	        {"icmp", SP_PROTO_ICMP},
-	        {"icmp6", SP_PROTO_ICMP6},
-	        {"sctp", 132},
-	        {"sctp6", 132},
-	        {"dccp", 33},
-	        {"dccp6", 33},
-	};
-	char buf[IMPORT_ENTRY_BUF];
+	char buf[IMPORT_ENTRY_BUF], bare[IMPORT_ENTRY_BUF];
 	const char *s = osn_literal(k, buf, sizeof(buf));
-	size_t i;
+	size_t n;
+	int num;
 
-	for (i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(s, names[i].name) != 0)
-			continue;
-		if (osn_once(o, &o->proto_by, k->operand,
-		             o->u.r.proto == names[i].number))
-			o->u.r.proto = names[i].number;
+	/* OpenSnitch names a protocol over IPv6 with a 6: tcp6, udp6. */
+	num = sp_proto_number(s, false);
+	if (num < 0 && s != NULL && (n = strlen(s)) > 1 && s[n - 1] == '6') {
+		snprintf(bare, sizeof(bare), "%.*s", (int)(n - 1), s);
+		num = sp_proto_number(bare, false);
+	}
+	if (num >= 0) {
+		if (osn_once(o, &o->proto_by, k->operand, o->u.r.proto == num))
+			o->u.r.proto = num;
 		return;
 	}
 	import_unit_drop(&o->u, "%s: not a protocol spackle knows", k->text);

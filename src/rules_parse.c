@@ -191,19 +191,14 @@ proto_item(struct rules_parser *ps, struct rules_rule *r)
 	const struct rules_tok *tk = next(ps);
 	unsigned long v;
 	uint16_t p, *set;
+	int num;
 
 	if (tk == NULL || tk->kind != RULES_TOK_WORD)
 		return bad(ps, tk,
 		           "a protocol (tcp, udp, icmp, icmp6, any "
 		           "or a number)");
-	if (strcmp(tk->s, "tcp") == 0)
-		p = SP_PROTO_TCP;
-	else if (strcmp(tk->s, "udp") == 0)
-		p = SP_PROTO_UDP;
-	else if (strcmp(tk->s, "icmp") == 0)
-		p = SP_PROTO_ICMP;
-	else if (strcmp(tk->s, "icmp6") == 0)
-		p = SP_PROTO_ICMP6;
+	if ((num = sp_proto_number(tk->s, true)) >= 0)
+		p = (uint16_t)num;
 	else if (strcmp(tk->s, "any") == 0)
 		p = RULES_PROTO_ANY;
 	else if (parse_number(tk->s, 255, &v))

@@ -58,12 +58,13 @@ store_flow_from_entry(struct store_flow *r, const struct flow *f,
 	r->rule = NULL;
 	if (rule_buf == NULL || rule_len == 0)
 		return;
+	/* FILE:LINE of the deciding rule, or "default". */
 	if (f->rule == FLOW_RULE_DEFAULT) {
-		snprintf(rule_buf, rule_len, "default");
+		rules_format_where(rule_buf, rule_len, NULL);
 		r->rule = rule_buf;
 	} else if (f->rule != FLOW_RULE_NONE && rules != NULL &&
 	           (rr = rules_get(rules, f->rule)) != NULL) {
-		snprintf(rule_buf, rule_len, "%s:%u", rr->file, rr->line);
+		rules_format_where(rule_buf, rule_len, rr);
 		r->rule = rule_buf;
 	}
 }

@@ -4,6 +4,7 @@
 #ifndef SPACKLE_CLASSIFY_H
 #define SPACKLE_CLASSIFY_H
 
+#include <jansson.h>
 #include <pthread.h>
 
 #include "spackle/flow.h"
@@ -232,5 +233,22 @@ const char *classify_flow_exe(const struct classifier *c, const struct flow *f);
 /* All of it (same validity). */
 void classify_flow_info(const struct classifier *c, const struct flow *f,
                         struct classify_flow_info *out);
+
+/* How an owner was found, as conns shows it: "socket", "exited",
+ * "timeout", "unknown". */
+const char *classify_attrib_name(enum classify_attrib a);
+/* Where a name came from: "dns", "sni", "http". */
+const char *classify_name_src_name(enum classify_name_src s);
+
+/*
+ * f as JSON: id, proto, both ends, dir, the process (pid, exe, uid, ppid,
+ * cmdline, procs, attrib; null where fi knows none), host and host_from,
+ * name_wait, verdict, rule (FILE:LINE of rs's rule, "default", or
+ * "pending" while held), monitor, packets and bytes each way, first_ns and
+ * last_ns. fi as classify_flow_info() fills it. NULL out of memory.
+ */
+json_t *classify_flow_json(const struct flow *f,
+                           const struct classify_flow_info *fi,
+                           const struct ruleset *rs);
 
 #endif

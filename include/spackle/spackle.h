@@ -81,6 +81,18 @@ bool sp_verdict_parse(const char *s, enum sp_verdict *v);
 const char *sp_dir_name(enum sp_dir d);
 /* "tcp", "udp", "icmp", "icmp6", or NULL for other numbers. */
 const char *sp_proto_name(unsigned proto);
+/* The name, or the number in buf when it has none ("47"). */
+const char *sp_proto_format(unsigned proto, char *buf, size_t len);
+/*
+ * The number a protocol name stands for, -1 unknown: with words_only, the
+ * rule language's words alone, as written (tcp, udp, icmp, icmp6); else
+ * also the names other tools use (icmpv6, ipv6-icmp, gre, sctp, udplite,
+ * ...), in any case. Numerals are the caller's to read.
+ */
+int sp_proto_number(const char *name, bool words_only);
+/* The name /etc/protocols gives proto, which iptables-save prints
+ * (ipv6-icmp for ICMPv6, gre for 47); NULL when the table has none. */
+const char *sp_proto_system_name(unsigned proto);
 
 /*
  * A whole regular file (no FIFO or device: reading one must not hang) of
