@@ -20,6 +20,7 @@
 #define AUDIT_FLOWS_MAX 65536u /* wire flows kept at most */
 #define AUDIT_GRACE_MS  300    /* after the tap, before reading the divert */
 #define AUDIT_PSOCK_MAX 256    /* packet sockets listed at most */
+#define AUDIT_TELL_FLOWS 256   /* hidden flows told to the daemon at most */
 
 struct audit {
 	struct config cfg;

@@ -162,15 +162,24 @@ audit_print(const struct audit *a)
 void
 audit_tell_daemon(struct audit *a)
 {
-	json_t *req, *r;
+	json_t *req, *r, *flows;
 	const char *why;
 	char err[512] = "out of memory";
+	size_t i;
 
 	if (a->status == NULL)
 		return;
-	req = json_pack("{s:s,s:I,s:b}", "cmd", "audit", "hidden",
+	/* The hidden flows themselves (at most AUDIT_TELL_FLOWS), for the
+	 * store: `spackle log` shows them beside the flows that crossed. */
+	flows = json_array();
+	for (i = 0; flows != NULL && i < json_array_size(a->hidden) &&
+	            i < AUDIT_TELL_FLOWS;
+	     i++)
+		json_array_append(flows, json_array_get(a->hidden, i));
+	req = json_pack("{s:s,s:I,s:b,s:I,s:o*}", "cmd", "audit", "hidden",
 	                (json_int_t)json_array_size(a->hidden), "holes",
-	                a->holes);
+	                a->holes, "watch_s", (json_int_t)a->watch, "flows",
+	                flows);
 	r = req != NULL ? control_request(a->cfg.control, req, err, sizeof(err))
 	                : NULL;
 	if (r == NULL || json_object_get(r, "error") != NULL) {

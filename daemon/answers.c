@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control socket's answers, on the main thread: status, conns, the
  * audit's report, and a reload of the rules. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,9 +217,101 @@ daemon_metrics_status(void *arg)
 	return daemon_status(NULL, arg);
 }
 
+/* An integer member within [lo, hi], or dflt when it is null or absent;
+ * false when it is something else. */
+static bool
+audit_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+          json_int_t dflt, json_int_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v)) {
+		*out = dflt;
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
 /*
- * `spackle audit` reports what it found ({"hidden": N, "holes": B}):
- * status and the metrics show the last report, and the store keeps it.
+ * One hidden flow of an audit's report into a store record: seen on the
+ * wire during the watch, never across the divert. NULL and the reason in
+ * why when a field is missing or wrong.
+ */
+static const char *
+audit_flow_record(const json_t *o, uint64_t now, uint64_t watch_ns,
+                  struct store_flow *r, char *rule, size_t rlen)
+{
+	const char *dir = json_string_value(json_object_get(o, "dir"));
+	const char *pn = json_string_value(json_object_get(o, "proto"));
+	const char *src = json_string_value(json_object_get(o, "src"));
+	const char *dst = json_string_value(json_object_get(o, "dst"));
+	const char *cause = json_string_value(json_object_get(o, "cause"));
+	const json_t *exe = json_object_get(o, "exe");
+	struct sp_addr a, b;
+	json_int_t sport, dport, pkts, bytes, pid, uid;
+	bool in;
+	int proto;
+
+	memset(r, 0, sizeof(*r));
+	if (dir == NULL || (strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0 &&
+	                    strcmp(dir, "forward") != 0))
+		return "\"dir\" is not out, in or forward";
+	if (pn == NULL || (proto = sp_proto_number(pn, true)) < 0)
+		return "\"proto\" is not tcp, udp, icmp or icmp6";
+	if (src == NULL || dst == NULL || !sp_addr_parse(&a, src) ||
+	    !sp_addr_parse(&b, dst))
+		return "\"src\" and \"dst\" must be addresses";
+	if (!audit_int(o, "sport", 0, 65535, -1, &sport) || sport < 0 ||
+	    !audit_int(o, "dport", 0, 65535, -1, &dport) || dport < 0)
+		return "\"sport\" and \"dport\" must be ports";
+	if (!audit_int(o, "packets", 0, INT64_MAX, 0, &pkts) ||
+	    !audit_int(o, "bytes", 0, INT64_MAX, 0, &bytes))
+		return "\"packets\" and \"bytes\" must be counts";
+	if (!audit_int(o, "pid", 1, INT32_MAX, -1, &pid) ||
+	    !audit_int(o, "uid", 0, UINT32_MAX - 1, FLOW_UID_UNKNOWN, &uid))
+		return "\"pid\" and \"uid\" must be ids or null";
+	if (exe != NULL && !json_is_null(exe) && !json_is_string(exe))
+		return "\"exe\" must be a path or null";
+	/* The local end is the source of what left, the destination of
+	 * what came in; forwarded traffic is told from its source. */
+	in = strcmp(dir, "in") == 0;
+	r->id = flow_id_new();
+	r->first_ns = now > watch_ns ? now - watch_ns : now;
+	r->last_ns = now;
+	r->local = in ? b : a;
+	r->remote = in ? a : b;
+	r->local_port = (uint16_t)(in ? dport : sport);
+	r->remote_port = (uint16_t)(in ? sport : dport);
+	r->proto = (uint8_t)proto;
+	r->dir = in ? SP_DIR_IN : SP_DIR_OUT;
+	r->verdict = SP_VERDICT_NONE; /* it never met spackle */
+	r->flags = STORE_FLOW_HIDDEN | STORE_FLOW_ENDED;
+	if (in) {
+		r->packets_in = (uint64_t)pkts;
+		r->bytes_in = (uint64_t)bytes;
+	} else {
+		r->packets_out = (uint64_t)pkts;
+		r->bytes_out = (uint64_t)bytes;
+	}
+	r->pid = (int32_t)pid;
+	r->uid = (uint32_t)uid;
+	r->exe = json_is_string(exe) ? json_string_value(exe) : NULL;
+	snprintf(rule, rlen, "hidden: %s", cause != NULL ? cause : "unknown");
+	r->rule = rule;
+	return NULL;
+}
+
+/*
+ * `spackle audit` reports what it found ({"hidden": N, "holes": B, and
+ * the hidden flows themselves}): status and the metrics show the last
+ * report; the store keeps it as an event, and each hidden flow as a flow
+ * record marked hidden, so `spackle log` shows what passed unseen beside
+ * what crossed. A flow that cannot be read is refused, named in the
+ * answer; the others are kept.
  */
 static json_t *
 daemon_audit_report(const json_t *req, void *arg)
@@ -226,6 +319,13 @@ daemon_audit_report(const json_t *req, void *arg)
 	struct daemon *dm = arg;
 	const json_t *hidden = json_object_get(req, "hidden");
 	const json_t *holes = json_object_get(req, "holes");
+	const json_t *flows = json_object_get(req, "flows"), *f;
+	json_int_t watch_s;
+	struct store_flow r;
+	char rule[64], why[160] = "";
+	const char *bad;
+	size_t i, stored = 0, refused = 0;
+	uint64_t now = sp_now_wall();
 	json_t *o;
 
 	if (!json_is_integer(hidden) || json_integer_value(hidden) < 0 ||
@@ -233,15 +333,40 @@ daemon_audit_report(const json_t *req, void *arg)
 		return json_pack("{s:s}", "error",
 		                 "audit: needs \"hidden\" (a count) and "
 		                 "\"holes\" (true or false)");
-	o = json_pack("{s:I,s:b,s:I}", "hidden", json_integer_value(hidden),
-	              "holes", json_is_true(holes), "at_ns",
-	              (json_int_t)sp_now_wall());
+	if ((flows != NULL && !json_is_array(flows)) ||
+	    !audit_int(req, "watch_s", 0, 86400, 0, &watch_s))
+		return json_pack("{s:s}", "error",
+		                 "audit: \"flows\" must be an array and "
+		                 "\"watch_s\" seconds");
+	json_array_foreach(flows, i, f)
+	{
+		bad = json_is_object(f)
+		              ? audit_flow_record(f, now,
+		                                  (uint64_t)watch_s * NS_PER_S,
+		                                  &r, rule, sizeof(rule))
+		              : "not an object";
+		if (bad == NULL && store_put_flow(dm->sp, &r, 0) == 0) {
+			stored++;
+			continue;
+		}
+		if (refused++ == 0)
+			snprintf(why, sizeof(why), "flows[%zu]: %s", i,
+			         bad != NULL ? bad : "the store's queue is full");
+	}
+	o = json_pack("{s:I,s:b,s:I,s:I}", "hidden", json_integer_value(hidden),
+	              "holes", json_is_true(holes), "at_ns", (json_int_t)now,
+	              "stored", (json_int_t)stored);
 	if (o == NULL)
 		return json_pack("{s:s}", "error", "out of memory");
 	json_decref(dm->last_audit);
 	dm->last_audit = o;
 	daemon_event(dm, STORE_EV_AUDIT, o);
-	return json_pack("{s:b}", "ok", 1);
+	if (refused > 0)
+		log_warn("audit: %zu hidden flow%s not stored: %s", refused,
+		         refused == 1 ? "" : "s", why);
+	return json_pack("{s:b,s:I,s:I,s:s}", "ok", 1, "stored",
+	                 (json_int_t)stored, "refused", (json_int_t)refused,
+	                 "why", why);
 }
 
 static json_t *

@@ -114,6 +114,13 @@ flow_id_next(void)
 	                                 memory_order_relaxed);
 }
 
+uint64_t
+flow_id_new(void)
+{
+	flow_ids_lift();
+	return flow_id_next();
+}
+
 static int
 flow_seed(uint64_t *seed)
 {

@@ -175,7 +175,10 @@ log_text(FILE *out, const struct store_flow *r)
 	        r->host[0] ? r->host : "-",
 	        sp_verdict_name((enum sp_verdict)r->verdict),
 	        r->rule[0] ? r->rule : "-", pk, by, r->exe[0] ? r->exe : "-",
-	        who, (r->flags & STORE_FLOW_MONITOR) ? " [monitor]" : "",
+	        who,
+	        (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
+	        : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
+	                                          : "",
 	        (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
 }
 

@@ -150,6 +150,11 @@ void flow_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *arg),
 
 void flow_table_stats(const struct flow_table *t, struct flow_stats *st);
 
+/* A flow id for a flow no table holds (one the audit saw on the wire
+ * only), from the counter the tables' ids come from: unique, and growing
+ * with the time it was made. */
+uint64_t flow_id_new(void);
+
 /* Remote and local ends of a decided flow (FLOW_F_LOCAL_A says which). */
 void flow_local(const struct flow *f, const struct sp_addr **addr,
                 uint16_t *port);

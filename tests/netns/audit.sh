@@ -264,6 +264,19 @@ if [ -n "$nh" ] && [ "$nh" -ge 2 ] && [ "$mh" = "$nh" ] &&
 else
 	fail holes/metrics "audit found ${nh:-?} hidden, metrics say '${mh}'"
 fi
+# Each hidden flow is a record of the store, marked hidden, so the history
+# shows what passed unseen beside what crossed (and suggest leaves it out).
+hidden_rec() {
+	spk log -c "$CONF" --json | jq -se --arg p "$P_TCP" --argjson u "$HOLE_UID" \
+		'any(.[]; .hidden and (.dport | tostring) == $p and .uid == $u
+		and .verdict == "none" and .rule == "hidden: rule above"
+		and .packets_out > 0)'
+}
+if wait_for 30 eval "hidden_rec >/dev/null 2>&1"; then
+	pass holes/hidden-in-store "$(spk log -c "$CONF" --json | jq -sc --arg p "$P_TCP" '[.[] | select(.hidden and (.dport | tostring) == $p)][0] | {src, dst, dport, uid, exe, rule, packets_out}')"
+else
+	fail holes/hidden-in-store "no hidden record for port $P_TCP in spackle log: $(spk log -c "$CONF" --json | jq -sc '[.[] | select(.hidden)]' 2>&1 | head -c 400)"
+fi
 daemon_stop
 
 # --- 3: steering_repair puts spackle first again -------------------------------

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "divert/nfqueue.c"
+#include "divert/nfqueue_spec.c"
 #include "guard.h"
 
 /* A queue with no socket: only what nfqueue_packet() needs. */
