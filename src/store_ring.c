@@ -45,8 +45,6 @@ store_flow_from_entry(struct store_flow *r, const struct flow *f,
 	r->proto = f->key.proto;
 	r->dir = f->dir;
 	r->verdict = f->verdict;
-	if (f->flags & FLOW_F_HIDDEN)
-		r->flags |= STORE_FLOW_HIDDEN;
 	if (f->flags & FLOW_F_MONITOR)
 		r->flags |= STORE_FLOW_MONITOR;
 	if (f->flags & FLOW_F_EVICTED)

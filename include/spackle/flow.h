@@ -37,7 +37,8 @@ enum flow_class {
 };
 
 enum flow_flag {
-	FLOW_F_HIDDEN = 1u << 0,    /* seen on a tap, never on the divert */
+	/* 1u << 0 is free: a flow seen on a tap only never enters a table;
+	 * the store marks its record STORE_FLOW_HIDDEN (audit's report). */
 	FLOW_F_MONITOR = 1u << 1,   /* decided in monitor mode */
 	FLOW_F_LOCAL_A = 1u << 2,   /* key.a is the local side */
 	FLOW_F_ORIG_A = 1u << 3,    /* key.a sent the first packet */
