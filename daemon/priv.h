@@ -17,7 +17,7 @@
  *   CAP_DAC_READ_SEARCH  listing other users' /proc/PID/fd
  *   CAP_SYS_NICE         the proc connector's readers run SCHED_FIFO (or
  *                        at nice -20), to read a short-lived program's
- *                        /proc before it exits (src/proc.c, cn_sched)
+ *                        /proc before it exits (src/proc_connector.c, cn_sched)
  * Of these, CAP_NET_ADMIN and CAP_NET_RAW are also ambient, so the
  * iptables tools the daemon runs get them (and nothing else).
  */

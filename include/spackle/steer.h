@@ -30,7 +30,7 @@ enum steer_ipt_variant {
 
 /*
  * Kernel side: these run iptables-restore, ip6tables-restore, *-save, nft
- * and iptables -V (fork and exec, no shell; looked up along root's usual
+ * and iptables -V (posix_spawn, no shell; looked up along root's usual
  * PATH, /usr/local/sbin to /bin, not the caller's) in the calling
  * thread's network namespace, and need CAP_NET_ADMIN. They wait for the
  * child with waitpid(): the caller must not reap children it did not
