@@ -17,9 +17,8 @@ void
 audit_steering(struct audit *a)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
-	char desc[512];
-	size_t i, k, f;
-	json_t *hooks = json_array(), *h, *above, *o, *list;
+	size_t i, f;
+	json_t *hooks = json_array(), *h;
 
 	if (steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT) {
 		json_array_append_new(
@@ -38,34 +37,9 @@ audit_steering(struct audit *a)
 	for (i = 0; i < a->chk.n; i++) {
 		const struct fw_hook_check *hc = &a->chk.v[i];
 
-		above = json_array();
-		for (k = 0; k < hc->nabove; k++) {
-			const struct fw_rule *r = &a->rs.v[hc->above[k]];
-
-			fw_rule_describe(r, desc, sizeof(desc));
-			o = json_pack("{s:s,s:I,s:s,s:I,s:I}", "rule", r->spec,
-			              "position", (json_int_t)r->pos, "matches",
-			              desc, "packets", (json_int_t)r->packets,
-			              "bytes", (json_int_t)r->bytes);
-			json_array_append_new(above, o);
-		}
-		h = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:b,s:o,s:b}", "family",
-		              hc->family == AF_INET6 ? "ipv6" : "ipv4", "hook",
-		              hc->hook, "chain", hc->chain, "ok", hc->ok,
-		              "jumps", (json_int_t)hc->jumps, "position",
-		              (json_int_t)hc->jump_pos, "chain_present",
-		              hc->chain_present, "above", above, "first",
-		              hc->jump_pos == 1);
-		list = json_array();
-		for (k = 0; k < hc->nmissing; k++)
-			json_array_append_new(list,
-			                      json_string(hc->missing[k]));
-		json_object_set_new(h, "missing", list);
-		list = json_array();
-		for (k = 0; k < hc->nextra; k++)
-			json_array_append_new(list, json_string(hc->extra[k]));
-		json_object_set_new(h, "extra", list);
-		json_array_append_new(hooks, h);
+		h = fw_hook_check_json(&a->rs, hc);
+		if (h != NULL)
+			json_array_append_new(hooks, h);
 	}
 	json_object_set_new(a->steering, "hooks", hooks);
 	json_object_set_new(a->steering, "ok", json_boolean(a->chk.ok));

@@ -77,9 +77,9 @@ daemon_steering_problems(struct daemon *dm)
 	static const int fams[2] = {AF_INET, AF_INET6};
 	struct fw_ruleset rs = {0};
 	struct fw_steer_check chk = {0};
-	char err[512], *buf, desc[256];
-	json_t *arr = NULL, *h, *above, *list;
-	size_t len, i, k;
+	char err[512], *buf;
+	json_t *arr = NULL, *h;
+	size_t len, i;
 	unsigned f;
 
 	for (f = 0; f < 2; f++) {
@@ -95,31 +95,8 @@ daemon_steering_problems(struct daemon *dm)
 
 		if (hc->ok)
 			continue;
-		above = json_array();
-		for (k = 0; k < hc->nabove; k++) {
-			const struct fw_rule *r = &rs.v[hc->above[k]];
-
-			fw_rule_describe(r, desc, sizeof(desc));
-			json_array_append_new(
-			        above,
-			        json_pack("{s:s,s:s,s:I}", "rule", r->spec,
-			                  "matches", desc, "packets",
-			                  (json_int_t)r->packets));
-		}
-		h = json_pack("{s:s,s:s,s:I,s:I,s:o}", "family",
-		              hc->family == AF_INET6 ? "ipv6" : "ipv4", "hook",
-		              hc->hook, "jumps", (json_int_t)hc->jumps,
-		              "position", (json_int_t)hc->jump_pos, "above",
-		              above);
-		list = json_array();
-		for (k = 0; k < hc->nmissing; k++)
-			json_array_append_new(list,
-			                      json_string(hc->missing[k]));
-		json_object_set_new(h, "missing", list);
-		list = json_array();
-		for (k = 0; k < hc->nextra; k++)
-			json_array_append_new(list, json_string(hc->extra[k]));
-		json_object_set_new(h, "extra", list);
+		if ((h = fw_hook_check_json(&rs, hc)) == NULL)
+			continue;
 		if (arr == NULL)
 			arr = json_array();
 		json_array_append_new(arr, h);
@@ -155,7 +132,10 @@ daemon_check_steering(struct daemon *dm)
 	json_array_foreach(key, i, h)
 	{
 		json_array_foreach(json_object_get(h, "above"), k, r)
-		        json_object_del(r, "packets");
+		{
+			json_object_del(r, "packets");
+			json_object_del(r, "bytes");
+		}
 	}
 	text = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(key);

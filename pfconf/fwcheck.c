@@ -419,3 +419,38 @@ fw_check_steering(const struct config *c, int family,
 			out->ok = false;
 	return rc;
 }
+
+json_t *
+fw_hook_check_json(const struct fw_ruleset *rs, const struct fw_hook_check *hc)
+{
+	json_t *h, *above, *missing, *extra;
+	char desc[512];
+	size_t k;
+
+	above = json_array();
+	for (k = 0; above != NULL && k < hc->nabove; k++) {
+		const struct fw_rule *r = &rs->v[hc->above[k]];
+
+		fw_rule_describe(r, desc, sizeof(desc));
+		json_array_append_new(
+		        above,
+		        json_pack("{s:s,s:I,s:s,s:I,s:I}", "rule", r->spec,
+		                  "position", (json_int_t)r->pos, "matches",
+		                  desc, "packets", (json_int_t)r->packets,
+		                  "bytes", (json_int_t)r->bytes));
+	}
+	missing = json_array();
+	for (k = 0; missing != NULL && k < hc->nmissing; k++)
+		json_array_append_new(missing, json_string(hc->missing[k]));
+	extra = json_array();
+	for (k = 0; extra != NULL && k < hc->nextra; k++)
+		json_array_append_new(extra, json_string(hc->extra[k]));
+	h = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:b,s:b,s:o*,s:o*,s:o*}",
+	              "family", hc->family == AF_INET6 ? "ipv6" : "ipv4",
+	              "hook", hc->hook, "chain", hc->chain, "ok", hc->ok,
+	              "jumps", (json_int_t)hc->jumps, "position",
+	              (json_int_t)hc->jump_pos, "chain_present",
+	              hc->chain_present, "first", hc->jump_pos == 1, "above",
+	              above, "missing", missing, "extra", extra);
+	return h;
+}

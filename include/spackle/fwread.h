@@ -7,6 +7,7 @@
 #ifndef SPACKLE_FWREAD_H
 #define SPACKLE_FWREAD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -168,6 +169,15 @@ struct fw_steer_check {
 int fw_check_steering(const struct config *c, int family,
                       const struct fw_ruleset *rs, struct fw_steer_check *out);
 void fw_steer_check_free(struct fw_steer_check *ch);
+
+/*
+ * One hook's check as `spackle audit --json` and the daemon's tamper
+ * events show it: family, hook, chain, ok, jumps, position, chain_present,
+ * first, above (each rule before the jump: rule, position, matches,
+ * packets, bytes, from rs), missing and extra. NULL out of memory.
+ */
+json_t *fw_hook_check_json(const struct fw_ruleset *rs,
+                           const struct fw_hook_check *hc);
 
 /*
  * iptables-restore --noflush input that puts c's steering for family back

@@ -1085,7 +1085,8 @@ test_check_above(void **state)
 	const struct fw_hook_check *h;
 	struct config c;
 	char *t = golden_load("fwread", "installed.ip4.save", NULL), *rep,
-	     desc[128];
+	     desc[128], *text;
+	json_t *js;
 	int n;
 
 	(void)state;
@@ -1110,6 +1111,20 @@ test_check_above(void **state)
 	assert_int_equal(h->nextra, 0);
 	assert_hook_ok(hook_of(&ch, AF_INET, "INPUT"));
 	assert_hook_ok(hook_of(&ch, AF_INET, "FORWARD"));
+	/* As audit and the daemon's tamper event show it. */
+	js = fw_hook_check_json(&rs, h);
+	assert_non_null(js);
+	text = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_string_equal(
+	        text,
+	        "{\"family\":\"ipv4\",\"hook\":\"OUTPUT\",\"chain\":"
+	        "\"SPACKLE-OUT\",\"ok\":false,\"jumps\":1,\"position\":2,"
+	        "\"chain_present\":true,\"first\":false,\"above\":[{\"rule\":"
+	        "\"-A OUTPUT -m owner --uid-owner 1234 -j ACCEPT\",\"position\":"
+	        "1,\"matches\":\"ACCEPT from uid 1234\",\"packets\":3,"
+	        "\"bytes\":180}],\"missing\":[],\"extra\":[]}");
+	free(text);
+	json_decref(js);
 
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);
