@@ -14,10 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pfconf/steer_err.h"
 #include "spackle/steer_names.h"
 
-static void
-steer_validate_fail(char *err, size_t errlen, const char *fmt, ...)
+void
+steer_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,42 +38,39 @@ steer_validate(const struct config *c, char *err, size_t errlen)
 	unsigned i, j;
 
 	if (c == NULL) {
-		steer_validate_fail(err, errlen, "steering: no configuration");
+		steer_seterr(err, errlen, "steering: no configuration");
 		return -EINVAL;
 	}
 	/* The balanced queues, then the DNS queue. */
 	if (c->queues < 1 || (unsigned long)c->queue_base + c->queues > 65535) {
-		steer_validate_fail(
-		        err, errlen,
-		        "steering: queues %u from queue_base %u do not "
-		        "fit in the queue numbers 0-65535",
-		        c->queues, c->queue_base);
+		steer_seterr(err, errlen,
+		             "steering: queues %u from queue_base %u do not "
+		             "fit in the queue numbers 0-65535",
+		             c->queues, c->queue_base);
 		return -EINVAL;
 	}
 	if (c->hooks == 0 || (c->hooks & ~known) != 0) {
-		steer_validate_fail(err, errlen,
-		                    "steering: hooks must be some of out, in, "
-		                    "forward (bits 0x%x)",
-		                    c->hooks);
+		steer_seterr(err, errlen,
+		             "steering: hooks must be some of out, in, "
+		             "forward (bits 0x%x)",
+		             c->hooks);
 		return -EINVAL;
 	}
 	if (c->failure != CONFIG_FAILURE_OPEN &&
 	    c->failure != CONFIG_FAILURE_CLOSED) {
-		steer_validate_fail(err, errlen,
-		                    "steering: bad failure policy %d",
-		                    (int)c->failure);
+		steer_seterr(err, errlen, "steering: bad failure policy %d",
+		             (int)c->failure);
 		return -EINVAL;
 	}
 	if (c->divert != CONFIG_DIVERT_PACKET &&
 	    c->divert != CONFIG_DIVERT_FLOW) {
-		steer_validate_fail(err, errlen, "steering: bad divert mode %d",
-		                    (int)c->divert);
+		steer_seterr(err, errlen, "steering: bad divert mode %d",
+		             (int)c->divert);
 		return -EINVAL;
 	}
 	if (c->nexempt > CONFIG_EXEMPT_MAX) {
-		steer_validate_fail(err, errlen,
-		                    "steering: %u exemptions, at most %d",
-		                    c->nexempt, CONFIG_EXEMPT_MAX);
+		steer_seterr(err, errlen, "steering: %u exemptions, at most %d",
+		             c->nexempt, CONFIG_EXEMPT_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < c->nexempt; i++) {
@@ -80,30 +78,29 @@ steer_validate(const struct config *c, char *err, size_t errlen)
 		name = c->exempt[i];
 		if (memchr(name, '\0', CONFIG_IFNAME_MAX) == NULL ||
 		    name[0] == '\0') {
-			steer_validate_fail(err, errlen,
-			                    "steering: exemption %u is not an "
-			                    "interface name",
-			                    i + 1);
+			steer_seterr(err, errlen,
+			             "steering: exemption %u is not an "
+			             "interface name",
+			             i + 1);
 			return -EINVAL;
 		}
 		/* A protocol word: one rule per hook, so only once. */
 		for (j = 0; steer_exempt_proto(name) != 0 && j < i; j++) {
 			if (strcmp(c->exempt[j], name) == 0) {
-				steer_validate_fail(err, errlen,
-				                    "steering: exemption %s is "
-				                    "listed twice",
-				                    name);
+				steer_seterr(err, errlen,
+				             "steering: exemption %s is "
+				             "listed twice",
+				             name);
 				return -EINVAL;
 			}
 		}
 		for (s = name; *s; s++) {
 			if (!isalnum((unsigned char)*s) &&
 			    strchr("-_.@", *s) == NULL) {
-				steer_validate_fail(
-				        err, errlen,
-				        "steering: exemption \"%s\" is "
-				        "not an interface name",
-				        name);
+				steer_seterr(err, errlen,
+				             "steering: exemption \"%s\" is "
+				             "not an interface name",
+				             name);
 				return -EINVAL;
 			}
 		}

@@ -37,18 +37,6 @@ static const char *const steer_dirs[] = {
         "/usr/bin",        "/sbin",          "/bin",
 };
 
-void
-steer_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 steer_tool(const char *name, char *path, size_t len)
 {

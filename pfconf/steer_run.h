@@ -6,6 +6,7 @@
 #ifndef SPACKLE_PFCONF_STEER_RUN_H
 #define SPACKLE_PFCONF_STEER_RUN_H
 
+#include "pfconf/steer_err.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,10 +18,6 @@ struct steer_out {
 	size_t errlen;
 	int status; /* exit status, 128 + signal when killed */
 };
-
-/* printf into err (errlen bytes); nothing when err is NULL. */
-void steer_seterr(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
 
 /*
  * Run argv[0] (looked up in root's usual directories) with in as stdin.
