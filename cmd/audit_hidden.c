@@ -110,35 +110,75 @@ seen_store_one(const struct store_flow *r, void *arg)
 {
 	struct divert_seen *s = arg;
 
-	if (r->last_ns >= s->since_ns)
+	/* A hidden flow an earlier audit reported never crossed. */
+	if (r->last_ns >= s->since_ns && !(r->flags & STORE_FLOW_HIDDEN))
 		seen_add(s, r->proto, &r->local, r->local_port, &r->remote,
 		         r->remote_port, r->packets_out, r->packets_in);
 	return 0;
 }
 
+/* The order of divert flows by their tuple, for seen_sort/seen_lookup. */
+static int
+seen_key_cmp(uint8_t pa, const struct sp_addr *la, uint16_t lpa,
+             const struct sp_addr *ra, uint16_t rpa, const struct dflow *d)
+{
+	int c;
+
+	if (pa != d->proto)
+		return pa < d->proto ? -1 : 1;
+	if (lpa != d->lport)
+		return lpa < d->lport ? -1 : 1;
+	if (rpa != d->rport)
+		return rpa < d->rport ? -1 : 1;
+	if ((c = memcmp(la, &d->local, sizeof(*la))) != 0)
+		return c;
+	return memcmp(ra, &d->remote, sizeof(*ra));
+}
+
+static int
+seen_cmp(const void *x, const void *y)
+{
+	const struct dflow *a = x;
+
+	return seen_key_cmp(a->proto, &a->local, a->lport, &a->remote, a->rport,
+	                    y);
+}
+
+/* Sorted by tuple once every record is in, so a lookup is a search. */
+static void
+seen_sort(struct divert_seen *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
+}
+
 /* The divert's packets of wire flow f, each way, summed over its
- * records; false when the divert never saw it. */
+ * records (a flow may have several: live, and stored); false when the
+ * divert never saw it. */
 static bool
 seen_lookup(const struct divert_seen *s, const struct wflow *f,
             uint64_t pkts[2])
 {
-	bool any = false;
-	size_t i;
+	size_t lo = 0, hi = s->n, mid;
 
 	pkts[0] = pkts[1] = 0;
-	for (i = 0; i < s->n; i++) {
-		const struct dflow *d = &s->v[i];
-
-		if (d->proto != f->proto || d->lport != f->lport ||
-		    d->rport != f->rport ||
-		    memcmp(&d->local, &f->local, sizeof(d->local)) != 0 ||
-		    memcmp(&d->remote, &f->remote, sizeof(d->remote)) != 0)
-			continue;
-		pkts[0] += d->pkts[0];
-		pkts[1] += d->pkts[1];
-		any = true;
+	/* The first record not below f's tuple. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (seen_key_cmp(f->proto, &f->local, f->lport, &f->remote,
+		                 f->rport, &s->v[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return any;
+	for (mid = lo;
+	     mid < s->n && seen_key_cmp(f->proto, &f->local, f->lport,
+	                                &f->remote, f->rport, &s->v[mid]) == 0;
+	     mid++) {
+		pkts[0] += s->v[mid].pkts[0];
+		pkts[1] += s->v[mid].pkts[1];
+	}
+	return mid > lo;
 }
 
 /* ---- packet sockets ----------------------------------------------------- */
@@ -473,6 +513,7 @@ audit_hidden(struct audit *a)
 		store_reader_flows(sr, true, seen_store_one, &seen, NULL);
 	else
 		json_array_append_new(a->notes, json_sprintf("store: %s", err));
+	seen_sort(&seen);
 	if (proc_new(&proc, &pc, err, sizeof(err)) == 0)
 		pq = proc_query_new(proc, err, sizeof(err));
 	ps = calloc(AUDIT_PSOCK_MAX, sizeof(*ps));
