@@ -50,8 +50,12 @@ config_defaults(struct config *c)
 	c->queues = n > 0 && n <= 64 ? (unsigned)n : 1;
 	c->queue_base = 4200;
 	c->hooks = CONFIG_HOOK_OUT | CONFIG_HOOK_IN;
-	snprintf(c->exempt[0], sizeof(c->exempt[0]), "lo");
+	snprintf(c->exempt[0], sizeof(c->exempt[0]), "%s",
+	         CONFIG_LOOPBACK_IFNAME);
 	c->nexempt = 1;
+	snprintf(c->tun_name, sizeof(c->tun_name), "%s", CONFIG_TUN_NAME);
+	sp_addr_parse(&c->tun_peer4, CONFIG_TUN_PEER4);
+	sp_addr_parse(&c->tun_peer6, CONFIG_TUN_PEER6);
 	c->attrib_timeout_ms = CONFIG_ATTRIB_TIMEOUT_MS;
 	c->firewall = CONFIG_FIREWALL_AUTO;
 	c->db_max_size = STORE_DEFAULT_MAX_SIZE;
@@ -232,6 +236,125 @@ config_exempt(struct config_ctx *x, const char *key, const char *tok)
 	}
 	snprintf(x->c->exempt[x->c->nexempt++], CONFIG_IFNAME_MAX, "%s", tok);
 	return true;
+}
+
+/*
+ * tun_name: an interface name as `exempt` takes one; on macOS, where the
+ * kernel names every tunnel, utunN (N without leading zeros).
+ */
+static void
+config_tun_name(struct config_ctx *x, const char *key, const char *v)
+{
+	const char *s;
+
+	if (v[0] == '\0' || strlen(v) >= CONFIG_IFNAME_MAX) {
+		config_error(x,
+		             "%s: \"%s\" is not an interface name (1 to 15 "
+		             "characters)",
+		             key, v);
+		return;
+	}
+	for (s = v; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("-_.@", *s)) {
+			config_error(x,
+			             "%s: \"%s\" is not an interface name "
+			             "(letters, digits, - _ . @)",
+			             key, v);
+			return;
+		}
+	}
+#ifdef __APPLE__
+	if (strncmp(v, "utun", 4) != 0 || !isdigit((unsigned char)v[4]) ||
+	    (v[4] == '0' && v[5] != '\0') ||
+	    strspn(v + 4, "0123456789") != strlen(v + 4)) {
+		config_error(x, "%s: \"%s\": macOS names its tunnels utunN",
+		             key, v);
+		return;
+	}
+#endif
+	snprintf(x->c->tun_name, sizeof(x->c->tun_name), "%s", v);
+}
+
+/* Why a can be no tunnel peer, or NULL when it can. */
+static const char *
+config_peer_bad(const struct sp_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *v4 = a->b + 12;
+
+	if (a->family == AF_INET) {
+		if (memcmp(v4, zero, 4) == 0)
+			return "the unspecified address";
+		if (v4[0] == 127)
+			return "a loopback address";
+		if (v4[0] >= 224)
+			return "a multicast or reserved address";
+		return NULL;
+	}
+	if (memcmp(a->b, zero, 16) == 0)
+		return "the unspecified address";
+	if (memcmp(a->b, zero, 15) == 0 && a->b[15] == 1)
+		return "the loopback address";
+	if (a->b[0] == 0xff)
+		return "a multicast address";
+	if (memcmp(a->b, zero, 10) == 0 && a->b[10] == 0xff && a->b[11] == 0xff)
+		return "an IPv4-mapped address";
+	return NULL;
+}
+
+/* tun_peer = IPV4, IPV6 (either order): one unicast address of each. */
+static void
+config_tun_peer(struct config_ctx *x, const char *key, char *v)
+{
+	struct sp_addr a, p4 = {0}, p6 = {0};
+	char *save = NULL, *tok;
+	const char *why;
+	char msg[96];
+	unsigned n = 0;
+
+	for (tok = strtok_r(v, ", \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		if (++n > 2) {
+			config_error(x,
+			             "%s: more than two addresses (at \"%s\"): "
+			             "give one IPv4 and one IPv6",
+			             key, tok);
+			return;
+		}
+		if (!sp_addr_parse(&a, tok)) {
+			config_error(
+			        x, "%s: \"%s\" is not an IPv4 or IPv6 address",
+			        key, tok);
+			return;
+		}
+		if ((why = config_peer_bad(&a)) != NULL) {
+			snprintf(msg, sizeof(msg), "%s is %s", tok, why);
+			config_error(x, "%s: %s, not a tunnel's peer", key,
+			             msg);
+			return;
+		}
+		if ((a.family == AF_INET ? p4 : p6).family != 0) {
+			config_error(x,
+			             "%s: two %s addresses: give one IPv4 "
+			             "and one IPv6",
+			             key,
+			             a.family == AF_INET ? "IPv4" : "IPv6");
+			return;
+		}
+		if (a.family == AF_INET)
+			p4 = a;
+		else
+			p6 = a;
+	}
+	if (p4.family == 0 || p6.family == 0) {
+		config_error(x,
+		             "%s: needs one IPv4 and one IPv6 address (%s "
+		             "is missing)",
+		             key, p4.family == 0 ? "IPv4" : "IPv6");
+		return;
+	}
+	x->c->tun_peer4 = p4;
+	x->c->tun_peer6 = p6;
 }
 
 static bool
@@ -441,7 +564,11 @@ config_set(struct config_ctx *x, const char *key, char *v)
 	} else if (strcmp(key, "exempt") == 0) {
 		c->nexempt = 0;
 		config_list(x, key, v, config_exempt);
-	} else if (strcmp(key, "db_max_size") == 0)
+	} else if (strcmp(key, "tun_name") == 0)
+		config_tun_name(x, key, v);
+	else if (strcmp(key, "tun_peer") == 0)
+		config_tun_peer(x, key, v);
+	else if (strcmp(key, "db_max_size") == 0)
 		config_scaled(x, key, v, false, STORE_MIN_MAX_SIZE, 1ull << 40,
 		              &c->db_max_size);
 	else if (strcmp(key, "db_max_age") == 0)
@@ -606,6 +733,7 @@ void
 config_print(FILE *f, const struct config *c)
 {
 	static const char *const fw[] = {"auto", "iptables", "nft"};
+	char p4[INET6_ADDRSTRLEN], p6[INET6_ADDRSTRLEN];
 	unsigned i;
 	bool first = true;
 
@@ -635,6 +763,10 @@ config_print(FILE *f, const struct config *c)
 	for (i = 0; i < c->nexempt; i++)
 		fprintf(f, "%s %s", i ? "," : "", c->exempt[i]);
 	fprintf(f, "\nfirewall = %s\n", fw[c->firewall]);
+	fprintf(f, "tun_name = %s\n", c->tun_name);
+	fprintf(f, "tun_peer = %s, %s\n",
+	        sp_addr_format(&c->tun_peer4, p4, sizeof(p4)),
+	        sp_addr_format(&c->tun_peer6, p6, sizeof(p6)));
 	fprintf(f, "db_max_size = %llu\n", (unsigned long long)c->db_max_size);
 	fprintf(f, "db_max_age = %llus\n", (unsigned long long)c->db_max_age);
 	fprintf(f, "store_flush_ms = %u\n", c->store_flush_ms);

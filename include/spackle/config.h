@@ -21,6 +21,30 @@
 
 #define CONFIG_ATTRIB_TIMEOUT_MS 50 /* attrib_timeout_ms's default */
 
+/*
+ * The loopback interface, exempt by default, and the tunnel spackle opens
+ * (`tun_name`): macOS names its tunnels utunN and spackle asks for that
+ * unit; elsewhere a tun device of spackle's own name (no Linux backend
+ * opens it yet; OpenBSD diverts without one).
+ */
+#if defined(__APPLE__)
+#define CONFIG_LOOPBACK_IFNAME "lo0"
+#define CONFIG_TUN_NAME        "utun99"
+#elif defined(__OpenBSD__)
+#define CONFIG_LOOPBACK_IFNAME "lo0"
+#define CONFIG_TUN_NAME        "spackle0"
+#else
+#define CONFIG_LOOPBACK_IFNAME "lo"
+#define CONFIG_TUN_NAME        "spackle0"
+#endif
+/*
+ * `tun_peer`: the far end of the tunnel, one IPv4 and one IPv6 address,
+ * the next hops pf's route-to sends the diverted packets to (docs/
+ * steering.md). Link-local, so they never meet a routed address.
+ */
+#define CONFIG_TUN_PEER4 "169.254.42.2"
+#define CONFIG_TUN_PEER6 "fe80::2a:2"
+
 #define CONFIG_USER_MAX    33     /* a user name, as useradd allows */
 #define CONFIG_USER_ROOT   "root" /* `user = root`: no privilege drop */
 #define CONFIG_METRICS_MAX 64     /* "[v6 address]:port" */
@@ -63,6 +87,9 @@ struct config {
 	/* Deadline of one process attribution, ms (docs/attribution.md). */
 	unsigned attrib_timeout_ms;
 	enum config_firewall firewall;
+	/* The tunnel of the pf-macos steering: its name and its peers. */
+	char tun_name[CONFIG_IFNAME_MAX];
+	struct sp_addr tun_peer4, tun_peer6;
 	/* Put spackle's steering back first when someone changes it. */
 	bool steering_repair;
 	/* The store (docs/store.md) and the capture of denied packets. */

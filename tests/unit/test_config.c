@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,9 @@ test_defaults(void **state)
 	assert_int_equal(c.nexempt, 1);
 	assert_string_equal(c.exempt[0], "lo");
 	assert_int_equal(c.firewall, CONFIG_FIREWALL_AUTO);
+	assert_string_equal(c.tun_name, "spackle0");
+	assert_int_equal(c.tun_peer4.family, AF_INET);
+	assert_int_equal(c.tun_peer6.family, AF_INET6);
 }
 
 static void
@@ -180,6 +184,112 @@ test_exempt_words(void **state)
 	        parse(&c, "exempt = lo, lo, ICMP, icmp6\n", err, sizeof(err)),
 	        0);
 	assert_int_equal(c.nexempt, 4);
+}
+
+/* c's tun_peer as config_print writes it: "A, B". */
+static const char *
+peers(const struct config *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s, %s",
+	         sp_addr_format(&c->tun_peer4, a, sizeof(a)),
+	         sp_addr_format(&c->tun_peer6, b, sizeof(b)));
+	return buf;
+}
+
+/*
+ * tun_name and tun_peer (the pf-macos steering's tunnel): an interface
+ * name; one IPv4 and one IPv6 unicast address in either order. Both
+ * print back and read again the same.
+ */
+static void
+test_tun_keys(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+	        {"tun_name =\n",
+	         "t.conf:1: tun_name: \"\" is not an interface"},
+	        {"tun_name = utun1234567890123\n",
+	         "t.conf:1: tun_name: \"utun1234567890123\" is not an "
+	         "interface name (1 to 15"},
+	        {"tun_name = ut un\n", "t.conf:1: tun_name: \"ut un\" is not"},
+	        {"tun_name = tun/0\n", "(letters, digits, - _ . @)"},
+	        {"tun_peer = 169.254.1.1\n",
+	         "t.conf:1: tun_peer: needs one IPv4 and one IPv6 address "
+	         "(IPv6 is missing)"},
+	        {"tun_peer = fe80::1\n", "(IPv4 is missing)"},
+	        {"tun_peer =\n", "(IPv4 is missing)"},
+	        {"tun_peer = 10.0.0.1, 10.0.0.2\n",
+	         "t.conf:1: tun_peer: two IPv4 addresses"},
+	        {"tun_peer = fe80::1 fe80::2\n", "two IPv6 addresses"},
+	        {"tun_peer = 10.0.0.1, fe80::1, 10.0.0.2\n",
+	         "more than two addresses (at \"10.0.0.2\")"},
+	        {"tun_peer = 10.0.0.1, peer\n",
+	         "t.conf:1: tun_peer: \"peer\" is not an IPv4 or IPv6 address"},
+	        {"tun_peer = 10.0.0.1/32, fe80::1\n", "\"10.0.0.1/32\" is not"},
+	        {"tun_peer = 0.0.0.0, fe80::1\n",
+	         "t.conf:1: tun_peer: 0.0.0.0 is the unspecified address, not "
+	         "a tunnel's peer"},
+	        {"tun_peer = 127.0.0.2, fe80::1\n", "is a loopback address"},
+	        {"tun_peer = 224.0.0.1, fe80::1\n",
+	         "is a multicast or reserved address"},
+	        {"tun_peer = 255.255.255.255, fe80::1\n",
+	         "multicast or reserved"},
+	        {"tun_peer = 10.0.0.1, ::\n", ":: is the unspecified address"},
+	        {"tun_peer = 10.0.0.1, ::1\n", "::1 is the loopback address"},
+	        {"tun_peer = 10.0.0.1, ff02::1\n", "is a multicast address"},
+	        {"tun_peer = 10.0.0.1, ::ffff:10.0.0.2\n",
+	         "is an IPv4-mapped address"},
+	};
+	struct config c, again;
+	char err[512], out[2048], p[128];
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(peers(&c, p, sizeof(p)),
+	                    "169.254.42.2, fe80::2a:2");
+	assert_int_equal(parse(&c,
+	                       "tun_name = utun7\n"
+	                       "tun_peer = fe80::1:2,169.254.7.2\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c.tun_name, "utun7");
+	assert_string_equal(peers(&c, p, sizeof(p)), "169.254.7.2, fe80::1:2");
+	f = fmemopen(out, sizeof(out), "w");
+	config_print(f, &c);
+	fclose(f);
+	assert_non_null(strstr(out, "\ntun_name = utun7\n"));
+	assert_non_null(strstr(out, "\ntun_peer = 169.254.7.2, fe80::1:2\n"));
+	config_defaults(&again);
+	assert_int_equal(parse(&again, out, err, sizeof(err)), 0);
+	assert_string_equal(again.tun_name, "utun7");
+	assert_true(sp_addr_equal(&again.tun_peer4, &c.tun_peer4));
+	assert_true(sp_addr_equal(&again.tun_peer6, &c.tun_peer6));
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		if (parse(&c, bad[i].text, err, sizeof(err)) != -1)
+			fail_msg("case %zu (%s) was taken", i, bad[i].text);
+		if (strstr(err, bad[i].err) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err,
+			         bad[i].err);
+		/* Nothing applied. */
+		assert_string_equal(c.tun_name, "spackle0");
+		assert_string_equal(peers(&c, p, sizeof(p)),
+		                    "169.254.42.2, fe80::2a:2");
+	}
+	/* A reload names them as needing a restart. */
+	config_defaults(&c);
+	again = c;
+	assert_int_equal(parse(&again, "tun_name = tun5\n", err, sizeof(err)),
+	                 0);
+	assert_int_equal(config_changed_keys(&c, &again, out, sizeof(out)), 1);
+	assert_string_equal(out, "tun_name");
 }
 
 static void
@@ -406,6 +516,7 @@ main(void)
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_errors_name_the_line),
 	        cmocka_unit_test(test_exempt_words),
+	        cmocka_unit_test(test_tun_keys),
 	        cmocka_unit_test(test_load_file),
 	        cmocka_unit_test(test_store_keys),
 	        cmocka_unit_test(test_service_keys),
