@@ -174,6 +174,8 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 {
 	struct pf_rule_counters *r;
 	struct pf_view t;
+	uint64_t ev, packets, bytes, states, uid, pid, creations = 0;
+	bool creations_seen = false;
 	size_t i;
 	int rc;
 
@@ -192,13 +194,17 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 			               r->nr);
 		v.p = t.p; /* read the key again with its number */
 		v.n += t.n;
-		if ((rc = pf_field(x, &v, "Evaluations:", NULL,
-		                   &r->evaluations)) < 0 ||
-		    (rc = pf_field(x, &v, "Packets:", NULL, &r->packets)) < 0 ||
-		    (rc = pf_field(x, &v, "Bytes:", NULL, &r->bytes)) < 0 ||
-		    (rc = pf_field(x, &v, "States:", NULL, &r->states)) < 0 ||
+		/* Kept only when the whole line reads. */
+		if ((rc = pf_field(x, &v, "Evaluations:", NULL, &ev)) < 0 ||
+		    (rc = pf_field(x, &v, "Packets:", NULL, &packets)) < 0 ||
+		    (rc = pf_field(x, &v, "Bytes:", NULL, &bytes)) < 0 ||
+		    (rc = pf_field(x, &v, "States:", NULL, &states)) < 0 ||
 		    (rc = pf_close(x, &v)) < 0)
 			return rc;
+		r->evaluations = ev;
+		r->packets = packets;
+		r->bytes = bytes;
+		r->states = states;
 		x->counted = true;
 		return 0;
 	}
@@ -209,18 +215,23 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 		if (x->inserted)
 			return pf_fail(x, "a second Inserted line for @%u",
 			               r->nr);
-		if ((rc = pf_field(x, &v, "uid", NULL, &r->uid)) < 0 ||
-		    (rc = pf_field(x, &v, "pid", NULL, &r->pid)) < 0)
+		/* Kept only when the whole line reads. */
+		if ((rc = pf_field(x, &v, "uid", NULL, &uid)) < 0 ||
+		    (rc = pf_field(x, &v, "pid", NULL, &pid)) < 0)
 			return rc;
 		pf_skip_blanks(&v);
 		if (v.n > 0 && *v.p != ']') {
 			if ((rc = pf_field(x, &v, "State",
-			                   "Creations:", &r->creations)) < 0)
+			                   "Creations:", &creations)) < 0)
 				return rc;
-			r->has_creations = true;
+			creations_seen = true;
 		}
 		if ((rc = pf_close(x, &v)) < 0)
 			return rc;
+		r->uid = uid;
+		r->pid = pid;
+		r->creations = creations;
+		r->has_creations = creations_seen;
 		r->has_inserted = true;
 		x->inserted = true;
 		return 0;
@@ -386,7 +397,7 @@ pf_counters_parse(const char *text, size_t len, struct pf_counters *pc,
 		line.p = text;
 		line.n = nl != NULL ? (size_t)(nl - text) : len;
 		if ((rc = pf_line(&x, line)) < 0)
-			return rc;
+			goto fail;
 		if (nl == NULL)
 			break;
 		len -= line.n + 1;
@@ -394,12 +405,20 @@ pf_counters_parse(const char *text, size_t len, struct pf_counters *pc,
 	}
 	if (x.have_rule && !x.counted) {
 		x.line = pf_last(&x)->line;
-		return pf_fail(&x,
-		               "@%u has no counters (output cut short, or "
-		               "not pfctl -vvsr)",
-		               pf_last(&x)->nr);
+		rc = pf_fail(&x,
+		             "@%u has no counters (output cut short, or "
+		             "not pfctl -vvsr)",
+		             pf_last(&x)->nr);
+		goto fail;
 	}
 	return 0;
+fail:
+	/* pc keeps whole rules only, not one that lacks its counters. */
+	if (x.have_rule && !x.counted) {
+		free(pf_last(&x)->text);
+		pc->n--;
+	}
+	return rc;
 }
 
 void

@@ -52,7 +52,8 @@ struct pf_counters {
  * may be NULL when len is 0), appending its rules to pc. The text is
  * another program's, read as untrusted: a line that is not what pfctl
  * prints is an error, -EINVAL with "line N: what" in err (err may be
- * NULL), and pc keeps the rules before it. Errors: a NUL or control
+ * NULL), and pc keeps the whole rules before it (a rule whose counters
+ * were not read by then is dropped). Errors: a NUL or control
  * byte; a line longer than PF_LINE_MAX; a rule without its number (not
  * -vv output), with numbers that do not increase, with no text, a label
  * without its closing quote or longer than PF_LABEL_MAX - 1; counters

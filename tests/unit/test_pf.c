@@ -739,12 +739,13 @@ test_read_api(void **state)
 	                         "4294967299\n");
 	free(out);
 
-	/* Appended: rules before a bad line stay, numbered anew. */
+	/* Appended: whole rules before a bad line stay, the one whose
+	 * counters were bad does not. */
 	assert_int_equal(pf_counters_parse(bad_after, sizeof(bad_after) - 1,
 	                                   &pc, err, sizeof(err)),
 	                 -EINVAL);
 	assert_string_equal(err, "line 4: \"x\" is not a number");
-	assert_int_equal(pc.n, 5);
+	assert_int_equal(pc.n, 4);
 	assert_int_equal(pc.v[3].nr, 8);
 	pf_counters_free(&pc);
 	assert_int_equal(pc.n, 0);
