@@ -20,6 +20,9 @@ int cmd_status(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
 /* `spackle audit` (cmd/cmd_audit.c). */
 int cmd_audit(int argc, char **argv);
+/* `spackle steering print` (cmd/cmd_steering.c): a firewall's rules as
+ * text, touching no firewall. */
+int cmd_steering(int argc, char **argv);
 
 /* `spackle rules reload`: ask the daemon of -c CONF to reload. */
 int cmd_rules_reload(int argc, char **argv);

@@ -27,6 +27,8 @@ static const struct subcommand subcommands[] = {
         {"replay", cmd_replay, "run the classifier and rules over a capture"},
         {"rules", cmd_rules,
          "check, print or reload rules (check, print, reload)"},
+        {"steering", cmd_steering,
+         "print the rules spackle would load into a firewall"},
         {"explain", cmd_explain,
          "which rule decides a described flow, and why"},
         {"import", cmd_import,

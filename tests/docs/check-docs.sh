@@ -11,8 +11,8 @@
 #   4. every key the config parser (src/config.c) knows is an entry of
 #      spackle.conf.5;
 #   5. the completion (etc/bash-completion/spackle) offers the subcommands,
-#      the second words of rules and import, and the values of --verdict
-#      and import hosts --action.
+#      the second words of rules, steering and import, and the values of
+#      --verdict, import hosts --action and steering print --firewall.
 #
 # Prints each failure, then "docs: N checks passed"; exits 1 on any failure.
 set -eu
@@ -222,6 +222,9 @@ else
 	offers "spackle import" lsrules opensnitch hosts
 	offers "spackle log --verdict" allow deny reject
 	offers "spackle import hosts --action" deny reject
+	offers "spackle steering" print
+	offers "spackle steering print" --firewall --config
+	offers "spackle steering print --firewall" pf-macos pf-openbsd iptables nft
 fi
 
 # ---- the end --------------------------------------------------------------
