@@ -25,9 +25,16 @@ static const enum steer_pf_flavour flavours[] = {STEER_PF_MACOS,
 /* The golden files' name for a flavour: NAME.macos.ok, NAME.openbsd.ok. */
 static const char *const flavour_files[] = {"macos", "openbsd"};
 
+/* qsort's comparison takes pointers to the elements. */
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The files of tests/golden/pf/SUB ending in suffix, sorted; NULL-ended. */
 static char **
-golden_list(const char *sub, const char *suffix)
+golden_names(const char *sub, const char *suffix)
 {
 	char dir[4096], **v = NULL;
 	size_t n = 0, sl = strlen(suffix), len;
@@ -35,8 +42,7 @@ golden_list(const char *sub, const char *suffix)
 	DIR *d;
 
 	golden_path(dir, sizeof(dir), "pf", sub);
-	d = opendir(dir);
-	if (d == NULL)
+	if ((d = opendir(dir)) == NULL)
 		fail_msg("%s: cannot open: %s", dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		len = strlen(e->d_name);
@@ -45,30 +51,11 @@ golden_list(const char *sub, const char *suffix)
 		v = realloc(v, (n + 2) * sizeof(*v));
 		assert_non_null(v);
 		v[n] = strdup(e->d_name);
-		assert_non_null(v[n]);
-		n++;
+		assert_non_null(v[n++]);
 	}
 	closedir(d);
 	assert_true(n > 0);
 	v[n] = NULL;
-	return v;
-}
-
-/* qsort's comparison takes pointers to the elements. */
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char **
-golden_names(const char *sub, const char *suffix)
-{
-	char **v = golden_list(sub, suffix);
-	size_t n = 0;
-
-	while (v[n] != NULL)
-		n++;
 	qsort(v, n, sizeof(*v), cmp_names);
 	return v;
 }
@@ -83,12 +70,12 @@ names_free(char **v)
 	free(v);
 }
 
+/* Is tests/golden/pf/REL there? */
 static bool
-golden_exists(const char *sub, const char *name)
+golden_exists(const char *rel)
 {
-	char rel[512], path[4096];
+	char path[4096];
 
-	snprintf(rel, sizeof(rel), "%s/%s", sub, name);
 	golden_path(path, sizeof(path), "pf", rel);
 	return access(path, F_OK) == 0;
 }
@@ -142,7 +129,9 @@ test_anchor_golden(void **state)
 {
 	char **confs = golden_names("anchor", ".conf"), base[256], ok[300],
 	     bad[300], err[512], *text;
+	const char *name;
 	struct config c;
+	bool has_ok, has_bad;
 	size_t i, k;
 	int rc, vrc;
 
@@ -156,42 +145,35 @@ test_anchor_golden(void **state)
 			         flavour_files[k]);
 			snprintf(bad, sizeof(bad), "anchor/%s.%s.err", base,
 			         flavour_files[k]);
+			has_ok = golden_exists(ok);
+			has_bad = golden_exists(bad);
+			if (!updating() && has_ok == has_bad)
+				fail_msg("%s: want exactly one of %s and %s",
+				         confs[i], ok, bad);
 			vrc = steer_pf_validate(&c, flavours[k], err,
 			                        sizeof(err));
 			text = anchor(&c, flavours[k], &rc);
 			/* The generator validates as validate does. */
 			assert_int_equal(rc, vrc);
-			if (!updating() &&
-			    golden_exists("anchor", strchr(ok, '/') + 1) ==
-			            golden_exists("anchor",
-			                          strchr(bad, '/') + 1))
-				fail_msg("%s: want exactly one of %s and %s",
-				         confs[i], ok, bad);
 			if (vrc == 0) {
-				if (!updating() &&
-				    !golden_exists("anchor",
-				                   strchr(ok, '/') + 1))
-					fail_msg("%s, %s: refused nothing, "
-					         "but %s is there",
-					         confs[i], flavour_files[k],
-					         bad);
+				if (!updating() && !has_ok)
+					fail_msg("%s: refused nothing, but %s "
+					         "is there",
+					         confs[i], bad);
 				golden_check("pf", ok, text);
 			} else {
 				assert_int_equal(vrc, -EINVAL);
 				assert_string_equal(text, "");
-				if (!updating() &&
-				    !golden_exists("anchor",
-				                   strchr(bad, '/') + 1))
-					fail_msg("%s, %s: refused: %s",
+				if (!updating() && !has_bad)
+					fail_msg("%s: %s refused it: %s",
 					         confs[i], flavour_files[k],
 					         err);
+				/* The reason names the flavour. */
+				name = steer_pf_name(flavours[k]);
+				assert_true(strncmp(err, name, strlen(name)) ==
+				            0);
 				strcat(err, "\n");
 				golden_check("pf", bad, err);
-				/* The reason names the flavour. */
-				assert_true(
-				        strncmp(err, steer_pf_name(flavours[k]),
-				                strlen(steer_pf_name(
-				                        flavours[k]))) == 0);
 			}
 			free(text);
 		}
