@@ -1185,6 +1185,102 @@ test_migration_v0(void **state)
 /* ---- crash safety ---------------------------------------------------------
  */
 
+/* mdb_stat -a on the store at dir exits 0. */
+static bool
+mdb_stat_ok(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "mdb_stat -a %s > /dev/null 2>&1", dir);
+	return system(cmd) == 0;
+}
+
+/* A file of len bytes of garbage at path. */
+static void
+write_garbage(const char *path, size_t len)
+{
+	uint8_t buf[4096];
+	FILE *f = fopen(path, "w");
+	size_t n;
+
+	assert_non_null(f);
+	memset(buf, 0xa5, sizeof(buf));
+	for (; len > 0; len -= n) {
+		n = len < sizeof(buf) ? len : sizeof(buf);
+		assert_int_equal(fwrite(buf, 1, n, f), n);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * The daemon killed while LMDB creates the store: data.mdb left empty (the
+ * kill before LMDB wrote it), or holding its first page alone (the kill
+ * within LMDB's one write of its first two pages, the meta pages). The
+ * reader says the store is empty and will be created; the daemon's
+ * store_open creates it, and it then reads (and passes mdb_stat). A longer
+ * file LMDB refuses is no unfinished creation: left as it is.
+ */
+static void
+test_creation_cut_short(void **state)
+{
+	static const char *const names[2] = {"unborn-empty", "unborn-half"};
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct store_config cfg = {0};
+	char dir[256], data[300], err[512];
+	struct store_reader *r;
+	struct store_flow f;
+	struct stat st;
+	struct store *s;
+	MDB_env *env;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		path_in(dir, sizeof(dir), names[i]);
+		snprintf(data, sizeof(data), "%s/data.mdb", dir);
+		assert_int_equal(mkdir(dir, 0750), 0);
+		if (i == 0) {
+			write_garbage(data, 0);
+		} else {
+			/* What LMDB writes first, cut after one page. */
+			assert_int_equal(mdb_env_create(&env), 0);
+			assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+			mdb_env_close(env);
+			assert_int_equal(stat(data, &st), 0);
+			assert_int_equal(st.st_size, 2 * page);
+			assert_int_equal(truncate(data, (off_t)page), 0);
+		}
+		assert_false(mdb_stat_ok(dir)); /* as after such a kill */
+		assert_int_equal(store_reader_open(&r, dir, err, sizeof(err)),
+		                 -1);
+		assert_non_null(strstr(err, "is empty"));
+		assert_non_null(strstr(err, "creates it again"));
+
+		s = open_store(names[i], &cfg);
+		make_flow(&f, 1, 1, false);
+		assert_int_equal(store_put_flow(store_producer(s, 0), &f, 0),
+		                 0);
+		store_close(s);
+		assert_true(mdb_stat_ok(dir));
+		r = open_reader(names[i]);
+		assert_int_equal(store_reader_flow(r, 1, &f), 0);
+		store_reader_close(r);
+	}
+
+	/* Three pages of garbage: not an unfinished creation. */
+	path_in(dir, sizeof(dir), "garbage");
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	assert_int_equal(mkdir(dir, 0750), 0);
+	write_garbage(data, 3 * page);
+	cfg.path = dir;
+	assert_int_equal(store_open(&s, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not an LMDB file"));
+	assert_int_equal(stat(data, &st), 0);
+	assert_int_equal(st.st_size, 3 * page);
+	assert_int_equal(store_reader_open(&r, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot open the store"));
+}
+
 #define CRASH_RUNS     50
 #define CRASH_FLUSH_MS 20
 #define CRASH_RECORDS  2000
@@ -1418,6 +1514,7 @@ main(void)
 	        cmocka_unit_test(test_age_prune),
 	        cmocka_unit_test(test_reader_while_writing),
 	        cmocka_unit_test(test_migration_v0),
+	        cmocka_unit_test(test_creation_cut_short),
 	        cmocka_unit_test(test_crash_kill),
 	};
 
