@@ -243,6 +243,47 @@ fail_nt:
 	return -1;
 }
 
+/* The environment, read-write: s->env, or an LMDB error and NULL. */
+static int
+store_env_open(struct store *s)
+{
+	int rc;
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)s->cfg.max_size)) != 0 ||
+	    (rc = mdb_env_open(s->env, s->path, MDB_NOTLS, 0640)) != 0) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+	}
+	return rc;
+}
+
+/*
+ * LMDB refused data.mdb (MDB_INVALID). A writer stopped while LMDB created
+ * the file can leave it shorter than the two meta pages that LMDB writes
+ * first, in one write, before anything else: nothing was ever stored
+ * there, and LMDB would refuse it for good. Empty it, for LMDB to create
+ * it again (an empty file LMDB takes as new); true when it did. Anything
+ * longer is left alone.
+ */
+static bool
+store_recreate(struct store *s)
+{
+	char data[SP_PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(data, sizeof(data), "%s/data.mdb", s->path);
+	if (stat(data, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    st.st_size >= 2 * sysconf(_SC_PAGESIZE) || truncate(data, 0) != 0)
+		return false;
+	log_warn("store %s: data.mdb was left unfinished when it was created "
+	         "(%lld bytes): created again",
+	         s->path, (long long)st.st_size);
+	return true;
+}
+
 static unsigned
 pow2_at_least(uint64_t n)
 {
@@ -319,15 +360,10 @@ store_open(struct store **sp, const struct store_config *cfg, char *err,
 	s->lim.burst = 5;
 	if (store_mkdir(s->path, err, errlen) != 0)
 		goto fail;
-	if ((rc = mdb_env_create(&s->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)s->cfg.max_size)) != 0)
+	if ((rc = store_env_open(s)) == MDB_INVALID && store_recreate(s))
+		rc = store_env_open(s);
+	if (rc != 0)
 		goto fail_lmdb;
-	if ((rc = mdb_env_open(s->env, s->path, MDB_NOTLS, 0640)) != 0) {
-		mdb_env_close(s->env);
-		s->env = NULL;
-		goto fail_lmdb;
-	}
 	/* Readers register in lock.mdb: members of the group may read. */
 	snprintf(lock, sizeof(lock), "%s/lock.mdb", s->path);
 	chmod(lock, 0660);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "src/store_codec.h"
@@ -42,22 +43,43 @@ reader_snapshot(struct store_reader *r)
 	return 0;
 }
 
+/*
+ * A data.mdb that LMDB's creation left unfinished: the writer was stopped
+ * before it had written the first two pages (the meta pages) whole, so
+ * nothing was ever stored in it. Empty, or shorter than the two pages of
+ * this system that LMDB writes first, and refused (MDB_INVALID). The
+ * writer starts such a file again (store.c).
+ */
+static bool
+creation_cut_short(off_t size, int rc)
+{
+	return size == 0 ||
+	       (rc == MDB_INVALID && size < 2 * sysconf(_SC_PAGESIZE));
+}
+
 int
 store_reader_open(struct store_reader **rp, const char *path, char *err,
                   size_t errlen)
 {
-	struct store_reader *r;
+	struct store_reader *r = NULL;
 	char data[SP_PATH_MAX + 16];
+	struct stat st;
 	int rc;
 
 	*rp = NULL;
 	snprintf(data, sizeof(data), "%s/data.mdb", path);
-	if (access(data, F_OK) != 0) {
+	if (stat(data, &st) != 0) {
 		snprintf(err, errlen,
 		         "no store at %s (%s): the daemon creates it, with "
 		         "`db = %s` in its config",
 		         path, strerror(errno), path);
 		return -1;
+	}
+	if (st.st_size == 0) {
+		/* LMDB read-only would try to write the first pages, and
+		 * fail with EBADF. */
+		rc = MDB_INVALID;
+		goto fail;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -92,9 +114,16 @@ store_reader_open(struct store_reader **rp, const char *path, char *err,
 	*rp = r;
 	return 0;
 fail:
-	snprintf(err, errlen, "%s: cannot open the store: %s", path,
-	         mdb_strerror(rc));
-	if (r->env != NULL)
+	if (creation_cut_short(st.st_size, rc))
+		snprintf(err, errlen,
+		         "the store at %s is empty: the daemon was stopped "
+		         "while it created it, before anything was written; "
+		         "the daemon creates it again when it next starts",
+		         path);
+	else
+		snprintf(err, errlen, "%s: cannot open the store: %s", path,
+		         mdb_strerror(rc));
+	if (r != NULL && r->env != NULL)
 		mdb_env_close(r->env);
 	free(r);
 	return -1;

@@ -177,10 +177,12 @@ struct store_producer;
 
 /*
  * Open (creating, or migrating to STORE_SCHEMA_VERSION) the store at
- * cfg->path and start its writer thread. Returns 0, or -1 with a message in
- * err: cannot create the directory, a store newer than this program, LMDB
- * errors. The daemon logs that and runs without a store: every put on a
- * NULL producer is a no-op.
+ * cfg->path and start its writer thread. A data.mdb whose creation was cut
+ * short (a writer killed before LMDB had written its first two pages: the
+ * file is shorter than that, and holds nothing) is created again, with a
+ * warning. Returns 0, or -1 with a message in err: cannot create the
+ * directory, a store newer than this program, LMDB errors. The daemon logs
+ * that and runs without a store: every put on a NULL producer is a no-op.
  */
 int store_open(struct store **sp, const struct store_config *cfg, char *err,
                size_t errlen);
@@ -258,7 +260,8 @@ struct store_reader;
  * without registering as a reader (MDB_NOLOCK): a long read racing a busy
  * writer may then meet a reused page, which the bounds-checked decoders
  * skip as a bad record. Returns 0 or -1 with a message in err (no store
- * there, a newer schema).
+ * there; an empty one, whose creation was cut short, which the daemon's
+ * next store_open() creates; a newer schema).
  */
 int store_reader_open(struct store_reader **rp, const char *path, char *err,
                       size_t errlen);

@@ -509,12 +509,8 @@ test_list_errors(void **state)
 	rules_diags_free(&d);
 }
 
-static double
-now_s(void)
-{
-	return (double)sp_now_mono() / 1e9;
-}
-
+/* A 200k-entry list loads whole and decides right (how fast it loads and
+ * decides is measured in bench/import and bench/classify, not here). */
 static void
 test_big_list(void **state)
 {
@@ -524,7 +520,6 @@ test_big_list(void **state)
 	struct rules_result res;
 	struct q x;
 	char path[256], (*qnames)[40];
-	double t0, t1, t2, t3, tc;
 	FILE *f;
 	int i, hits = 0;
 
@@ -545,15 +540,11 @@ test_big_list(void **state)
 	write_file("big.rules", "allow out proto udp port 53\n"
 	                        "deny out to list \"big.hosts\"\n"
 	                        "allow out to host ads7.tracker7.example\n");
-	t0 = now_s();
 	rs = load_tmp("big.rules", &d);
-	t1 = now_s();
 	assert_int_equal(d.errors, 0);
 	assert_int_equal(rules_list_entries(rs), N);
 	assert_int_equal(rules_compile(rs, &d), 0);
-	tc = now_s();
 
-	/* Names made before the clock starts: time the decisions alone. */
 	assert_non_null(qnames = malloc((size_t)Q * sizeof(*qnames)));
 	for (i = 0; i < Q; i++)
 		snprintf(qnames[i], sizeof(qnames[i]),
@@ -562,21 +553,15 @@ test_big_list(void **state)
 	q_init(&x, SP_DIR_OUT, SP_PROTO_TCP, "192.0.2.1", 443);
 	x.q.nnames = 1;
 	memset(&res, 0, sizeof(res));
-	t2 = now_s();
 	for (i = 0; i < Q; i++) {
 		x.names[0] = qnames[i];
 		if (rules_match(rs, &x.q, SP_VERDICT_ALLOW, &res) ==
 		    SP_VERDICT_DENY)
 			hits++;
 	}
-	t3 = now_s();
 	/* i*7 % 2N < N for about half of the queries */
 	assert_true(hits > Q / 3 && hits < Q * 2 / 3);
-	print_message("200k-entry list: load %.1f ms, compile %.1f ms, "
-	              "%.0f ns per decision\n",
-	              (t1 - t0) * 1e3, (tc - t1) * 1e3, (t3 - t2) * 1e9 / Q);
 	free(qnames);
-	assert_true(t1 - t0 < 1.0);
 
 	q_init(&x, SP_DIR_OUT, SP_PROTO_TCP, "192.0.2.1", 443);
 	q_name(&x, "ads199999.tracker999.example");
