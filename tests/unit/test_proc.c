@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Attribution: sockets of this process found by 5-tuple, listeners and
  * wildcard UDP, shared sockets, gone sockets, and (as root, with the proc
- * connector) a program that sent one datagram and exited at once. */
+ * connector) a process that sent one datagram and exited at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,9 @@
 #include "spackle/proc.h"
 
 static char self_exe[SP_PATH_MAX];
-static uid_t test_uid; /* the short-lived senders run as this user */
+/* The short-lived senders run as this user, the client of test_reused_fd
+ * as test_uid + 2; test_uid + 1 is a user with no process. */
+static uid_t test_uid;
 
 static uint64_t
 mono(void)
@@ -129,10 +131,18 @@ struct fixture {
 	struct proc_query *q;
 };
 
+/*
+ * The deadline of the fixture's lookups: the most attrib_timeout_ms takes.
+ * None of these tests is about the deadline (test_bounded is): on a loaded
+ * machine a lookup must not turn into a timeout and fail a test of who
+ * owns a socket.
+ */
+#define LOOKUP_TIMEOUT_MS 10000
+
 static int
 setup(void **state)
 {
-	struct proc_config cfg = {.timeout_ms = 200,
+	struct proc_config cfg = {.timeout_ms = LOOKUP_TIMEOUT_MS,
 	                          .events = geteuid() == 0,
 	                          .initial_scan = true,
 	                          .infer_exited = true};
@@ -223,6 +233,58 @@ test_tcp(void **state)
 	free(o);
 }
 
+/* In a child: run as uid alone, a user no other process of the machine
+ * runs as (the test runs as root). */
+static void
+child_become(uid_t uid)
+{
+	if (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0)
+		_exit(126);
+}
+
+/*
+ * The client of test_reused_fd, in a child: connect to 127.0.0.1:port, tell
+ * the parent the fd, wait for its byte, close, again, REUSED_ROUNDS times.
+ * It holds nothing else (its fds past stderr closed) and runs one thread,
+ * so each new socket gets the number the last one had, as in a client
+ * program. In the test's own process the attribution's threads open files
+ * now and then and may take that number first.
+ *
+ * As root it runs as a user of its own (uid): the first lookup may come
+ * before the cache has seen the fork (the connector's thread lags on a
+ * busy machine); then no live process of the socket's user holds it, and
+ * the exits of that user are looked at first (step 4), which must not be
+ * the busy machine's root processes.
+ */
+#define REUSED_ROUNDS 20
+
+static void
+reused_client(uid_t uid, uint16_t port, int go, int rep)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int i, s, fd;
+	char ch;
+
+	if (uid != geteuid())
+		child_become(uid);
+	if (dup2(go, 0) != 0 || dup2(rep, 1) != 1)
+		_exit(1);
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	for (i = 0; i < REUSED_ROUNDS; i++) {
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0 ||
+		    connect(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    write(1, &s, sizeof(s)) != sizeof(s) ||
+		    read(0, &ch, 1) != 1)
+			_exit(2);
+		close(s);
+	}
+	_exit(0);
+}
+
 /*
  * A process that closes a socket and opens the next (a client connecting
  * again and again) gets the same fd number: each new socket is found by a
@@ -235,32 +297,57 @@ test_reused_fd(void **state)
 	struct fixture *fx = *state;
 	struct proc_owner *o = malloc(sizeof(*o));
 	struct proc_stats before, after;
-	struct proc_flow fl;
+	struct proc_flow fl, mine;
+	uid_t uid = geteuid() == 0 ? test_uid + 2 : geteuid();
 	uint64_t last = 0;
 	uint16_t port;
-	int i, ls, cs, as, fd0 = -1;
+	int i, ls, as, fd, fd0 = -1, go[2], rep[2], st;
+	pid_t child;
 
 	assert_non_null(o);
 	ls = listener(AF_INET, SOCK_STREAM, &port);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(rep), 0);
 	proc_stats(fx->p, &before);
-	for (i = 0; i < 20; i++) {
-		cs = connect_to(AF_INET, SOCK_STREAM, port);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		reused_client(uid, port, go[0], rep[1]);
+	close(go[0]);
+	close(rep[1]);
+	for (i = 0; i < REUSED_ROUNDS; i++) {
+		assert_int_equal(read(rep[0], &fd, sizeof(fd)), sizeof(fd));
 		if (fd0 < 0)
-			fd0 = cs;
-		assert_int_equal(cs, fd0);
+			fd0 = fd;
+		assert_int_equal(fd, fd0);
 		as = accept(ls, NULL, NULL);
 		assert_true(as >= 0);
-		flow_of(cs, SP_PROTO_TCP, &fl);
+		/* The client's side of the connection. */
+		flow_of(as, SP_PROTO_TCP, &mine);
+		fl = mine;
+		fl.local = mine.remote;
+		fl.lport = mine.rport;
+		fl.remote = mine.local;
+		fl.rport = mine.lport;
 		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
-		expect_me(o);
-		assert_true(o->inode != last);
+		assert_int_equal(o->pid, child);
+		assert_int_equal(o->ppid, getpid());
+		assert_int_equal(o->uid, uid);
+		assert_string_equal(o->exe, self_exe);
+		assert_non_null(strstr(o->cmdline, "test_proc"));
+		assert_int_equal(o->nprocs, 1);
+		assert_true(o->inode != 0 && o->inode != last);
 		last = o->inode;
 		close(as);
-		close(cs);
+		assert_int_equal(write(go[1], "x", 1), 1);
 	}
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	proc_stats(fx->p, &after);
 	/* The first may need a read of the table; the others are guesses. */
-	assert_true(after.fd_guesses - before.fd_guesses >= 19);
+	assert_true(after.fd_guesses - before.fd_guesses >= REUSED_ROUNDS - 1);
+	close(go[1]);
+	close(rep[0]);
 	close(ls);
 	free(o);
 }
@@ -426,8 +513,10 @@ test_threads(void **state)
 }
 
 /*
- * Started again as "child-udp PORT": send one datagram to 127.0.0.1:PORT
- * from an unconnected socket, print the local port, exit at once.
+ * Wait for a byte on stdin, send one datagram to 127.0.0.1:PORT from an
+ * unconnected socket, then print the local port and the time
+ * (CLOCK_MONOTONIC ns) taken just before the sending. In a forked sender,
+ * or started again as "child-udp PORT".
  */
 static int
 child_udp(const char *port)
@@ -436,54 +525,104 @@ child_udp(const char *port)
 	struct sockaddr_in me;
 	socklen_t sl = sizeof(me);
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	char line[48], ch;
+	uint64_t t;
+	int n;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)atoi(port));
-	if (s < 0 ||
-	    sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1)
+	if (s < 0 || read(0, &ch, 1) != 1)
 		return 1;
-	getsockname(s, (struct sockaddr *)&me, &sl);
-	printf("%u\n", ntohs(me.sin_port));
-	fflush(stdout);
-	return 0;
+	t = mono();
+	if (sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1 ||
+	    getsockname(s, (struct sockaddr *)&me, &sl) != 0)
+		return 1;
+	n = snprintf(line, sizeof(line), "%u %llu\n", ntohs(me.sin_port),
+	             (unsigned long long)t);
+	return write(1, line, (size_t)n) == n ? 0 : 1;
 }
 
-/* Start `self child-udp PORT`, return its pid and its local port. */
-static pid_t
-spawn_sender(const char *exe, uint16_t port, uint16_t *lport)
-{
-	char arg[16], buf[32];
-	int pfd[2], st;
+/*
+ * A sender as test_uid (a user of its own: no other process of the machine
+ * exits as it) which, when told, sends one datagram and exits at once: a
+ * fork of this process, or `exe child-udp PORT`.
+ *
+ * A fork runs what this process runs, which the cache knows from the
+ * fork. A program started anew is known only if the exec readers read it
+ * before it exits, which they cannot promise on a machine busy starting
+ * programs (proc_connector.c, "Scheduling"): it serves only where its
+ * executable may stay unknown.
+ */
+struct sender {
 	pid_t pid;
-	ssize_t n;
+	int go, rep;    /* its stdin and stdout */
+	uint16_t lport; /* its socket's port */
+};
+
+static void
+sender_start(struct sender *sd, const char *exe, uint16_t port)
+{
+	char arg[16];
+	int go[2], rep[2];
 
 	snprintf(arg, sizeof(arg), "%u", port);
-	assert_int_equal(pipe(pfd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		/* A user of its own: no other process of the machine (a
-		 * build running beside the test) exits as it. */
-		if (setgroups(0, NULL) != 0 || setgid(test_uid) != 0 ||
-		    setuid(test_uid) != 0)
-			_exit(126);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(rep), 0);
+	sd->pid = fork();
+	assert_true(sd->pid >= 0);
+	if (sd->pid == 0) {
+		if (dup2(go[0], 0) != 0 || dup2(rep[1], 1) != 1)
+			_exit(125);
+		close(go[0]);
+		close(go[1]);
+		close(rep[0]);
+		close(rep[1]);
+		child_become(test_uid);
+		if (exe == NULL)
+			_exit(child_udp(arg));
 		execl(exe, "test_proc", "child-udp", arg, (char *)NULL);
 		_exit(127);
 	}
-	close(pfd[1]);
-	n = read(pfd[0], buf, sizeof(buf) - 1);
-	close(pfd[0]);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	*lport = (uint16_t)atoi(buf);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	return pid;
+	close(go[0]);
+	close(rep[1]);
+	sd->go = go[1];
+	sd->rep = rep[0];
 }
 
+/*
+ * Started senders send together, and exit. *sent: the time before the
+ * first sent, where the exits a lookup looks at begin (no fork of theirs
+ * falls among them).
+ */
+static void
+senders_run(struct sender *sd, size_t n, uint64_t *sent)
+{
+	unsigned long long t;
+	char buf[64];
+	unsigned lp;
+	ssize_t len;
+	size_t i;
+	int st;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(write(sd[i].go, "x", 1), 1);
+	*sent = UINT64_MAX;
+	for (i = 0; i < n; i++) {
+		len = read(sd[i].rep, buf, sizeof(buf) - 1);
+		assert_true(len > 0);
+		buf[len] = '\0';
+		assert_int_equal(sscanf(buf, "%u %llu", &lp, &t), 2);
+		sd[i].lport = (uint16_t)lp;
+		if (t < *sent)
+			*sent = t;
+		assert_int_equal(waitpid(sd[i].pid, &st, 0), sd[i].pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		close(sd[i].go);
+		close(sd[i].rep);
+	}
+}
+
+/* The flow of a sender's datagram; it was sent after `after`. */
 static void
 sender_flow(struct proc_flow *fl, uint16_t lport, uint16_t port, uint64_t after)
 {
@@ -517,8 +656,9 @@ copy_self(char *path, size_t len)
 /*
  * The short-lived case, as root (the proc connector needs it): the sender
  * exited before the lookup, so its socket is gone; the processes of its
- * user that exited since all ran one executable, so that is the owner.
- * When they ran different executables the answer is unknown, not a guess.
+ * user that exited since it sent all ran one executable, so that is the
+ * owner. When they ran different executables the answer is unknown, not a
+ * guess.
  */
 static void
 test_exited(void **state)
@@ -528,58 +668,67 @@ test_exited(void **state)
 	struct proc_owner *o = &owner;
 	struct proc_flow fl;
 	struct proc_stats st;
+	struct sender sd[2];
 	char other[64];
-	uint16_t port, lport, lport2;
-	uint64_t t0;
-	pid_t pid, pid2;
+	uint16_t port;
+	uint64_t sent;
 	int s;
 
 	proc_stats(fx->p, &st);
 	if (!st.events_on)
 		skip();
 	s = listener(AF_INET, SOCK_DGRAM, &port);
-	t0 = mono();
-	pid = spawn_sender(self_exe, port, &lport);
-	sender_flow(&fl, lport, port, t0);
+	sender_start(&sd[0], NULL, port);
+	senders_run(sd, 1, &sent);
+	sender_flow(&fl, sd[0].lport, port, sent);
 	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_EXITED);
-	assert_int_equal(o->pid, pid);
+	assert_int_equal(o->pid, sd[0].pid);
 	assert_int_equal(o->ppid, getpid());
 	assert_string_equal(o->exe, self_exe);
-	assert_non_null(strstr(o->cmdline, "child-udp"));
+	assert_non_null(strstr(o->cmdline, "test_proc"));
 	assert_int_equal(o->uid, test_uid);
+	assert_int_equal(o->nprocs, 1);
 
 	/* Two senders of one executable: it, one of them, and the count. */
-	t0 = mono();
-	pid = spawn_sender(self_exe, port, &lport);
-	pid2 = spawn_sender(self_exe, port, &lport2);
-	sender_flow(&fl, lport, port, t0);
+	sender_start(&sd[0], NULL, port);
+	sender_start(&sd[1], NULL, port);
+	senders_run(sd, 2, &sent);
+	sender_flow(&fl, sd[0].lport, port, sent);
 	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_EXITED);
-	assert_true(o->pid == pid || o->pid == pid2);
-	assert_true(o->nprocs >= 2);
+	assert_true(o->pid == sd[0].pid || o->pid == sd[1].pid);
+	assert_int_equal(o->nprocs, 2);
 	assert_string_equal(o->exe, self_exe);
+	assert_int_equal(o->uid, test_uid);
 
 	/* Two executables: no guess. */
 	copy_self(other, sizeof(other));
-	t0 = mono();
-	spawn_sender(self_exe, port, &lport);
-	spawn_sender(other, port, &lport2);
-	sender_flow(&fl, lport, port, t0);
+	sender_start(&sd[0], NULL, port);
+	sender_start(&sd[1], other, port);
+	senders_run(sd, 2, &sent);
+	sender_flow(&fl, sd[0].lport, port, sent);
 	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_UNKNOWN);
 	assert_int_equal(o->pid, -1);
 	assert_string_equal(o->exe, "");
 	unlink(other);
 
 	/* Another user's exit is no candidate. */
-	t0 = mono();
-	spawn_sender(self_exe, port, &lport);
-	sender_flow(&fl, lport, port, t0);
+	sender_start(&sd[0], NULL, port);
+	senders_run(sd, 1, &sent);
+	sender_flow(&fl, sd[0].lport, port, sent);
 	fl.uid_hint = test_uid + 1;
 	fl.gid_hint = test_uid + 1;
 	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_UNKNOWN);
+	assert_int_equal(o->pid, -1);
 	close(s);
 }
 
-/* Whatever happens, a lookup ends by its deadline. */
+/*
+ * A deadline of 1 ms, no events and no first scan (every lookup has fd
+ * tables to read): each lookup returns, with its owner or a timeout that
+ * says why and names no one, and each is counted in the stats by its
+ * outcome, with the time it took. How fast is not asserted (bench/attrib
+ * measures it): a loaded machine may take longer than any bound.
+ */
 static void
 test_bounded(void **state)
 {
@@ -587,10 +736,11 @@ test_bounded(void **state)
 	struct proc_owner *o = malloc(sizeof(*o));
 	struct proc_query *q;
 	struct proc_flow fl;
+	struct proc_stats st;
 	struct proc *p;
 	char err[256];
 	uint16_t port;
-	uint64_t t0;
+	uint64_t took = 0, found = 0, timeouts = 0;
 	int ls, cs, as, i;
 
 	(void)state;
@@ -603,16 +753,34 @@ test_bounded(void **state)
 		cs = connect_to(AF_INET, SOCK_STREAM, port);
 		as = accept(ls, NULL, NULL);
 		flow_of(cs, SP_PROTO_TCP, &fl);
-		t0 = mono();
-		proc_lookup(q, &fl, o);
-		assert_true(o->how == PROC_HOW_SOCKET ||
-		            o->how == PROC_HOW_TIMEOUT);
-		/* 1 ms, plus one readlink or readdir past it. */
-		assert_true(mono() - t0 < 20000000ull);
+		switch (proc_lookup(q, &fl, o)) {
+		case PROC_HOW_SOCKET:
+			expect_me(o);
+			found++;
+			break;
+		case PROC_HOW_TIMEOUT:
+			assert_int_equal(o->how, PROC_HOW_TIMEOUT);
+			assert_non_null(o->why);
+			assert_non_null(strstr(o->why, "deadline"));
+			assert_int_equal(o->pid, -1);
+			assert_string_equal(o->exe, "");
+			timeouts++;
+			break;
+		default:
+			fail_msg("lookup %d: %s (%s)", i, proc_how_name(o->how),
+			         o->why != NULL ? o->why : "");
+		}
+		took += o->took_ns;
 		close(as);
 		close(cs);
 		close(ls);
 	}
+	proc_stats(p, &st);
+	assert_int_equal(st.lookups, 20);
+	assert_int_equal(st.found, found);
+	assert_int_equal(st.timeouts, timeouts);
+	assert_int_equal(st.exited + st.unknown, 0);
+	assert_int_equal(st.took_ns, took);
 	proc_query_free(q);
 	proc_free(p);
 	free(o);
@@ -662,7 +830,9 @@ main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self_exe[n] = '\0';
-	test_uid = (uid_t)(40000 + getpid() % 20000);
+	/* Three users of their own, apart from those of another run of
+	 * this test at the same time (by its pid). */
+	test_uid = (uid_t)(40000 + getpid() % 6000 * 3);
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
