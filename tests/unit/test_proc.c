@@ -557,7 +557,6 @@ struct sender {
 	pid_t pid;
 	int go, rep;    /* its stdin and stdout */
 	uint16_t lport; /* its socket's port */
-	uint64_t sent;  /* before it sent */
 };
 
 static void
@@ -591,9 +590,9 @@ sender_start(struct sender *sd, const char *exe, uint16_t port)
 }
 
 /*
- * Started senders send together (the window in which the lookup looks at
- * exits is no longer than their sending), and exit. *sent: the earliest
- * time before one sent.
+ * Started senders send together, and exit. *sent: the time before the
+ * first sent, where the exits a lookup looks at begin (no fork of theirs
+ * falls among them).
  */
 static void
 senders_run(struct sender *sd, size_t n, uint64_t *sent)
@@ -614,7 +613,6 @@ senders_run(struct sender *sd, size_t n, uint64_t *sent)
 		buf[len] = '\0';
 		assert_int_equal(sscanf(buf, "%u %llu", &lp, &t), 2);
 		sd[i].lport = (uint16_t)lp;
-		sd[i].sent = t;
 		if (t < *sent)
 			*sent = t;
 		assert_int_equal(waitpid(sd[i].pid, &st, 0), sd[i].pid);
