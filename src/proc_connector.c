@@ -64,6 +64,25 @@ out:
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * A child whose user /proc could not tell (it was gone before it could be
+ * read) has its parent's at the fork: the events of its own changes
+ * (PROC_EVENT_UID, _GID) come after this one. Without it, its exit is one
+ * of an unknown user, and step 4 answers unknown for every user meanwhile.
+ * p->mu held.
+ */
+static void
+fork_user(struct proc *p, struct pentry *e, int32_t parent)
+{
+	const struct pentry *pe;
+
+	if (e->uid != UINT32_MAX || (pe = proc_pget(p, parent)) == NULL)
+		return;
+	e->uid = pe->uid;
+	e->gid = pe->gid;
+	proc_psync(p, e);
+}
+
 static void
 on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
         struct pinfo *pi)
@@ -77,6 +96,7 @@ on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
 	e = proc_pget(p, child);
 	if (e != NULL && e->exit_ns == 0 && e->exec_ns >= ts) {
 		e->ppid = parent;
+		fork_user(p, e, parent);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
@@ -109,8 +129,10 @@ on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
 			               child);
 		}
 	}
-	if (e != NULL)
+	if (e != NULL) {
 		e->ppid = parent;
+		fork_user(p, e, parent);
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
