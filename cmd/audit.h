@@ -15,12 +15,12 @@
 #include "spackle/fwread.h"
 #include "spackle/spackle.h"
 
-#define AUDIT_WATCH_MAX 3600u  /* --watch at most, seconds */
-#define AUDIT_TAPS_MAX  64     /* interfaces tapped at most */
-#define AUDIT_FLOWS_MAX 65536u /* wire flows kept at most */
-#define AUDIT_GRACE_MS  300    /* after the tap, before reading the divert */
-#define AUDIT_PSOCK_MAX 256    /* packet sockets listed at most */
-#define AUDIT_TELL_FLOWS 256   /* hidden flows told to the daemon at most */
+#define AUDIT_WATCH_MAX  3600u  /* --watch at most, seconds */
+#define AUDIT_TAPS_MAX   64     /* interfaces tapped at most */
+#define AUDIT_FLOWS_MAX  65536u /* wire flows kept at most */
+#define AUDIT_GRACE_MS   300    /* after the tap, before reading the divert */
+#define AUDIT_PSOCK_MAX  256    /* packet sockets listed at most */
+#define AUDIT_TELL_FLOWS 256    /* hidden flows told to the daemon at most */
 
 struct audit {
 	struct config cfg;

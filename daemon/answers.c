@@ -351,7 +351,8 @@ daemon_audit_report(const json_t *req, void *arg)
 		}
 		if (refused++ == 0)
 			snprintf(why, sizeof(why), "flows[%zu]: %s", i,
-			         bad != NULL ? bad : "the store's queue is full");
+			         bad != NULL ? bad
+			                     : "the store's queue is full");
 	}
 	o = json_pack("{s:I,s:b,s:I,s:I}", "hidden", json_integer_value(hidden),
 	              "holes", json_is_true(holes), "at_ns", (json_int_t)now,

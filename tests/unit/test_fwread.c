@@ -1120,7 +1120,8 @@ test_check_above(void **state)
 	        "{\"family\":\"ipv4\",\"hook\":\"OUTPUT\",\"chain\":"
 	        "\"SPACKLE-OUT\",\"ok\":false,\"jumps\":1,\"position\":2,"
 	        "\"chain_present\":true,\"first\":false,\"above\":[{\"rule\":"
-	        "\"-A OUTPUT -m owner --uid-owner 1234 -j ACCEPT\",\"position\":"
+	        "\"-A OUTPUT -m owner --uid-owner 1234 -j "
+	        "ACCEPT\",\"position\":"
 	        "1,\"matches\":\"ACCEPT from uid 1234\",\"packets\":3,"
 	        "\"bytes\":180}],\"missing\":[],\"extra\":[]}");
 	free(text);
