@@ -85,16 +85,10 @@ static int
 fw_fail(struct fw_parse *x, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (x->err == NULL || x->errlen == 0)
-		return -EINVAL;
-	n = snprintf(x->err, x->errlen, "line %lu: ", x->line);
-	if (n >= 0 && (size_t)n < x->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	save_line_error(x->err, x->errlen, x->line, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 

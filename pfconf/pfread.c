@@ -27,14 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pfconf/savetext.h"
 #include "spackle/pfread.h"
 
 /* A bounded view of one line, or of what is left of it. */
-struct pf_view {
-	const char *p;
-	size_t n;
-};
-
 struct pf_parse {
 	struct pf_counters *pc;
 	char *err;
@@ -54,16 +50,10 @@ static int
 pf_fail(struct pf_parse *x, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (x->err == NULL || x->errlen == 0)
-		return -EINVAL;
-	n = snprintf(x->err, x->errlen, "line %lu: ", x->line);
-	if (n >= 0 && (size_t)n < x->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	save_line_error(x->err, x->errlen, x->line, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 
@@ -71,7 +61,7 @@ pf_fail(struct pf_parse *x, const char *fmt, ...)
 #define PF_SHOW(v) (int)((v).n > 48 ? 48 : (v).n), (v).p
 
 static void
-pf_skip_blanks(struct pf_view *v)
+pf_skip_blanks(struct save_view *v)
 {
 	while (v->n > 0 && *v->p == ' ') {
 		v->p++;
@@ -80,10 +70,10 @@ pf_skip_blanks(struct pf_view *v)
 }
 
 /* The next token: "]" alone, or bytes up to a blank or a "]". */
-static struct pf_view
-pf_token(struct pf_view *v)
+static struct save_view
+pf_token(struct save_view *v)
 {
-	struct pf_view t;
+	struct save_view t;
 
 	pf_skip_blanks(v);
 	t.p = v->p;
@@ -98,49 +88,37 @@ pf_token(struct pf_view *v)
 	return t;
 }
 
-static bool
-pf_is(struct pf_view t, const char *word)
-{
-	size_t n = strlen(word);
-
-	return t.n == n && memcmp(t.p, word, n) == 0;
-}
-
-/* A decimal number, no sign, at most max. */
+/* A decimal number, no sign, at most max (save_number), told apart for a
+ * person: not a number, or too large. */
 static int
-pf_number(struct pf_parse *x, struct pf_view t, uint64_t max, uint64_t *out)
+pf_number(struct pf_parse *x, struct save_view t, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
 	size_t i;
 
 	if (t.n == 0)
 		return pf_fail(x, "a number is missing");
-	for (i = 0; i < t.n; i++) {
-		unsigned d = (unsigned char)t.p[i] - '0';
-
-		if (d > 9)
+	for (i = 0; i < t.n; i++)
+		if (t.p[i] < '0' || t.p[i] > '9')
 			return pf_fail(x, "\"%.*s\" is not a number",
 			               PF_SHOW(t));
-		if (v > (max - d) / 10)
-			return pf_fail(x, "%.*s is too large (at most %llu)",
-			               PF_SHOW(t), (unsigned long long)max);
-		v = v * 10 + d;
-	}
-	*out = v;
+	if (!save_number(t, max, out))
+		return pf_fail(x, "%.*s is too large (at most %llu)",
+		               PF_SHOW(t), (unsigned long long)max);
 	return 0;
 }
 
 /* "KEY N" (KEY may be two words, "State Creations:"). */
 static int
-pf_field(struct pf_parse *x, struct pf_view *v, const char *key,
+pf_field(struct pf_parse *x, struct save_view *v, const char *key,
          const char *key2, uint64_t *out)
 {
-	struct pf_view t = pf_token(v);
+	struct save_view t = pf_token(v);
 
 	if (t.n == 0)
 		return pf_fail(x, "counters cut short before \"%s%s%s\"", key,
 		               key2 ? " " : "", key2 ? key2 : "");
-	if (!pf_is(t, key) || (key2 != NULL && !pf_is((t = pf_token(v)), key2)))
+	if (!save_eq(t, key) ||
+	    (key2 != NULL && !save_eq((t = pf_token(v)), key2)))
 		return pf_fail(x, "expected \"%s%s%s\", found \"%.*s\"", key,
 		               key2 ? " " : "", key2 ? key2 : "", PF_SHOW(t));
 	return pf_number(x, pf_token(v), UINT64_MAX, out);
@@ -148,13 +126,13 @@ pf_field(struct pf_parse *x, struct pf_view *v, const char *key,
 
 /* The "]" that ends a counter line, and nothing after it. */
 static int
-pf_close(struct pf_parse *x, struct pf_view *v)
+pf_close(struct pf_parse *x, struct save_view *v)
 {
-	struct pf_view t = pf_token(v);
+	struct save_view t = pf_token(v);
 
 	if (t.n == 0)
 		return pf_fail(x, "counters cut short (no \"]\")");
-	if (!pf_is(t, "]"))
+	if (!save_eq(t, "]"))
 		return pf_fail(x, "expected \"]\", found \"%.*s\"", PF_SHOW(t));
 	pf_skip_blanks(v);
 	if (v->n > 0)
@@ -170,10 +148,10 @@ pf_last(struct pf_parse *x)
 
 /* "  [ Evaluations: ...]", "  [ Inserted: ...]" or another "  [ ...]". */
 static int
-pf_counter_line(struct pf_parse *x, struct pf_view v)
+pf_counter_line(struct pf_parse *x, struct save_view v)
 {
 	struct pf_rule_counters *r;
-	struct pf_view t;
+	struct save_view t;
 	uint64_t ev, packets, bytes, states, uid, pid, creations = 0;
 	bool creations_seen = false;
 	size_t i;
@@ -188,7 +166,7 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 		return pf_fail(x, "counters before any rule");
 	r = pf_last(x);
 	t = pf_token(&v);
-	if (pf_is(t, "Evaluations:")) {
+	if (save_eq(t, "Evaluations:")) {
 		if (x->counted)
 			return pf_fail(x, "a second Evaluations line for @%u",
 			               r->nr);
@@ -208,7 +186,7 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 		x->counted = true;
 		return 0;
 	}
-	if (pf_is(t, "Inserted:")) {
+	if (save_eq(t, "Inserted:")) {
 		if (!x->counted)
 			return pf_fail(x, "Inserted before Evaluations for @%u",
 			               r->nr);
@@ -256,7 +234,7 @@ pf_counter_line(struct pf_parse *x, struct pf_view v)
 
 /* The label "..." of a rule's text, into r->label. */
 static int
-pf_label(struct pf_parse *x, struct pf_view text, struct pf_rule_counters *r)
+pf_label(struct pf_parse *x, struct save_view text, struct pf_rule_counters *r)
 {
 	static const char key[] = " label \"";
 	const size_t klen = sizeof(key) - 1;
@@ -284,10 +262,10 @@ pf_label(struct pf_parse *x, struct pf_view text, struct pf_rule_counters *r)
 
 /* "@N TEXT": a new rule at the end of pc. */
 static int
-pf_rule_line(struct pf_parse *x, struct pf_view v)
+pf_rule_line(struct pf_parse *x, struct save_view v)
 {
 	struct pf_rule_counters *r, *nv;
-	struct pf_view t;
+	struct save_view t;
 	uint64_t nr;
 	size_t cap;
 	int rc;
@@ -346,7 +324,7 @@ pf_rule_line(struct pf_parse *x, struct pf_view v)
 }
 
 static int
-pf_line(struct pf_parse *x, struct pf_view v)
+pf_line(struct pf_parse *x, struct save_view v)
 {
 	size_t i;
 
@@ -379,7 +357,7 @@ pf_counters_parse(const char *text, size_t len, struct pf_counters *pc,
                   char *err, size_t errlen)
 {
 	struct pf_parse x;
-	struct pf_view line;
+	struct save_view line;
 	const char *nl;
 	int rc;
 

@@ -2,6 +2,7 @@
 /* Reading iptables-save text (pfconf/savetext.h). */
 #include <netdb.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,6 +93,19 @@ save_number(struct save_view v, uint64_t max, uint64_t *out)
 	}
 	*out = n;
 	return true;
+}
+
+void
+save_line_error(char *err, size_t errlen, unsigned long line, const char *fmt,
+                va_list ap)
+{
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return;
+	n = snprintf(err, errlen, "line %lu: ", line);
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 }
 
 /* The protocol number of a -p value; -1 when not known here. */

@@ -7,6 +7,7 @@
 #ifndef SPACKLE_PFCONF_SAVETEXT_H
 #define SPACKLE_PFCONF_SAVETEXT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,12 @@ bool save_unquote(struct save_view tok, char *out, size_t outlen);
 
 /* A whole decimal number, at most max. */
 bool save_number(struct save_view v, uint64_t max, uint64_t *out);
+
+/* "line N: " and the message into err (errlen bytes; nothing when err is
+ * NULL): how the readers of saved text word a bad line. */
+void save_line_error(char *err, size_t errlen, unsigned long line,
+                     const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 
 /*
  * The protocol number of a -p value (a number, a name iptables-save
