@@ -182,6 +182,8 @@ void daemon_event(struct daemon *dm, enum store_event_type type,
 
 /* ---- worker.c: the packet path, the sweep, calls into the thread ------ */
 
+/* The divert point (before the privilege drop), then the rest. */
+int worker_open_divert(struct daemon *dm, struct worker *w);
 int worker_open(struct daemon *dm, struct worker *w);
 void worker_close(struct daemon *dm, struct worker *w);
 void *worker_main(void *arg);

@@ -230,6 +230,20 @@ daemon_run(const char *conf_path, const struct config *cfg)
 			goto out;
 		}
 	}
+	/* Bind every queue (open the tunnel's) before the kernel steers
+	 * into them, and while root may still be needed for it: the
+	 * balanced ones, then the DNS queue. */
+	dm.nw = dm.cfg.queues + 1;
+	if ((dm.w = calloc(dm.nw, sizeof(*dm.w))) == NULL)
+		goto out;
+	for (i = 0; i < dm.nw; i++) {
+		dm.w[i].dm = &dm;
+		dm.w[i].idx = i;
+		dm.w[i].queue = dm.cfg.queue_base + i;
+		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
+		if (worker_open_divert(&dm, &dm.w[i]) != 0)
+			goto out;
+	}
 	/*
 	 * What needs root is done: the rest runs as `user`, with the data
 	 * path's capabilities only. The threads started so far (the store's
@@ -268,16 +282,8 @@ daemon_run(const char *conf_path, const struct config *cfg)
 	proc_start(dm.proc, err, sizeof(err));
 	if (err[0] != '\0')
 		log_warn("%s", err);
-	/* Bind every queue before the kernel steers into them: the balanced
-	 * ones, then the DNS queue. */
-	dm.nw = dm.cfg.queues + 1;
-	if ((dm.w = calloc(dm.nw, sizeof(*dm.w))) == NULL)
-		goto out;
+	/* The workers' store and hand-over producers, and the rest. */
 	for (i = 0; i < dm.nw; i++) {
-		dm.w[i].dm = &dm;
-		dm.w[i].idx = i;
-		dm.w[i].queue = dm.cfg.queue_base + i;
-		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
 		dm.w[i].sp = store_producer(dm.store, i);
 		if (dm.ho != NULL &&
 		    (dm.w[i].hp = handoff_producer_new(dm.ho)) == NULL) {

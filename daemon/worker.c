@@ -530,21 +530,42 @@ worker_swap_rules(struct worker *w, void *arg)
 	                                w);
 }
 
+/*
+ * Open the worker's divert point: its queue, or its queue of the tunnel.
+ * Done before the daemon drops root, which /dev/net/tun may need (0600 on
+ * some systems); the descriptor stays open after. 0, or -1 logged.
+ */
+int
+worker_open_divert(struct daemon *dm, struct worker *w)
+{
+	char err[512];
+
+	/* A tunnel queue per worker: the kernel spreads flows over them by
+	 * their hash, both directions alike. */
+	if (dm->cfg.backend == CONFIG_BACKEND_TUN)
+		snprintf(w->spec, sizeof(w->spec), "%s", dm->cfg.tun_name);
+	/* Headers and a first payload's names; DNS is read whole. */
+	else
+		snprintf(w->spec, sizeof(w->spec), "%u,failure=%s,copy=%u",
+		         w->queue,
+		         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open"
+		                                                : "closed",
+		         w->queue == STEER_DNS_QUEUE(&dm->cfg)
+		                 ? 65535u
+		                 : DAEMON_COPY_BALANCED);
+	if (dm->ops->open(&w->d, w->spec, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 worker_open(struct daemon *dm, struct worker *w)
 {
 	struct classify_config cc;
 	char err[512];
 
-	/* Headers and a first payload's names; DNS is read whole. */
-	snprintf(w->spec, sizeof(w->spec), "%u,failure=%s,copy=%u", w->queue,
-	         dm->cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
-	         w->queue == STEER_DNS_QUEUE(&dm->cfg) ? 65535u
-	                                               : DAEMON_COPY_BALANCED);
-	if (dm->ops->open(&w->d, w->spec, err, sizeof(err)) != 0) {
-		log_err("%s", err);
-		return -1;
-	}
 	memset(&cc, 0, sizeof(cc));
 	cc.rules = dm->rules;
 	cc.dflt = dm->cfg.dflt;

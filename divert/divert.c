@@ -8,6 +8,7 @@
 
 static const struct divert_ops *const divert_backends[] = {
         &divert_nfqueue_ops,
+        &divert_tun_ops,
         &divert_pcap_ops,
 };
 

@@ -171,4 +171,20 @@ extern const struct divert_ops divert_pcap_ops;
 #define DIVERT_NFQ_PENDING_MAX 16384u
 extern const struct divert_ops divert_nfqueue_ops;
 
+/*
+ * The tunnel: spec is the interface name ("spackle0"; macOS "utunN"). Each
+ * open attaches one queue of the tun device (IFF_MULTI_QUEUE), creating it
+ * the first time, sets it up with reverse-path filtering loose; the device
+ * goes when the last queue closes. Packets the kernel routes or redirects
+ * into it are read in bursts; a packet for an address of this host is
+ * taken as inbound (DIVERT_HOOK_IN), any other as outbound. Verdicts must
+ * be given from inside the burst's callback (its packets are not kept):
+ * ALLOW re-injects (outbound through a libnet raw socket whose packets
+ * carry STEER_MARK_ACCEPT, inbound by writing into the tunnel), DENY drops,
+ * REJECT sends tun_reply()'s answer the other way. No verdict_mark: flow
+ * mode needs NFQUEUE. kernel_stats reads the device's counters (tx: into
+ * the tunnel). docs/divert.md describes it in full.
+ */
+extern const struct divert_ops divert_tun_ops;
+
 #endif

@@ -235,6 +235,8 @@ steer_iptables_text(const struct config *c, int family, FILE *out)
 		return -EINVAL;
 	if ((rc = steer_validate(c, NULL, 0)) < 0)
 		return rc;
+	if (c->backend == CONFIG_BACKEND_TUN)
+		return steer_tun_iptables_text(c, family, out);
 
 	fprintf(out,
 	        "# spackle steering, %s: %s-restore --noflush\n"
@@ -269,6 +271,8 @@ steer_iptables_remove_text(const struct config *c, FILE *out)
 		return -EINVAL;
 	if ((rc = steer_validate(c, NULL, 0)) < 0)
 		return rc;
+	if (c->backend == CONFIG_BACKEND_TUN)
+		return steer_tun_iptables_remove_text(out);
 
 	fputs("# spackle steering removal: ip(6)tables-restore --noflush\n"
 	      "*filter\n",

@@ -194,6 +194,8 @@ steer_nft_text(const struct config *c, FILE *out)
 		return -EINVAL;
 	if ((rc = steer_validate(c, NULL, 0)) < 0)
 		return rc;
+	if (c->backend == CONFIG_BACKEND_TUN)
+		return steer_tun_nft_text(c, out);
 
 	fprintf(out,
 	        "# spackle steering: nft -f\n"

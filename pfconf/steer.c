@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pfconf/steer_run.h"
+#include "pfconf/steer_tun.h"
 #include "spackle/steer.h"
 
 /* Text of one generator, in memory. */
@@ -65,18 +66,21 @@ steer_text(const struct config *c, enum steer_kind kind, char **buf,
 	return rc;
 }
 
-/* Remove whatever of spackle's ip(6)tables-save lists. */
+/* Remove whatever of spackle's ip(6)tables-save lists in table (filter:
+ * the NFQUEUE chains; mangle: the tun's marking). */
 static int
-steer_ipt_cleanup(int family, char *err, size_t errlen)
+steer_ipt_cleanup(int family, const char *table, char *err, size_t errlen)
 {
+	char t[8];
 	char *argv[] = {family == AF_INET6 ? "ip6tables-save" : "iptables-save",
-	                "-t", "filter", NULL};
+	                "-t", t, NULL};
 	struct steer_out o;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 	int rc, n;
 
+	snprintf(t, sizeof(t), "%s", table);
 	rc = steer_exec(argv, NULL, 0, &o);
 	if (rc == -ENOENT)
 		return 0; /* no iptables, so none of its rules are ours */
@@ -140,13 +144,21 @@ steer_nft_cleanup(char *err, size_t errlen)
 int
 steer_cleanup(char *err, size_t errlen)
 {
+	static const char *const tables[] = {"filter", "mangle"};
+	unsigned i;
 	int rc;
 
-	if ((rc = steer_ipt_cleanup(AF_INET, err, errlen)) < 0)
-		return rc;
-	if (steer_has_ipv6() &&
-	    (rc = steer_ipt_cleanup(AF_INET6, err, errlen)) < 0)
-		return rc;
+	for (i = 0; i < 2; i++) {
+		if ((rc = steer_ipt_cleanup(AF_INET, tables[i], err, errlen)) <
+		    0)
+			return rc;
+		if (steer_has_ipv6() &&
+		    (rc = steer_ipt_cleanup(AF_INET6, tables[i], err, errlen)) <
+		            0)
+			return rc;
+	}
+	/* The tun backend's routing and tc, whichever backend ran. */
+	steer_tun_remove();
 	return steer_nft_cleanup(err, errlen);
 }
 
@@ -159,13 +171,15 @@ steer_cleanup(char *err, size_t errlen)
  * nothing but empty accepting base chains is left in it.
  */
 static bool steer_made_table[2];
+/* Which table: filter (NFQUEUE) or mangle (the tun's marking). */
+static char steer_made_name[8] = "filter";
 
 static bool
 steer_nft_table_exists(int family)
 {
-	char *argv[] = {"nft",    "list",
-	                "table",  family == AF_INET6 ? "ip6" : "ip",
-	                "filter", NULL};
+	char *argv[] = {"nft",           "list",
+	                "table",         family == AF_INET6 ? "ip6" : "ip",
+	                steer_made_name, NULL};
 	struct steer_out o;
 	bool exists;
 
@@ -176,12 +190,12 @@ steer_nft_table_exists(int family)
 	return exists;
 }
 
-/* Is the filter table of this family nothing but ACCEPT base chains? */
+/* Is the table of this family nothing but ACCEPT base chains? */
 static bool
 steer_filter_empty(int family)
 {
 	char *argv[] = {family == AF_INET6 ? "ip6tables-save" : "iptables-save",
-	                "-t", "filter", NULL};
+	                "-t", steer_made_name, NULL};
 	struct steer_out o;
 	const char *p, *nl;
 	bool empty = true;
@@ -196,10 +210,12 @@ steer_filter_empty(int family)
 		nl = strchr(p, '\n');
 		if (nl == NULL)
 			nl = p + strlen(p);
+		/* A rule, or a chain that is not a built-in accepting one
+		 * (":NAME ACCEPT [p:b]"; a chain of the user's has "-"). */
 		if (*p == '-' ||
-		    (*p == ':' && strncmp(p, ":INPUT ACCEPT", 13) != 0 &&
-		     strncmp(p, ":FORWARD ACCEPT", 15) != 0 &&
-		     strncmp(p, ":OUTPUT ACCEPT", 14) != 0))
+		    (*p == ':' &&
+		     (strcspn(p, " \n") >= (size_t)(nl - p) ||
+		      strncmp(p + strcspn(p, " \n"), " ACCEPT ", 8) != 0)))
 			empty = false;
 		if (*nl == '\0')
 			break;
@@ -209,10 +225,12 @@ steer_filter_empty(int family)
 }
 
 static void
-steer_note_tables(void)
+steer_note_tables(const struct config *c)
 {
 	int i;
 
+	snprintf(steer_made_name, sizeof(steer_made_name), "%s",
+	         c->backend == CONFIG_BACKEND_TUN ? "mangle" : "filter");
 	for (i = 0; i < 2; i++)
 		steer_made_table[i] =
 		        steer_iptables_variant() == STEER_IPT_NFT &&
@@ -225,8 +243,9 @@ steer_drop_made_tables(void)
 	int i, fam;
 
 	for (i = 0; i < 2; i++) {
-		char *argv[] = {"nft",    "delete", "table", i ? "ip6" : "ip",
-		                "filter", NULL};
+		char *argv[] = {"nft",           "delete",
+		                "table",         i ? "ip6" : "ip",
+		                steer_made_name, NULL};
 		struct steer_out o;
 
 		fam = i ? AF_INET6 : AF_INET;
@@ -271,21 +290,12 @@ text:
 	return rc;
 }
 
-int
-steer_apply(const struct config *c, char *err, size_t errlen)
+static int
+steer_apply_nft(const struct config *c, char *err, size_t errlen)
 {
 	char *text = NULL;
 	size_t len;
 	int rc;
-
-	if ((rc = steer_validate(c, err, errlen)) < 0)
-		return rc;
-	if ((rc = steer_cleanup(err, errlen)) < 0)
-		return rc;
-	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES) {
-		steer_note_tables();
-		return steer_apply_iptables(c, err, errlen);
-	}
 
 	if ((rc = steer_text(c, STEER_NFT, &text, &len)) < 0) {
 		steer_seterr(err, errlen,
@@ -302,6 +312,31 @@ steer_apply(const struct config *c, char *err, size_t errlen)
 }
 
 int
+steer_apply(const struct config *c, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = steer_validate(c, err, errlen)) < 0)
+		return rc;
+	if ((rc = steer_cleanup(err, errlen)) < 0)
+		return rc;
+	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES) {
+		steer_note_tables(c);
+		rc = steer_apply_iptables(c, err, errlen);
+	} else {
+		rc = steer_apply_nft(c, err, errlen);
+	}
+	/* The tunnel: its route and ingress redirects, after the marks. */
+	if (rc == 0 && c->backend == CONFIG_BACKEND_TUN &&
+	    (rc = steer_tun_apply(c, err, errlen)) != 0) {
+		char scratch[256];
+
+		steer_remove(c, scratch, sizeof(scratch));
+	}
+	return rc;
+}
+
+int
 steer_remove(const struct config *c, char *err, size_t errlen)
 {
 	char first[512] = "", *text = NULL;
@@ -311,6 +346,8 @@ steer_remove(const struct config *c, char *err, size_t errlen)
 
 	if ((rc = steer_validate(c, err, errlen)) < 0)
 		return rc;
+	if (c->backend == CONFIG_BACKEND_TUN)
+		steer_tun_remove();
 	if (steer_firewall(c) == CONFIG_FIREWALL_NFT) {
 		if ((rc = steer_text(c, STEER_NFT_REMOVE, &text, &len)) < 0)
 			goto text;

@@ -73,6 +73,32 @@ steer_validate(const struct config *c, char *err, size_t errlen)
 		             c->nexempt, CONFIG_EXEMPT_MAX);
 		return -EINVAL;
 	}
+	/* The tunnel backend is steered by routing and tc, per packet. */
+	if (c->backend == CONFIG_BACKEND_TUN &&
+	    (c->divert == CONFIG_DIVERT_FLOW ||
+	     (c->hooks & CONFIG_HOOK_FORWARD) != 0)) {
+		steer_seterr(err, errlen,
+		             "steering: backend = tun diverts packets leaving "
+		             "and reaching this host, one at a time: %s needs "
+		             "backend = nfqueue",
+		             c->divert == CONFIG_DIVERT_FLOW
+		                     ? "divert = flow"
+		                     : "hooks = forward");
+		return -EINVAL;
+	}
+	if (c->backend == CONFIG_BACKEND_TUN) {
+		for (s = c->tun_name; *s; s++)
+			if (!isalnum((unsigned char)*s) &&
+			    strchr("-_.@", *s) == NULL)
+				break;
+		if (*s != '\0' || c->tun_name[0] == '\0') {
+			steer_seterr(err, errlen,
+			             "steering: tun_name \"%s\" is not an "
+			             "interface name",
+			             c->tun_name);
+			return -EINVAL;
+		}
+	}
 	for (i = 0; i < c->nexempt; i++) {
 		/* The name goes into rule text: only plain characters. */
 		name = c->exempt[i];

@@ -37,7 +37,7 @@ static const char *const steer_dirs[] = {
         "/usr/bin",        "/sbin",          "/bin",
 };
 
-static int
+int
 steer_tool(const char *name, char *path, size_t len)
 {
 	size_t i;

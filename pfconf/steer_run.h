@@ -27,6 +27,8 @@ struct steer_out {
  */
 int steer_exec(char *const argv[], const char *in, size_t inlen,
                struct steer_out *o);
+/* Where steer_exec() finds the tool name: 0, or -ENOENT. */
+int steer_tool(const char *name, char *path, size_t len);
 void steer_out_free(struct steer_out *o);
 
 /*

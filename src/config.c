@@ -510,11 +510,12 @@ config_set(struct config_ctx *x, const char *key, char *v)
 	static const char *const failures[] = {"open", "closed"};
 	static const char *const firewalls[] = {"auto", "iptables", "nft"};
 	struct config *c = x->c;
-	const char *backends[CONFIG_BACKEND_NFQUEUE + 1];
+	const char *backends[CONFIG_BACKEND_TUN + 1];
+	int w;
 
 	backends[CONFIG_BACKEND_NFQUEUE] =
 	        config_backend_name(CONFIG_BACKEND_NFQUEUE);
-	int w;
+	backends[CONFIG_BACKEND_TUN] = config_backend_name(CONFIG_BACKEND_TUN);
 
 #define WORD(table, field, type, what)                                         \
 	do {                                                                   \
@@ -542,7 +543,7 @@ config_set(struct config_ctx *x, const char *key, char *v)
 	} else if (strcmp(key, "failure") == 0)
 		WORD(failures, c->failure, enum config_failure, "open, closed");
 	else if (strcmp(key, "backend") == 0)
-		WORD(backends, c->backend, enum config_backend, "nfqueue");
+		WORD(backends, c->backend, enum config_backend, "nfqueue, tun");
 	else if (strcmp(key, "firewall") == 0)
 		WORD(firewalls, c->firewall, enum config_firewall,
 		     "auto, iptables, nft");
@@ -797,6 +798,8 @@ config_backend_name(enum config_backend b)
 	switch (b) {
 	case CONFIG_BACKEND_NFQUEUE:
 		return "nfqueue";
+	case CONFIG_BACKEND_TUN:
+		return "tun";
 	}
 	return "?";
 }

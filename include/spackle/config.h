@@ -24,8 +24,8 @@
 /*
  * The loopback interface, exempt by default, and the tunnel spackle opens
  * (`tun_name`): macOS names its tunnels utunN and spackle asks for that
- * unit; elsewhere a tun device of spackle's own name (no Linux backend
- * opens it yet; OpenBSD diverts without one).
+ * unit; elsewhere a tun device of spackle's own name (`backend = tun`;
+ * OpenBSD diverts without one).
  */
 #if defined(__APPLE__)
 #define CONFIG_LOOPBACK_IFNAME "lo0"
@@ -62,6 +62,7 @@ enum config_log {
 /* `backend`: how packets reach spackle (divert/; docs/divert.md). */
 enum config_backend {
 	CONFIG_BACKEND_NFQUEUE = 0,
+	CONFIG_BACKEND_TUN, /* tun_name, steered by policy routing */
 };
 enum config_firewall {
 	CONFIG_FIREWALL_AUTO = 0,

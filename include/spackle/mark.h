@@ -46,5 +46,12 @@
  * (SNI, Host) passes its handshake so.
  */
 #define STEER_MARK_ONCE 0x00800000u
+/*
+ * `backend = tun`: a packet leaving this host that the steering marks with
+ * this value is routed into the tunnel (an `ip rule fwmark` to spackle's
+ * table). What the tun backend sends out again carries STEER_MARK_ACCEPT
+ * (SO_MARK on its raw sockets), which the marking rule passes by.
+ */
+#define STEER_MARK_TUN 0x00c00000u
 
 #endif

@@ -37,6 +37,26 @@
 #define STEER_DNS_QUEUE(c) ((c)->queue_base + (c)->queues)
 
 /*
+ * The tunnel backend's steering (pfconf/steer_tun.c): the chain that marks
+ * what leaves this host (mangle OUTPUT; nft: a route chain of table inet
+ * spackle), the policy-routing rule that sends the mark to spackle's
+ * table, and the tc filters on each interface's ingress that redirect
+ * what arrives into the tunnel. The numbers are spackle's: "SP".
+ */
+#define STEER_CHAIN_TUN "SPACKLE-TUN"
+#define STEER_TUN_TABLE 21328u /* ip route ... table */
+/* The tun's own IPv4 address (link-local; its peer is `tun_peer`). */
+#define STEER_TUN_ADDR4 "169.254.42.1"
+#define STEER_TUN_PREF  21328u /* ip rule priority */
+/* tc prefs (one protocol each): what stays on its interface, then the
+ * redirect into the tunnel, IPv4 and IPv6. */
+#define STEER_TC_PASS4    21328u
+#define STEER_TC_PASS6    21329u
+#define STEER_TC_DIVERT4  21330u
+#define STEER_TC_DIVERT6  21331u
+#define STEER_COMMENT_TUN "spackle tun"
+
+/*
  * Every rule carries a comment (iptables: `-m comment`, nft: `comment`),
  * so `spackle audit` can read each one's counters apart. An exemption's
  * comment is STEER_COMMENT_EXEMPT followed by the interface name, e.g.

@@ -56,4 +56,35 @@ int steer_nft_text(const struct config *c, FILE *out);
 /* nft -f input that deletes table inet spackle (it must exist). */
 int steer_nft_remove_text(FILE *out);
 
+/*
+ * `backend = tun` (pfconf/tun_text.c has the why): steer_iptables_text(),
+ * steer_iptables_remove_text() and steer_nft_text() give these for such a
+ * config. The marking chain, in table mangle, hooked into OUTPUT.
+ */
+int steer_tun_iptables_text(const struct config *c, int family, FILE *out);
+int steer_tun_iptables_remove_text(FILE *out);
+int steer_tun_nft_text(const struct config *c, FILE *out);
+
+/* An interface whose ingress the tunnel steering redirects. */
+struct steer_tun_if {
+	char name[CONFIG_IFNAME_MAX];
+	unsigned char bcast[4][4]; /* its IPv4 broadcast addresses */
+	unsigned nbcast;
+	int has_clsact; /* it has a clsact qdisc already (not added) */
+};
+
+/*
+ * The routing and tc commands, one a line, words separated by one space:
+ * the tun's default route and the fwmark rule in both families (with
+ * failure closed, the blackhole route), then per interface of ifs (with
+ * the `in` hook) its clsact qdisc when it has none, the filters that let
+ * link-local traffic be, and the redirect into the tun.
+ */
+int steer_tun_route_text(const struct config *c, const struct steer_tun_if *ifs,
+                         size_t nifs, FILE *out);
+/* Commands that remove all of that from ifs (and the rule and table),
+ * whatever config installed it; the clsact qdiscs are steer_tun.c's. */
+int steer_tun_route_remove_text(const struct steer_tun_if *ifs, size_t nifs,
+                                FILE *out);
+
 #endif

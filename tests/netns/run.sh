@@ -5,9 +5,10 @@
 #
 # Usage: run.sh SPACKLE NETTOOL
 #
-#   SPACKLE_DIVERT_MODE  packet (default), flow, or a list ("packet flow"):
-#                        the whole suite runs once per mode, with
-#                        `divert = MODE` in the config.
+#   SPACKLE_DIVERT_MODE  packet (default), flow, tun, or a list ("packet
+#                        flow tun"): the whole suite runs once per mode,
+#                        with `divert = MODE` in the config (tun: `backend
+#                        = tun`, `divert = packet`: the tunnel backend).
 #   SPACKLE_FIREWALL     the config's `firewall =` (default auto)
 #   SPACKLE_NETNS_KEEP   1: keep the temporary directory (configs, logs)
 #
@@ -206,7 +207,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A host firewall that spackle must leave as it found it: a rule of the
-# host's own in each hook spackle uses (this also makes iptables-nft create
+# host's own in each hook spackle uses (the tunnel backend's too) (this also makes iptables-nft create
 # those built-in chains now, so the snapshot before and after compare).
 host_rules() {
 	local t
@@ -216,6 +217,9 @@ host_rules() {
 			--comment "host rule" -j DROP || return 1
 		in_a "$t" -A INPUT -p tcp --dport 9 -m comment \
 			--comment "host rule" -j DROP || return 1
+		# mangle OUTPUT, where the tunnel backend marks.
+		in_a "$t" -t mangle -A OUTPUT -p tcp --dport 9 -m comment \
+			--comment "host rule" -j RETURN || return 1
 	done
 }
 
@@ -230,6 +234,18 @@ fw_snapshot() {
 	in_a nft list ruleset 2>/dev/null |
 		sed -E -e '/^[[:space:]]*#/d' \
 			-e 's/counter packets [0-9]+ bytes [0-9]+/counter/g'
+	# The tunnel backend's share: policy routing, tc, the device.
+	echo "## ip rule"
+	in_a ip -4 rule show
+	in_a ip -6 rule show
+	echo "## routes of every table but local"
+	in_a ip -4 route show table all | grep -v '^local\|table local'
+	in_a ip -6 route show table all | grep -v '^local\|table local\|^multicast\|fe80::/64\|^anycast'
+	echo "## tc"
+	in_a tc qdisc show | grep -v 'qdisc noqueue'
+	in_a tc filter show dev "$VA" ingress
+	echo "## links"
+	in_a ip -o link show | awk '{ print $2 }'
 }
 
 # start_server NAME NS KIND ADDR PORT: a nettool server, waited for.
@@ -346,9 +362,11 @@ udp_check() {
 		fi
 		;;
 	timeout)
-		# A kernel DROP in OUTPUT fails send() with EPERM; a verdict
-		# from the queue cannot: either way nothing may arrive.
-		if [ "$n" -eq 0 ] && { [ "$res" = timeout ] || [ "$res" = eperm ]; }; then
+		# A kernel DROP in OUTPUT fails send() with EPERM, and the
+		# tunnel's blackhole route (failure closed) with EINVAL; a
+		# verdict from the queue cannot: either way nothing may arrive.
+		if [ "$n" -eq 0 ] && { [ "$res" = timeout ] || [ "$res" = eperm ] ||
+			{ [ "$res" = error ] && [ "$(kv errno "$out")" = 22 ]; }; }; then
 			pass "$name" "0/3 datagrams arrived, client: $res ($ms ms)"
 		else
 			fail "$name" "want none arrived; server got $n; client: $out"
@@ -378,7 +396,12 @@ write_conf() {
 	{
 		echo "# written by tests/netns/run.sh"
 		echo "mode = enforce"
-		echo "divert = $MODE"
+		if [ "$MODE" = tun ]; then
+			echo "backend = tun"
+			echo "divert = packet"
+		else
+			echo "divert = $MODE"
+		fi
 		echo "default = allow"
 		echo "failure = open"
 		echo "rules = $RULES"
@@ -496,6 +519,7 @@ fw_same() {
 stale_cleaned() {
 	local name=$1 t h n what=
 
+	[ "$MODE" = tun ] && { stale_cleaned_tun "$name"; return; }
 	if in_a nft list tables | grep -q 'table inet spackle'; then
 		n=$(in_a nft list tables | grep -c 'table inet spackle')
 		[ "$n" -eq 1 ] || what="$n nft tables"
@@ -512,6 +536,31 @@ stale_cleaned() {
 	done
 	if [ -z "$what" ]; then
 		pass "$name/restart-cleans-stale" "one steering jump per hook and family after restart"
+	else
+		fail "$name/restart-cleans-stale" "after restart:$what"
+	fi
+}
+
+# The tunnel's steering once after a restart over a killed run's: one
+# marking jump per family, one fwmark rule per family, one redirect per
+# family on the veth, one tun device.
+stale_cleaned_tun() {
+	local name=$1 n what=
+
+	for t in iptables-save ip6tables-save; do
+		n=$(in_a "$t" -t mangle | grep -c -- '^-A OUTPUT -j SPACKLE-TUN')
+		[ "$n" -eq 1 ] || what="$what $t: $n marking jumps;"
+	done
+	for f in -4 -6; do
+		n=$(in_a ip "$f" rule show | grep -c '^21328:')
+		[ "$n" -eq 1 ] || what="$what ip $f rule: $n spackle rules;"
+	done
+	n=$(in_a tc filter show dev "$VA" ingress | grep -c 'Egress Redirect')
+	[ "$n" -eq 2 ] || what="$what tc: $n redirects on $VA;"
+	n=$(in_a ip -o link show | grep -c ': spackle0[:@]')
+	[ "$n" -eq 1 ] || what="$what $n spackle0 devices;"
+	if [ -z "$what" ]; then
+		pass "$name/restart-cleans-stale" "one marking jump, fwmark rule and redirect per family, one tun"
 	else
 		fail "$name/restart-cleans-stale" "after restart:$what"
 	fi
@@ -862,8 +911,6 @@ scenario_flow() {
 	fw_same flowmode
 	in_a iptables -t mangle -D OUTPUT -j CONNMARK --or-mark 0x1
 	in_a iptables -t mangle -D OUTPUT -j MARK --or-mark 0x2
-	# iptables-nft leaves the table it made behind.
-	in_a nft delete table ip mangle 2>/dev/null
 	mv "$TMP/fw.before.saved" "$TMP/fw.before"
 }
 
@@ -983,9 +1030,9 @@ fi
 
 for MODE in $MODES; do
 	case $MODE in
-	packet | flow) ;;
+	packet | flow | tun) ;;
 	*)
-		echo "FAIL setup: SPACKLE_DIVERT_MODE: \"$MODE\" is not packet or flow"
+		echo "FAIL setup: SPACKLE_DIVERT_MODE: \"$MODE\" is not packet, flow or tun"
 		exit 2
 		;;
 	esac

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Running the tunnel backend's routing and tc steering (tun_text.c says
+ * what it is), its removal, the crash cleanup, and the guard that opens
+ * the ingress again when the daemon dies with `failure = open`.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pfconf/steer_run.h"
+#include "pfconf/steer_tun.h"
+#include "spackle/steer.h"
+
+#define TUN_IFS_MAX 64
+
+/* The guard of this process's daemon (one per process, as steer.c's note
+ * of the tables it made): its pid and the pipe whose end it waits on. */
+static pid_t tun_guard_pid = -1;
+static int tun_guard_fd = -1;
+
+/* Does `tc qdisc show dev NAME` list a clsact qdisc? */
+static int
+tun_has_clsact(char *name)
+{
+	char *argv[] = {"tc", "qdisc", "show", "dev", name, NULL};
+	struct steer_out o;
+	int yes;
+
+	if (steer_exec(argv, NULL, 0, &o) < 0)
+		return 0;
+	yes = o.status == 0 && o.out != NULL &&
+	      strstr(o.out, "qdisc clsact") != NULL;
+	steer_out_free(&o);
+	return yes;
+}
+
+static bool
+tun_exempt(const struct config *c, const char *name)
+{
+	unsigned i;
+
+	if (c == NULL)
+		return false;
+	if (strcmp(name, c->tun_name) == 0)
+		return true;
+	for (i = 0; i < c->nexempt; i++)
+		if (strcmp(c->exempt[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The interfaces whose ingress is redirected: every one of this namespace
+ * but loopback, the tun and the exempt ones (c NULL: all but loopback,
+ * for the cleanup), with their IPv4 broadcast addresses. Returns how many.
+ */
+static size_t
+tun_ifaces(const struct config *c, struct steer_tun_if *ifs, size_t max)
+{
+	struct ifaddrs *ifa, *i;
+	size_t n = 0, k;
+
+	if (getifaddrs(&ifa) != 0)
+		return 0;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if ((i->ifa_flags & IFF_LOOPBACK) ||
+		    strlen(i->ifa_name) >= sizeof(ifs[0].name) ||
+		    tun_exempt(c, i->ifa_name))
+			continue;
+		for (k = 0; k < n && strcmp(ifs[k].name, i->ifa_name); k++)
+			;
+		if (k == n) {
+			if (n == max)
+				continue;
+			memset(&ifs[n], 0, sizeof(ifs[n]));
+			snprintf(ifs[n].name, sizeof(ifs[n].name), "%s",
+			         i->ifa_name);
+			n++;
+		}
+		if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
+		    (i->ifa_flags & IFF_BROADCAST) &&
+		    i->ifa_broadaddr != NULL && ifs[k].nbcast < 4) {
+			memcpy(ifs[k].bcast[ifs[k].nbcast++],
+			       &((struct sockaddr_in *)(void *)i->ifa_broadaddr)
+			                ->sin_addr,
+			       4);
+		}
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/*
+ * Run each line of text as a command (words split at spaces). strict: stop
+ * at the first that fails, saying which in err; else run them all.
+ * Returns 0, -EIO (one failed), or -ENOENT (ip or tc is missing).
+ */
+static int
+tun_run(char *text, bool strict, char *err, size_t errlen)
+{
+	char *line, *save = NULL, *argv[40], *w, *wsave;
+	struct steer_out o;
+	int rc = 0, r;
+	size_t n;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char shown[256];
+
+		snprintf(shown, sizeof(shown), "%s", line);
+		n = 0;
+		for (w = strtok_r(line, " ", &wsave);
+		     w != NULL && n + 1 < sizeof(argv) / sizeof(argv[0]);
+		     w = strtok_r(NULL, " ", &wsave))
+			argv[n++] = w;
+		argv[n] = NULL;
+		if (n == 0)
+			continue;
+		r = steer_exec(argv, NULL, 0, &o);
+		if (r < 0) {
+			if (strict) {
+				steer_seterr(err, errlen, "%s: cannot run: %s",
+				             argv[0], strerror(-r));
+				return r;
+			}
+			continue;
+		}
+		if (o.status != 0 && strict) {
+			steer_fail(err, errlen, shown, &o, NULL);
+			rc = -EIO;
+		}
+		steer_out_free(&o);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Remove what the tun steering put on ifs, the rule and the table; the
+ * clsact qdiscs that are left with no filter go too. */
+static void
+tun_unroute(struct steer_tun_if *ifs, size_t n)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return;
+	steer_tun_route_remove_text(ifs, n, f);
+	if (fclose(f) == 0)
+		tun_run(text, false, NULL, 0);
+	free(text);
+	for (i = 0; i < n; i++) {
+		char *in[] = {"tc",        "filter",  "show", "dev",
+		              ifs[i].name, "ingress", NULL};
+		char *eg[] = {"tc",        "filter", "show", "dev",
+		              ifs[i].name, "egress", NULL};
+		char *del[] = {"tc",        "qdisc",  "del", "dev",
+		               ifs[i].name, "clsact", NULL};
+		struct steer_out o;
+		bool empty = true;
+
+		if (!ifs[i].has_clsact)
+			continue;
+		if (steer_exec(in, NULL, 0, &o) == 0) {
+			empty = empty && o.status == 0 && o.outlen == 0;
+			steer_out_free(&o);
+		}
+		if (steer_exec(eg, NULL, 0, &o) == 0) {
+			empty = empty && o.status == 0 && o.outlen == 0;
+			steer_out_free(&o);
+		}
+		if (empty && steer_exec(del, NULL, 0, &o) == 0)
+			steer_out_free(&o);
+	}
+}
+
+/*
+ * The guard: a child that waits for the daemon's end on a pipe. A clean
+ * stop writes a byte first and the guard leaves; an end without it (a
+ * crash, SIGKILL) makes it delete the ingress redirects, so with `failure
+ * = open` what arrives reaches the host again, as what leaves does once
+ * the tun's route is gone. It is forked from a process with threads, so
+ * it calls only what is safe there (read, fork, execve, waitpid): its
+ * commands are built before the fork.
+ */
+static int
+tun_guard(struct steer_tun_if *ifs, size_t n, char *err, size_t errlen)
+{
+	static char pref[2][16];
+	static char *argvs[2 * TUN_IFS_MAX][9];
+	static char tc[256];
+	char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	int p[2];
+	size_t i, k;
+	pid_t pid;
+
+	if (steer_tool("tc", tc, sizeof(tc)) != 0) {
+		steer_seterr(err, errlen,
+		             "tc: not installed (apt-get install iproute2)");
+		return -ENOENT;
+	}
+	snprintf(pref[0], sizeof(pref[0]), "%u", STEER_TC_DIVERT4);
+	snprintf(pref[1], sizeof(pref[1]), "%u", STEER_TC_DIVERT6);
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 2; k++) {
+			char *a[9] = {"tc",   "filter",    "del",
+			              "dev",  ifs[i].name, "ingress",
+			              "pref", pref[k],     NULL};
+
+			memcpy(argvs[2 * i + k], a, sizeof(a));
+		}
+	if (pipe(p) != 0)
+		return -errno;
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		char b;
+		ssize_t r;
+		int fd;
+
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
+		for (fd = 3; fd < 4096; fd++)
+			if (fd != p[0])
+				close(fd);
+		do
+			r = read(p[0], &b, 1);
+		while (r < 0 && errno == EINTR);
+		if (r == 1)
+			_exit(0);
+		for (i = 0; i < 2 * n; i++) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				execve(tc, argvs[i], envp);
+				_exit(127);
+			}
+			if (c > 0)
+				while (waitpid(c, NULL, 0) < 0 &&
+				       errno == EINTR)
+					;
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	tun_guard_fd = p[1];
+	tun_guard_pid = pid;
+	return 0;
+}
+
+static void
+tun_guard_stop(void)
+{
+	if (tun_guard_fd >= 0) {
+		(void)!write(tun_guard_fd, "q", 1);
+		close(tun_guard_fd);
+		tun_guard_fd = -1;
+	}
+	if (tun_guard_pid > 0) {
+		while (waitpid(tun_guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		tun_guard_pid = -1;
+	}
+}
+
+int
+steer_tun_apply(const struct config *c, char *err, size_t errlen)
+{
+	struct steer_tun_if ifs[TUN_IFS_MAX];
+	size_t n = 0, len = 0, i;
+	char *text = NULL;
+	FILE *f;
+	int rc;
+
+	if (c->hooks & CONFIG_HOOK_IN) {
+		n = tun_ifaces(c, ifs, TUN_IFS_MAX);
+		for (i = 0; i < n; i++)
+			ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
+	}
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return -errno;
+	rc = steer_tun_route_text(c, ifs, n, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc == 0)
+		rc = tun_run(text, true, err, errlen);
+	free(text);
+	if (rc == 0 && c->failure == CONFIG_FAILURE_OPEN && n > 0)
+		rc = tun_guard(ifs, n, err, errlen);
+	if (rc != 0) {
+		/* Nothing half-done stays: the qdiscs added go too. */
+		for (i = 0; i < n; i++)
+			ifs[i].has_clsact = 1;
+		tun_unroute(ifs, n);
+	}
+	return rc;
+}
+
+void
+steer_tun_remove(void)
+{
+	struct steer_tun_if ifs[TUN_IFS_MAX];
+	size_t n, i;
+
+	tun_guard_stop();
+	n = tun_ifaces(NULL, ifs, TUN_IFS_MAX);
+	for (i = 0; i < n; i++)
+		ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
+	tun_unroute(ifs, n);
+}
