@@ -32,6 +32,9 @@ struct audit {
 	struct fw_ruleset rs;
 	struct fw_steer_check chk;
 	bool have_rules;
+	/* backend = tun: what the kernel marked into the tun and what tc
+	 * redirected there, at the last read (audit_counters.c). */
+	uint64_t tun_sent_out, tun_sent_in;
 	json_t *status; /* the daemon's status reply, NULL when none */
 };
 

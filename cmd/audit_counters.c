@@ -34,7 +34,8 @@ rules_sum(const struct fw_ruleset *rs, const char *comment)
 	return sum;
 }
 
-/* Read both families' filter tables into a->rs; false when none. */
+/* Read both families' filter (tun: mangle) tables into a->rs; false
+ * when none. */
 static bool
 audit_read_rules(struct audit *a)
 {
@@ -52,14 +53,42 @@ audit_read_rules(struct audit *a)
 				                      json_string(err));
 			continue;
 		}
-		if (fw_parse_save(buf, len, fams[k], "filter", &a->rs, err,
-		                  sizeof(err)) != 0)
+		/* The tunnel's marking chain is in mangle. */
+		if (fw_parse_save(buf, len, fams[k],
+		                  a->cfg.backend == CONFIG_BACKEND_TUN
+		                          ? "mangle"
+		                          : "filter",
+		                  &a->rs, err, sizeof(err)) != 0)
 			json_array_append_new(a->notes, json_string(err));
 		else
 			any = true;
 		free(buf);
 	}
 	return any;
+}
+
+/*
+ * What the kernel sent to spackle: the packets of the queue rules, or with
+ * the tunnel the packets its chain marked to route into the tun and those
+ * tc redirected there (a->tun_sent_out and a->tun_sent_in keep the two).
+ */
+static uint64_t
+audit_sent(struct audit *a)
+{
+	struct steer_tun_state st;
+
+	if (a->cfg.backend != CONFIG_BACKEND_TUN)
+		return rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
+		       rules_sum(&a->rs, STEER_COMMENT_DNS);
+	a->tun_sent_out = rules_sum(&a->rs, STEER_COMMENT_TUN);
+	if (steer_tun_state(&a->cfg, &st) != 0)
+		json_array_append_new(
+		        a->notes, json_string("tun: cannot run ip or tc; the "
+		                              "redirected packets are not "
+		                              "counted"));
+	else
+		a->tun_sent_in = st.redirected;
+	return a->tun_sent_out + a->tun_sent_in;
 }
 
 /*
@@ -74,8 +103,9 @@ audit_counters(struct audit *a)
 {
 	const struct divert_ops *ops =
 	        divert_backend(config_backend_name(a->cfg.backend));
+	bool tun = a->cfg.backend == CONFIG_BACKEND_TUN;
 	struct divert_kernel_stats ks;
-	char spec[16];
+	char spec[CONFIG_IFNAME_MAX + 16];
 	char err[1024];
 	uint64_t sent1, sent2, waiting = 0, qdrop = 0, udrop = 0, seq = 0;
 	uint64_t received = 0, enobufs = 0, unseen, slack;
@@ -85,10 +115,15 @@ audit_counters(struct audit *a)
 	bool daemon = false, adds_up;
 
 	a->have_rules = audit_read_rules(a);
-	sent1 = rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
-	        rules_sum(&a->rs, STEER_COMMENT_DNS);
+	sent1 = audit_sent(a);
 	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
-		snprintf(spec, sizeof(spec), "%u", q);
+		/* The tunnel is one divert point, whatever the queues. */
+		if (tun && q > a->cfg.queue_base)
+			break;
+		if (tun)
+			snprintf(spec, sizeof(spec), "%s", a->cfg.tun_name);
+		else
+			snprintf(spec, sizeof(spec), "%u", q);
 		if (ops == NULL || ops->kernel_stats == NULL ||
 		    ops->kernel_stats(spec, &ks) != 0)
 			continue;
@@ -118,8 +153,7 @@ audit_counters(struct audit *a)
 		                     err));
 	}
 	audit_read_rules(a);
-	sent2 = rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
-	        rules_sum(&a->rs, STEER_COMMENT_DNS);
+	sent2 = audit_sent(a);
 	slack = sent2 > sent1 ? sent2 - sent1 : 0;
 
 	rest = (int64_t)sent1 - (int64_t)(received + waiting + qdrop + udrop);
@@ -158,6 +192,16 @@ audit_counters(struct audit *a)
 	json_object_set_new(c, "queued_since_bound",
 	                    json_integer((json_int_t)seq));
 	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
+	/* The tunnel: the two ways in, and its device's own count. */
+	if (tun)
+		json_object_set_new(
+		        c, "tun",
+		        json_pack("{s:s, s:I, s:I, s:I, s:I}", "device",
+		                  a->cfg.tun_name, "marked_out",
+		                  (json_int_t)a->tun_sent_out, "redirected_in",
+		                  (json_int_t)a->tun_sent_in, "device_sent",
+		                  (json_int_t)seq, "device_dropped",
+		                  (json_int_t)qdrop));
 	json_object_set_new(c, "daemon", json_boolean(daemon));
 	json_object_set_new(c, "adds_up", json_boolean(adds_up && daemon));
 	json_object_set_new(c, "drops",

@@ -7,19 +7,37 @@
 #include "cmd/audit.h"
 #include "spackle/config.h"
 #include "spackle/control.h"
+#include "spackle/steer_names.h"
 
 static void
 audit_print_text(const struct audit *a)
 {
-	const json_t *c = a->counters, *h, *r, *o;
+	const json_t *c = a->counters, *h, *r, *o, *t;
 	size_t i, k;
 	const char *key;
 	json_t *v;
 
 #define CI(k) ((long long)json_integer_value(json_object_get(c, k)))
-	printf("counters (kernel rules, nfnetlink_queue, daemon)\n");
-	printf("  sent to spackle's queues by the kernel  %lld\n",
-	       CI("sent_to_queues"));
+	if ((t = json_object_get(c, "tun")) != NULL) {
+		/* The tunnel: two ways in, one device, one reader. */
+		printf("counters (kernel rules, tc, tun %s, daemon)\n",
+		       json_string_value(json_object_get(t, "device")));
+		printf("  sent to the tun by the kernel           %lld\n"
+		       "    marked out (mangle OUTPUT)            %lld\n"
+		       "    redirected in (tc ingress)            %lld\n"
+		       "    taken by the tun device               %lld\n",
+		       CI("sent_to_queues"),
+		       (long long)json_integer_value(
+		               json_object_get(t, "marked_out")),
+		       (long long)json_integer_value(
+		               json_object_get(t, "redirected_in")),
+		       (long long)json_integer_value(
+		               json_object_get(t, "device_sent")));
+	} else {
+		printf("counters (kernel rules, nfnetlink_queue, daemon)\n");
+		printf("  sent to spackle's queues by the kernel  %lld\n",
+		       CI("sent_to_queues"));
+	}
 	printf("  = received by spackle                   %lld%s\n",
 	       CI("received"),
 	       json_is_true(json_object_get(c, "daemon"))
@@ -55,6 +73,25 @@ audit_print_text(const struct audit *a)
 	{
 		if (json_is_true(json_object_get(h, "ok")))
 			continue;
+		/* The tunnel's routing and tc: what was found. */
+		if (json_object_get(h, "family") == NULL) {
+			printf("  %s: NOT AS INSTALLED",
+			       json_string_value(json_object_get(h, "hook")));
+			if (json_object_get(h, "missing") != NULL &&
+			    json_is_string(json_object_get(h, "missing")))
+				printf(" (no redirect on %s)",
+				       json_string_value(
+				               json_object_get(h, "missing")));
+			printf("\n");
+			continue;
+		}
+		if (json_object_get(h, "chain") == NULL) {
+			printf("  %s %s: NO JUMP first to %s\n",
+			       json_string_value(json_object_get(h, "family")),
+			       json_string_value(json_object_get(h, "hook")),
+			       STEER_CHAIN_TUN);
+			continue;
+		}
 		printf("  %s %s: ",
 		       json_string_value(json_object_get(h, "family")),
 		       json_string_value(json_object_get(h, "hook")));

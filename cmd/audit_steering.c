@@ -12,6 +12,58 @@
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
 
+/*
+ * The tunnel's steering: in each family the jump to its marking chain
+ * first in mangle OUTPUT and the fwmark rule, and the redirect on every
+ * interface that should have one.
+ */
+static void
+audit_steering_tun(struct audit *a, json_t *hooks)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct steer_tun_state st;
+	bool ok = true, first;
+	size_t i, f;
+
+	for (f = 0; f < 2; f++) {
+		first = false;
+		for (i = 0; i < a->rs.n; i++) {
+			const struct fw_rule *r = &a->rs.v[i];
+
+			if (r->family == fams[f] &&
+			    strcmp(r->chain, "OUTPUT") == 0 && r->pos == 1)
+				first = strcmp(r->target, STEER_CHAIN_TUN) == 0;
+		}
+		json_array_append_new(
+		        hooks, json_pack("{s:s, s:s, s:b}", "family",
+		                         fams[f] == AF_INET ? "ipv4" : "ipv6",
+		                         "hook", "mangle OUTPUT", "ok", first));
+		ok = ok && first;
+	}
+	if (steer_tun_state(&a->cfg, &st) != 0) {
+		json_array_append_new(
+		        a->notes, json_string("steering: ip or tc is missing"));
+		ok = false;
+	} else {
+		json_array_append_new(hooks,
+		                      json_pack("{s:s, s:i, s:b}", "hook",
+		                                "ip rule", "found", st.rules,
+		                                "ok", st.rules == 2));
+		json_array_append_new(
+		        hooks,
+		        json_pack("{s:s, s:i, s:i, s:s?, s:b}", "hook",
+		                  "tc ingress", "interfaces", st.ifaces,
+		                  "redirected", st.ifaces_redirected, "missing",
+		                  st.missing[0] != '\0' ? st.missing : NULL,
+		                  "ok", st.ifaces == st.ifaces_redirected));
+		ok = ok && st.rules == 2 && st.ifaces == st.ifaces_redirected;
+	}
+	json_object_set_new(a->steering, "hooks", hooks);
+	json_object_set_new(a->steering, "ok", json_boolean(ok));
+	if (!ok)
+		a->holes = true;
+}
+
 /* Steering: spackle's rules present, whole and first in every hook. */
 void
 audit_steering(struct audit *a)
@@ -19,6 +71,11 @@ audit_steering(struct audit *a)
 	static const int fams[2] = {AF_INET, AF_INET6};
 	size_t i, f;
 	json_t *hooks = json_array(), *h;
+
+	if (a->cfg.backend == CONFIG_BACKEND_TUN) {
+		audit_steering_tun(a, hooks);
+		return;
+	}
 
 	if (steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT) {
 		json_array_append_new(

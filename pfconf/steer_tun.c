@@ -323,3 +323,75 @@ steer_tun_remove(void)
 		ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
 	tun_unroute(ifs, n);
 }
+
+/*
+ * "Sent B bytes N pkt" of the tc action lines of one filter listing,
+ * summed over the filters at the redirect prefs; the number of redirects
+ * found in *found.
+ */
+static uint64_t
+tun_tc_sent(const char *out, unsigned *found)
+{
+	const char *p = out, *l;
+	bool ours = false;
+	uint64_t sum = 0;
+	unsigned long long b, n;
+	unsigned pref;
+
+	for (; p != NULL && *p != '\0'; p = l != NULL ? l + 1 : NULL) {
+		l = strchr(p, '\n');
+		if (sscanf(p, "filter protocol %*s pref %u", &pref) == 1)
+			ours = pref == STEER_TC_DIVERT4 ||
+			       pref == STEER_TC_DIVERT6;
+		else if (ours && strstr(p, "Egress Redirect") != NULL &&
+		         (l == NULL || strstr(p, "Egress Redirect") < l))
+			(*found)++;
+		else if (ours &&
+		         sscanf(p, " Sent %llu bytes %llu pkt", &b, &n) == 2)
+			sum += n;
+	}
+	return sum;
+}
+
+int
+steer_tun_state(const struct config *c, struct steer_tun_state *st)
+{
+	struct steer_tun_if ifs[TUN_IFS_MAX];
+	size_t n, i;
+	int f;
+
+	memset(st, 0, sizeof(*st));
+	for (f = 0; f < 2; f++) {
+		char *argv[] = {"ip", f ? "-6" : "-4", "rule", "show", NULL};
+		char want[64];
+		struct steer_out o;
+
+		snprintf(want, sizeof(want), "%u:", STEER_TUN_PREF);
+		if (steer_exec(argv, NULL, 0, &o) < 0)
+			return -ENOENT;
+		if (o.status == 0 && o.out != NULL &&
+		    (strncmp(o.out, want, strlen(want)) == 0 ||
+		     strstr(o.out, want) != NULL))
+			st->rules++;
+		steer_out_free(&o);
+	}
+	n = tun_ifaces(c, ifs, TUN_IFS_MAX);
+	for (i = 0; i < n; i++) {
+		char *argv[] = {"tc",  "-s",        "filter",  "show",
+		                "dev", ifs[i].name, "ingress", NULL};
+		struct steer_out o;
+		unsigned found = 0;
+
+		if (steer_exec(argv, NULL, 0, &o) < 0)
+			return -ENOENT;
+		if (o.status == 0 && o.out != NULL)
+			st->redirected += tun_tc_sent(o.out, &found);
+		steer_out_free(&o);
+		st->ifaces++;
+		if (found == 2)
+			st->ifaces_redirected++;
+		else if (st->missing[0] == '\0')
+			memcpy(st->missing, ifs[i].name, sizeof(st->missing));
+	}
+	return 0;
+}

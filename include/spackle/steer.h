@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
@@ -110,5 +111,20 @@ int steer_save(int family, char **buf, size_t *len, char *err, size_t errlen);
  * (steer_firewall(c) == CONFIG_FIREWALL_NFT): -ENOTSUP, for now.
  */
 int steer_repair(const struct config *c, char *err, size_t errlen);
+
+/*
+ * `backend = tun`: the routing and tc half of its steering as it stands
+ * (pfconf/steer_tun.c), for audit. The marking chain is read with
+ * steer_save() like the NFQUEUE rules (table mangle).
+ */
+struct steer_tun_state {
+	unsigned rules;                  /* fwmark rules found, of 2 families */
+	unsigned ifaces;                 /* interfaces that should redirect */
+	unsigned ifaces_redirected;      /* ... that do, both families */
+	char missing[CONFIG_IFNAME_MAX]; /* the first that does not */
+	uint64_t redirected; /* packets tc redirected into the tun */
+};
+/* 0, or -ENOENT when ip or tc is missing. */
+int steer_tun_state(const struct config *c, struct steer_tun_state *st);
 
 #endif

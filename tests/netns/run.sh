@@ -809,6 +809,7 @@ scenario_enforce() {
 		fail enforce/counters "want received, dropped, rejected > 0: $st"
 	fi
 
+	[ "$MODE" = tun ] && tun_audit
 	daemon_stop enforce
 	fw_same enforce
 
@@ -822,6 +823,39 @@ scenario_enforce() {
 		pass enforce/capture-denied "$n packets to port $P_DENY in the capture ($other to other ports, which were rejected), $dropped denied or rejected by the time of the last status"
 	else
 		fail enforce/capture-denied "want 1..$dropped packets to port $P_DENY in $TMP/cap-enforce/denied.pcap, got $n: $(echo "$out" | head -n 3)"
+	fi
+}
+
+# The tunnel backend's audit: its counters (marked out, redirected in,
+# the device's own) add up with the daemon's; with the IPv4 redirect on
+# the veth taken away, the steering check names the interface and the wire
+# tap finds the inbound stream that now reaches A past the tunnel.
+tun_audit() {
+	local j=$TMP/tun-audit.json
+
+	spk audit -c "$CONF" --json >"$j" 2>"$j.err"
+	if jq -e '.counters.adds_up and .steering.ok and .verdict == "clean"
+		and .counters.tun.marked_out > 0 and .counters.tun.redirected_in > 0
+		and .counters.tun.device_sent >= .counters.received' "$j" >/dev/null 2>&1; then
+		pass enforce/tun-audit-clean "$(jq -c '.counters | {sent_to_queues, received, tun}' "$j")"
+	else
+		fail enforce/tun-audit-clean "want clean, adds up, both ways counted: $(head -c 600 "$j" "$j.err")"
+	fi
+	in_a tc filter del dev "$VA" ingress pref 21330
+	bg "tun-bypass" "$NSB" "$NETTOOL" tcp-stream -a "$A4" -p "$P_IN_ALLOW" \
+		-d 5 -i 100 -w 1000
+	wait_for 30 grep -qs '^connected' "$TMP/tun-bypass.out"
+	timeout -k 1 15 ip netns exec "$NSA" "$SPACKLE" audit -c "$CONF" \
+		--watch 2 --json >"$j" 2>"$j.err"
+	if jq -e --arg va "$VA" --arg p "$P_IN_ALLOW" '.verdict == "holes"
+		and (.steering.hooks | any(.hook == "tc ingress" and .ok == false
+			and .missing == $va))
+		and (.hidden | any(.proto == "tcp" and
+			((.dport | tostring) == $p or (.sport | tostring) == $p)))' \
+		"$j" >/dev/null 2>&1; then
+		pass enforce/tun-audit-bypass "$(jq -c '{verdict, steering: [.steering.hooks[] | select(.ok == false)], hidden: [.hidden[] | {proto, src, sport, dst, dport, dir, cause}][0]}' "$j")"
+	else
+		fail enforce/tun-audit-bypass "want holes naming $VA and the stream to port $P_IN_ALLOW hidden: $(head -c 800 "$j" "$j.err")"
 	fi
 }
 
