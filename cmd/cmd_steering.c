@@ -66,6 +66,9 @@ steering_print(const struct config *c, enum steering_fw fw,
 		rc = steer_pf_text(c, pf, stdout);
 		break;
 	}
+	/* The tunnel: the routing and tc half of its steering too. */
+	if (rc == 0 && fw != FW_PF && c->backend == CONFIG_BACKEND_TUN)
+		rc = steer_tun_print(c, stdout);
 	if (rc == 0 && fflush(stdout) != 0)
 		rc = -EIO;
 	if (rc < 0) {

@@ -395,3 +395,18 @@ steer_tun_state(const struct config *c, struct steer_tun_state *st)
 	}
 	return 0;
 }
+
+int
+steer_tun_print(const struct config *c, FILE *out)
+{
+	struct steer_tun_if ifs[TUN_IFS_MAX];
+	size_t n = 0;
+
+	if (c->hooks & CONFIG_HOOK_IN)
+		n = tun_ifaces(c, ifs, TUN_IFS_MAX);
+	fprintf(out,
+	        "# routing and tc (ip, tc), for this host's %zu "
+	        "interface%s now:\n",
+	        n, n == 1 ? "" : "s");
+	return steer_tun_route_text(c, ifs, n, out);
+}

@@ -126,5 +126,8 @@ struct steer_tun_state {
 };
 /* 0, or -ENOENT when ip or tc is missing. */
 int steer_tun_state(const struct config *c, struct steer_tun_state *st);
+/* The `ip` and `tc` commands steer_apply() would run for c, for this
+ * host's interfaces as they are now (`spackle steering print`). */
+int steer_tun_print(const struct config *c, FILE *out);
 
 #endif

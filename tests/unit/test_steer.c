@@ -1280,10 +1280,104 @@ test_netns_apply_remove(void **state)
 	free(after6);
 }
 
+/*
+ * backend = tun: the marking chain in mangle, the route and the fwmark
+ * rule in spackle's table, the redirect on each interface given, the
+ * blackhole only with failure closed, and removal of every piece.
+ */
+static void
+test_tun_text(void **state)
+{
+	struct config c;
+	struct steer_tun_if ifs[1];
+	char *t, *r = NULL;
+	size_t len;
+	int rc;
+	FILE *f;
+
+	(void)state;
+	conf(&c, "backend = tun\nexempt = lo, icmp\nfailure = open\n");
+	t = gen(&c, GEN_IPT4, &rc, &len);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(t, "*mangle\n:SPACKLE-TUN - [0:0]\n"));
+	assert_non_null(strstr(t, "-A SPACKLE-TUN -o lo "));
+	assert_non_null(strstr(t, "-A SPACKLE-TUN -p icmp "));
+	assert_non_null(strstr(t, "-j MARK --set-xmark 0xc00000/0xe00000\n"));
+	assert_non_null(strstr(t, "-I OUTPUT 1 -j SPACKLE-TUN\n"));
+	assert_null(strstr(t, "NFQUEUE"));
+	free(t);
+	t = gen(&c, GEN_IPT6, &rc, &len);
+	assert_int_equal(rc, 0);
+	/* Neighbour discovery stays on its link. */
+	assert_non_null(strstr(t, "--icmpv6-type 135 "));
+	assert_non_null(strstr(t, "-d fe80::/10 "));
+	free(t);
+	t = gen(&c, GEN_NFT, &rc, &len);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(t, "type route hook output priority mangle"));
+	assert_non_null(strstr(t, "meta mark set meta mark & 0xff1fffff | "
+	                          "0x00c00000"));
+	free(t);
+
+	memset(ifs, 0, sizeof(ifs));
+	snprintf(ifs[0].name, sizeof(ifs[0].name), "eth7");
+	ifs[0].nbcast = 1;
+	memcpy(ifs[0].bcast[0], "\xc0\x00\x02\xff", 4);
+	assert_non_null(f = open_memstream(&r, &len));
+	assert_int_equal(steer_tun_route_text(&c, ifs, 1, f), 0);
+	fclose(f);
+	assert_non_null(strstr(r, "ip -4 route add default dev spackle0 "
+	                          "table 21328\n"));
+	assert_non_null(strstr(r, "ip -6 rule add pref 21328 fwmark "
+	                          "0xc00000/0xe00000 table 21328\n"));
+	assert_non_null(strstr(r, "tc qdisc add dev eth7 clsact\n"));
+	assert_non_null(strstr(r, "match ip dst 192.0.2.255/32\n"));
+	assert_non_null(
+	        strstr(r, "protocol ip u32 match ip protocol 1 0xff\n"));
+	assert_non_null(strstr(r, "tc filter add dev eth7 ingress pref 21330 "
+	                          "protocol ip u32 match u32 0 0 action "
+	                          "mirred egress redirect dev spackle0\n"));
+	assert_null(strstr(r, "blackhole"));
+	free(r);
+
+	/* failure closed: a route of last resort that drops. */
+	conf(&c, "backend = tun\nfailure = closed\nhooks = out\n");
+	assert_non_null(f = open_memstream(&r, &len));
+	assert_int_equal(steer_tun_route_text(&c, ifs, 1, f), 0);
+	fclose(f);
+	assert_non_null(strstr(r, "ip -4 route add blackhole default table "
+	                          "21328 metric 4294967295\n"));
+	/* No `in` hook: no redirect. */
+	assert_null(strstr(r, "tc "));
+	free(r);
+
+	assert_non_null(f = open_memstream(&r, &len));
+	assert_int_equal(steer_tun_route_remove_text(ifs, 1, f), 0);
+	fclose(f);
+	assert_non_null(
+	        strstr(r, "tc filter del dev eth7 ingress pref 21330\n"));
+	assert_non_null(strstr(r, "ip -6 route flush table 21328\n"));
+	assert_non_null(strstr(r, "ip -4 rule del pref 21328\n"));
+	free(r);
+
+	/* What the tunnel cannot do is refused with the reason. */
+	config_defaults(&c);
+	c.backend = CONFIG_BACKEND_TUN;
+	c.divert = CONFIG_DIVERT_FLOW;
+	{
+		char err[256];
+
+		assert_true(steer_validate(&c, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "divert = flow needs backend = "
+		                            "nfqueue"));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_tun_text),
 	        cmocka_unit_test(test_golden),
 	        cmocka_unit_test(test_golden_cleanup),
 	        cmocka_unit_test(test_text_shape),
