@@ -543,7 +543,14 @@ worker_open_divert(struct daemon *dm, struct worker *w)
 	/* A tunnel queue per worker: the kernel spreads flows over them by
 	 * their hash, both directions alike. */
 	if (dm->cfg.backend == CONFIG_BACKEND_TUN)
+#ifdef __OpenBSD__
+		/* OpenBSD: the divert(4) port of pf's divert-packet rules.
+		 * One socket binds it: the first worker reads, the rest
+		 * fail to open (run with queues = 1; not yet run there). */
+		snprintf(w->spec, sizeof(w->spec), "%u", dm->cfg.queue_base);
+#else
 		snprintf(w->spec, sizeof(w->spec), "%s", dm->cfg.tun_name);
+#endif
 	/* Headers and a first payload's names; DNS is read whole. */
 	else
 		snprintf(w->spec, sizeof(w->spec), "%u,failure=%s,copy=%u",

@@ -184,6 +184,17 @@ extern const struct divert_ops divert_nfqueue_ops;
  * REJECT sends tun_reply()'s answer the other way. No verdict_mark: flow
  * mode needs NFQUEUE. kernel_stats reads the device's counters (tx: into
  * the tunnel). docs/divert.md describes it in full.
+ *
+ * OpenBSD (written to divert(4), not yet run): no tunnel; spec is the
+ * divert port alone, "4200" (1-65535: queue_base, as pfconf/pf.c writes
+ * `divert-packet port 4200`). Open binds a divert(4) socket of each family
+ * to it (root only; one reader per port, so open it once) and fd() is a
+ * kqueue over both. The address recvfrom() gives a packet says its way:
+ * unspecified, outbound; else inbound on the interface of that address.
+ * ALLOW sends it back with sendto() on its socket with that address,
+ * skipping pf; DENY drops; REJECT sends the reply the other way (out
+ * with the unspecified address, in with the reply's destination). With
+ * no socket bound, pf's divert drops: it fails closed. No kernel_stats.
  */
 extern const struct divert_ops divert_tun_ops;
 

@@ -11,7 +11,9 @@
  * Shared by every platform: the burst, the verdicts, the re-injection and
  * the counters. Per platform (tun_open_dev, tun_read, tun_write below):
  * Linux opens /dev/net/tun (IFF_MULTI_QUEUE: a queue per worker), macOS a
- * utun control socket whose packets carry a 4-byte family header.
+ * utun control socket whose packets carry a 4-byte family header. OpenBSD
+ * has no tunnel here: pf's divert-packet hands packets to divert(4)
+ * sockets, which also take them back (tun_hook and tun_inject are its own).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +42,10 @@
 #include <net/if_utun.h>
 #include <sys/kern_control.h>
 #include <sys/sys_domain.h>
+#endif
+#ifdef __OpenBSD__
+#include <netinet/in.h>
+#include <sys/event.h>
 #endif
 
 #include "divert/divert.h"
@@ -70,6 +76,11 @@ struct divert {
 	uint64_t local_ns; /* when local was read */
 	struct divert_stats st;
 	char err[384];
+#ifdef __OpenBSD__
+	int sock[2]; /* the divert(4) sockets, IPv4 and IPv6; fd: a kqueue */
+	int turn;    /* the socket read first next */
+	struct sockaddr_storage from[DIVERT_BURST_MAX]; /* recvfrom's, per pk */
+#endif
 };
 
 static uint64_t
@@ -118,6 +129,7 @@ tun_local_read(struct divert *d)
 	freeifaddrs(ifa);
 }
 
+#ifndef __OpenBSD__ /* divert(4) says which way (below) */
 static bool
 tun_is_local(struct divert *d, const struct sp_addr *a)
 {
@@ -150,6 +162,7 @@ tun_hook(struct divert *d, const uint8_t *p, size_t len)
 		return DIVERT_HOOK_UNKNOWN;
 	return tun_is_local(d, &dst) ? DIVERT_HOOK_IN : DIVERT_HOOK_OUT;
 }
+#endif
 
 /* ---- the device, per platform ----------------------------------------------
  */
@@ -293,17 +306,202 @@ tun_open_dev(struct divert *d)
 	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
 	return 0;
 }
+#elif defined(__OpenBSD__)
+/*
+ * OpenBSD: divert(4). Written to the manual and not yet run: nothing
+ * below has been compiled on OpenBSD. pf's `divert-packet port N` rules
+ * (pfconf/pf.c) hand each packet to the divert socket of its family bound to
+ * port N: the spec, N alone. recvfrom() gives the packet with an address that
+ * says which way it went: the unspecified one for an outbound packet, else the
+ * address of the interface an inbound one came in on. sendto() with that
+ * address puts it back where pf took it (out, or in as if received on
+ * that interface), and pf does not look at it again. A packet no socket
+ * reads is dropped: failing closed. fd() is a kqueue over both sockets.
+ */
+
+/* A sockaddr of family af: addr (the packet's bytes), or the unspecified
+ * address when NULL; with port (the divert port, to bind). Its length. */
+static socklen_t
+tun_sockaddr(struct sockaddr_storage *ss, int af, const uint8_t *addr,
+             unsigned port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (af == AF_INET) {
+		sin->sin_len = sizeof(*sin);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (addr != NULL)
+			memcpy(&sin->sin_addr, addr, 4);
+		return sizeof(*sin);
+	}
+	sin6->sin6_len = sizeof(*sin6);
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	if (addr != NULL)
+		memcpy(&sin6->sin6_addr, addr, 16);
+	return sizeof(*sin6);
+}
+
+/* recvfrom()'s address for the packet read into p, or NULL when p is not
+ * in the burst's buffer (a reply). */
+static const struct sockaddr_storage *
+tun_from(const struct divert *d, const uint8_t *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)d->buf;
+
+	if ((uintptr_t)p < (uintptr_t)d->buf ||
+	    off >= (uintptr_t)DIVERT_BURST_MAX * TUN_PKT_MAX)
+		return NULL;
+	return &d->from[off / TUN_PKT_MAX];
+}
+
+static int
+tun_divert_socket(struct divert *d, int af, unsigned port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = tun_sockaddr(&ss, af, NULL, port);
+	int s, e;
+
+	s = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_DIVERT);
+	if (s < 0) {
+		tun_seterr(d, "divert %s: socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(s, (struct sockaddr *)(void *)&ss, len) != 0) {
+		e = errno;
+		close(s);
+		tun_seterr(d, "divert %s: bind (root only): %s", strerror(e));
+		return -1;
+	}
+	return s;
+}
+
+/* Bind both families' sockets to the port d->name, and watch them. */
+static int
+tun_open_dev(struct divert *d)
+{
+	struct kevent ev[2];
+	unsigned long port;
+	char *end;
+	int i;
+
+	d->sock[0] = d->sock[1] = -1;
+	port = strtoul(d->name, &end, 10);
+	if (d->name[0] < '0' || d->name[0] > '9' || *end != '\0' || port == 0 ||
+	    port > 65535) {
+		tun_seterr(d, "divert %s: %s",
+		           "not a divert port, 1-65535 (queue_base, as pf's "
+		           "divert-packet port names it)");
+		return -1;
+	}
+	for (i = 0; i < 2; i++)
+		if ((d->sock[i] = tun_divert_socket(d, i ? AF_INET6 : AF_INET,
+		                                    (unsigned)port)) < 0)
+			return -1;
+	if ((d->fd = kqueue()) < 0) {
+		tun_seterr(d, "divert %s: kqueue: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
+	EV_SET(&ev[0], d->sock[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	EV_SET(&ev[1], d->sock[1], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	if (kevent(d->fd, ev, 2, NULL, 0, NULL) != 0) {
+		tun_seterr(d, "divert %s: kevent: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* One packet from either socket into p (TUN_PKT_MAX bytes), its address
+ * kept for the verdict: its length, 0 when none waits, -1 on error. */
+static ssize_t
+tun_read(struct divert *d, uint8_t *p)
+{
+	struct sockaddr_storage *from =
+	        &d->from[(size_t)(p - d->buf) / TUN_PKT_MAX];
+	struct kevent ev[2];
+	struct timespec zero = {0, 0};
+	socklen_t flen;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		flen = sizeof(*from);
+		n = recvfrom(d->sock[d->turn], p, TUN_PKT_MAX, 0,
+		             (struct sockaddr *)(void *)from, &flen);
+		d->turn ^= 1;
+		if (n > 0)
+			return n;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)
+			return -1;
+	}
+	/* Both empty: a scan drops their events, or fd() stays readable. */
+	(void)kevent(d->fd, NULL, 0, ev, 2, &zero);
+	return 0;
+}
+
+static int
+tun_hook(struct divert *d, const uint8_t *p, size_t len)
+{
+	const struct sockaddr_storage *ss = tun_from(d, p);
+
+	(void)len;
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)ss)
+		                               ->sin_addr.s_addr == INADDR_ANY
+		               ? DIVERT_HOOK_OUT
+		               : DIVERT_HOOK_IN;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+		               &((const struct sockaddr_in6 *)(const void *)ss)
+		                        ->sin6_addr)
+		               ? DIVERT_HOOK_OUT
+		               : DIVERT_HOOK_IN;
+	return DIVERT_HOOK_UNKNOWN;
+}
+
+/*
+ * Send p on its way through the socket of its family, skipping pf: a
+ * packet read goes back with the address it came with; a reply (tun_reply,
+ * not in the buffer) out with the unspecified address, or in with its own
+ * destination, the address of this host the answered packet came from.
+ * libnet's raw sockets only build replies here.
+ */
+static int
+tun_inject(struct divert *d, const uint8_t *p, size_t len, bool out)
+{
+	const struct sockaddr_storage *to = tun_from(d, p);
+	struct sockaddr_storage reply;
+	int v6 = (p[0] >> 4) == 6;
+
+	if (to == NULL) {
+		tun_sockaddr(&reply, v6 ? AF_INET6 : AF_INET,
+		             out ? NULL : p + (v6 ? 24 : 16), 0);
+		to = &reply;
+	}
+	return sendto(d->sock[v6], p, len, 0,
+	              (const struct sockaddr *)(const void *)to,
+	              to->ss_family == AF_INET6
+	                      ? sizeof(struct sockaddr_in6)
+	                      : sizeof(struct sockaddr_in)) == (ssize_t)len
+	               ? 0
+	               : -1;
+}
 #else
 static int
 tun_open_dev(struct divert *d)
 {
 	tun_seterr(d, "tun %s: %s",
-	           "no tunnel device on this system (OpenBSD diverts with "
-	           "divert-packet sockets)");
+	           "no tunnel device or divert socket on this system");
 	return -1;
 }
 #endif
 
+#ifndef __OpenBSD__
 /* One packet from the tunnel into p (TUN_PKT_MAX bytes), without utun's
  * header: its length, 0 when none waits, -1 on error. */
 static ssize_t
@@ -344,6 +542,7 @@ tun_write(struct divert *d, const uint8_t *p, size_t len)
 #endif
 	return write(d->fd, p, len) == (ssize_t)len ? 0 : -1;
 }
+#endif
 
 /* ---- the backend
  * ------------------------------------------------------------- */
@@ -458,6 +657,7 @@ tun_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 	return total;
 }
 
+#ifndef __OpenBSD__
 /* Send p on its way: out through the raw socket, or into this host. */
 static int
 tun_inject(struct divert *d, const uint8_t *p, size_t len, bool out)
@@ -472,6 +672,7 @@ tun_inject(struct divert *d, const uint8_t *p, size_t len, bool out)
 		n = libnet_write_raw_ipv6(d->ln6, p, (uint32_t)len);
 	return n == (int)len ? 0 : -1;
 }
+#endif
 
 static int
 tun_answer(struct divert *d, const struct divert_packet *pk, enum sp_verdict v)
@@ -569,6 +770,12 @@ tun_close(struct divert *d)
 		libnet_destroy(d->ln6);
 	if (d->fd >= 0)
 		close(d->fd);
+#ifdef __OpenBSD__
+	if (d->sock[0] >= 0)
+		close(d->sock[0]);
+	if (d->sock[1] >= 0)
+		close(d->sock[1]);
+#endif
 	free(d->buf);
 	free(d);
 }
