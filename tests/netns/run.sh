@@ -831,6 +831,30 @@ scenario_enforce() {
 	else
 		fail enforce/capture-denied "want 1..$dropped packets to port $P_DENY in $TMP/cap-enforce/denied.pcap, got $n: $(echo "$out" | head -n 3)"
 	fi
+
+	# Whatever the backend, the flows it decided are the store's, and
+	# replay of their capture and explain decide them alike.
+	local rp lg ex
+	rp=$("$SPACKLE" replay "$TMP/cap-enforce/denied.pcap" -c "$CONF" \
+		--json 2>/dev/null | jq -sc --arg p "$P_DENY" --arg d "$B4" \
+		'[.[] | select(.proto == "tcp" and .dst == $d and
+		(.dport | tostring) == $p)]')
+	lg=$("$SPACKLE" log -c "$CONF" --json 2>/dev/null | jq -sc --arg p \
+		"$P_DENY" --arg d "$B4" '[.[] | select(.proto == "tcp" and
+		.dst == $d and (.dport | tostring) == $p)]')
+	ex=$("$SPACKLE" explain -c "$CONF" --proto tcp --dst "$B4" \
+		--dport "$P_DENY" --json 2>/dev/null |
+		jq -c '{verdict, rule: "\(.rule.file):\(.rule.line)"}')
+	if jq -en --argjson rp "${rp:-null}" --argjson lg "${lg:-null}" \
+		--argjson ex "${ex:-null}" '($rp | length) > 0 and
+		($rp | all(.verdict == "deny" and .rule == $ex.rule)) and
+		$ex.verdict == "deny" and
+		($rp | all(.sport as $s | any($lg[]; .sport == $s and
+			.verdict == "deny" and .rule == $ex.rule)))' >/dev/null 2>&1; then
+		pass enforce/replay-explain-store "$(jq -n --argjson rp "$rp" '$rp | length') denied flows: replay, explain and spackle log say deny by $(echo "$ex" | jq -r .rule | sed 's|.*/||')"
+	else
+		fail enforce/replay-explain-store "replay: ${rp:-none}; explain: ${ex:-none}; log: $(echo "${lg:-}" | head -c 400)"
+	fi
 }
 
 # The tunnel backend's audit: its counters (marked out, redirected in,
