@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/divert: the divert path side by side, in network namespaces: no
-# filter, a bare accept-all NFQUEUE loop (nfq_accept), spackle and
-# OpenSnitch's daemon. Prints one table of values and ratios to "no filter".
+# filter, a bare accept-all NFQUEUE loop (nfq_accept), spackle (NFQUEUE
+# packet and flow mode, and the tunnel backend) and OpenSnitch's daemon.
+# Prints one table of values and ratios to "no filter", then the tunnel
+# backend's ratios to spackle's NFQUEUE packet mode.
 #
 # Usage: divert.sh [SPACKLE [NETTOOL [NFQ_ACCEPT]]]   (as root)
 #
@@ -12,9 +14,10 @@
 #   BENCH_CONNECTS   sequential connects for the latency row (2000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq spackle
-#                    spackle-nostore spackle-flow opensnitch); the default
-#                    leaves conntrack out
-#   BENCH_MODE       spackle's `divert =` (packet)
+#                    spackle-nostore spackle-flow spackle-tun opensnitch);
+#                    the default leaves conntrack out
+#   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
+#                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
 #                    measure what the privilege drop costs)
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency)
@@ -24,6 +27,9 @@
 # Each column gets a fresh pair of namespaces: the filter and the clients in
 # A, the servers in B, a veth pair between them (192.0.2.1 <-> 192.0.2.2).
 # Nothing runs in, or changes the firewall of, the machine's own namespace.
+#
+# Exits 1 when a column whose filter started moved no traffic in a row, or
+# its filter diverted no packet (the numbers would then not be its own).
 set -u
 
 # nettool is built with the tests, or here when the tests are off.
@@ -35,7 +41,7 @@ NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-2000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore spackle-flow opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore spackle-flow spackle-tun opensnitch}
 ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
@@ -65,6 +71,7 @@ P_IPERF=5201
 P_TCP=7100
 P_UDP=7200
 QUEUE=0
+TUN_DEV=spackle0
 ID=$$
 TMP=$(mktemp -d /tmp/spackle-bench-divert.XXXXXX) || exit 2
 # spackle drops to its user after set-up, as installed; it reads TMP.
@@ -99,6 +106,7 @@ in_a() {
 	ip netns exec "$NSA" "$@"
 }
 
+# shellcheck disable=SC2317 # called through eval (wait_for)
 in_b() {
 	ip netns exec "$NSB" "$@"
 }
@@ -194,11 +202,22 @@ queue_stats() {
 	echo "$q $d $((hits - q - d < 0 ? 0 : hits - q - d))"
 }
 
+# The tunnel backend's device in A: packets the kernel sent into it (what
+# the daemon was given to read) and those it dropped because the device's
+# queue was full. No fail-open path lets a packet past it unseen: "-".
+tun_stats() {
+	local dir=/sys/class/net/$TUN_DEV/statistics q d
+
+	q=$(in_a cat "$dir/tx_packets" 2>/dev/null) || q=n/a
+	d=$(in_a cat "$dir/tx_dropped" 2>/dev/null) || d=n/a
+	echo "$q $d -"
+}
+
 # --- the filters -----------------------------------------------------------
 
 # start_filter COLUMN: sets FILTER_PID (empty for none) or NA (a reason).
 start_filter() {
-	local t
+	local t divert
 
 	FILTER_PID=
 	NA=
@@ -231,16 +250,23 @@ start_filter() {
 					--queue-bypass || NA="$t NFQUEUE rule failed"
 		done
 		;;
-	spackle | spackle-nostore | spackle-flow)
+	spackle | spackle-nostore | spackle-flow | spackle-tun)
 		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
 			NA="spackle run not built"
 			return
 		fi
 		mkdir -p "$TMP/rules" "$TMP/db"
 		echo "allow any" >"$TMP/rules/10-all.rules"
+		# spackle-tun: the tunnel backend (divert/tun.c), packet mode,
+		# its device the default tun_name; the rest as NFQUEUE's.
+		case $1 in
+		spackle-flow) divert="divert = flow" ;;
+		spackle-tun) divert=$'backend = tun\ndivert = packet' ;;
+		*) divert="divert = $DIVERT_MODE" ;;
+		esac
 		cat >"$TMP/spackle.conf" <<EOF
 mode = enforce
-divert = $([ "$1" = spackle-flow ] && echo flow || echo "$DIVERT_MODE")
+$divert
 default = allow
 failure = open
 rules = $TMP/rules
@@ -352,10 +378,33 @@ want_row() {
 	[[ " $ROWS_RUN " == *" $1 "* ]]
 }
 
+# check_moved COL NAME: did column COL, its filter started, move traffic in
+# every traffic row it ran, and did its filter divert any packet? A note
+# and MOVED_NOTHING=1 when not. Sanity only: no number is a threshold.
+check_moved() {
+	local r
+
+	for r in bulk udp rate; do
+		want_row "$r" || continue
+		if ! [[ ${V[$1,$r]} =~ ^[0-9.]+$ ]] ||
+			awk -v v="${V[$1,$r]}" 'BEGIN { exit !(v + 0 == 0) }'; then
+			NOTES+=("$2: no traffic in the $r row (${V[$1,$r]})")
+			MOVED_NOTHING=1
+		fi
+	done
+	if [ "${V[$1,queued]}" = 0 ]; then
+		NOTES+=("$2: its filter diverted no packet: the rows measured no filter")
+		MOVED_NOTHING=1
+	fi
+}
+
 # --- the run ---------------------------------------------------------------------
 
 declare -A V
 BASE=0
+COL_PACKET=0
+COL_TUN=0
+MOVED_NOTHING=0
 NAMES=()
 NOTES=()
 col=0
@@ -367,14 +416,17 @@ for c in $COLUMNS_RUN; do
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
+	spackle-tun) name="spackle (tun)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none conntrack nfq spackle spackle-nostore spackle-flow opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
 		exit 2
 		;;
 	esac
 	col=$((col + 1))
 	[ "$c" = none ] && BASE=$col
+	[ "$c" = spackle ] && COL_PACKET=$col
+	[ "$c" = spackle-tun ] && COL_TUN=$col
 	NAMES+=("$name")
 	echo "# $name ..." >&2
 	if ! ns_up "$col"; then
@@ -406,8 +458,13 @@ for c in $COLUMNS_RUN; do
 		t1=$(cpu_ticks "$FILTER_PID")
 		V[$col,cpu]=$(awk -v d=$((t1 - t0)) -v hz="$HZ" \
 			'BEGIN { printf "%.2f\n", d / hz }')
-		read -r "V[$col,queued]" "V[$col,drops]" "V[$col,unqueued]" \
-			<<<"$(queue_stats)"
+		if [ "$c" = spackle-tun ]; then
+			read -r "V[$col,queued]" "V[$col,drops]" \
+				"V[$col,unqueued]" <<<"$(tun_stats)"
+		else
+			read -r "V[$col,queued]" "V[$col,drops]" \
+				"V[$col,unqueued]" <<<"$(queue_stats)"
+		fi
 	elif [ -n "$FILTER_PID" ]; then
 		V[$col,cpu]="died"
 		V[$col,queued]="n/a"
@@ -420,6 +477,7 @@ for c in $COLUMNS_RUN; do
 		V[$col,drops]="-"
 		V[$col,unqueued]="-"
 	fi
+	check_moved "$col" "$name"
 	ns_down
 done
 
@@ -466,3 +524,33 @@ done
 echo "filter CPU: utime+stime of the filter process over all rows." \
 	"queued, drops: /proc/net/netfilter/nfnetlink_queue of A; unqueued:" \
 	"NFQUEUE rule hits less queued and dropped."
+if [ "$COL_TUN" -gt 0 ]; then
+	echo "spackle (tun): queued, drops: tx_packets, tx_dropped of A's" \
+		"$TUN_DEV (sent into the tunnel, lost to its full queue); no" \
+		"fail-open path to count."
+fi
+
+# The tunnel backend against spackle's NFQUEUE backend of this run: the
+# same daemon and config but for `backend`.
+tun_ratio() {
+	local v=${V[$COL_TUN,$1]} b=${V[$COL_PACKET,$1]}
+
+	if [[ $v =~ ^[0-9.]+$ ]] && [[ $b =~ ^[0-9.]+$ ]]; then
+		awk -v v="$v" -v b="$b" 'BEGIN {
+			if (b + 0 == 0) print "-"; else printf "%.2f\n", v / b }'
+	else
+		echo "-"
+	fi
+}
+
+if [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ]; then
+	printf '\n%s / %s (same run; > 1: the tunnel is higher)\n' \
+		"${NAMES[COL_TUN - 1]}" "${NAMES[COL_PACKET - 1]}"
+	for r in "bulk|TCP bulk, Gbit/s" "udp|UDP 64 B delivered, kpkt/s" \
+		"rate|new TCP connections/s" "p50|connect() p50, us" \
+		"p99|connect() p99, us" "cpu|filter CPU, s"; do
+		IFS='|' read -r key label <<<"$r"
+		printf '%-30s%s\n' "$label" "$(tun_ratio "$key")"
+	done
+fi
+exit "$MOVED_NOTHING"
