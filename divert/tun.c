@@ -56,6 +56,7 @@
 #define TUN_PKT_MAX   65536u        /* one read: the largest IP packet */
 #define TUN_LOCAL_MAX 64u           /* local addresses remembered */
 #define TUN_LOCAL_AGE 1000000000ull /* re-read them after 1 s */
+#define TUN_TXQLEN    16384u         /* packets the tun holds for its reader */
 #ifdef __APPLE__
 #define TUN_HDR 4u /* utun's address family, network order */
 #else
@@ -196,6 +197,9 @@ tun_link_conf(struct divert *d, unsigned ifindex)
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = (int)ifindex;
+	/* A queue as deep as NFQUEUE's default: a burst from a fast sender
+	 * waits for the reader instead of being dropped (500 by default). */
+	mnl_attr_put_u32(nlh, IFLA_TXQLEN, TUN_TXQLEN);
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	af = mnl_attr_nest_start(nlh, AF_INET);
 	conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
