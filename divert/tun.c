@@ -56,7 +56,7 @@
 #define TUN_PKT_MAX   65536u        /* one read: the largest IP packet */
 #define TUN_LOCAL_MAX 64u           /* local addresses remembered */
 #define TUN_LOCAL_AGE 1000000000ull /* re-read them after 1 s */
-#define TUN_TXQLEN    16384u         /* packets the tun holds for its reader */
+#define TUN_TXQLEN    16384u        /* packets the tun holds for its reader */
 #ifdef __APPLE__
 #define TUN_HDR 4u /* utun's address family, network order */
 #else
