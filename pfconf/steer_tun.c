@@ -9,10 +9,13 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pfconf/steer_run.h"
@@ -25,6 +28,64 @@
  * of the tables it made): its pid and the pipe whose end it waits on. */
 static pid_t tun_guard_pid = -1;
 static int tun_guard_fd = -1;
+
+/*
+ * A guard holds this abstract socket name while it lives; abstract names
+ * belong to the network namespace, as the steering does. A daemon that
+ * starts waits until no guard of a killed one holds it, so that guard's
+ * late deletes cannot take away the redirects the new one installs.
+ */
+#define TUN_GUARD_NAME "spackle-tun-guard"
+#define TUN_GUARD_WAIT 60 /* tries, 50 ms apart: 3 s */
+
+static socklen_t
+tun_guard_addr(struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path + 1, TUN_GUARD_NAME, sizeof(TUN_GUARD_NAME) - 1);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	                   sizeof(TUN_GUARD_NAME) - 1);
+}
+
+/* Bind the guard's name: the socket, or -1 (errno EADDRINUSE: a guard
+ * lives). Only calls that are safe in a child forked from threads. */
+static int
+tun_guard_bind(void)
+{
+	struct sockaddr_un a;
+	socklen_t len = tun_guard_addr(&a);
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -1;
+	if (bind(s, (struct sockaddr *)&a, len) != 0) {
+		int e = errno;
+
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+/* Wait (3 s at most) until no guard of another daemon lives here. */
+static void
+tun_guard_wait(void)
+{
+	const struct timespec step = {0, 50 * 1000 * 1000};
+	int i, s;
+
+	for (i = 0; i < TUN_GUARD_WAIT; i++) {
+		if ((s = tun_guard_bind()) >= 0) {
+			close(s);
+			return;
+		}
+		if (errno != EADDRINUSE)
+			return;
+		nanosleep(&step, NULL);
+	}
+}
 
 /* Does `tc qdisc show dev NAME` list a clsact qdisc? */
 static int
@@ -238,6 +299,8 @@ tun_guard(struct steer_tun_if *ifs, size_t n, char *err, size_t errlen)
 		for (fd = 3; fd < 4096; fd++)
 			if (fd != p[0])
 				close(fd);
+		/* Held until it exits (see TUN_GUARD_NAME). */
+		(void)tun_guard_bind();
 		do
 			r = read(p[0], &b, 1);
 		while (r < 0 && errno == EINTR);
@@ -318,6 +381,7 @@ steer_tun_remove(void)
 	size_t n, i;
 
 	tun_guard_stop();
+	tun_guard_wait();
 	n = tun_ifaces(NULL, ifs, TUN_IFS_MAX);
 	for (i = 0; i < n; i++)
 		ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
