@@ -87,20 +87,35 @@ tun_guard_wait(void)
 	}
 }
 
-/* Does `tc qdisc show dev NAME` list a clsact qdisc? */
-static int
-tun_has_clsact(char *name)
+/*
+ * Which of ifs have a clsact qdisc: one `tc qdisc show` for all (a host
+ * may have hundreds of interfaces, and this runs at every start).
+ */
+static void
+tun_mark_clsact(struct steer_tun_if *ifs, size_t n)
 {
-	char *argv[] = {"tc", "qdisc", "show", "dev", name, NULL};
+	char *argv[] = {"tc", "qdisc", "show", NULL};
 	struct steer_out o;
-	int yes;
+	const char *p, *dev;
+	size_t i, len;
 
+	for (i = 0; i < n; i++)
+		ifs[i].has_clsact = 0;
 	if (steer_exec(argv, NULL, 0, &o) < 0)
-		return 0;
-	yes = o.status == 0 && o.out != NULL &&
-	      strstr(o.out, "qdisc clsact") != NULL;
+		return;
+	for (p = o.status == 0 ? o.out : NULL; p != NULL && *p != '\0';
+	     p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "qdisc clsact ", 13) != 0 ||
+		    (dev = strstr(p, " dev ")) == NULL)
+			continue;
+		dev += 5;
+		len = strcspn(dev, " \n");
+		for (i = 0; i < n; i++)
+			if (strlen(ifs[i].name) == len &&
+			    strncmp(ifs[i].name, dev, len) == 0)
+				ifs[i].has_clsact = 1;
+	}
 	steer_out_free(&o);
-	return yes;
 }
 
 static bool
@@ -352,8 +367,7 @@ steer_tun_apply(const struct config *c, char *err, size_t errlen)
 
 	if (c->hooks & CONFIG_HOOK_IN) {
 		n = tun_ifaces(c, ifs, TUN_IFS_MAX);
-		for (i = 0; i < n; i++)
-			ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
+		tun_mark_clsact(ifs, n);
 	}
 	if ((f = open_memstream(&text, &len)) == NULL)
 		return -errno;
@@ -378,14 +392,17 @@ void
 steer_tun_remove(void)
 {
 	struct steer_tun_if ifs[TUN_IFS_MAX];
-	size_t n, i;
+	size_t n, i, k;
 
 	tun_guard_stop();
 	tun_guard_wait();
+	/* Only an interface with a clsact qdisc can hold our filters. */
 	n = tun_ifaces(NULL, ifs, TUN_IFS_MAX);
-	for (i = 0; i < n; i++)
-		ifs[i].has_clsact = tun_has_clsact(ifs[i].name);
-	tun_unroute(ifs, n);
+	tun_mark_clsact(ifs, n);
+	for (i = k = 0; i < n; i++)
+		if (ifs[i].has_clsact)
+			ifs[k++] = ifs[i];
+	tun_unroute(ifs, k);
 }
 
 /*
