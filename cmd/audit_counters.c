@@ -81,13 +81,17 @@ audit_sent(struct audit *a)
 		return rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
 		       rules_sum(&a->rs, STEER_COMMENT_DNS);
 	a->tun_sent_out = rules_sum(&a->rs, STEER_COMMENT_TUN);
-	if (steer_tun_state(&a->cfg, &st) != 0)
+	if (steer_tun_state(&a->cfg, &st) != 0) {
 		json_array_append_new(
 		        a->notes, json_string("tun: cannot run ip or tc; the "
 		                              "redirected packets are not "
 		                              "counted"));
-	else
+	} else {
 		a->tun_sent_in = st.redirected;
+		/* The nft firewall marks in its own table. */
+		if (steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT)
+			a->tun_sent_out = st.nft_marked;
+	}
 	return a->tun_sent_out + a->tun_sent_in;
 }
 
@@ -114,7 +118,8 @@ audit_counters(struct audit *a)
 	json_t *c = a->counters, *ex, *ctr;
 	bool daemon = false, adds_up;
 
-	a->have_rules = audit_read_rules(a);
+	a->have_rules = audit_read_rules(a) ||
+	                (tun && steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT);
 	sent1 = audit_sent(a);
 	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
 		/* The tunnel is one divert point, whatever the queues. */

@@ -25,7 +25,22 @@ audit_steering_tun(struct audit *a, json_t *hooks)
 	bool ok = true, first;
 	size_t i, f;
 
-	for (f = 0; f < 2; f++) {
+	if (steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT) {
+		/* Its own base chain: nothing of the host's comes first. */
+		if (steer_tun_state(&a->cfg, &st) == 0)
+			first = st.nft_chain;
+		else
+			first = false;
+		json_array_append_new(hooks, json_pack("{s:s, s:s, s:b}",
+		                                       "family", "inet", "hook",
+		                                       "nft route output", "ok",
+		                                       first));
+		ok = first;
+		f = 2;
+	} else {
+		f = 0;
+	}
+	for (; f < 2; f++) {
 		first = false;
 		for (i = 0; i < a->rs.n; i++) {
 			const struct fw_rule *r = &a->rs.v[i];

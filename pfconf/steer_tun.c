@@ -434,6 +434,39 @@ tun_tc_sent(const char *out, unsigned *found)
 	return sum;
 }
 
+/* The nft marking chain, when table inet spackle has one: present, and
+ * its marking rule's "counter packets N" (the rule commented "spackle
+ * tun"). */
+static void
+tun_nft_state(struct steer_tun_state *st)
+{
+	char *argv[] = {"nft", "list", "table", "inet", STEER_NFT_TABLE, NULL};
+	char want[64];
+	struct steer_out o;
+	const char *p, *l;
+	unsigned long long n;
+
+	if (steer_exec(argv, NULL, 0, &o) < 0)
+		return;
+	snprintf(want, sizeof(want), "comment \"%s\"", STEER_COMMENT_TUN);
+	if (o.status == 0 && o.out != NULL) {
+		st->nft_chain = strstr(o.out, "chain tun_out {") != NULL;
+		for (p = o.out; p != NULL && *p != '\0';
+		     p = l != NULL ? l + 1 : NULL) {
+			const char *c;
+
+			l = strchr(p, '\n');
+			c = strstr(p, "counter packets ");
+			if (c != NULL && (l == NULL || c < l) &&
+			    strstr(p, want) != NULL &&
+			    (l == NULL || strstr(p, want) < l) &&
+			    sscanf(c, "counter packets %llu", &n) == 1)
+				st->nft_marked += n;
+		}
+	}
+	steer_out_free(&o);
+}
+
 int
 steer_tun_state(const struct config *c, struct steer_tun_state *st)
 {
@@ -456,6 +489,7 @@ steer_tun_state(const struct config *c, struct steer_tun_state *st)
 			st->rules++;
 		steer_out_free(&o);
 	}
+	tun_nft_state(st);
 	n = tun_ifaces(c, ifs, TUN_IFS_MAX);
 	for (i = 0; i < n; i++) {
 		char *argv[] = {"tc",  "-s",        "filter",  "show",

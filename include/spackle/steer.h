@@ -123,6 +123,10 @@ struct steer_tun_state {
 	unsigned ifaces_redirected;      /* ... that do, both families */
 	char missing[CONFIG_IFNAME_MAX]; /* the first that does not */
 	uint64_t redirected; /* packets tc redirected into the tun */
+	/* With the nft firewall: its marking chain (iptables' is read
+	 * with steer_save()). */
+	bool nft_chain;      /* table inet spackle has the tun_out chain */
+	uint64_t nft_marked; /* its marking rule's counter */
 };
 /* 0, or -ENOENT when ip or tc is missing. */
 int steer_tun_state(const struct config *c, struct steer_tun_state *st);
