@@ -21,10 +21,10 @@
  * REJECT in the same hook, and it queues new connections only, while
  * spackle queues every packet of the configured hooks.
  *
- * Not used: --queue-cpu-fanout (nft: `fanout`). It picks the queue by CPU,
- * not by flow, and the workers rely on all packets of a flow reaching the
- * same queue (DESIGN.md); the default --queue-balance hash is per address
- * pair and protocol, the same in both directions.
+ * Several queues: see pfconf/queue_split.c. --queue-cpu-fanout (nft:
+ * `fanout`) is not used: it picks the queue by CPU, not by flow, and the
+ * workers rely on all packets of a flow reaching the same queue
+ * (DESIGN.md).
  */
 
 #include <errno.h>
@@ -61,18 +61,32 @@ ipt_done(FILE *out)
 	return 0;
 }
 
-/* The NFQUEUE target with its options, as iptables-save prints it. */
+/*
+ * The queue rules, as iptables-save prints them: one queue, one rule; with
+ * several, one rule per queue, each but the last matching its share of
+ * the flows by a BPF hash (pfconf/queue_split.c says why not
+ * --queue-balance). They share one comment, whose counters audit sums.
+ */
 static void
-ipt_queue(FILE *out, const struct config *c)
+ipt_queue(FILE *out, const struct config *c, const char *chain, int family)
 {
-	if (c->queues == 1)
-		fprintf(out, "-j NFQUEUE --queue-num %u", c->queue_base);
-	else
-		fprintf(out, "-j NFQUEUE --queue-balance %u:%u", c->queue_base,
-		        c->queue_base + c->queues - 1);
-	if (c->failure == CONFIG_FAILURE_OPEN)
-		fputs(" --queue-bypass", out);
-	fputc('\n', out);
+	unsigned q;
+
+	for (q = 0; q < c->queues; q++) {
+		fprintf(out, "-A %s ", chain);
+		if (q + 1 < c->queues) {
+			fputs("-m bpf --bytecode ", out);
+			steer_queue_bytecode(family, c->queues, q, out);
+			fputc(' ', out);
+		}
+		fprintf(out,
+		        "-m comment --comment \"%s\" -j NFQUEUE "
+		        "--queue-num %u",
+		        STEER_COMMENT_QUEUE, c->queue_base + q);
+		if (c->failure == CONFIG_FAILURE_OPEN)
+			fputs(" --queue-bypass", out);
+		fputc('\n', out);
+	}
 }
 
 /* The DNS queue: one queue past the balanced ones, copied whole. */
@@ -220,9 +234,7 @@ ipt_chain(FILE *out, const struct config *c, const struct ipt_hook *h,
 			        c->exempt[i]);
 	}
 
-	fprintf(out, "-A %s -m comment --comment \"%s\" ", h->chain,
-	        STEER_COMMENT_QUEUE);
-	ipt_queue(out, c);
+	ipt_queue(out, c, h->chain, family);
 }
 
 int

@@ -11,7 +11,7 @@
  * in the same order, with the same comments; in flow mode the verdict
  * rules set the conntrack mark themselves (nft has no CONNMARK
  * --save-mark with masks), and without `fanout` the queue is chosen per
- * flow (see iptables.c).
+ * flow, by `symhash` (see queue_split.c).
  */
 
 #include <errno.h>
@@ -47,13 +47,17 @@ nft_done(FILE *out)
 static void
 nft_queue(FILE *out, const struct config *c, const char *comment)
 {
+	const char *flags =
+	        c->failure == CONFIG_FAILURE_OPEN ? "flags bypass " : "";
+
+	/* Several queues: by a symmetric hash of the flow, ports included
+	 * (pfconf/queue_split.c). */
 	if (c->queues == 1)
-		fprintf(out, "counter queue num %u", c->queue_base);
+		fprintf(out, "counter queue num %u%s", c->queue_base,
+		        *flags != '\0' ? " bypass" : "");
 	else
-		fprintf(out, "counter queue num %u-%u", c->queue_base,
-		        c->queue_base + c->queues - 1);
-	if (c->failure == CONFIG_FAILURE_OPEN)
-		fputs(" bypass", out);
+		fprintf(out, "counter queue %sto symhash mod %u offset %u",
+		        flags, c->queues, c->queue_base);
 	fprintf(out, " comment \"%s\"\n", comment);
 }
 

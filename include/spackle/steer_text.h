@@ -57,6 +57,23 @@ int steer_nft_text(const struct config *c, FILE *out);
 int steer_nft_remove_text(FILE *out);
 
 /*
+ * With several queues, which one a packet goes to (pfconf/queue_split.c):
+ * a classic BPF program, for iptables' -m bpf, that answers 1 when the
+ * packet's flow hashes to queue `which` of `queues` (0-based), the same
+ * for both directions, ports included. The last queue's rule needs none:
+ * it takes what the others did not. steer_queue_filter() writes at most
+ * max instructions to out and returns how many, -EINVAL or -ENOSPC;
+ * steer_queue_bytecode() writes the program as xt_bpf's --bytecode
+ * argument, quoted as iptables-save prints it.
+ */
+#define STEER_QUEUE_FILTER_MAX 48
+struct sock_filter;
+int steer_queue_filter(int family, unsigned queues, unsigned which,
+                       struct sock_filter *out, size_t max);
+int steer_queue_bytecode(int family, unsigned queues, unsigned which,
+                         FILE *out);
+
+/*
  * `backend = tun` (pfconf/tun_text.c has the why): steer_iptables_text(),
  * steer_iptables_remove_text() and steer_nft_text() give these for such a
  * config. The marking chain, in table mangle, hooked into OUTPUT.

@@ -573,6 +573,36 @@ stale_cleaned_tun() {
 }
 
 # conns_json: the live flows as one JSON array (an array, or one object a line).
+# The packets queue NUM has been given ("id_sequence" in the namespace's
+# /proc/net/netfilter/nfnetlink_queue), 0 when it is not bound.
+queue_seq() {
+	in_a awk -v q="$1" '$1 == q { print $8; f = 1 } END { if (!f) print 0 }' \
+		/proc/net/netfilter/nfnetlink_queue
+}
+
+# queue_spread NAME ADDR PORT: 24 connections from A to ADDR:PORT, one
+# after the other; every balanced queue (4200, 4201) must have been given
+# packets of them.
+queue_spread() {
+	local name=$1 addr=$2 port=$3 i b0 b1 d0 d1
+
+	b0=$(queue_seq 4200)
+	b1=$(queue_seq 4201)
+	i=0
+	while [ $i -lt 24 ]; do
+		in_a "$NETTOOL" tcp-connect -a "$addr" -p "$port" -w 2000 \
+			>/dev/null 2>&1
+		i=$((i + 1))
+	done
+	d0=$(($(queue_seq 4200) - b0))
+	d1=$(($(queue_seq 4201) - b1))
+	if [ "$d0" -gt 0 ] && [ "$d1" -gt 0 ]; then
+		pass "$name" "24 connections to $addr:$port: queue 4200 got $d0 packets, 4201 got $d1"
+	else
+		fail "$name" "24 connections to $addr:$port: queue 4200 got $d0 packets, 4201 got $d1 (want both > 0)"
+	fi
+}
+
 conns_json() {
 	spk conns -c "$CONF" --json |
 		jq -s 'if length == 1 and (.[0] | type) == "array" then .[0] else . end'
@@ -696,6 +726,12 @@ scenario_enforce() {
 	# 4: user rules use the uid of the sending socket.
 	tcp_check enforce/user-65534-deny timeout "$B4" "$P_USER" -u 65534
 	tcp_check enforce/user-root-allow ok "$B4" "$P_USER"
+
+	# Many connections between one pair of hosts spread over both
+	# queues (the split hashes ports too: pfconf/queue_split.c).
+	if [ "$MODE" != tun ]; then
+		queue_spread enforce/queue-spread "$B4" "$P_ALLOW"
+	fi
 
 	# Inbound: a new connection into A is decided by `in` rules.
 	tcp_check enforce/in-deny timeout "$A4" "$P_IN_DENY" b

@@ -240,8 +240,9 @@ test_parse_installed_ip4(void **state)
 
 	(void)state;
 	parse_ok(text, AF_INET, "filter", &rs);
-	/* filter only: mangle's MARK and nat's DNAT/MASQUERADE left out. */
-	assert_int_equal(rs.n, 50);
+	/* filter only: mangle's MARK and nat's DNAT/MASQUERADE left out;
+	 * four queue rules in each of spackle's three chains. */
+	assert_int_equal(rs.n, 59);
 	assert_int_equal(rs.nchains, 7);
 	for (i = 0; i < rs.n; i++) {
 		assert_int_equal(rs.v[i].family, AF_INET);
@@ -368,8 +369,8 @@ test_parse_installed_ip4(void **state)
 	assert_string_equal(r->comment, "spackle exempt icmp");
 	r = find(&rs, AF_INET,
 	         "-A SPACKLE-OUT -m comment --comment \"spackle queue\" -j "
-	         "NFQUEUE --queue-balance 4200:4203 --queue-bypass");
-	assert_int_equal(r->pos, 10);
+	         "NFQUEUE --queue-num 4203 --queue-bypass");
+	assert_int_equal(r->pos, 13);
 	assert_int_equal(r->kind, FW_K_QUEUE);
 	assert_false(r->unknown);
 
@@ -392,7 +393,7 @@ test_parse_installed_ip6(void **state)
 	(void)state;
 	parse_ok(t4, AF_INET, "filter", &rs);
 	parse_ok(t6, AF_INET6, "filter", &rs);
-	assert_int_equal(rs.n, 50 + 41);
+	assert_int_equal(rs.n, 59 + 50);
 
 	r = find(&rs, AF_INET6,
 	         "-A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 8000:8080 -j "
@@ -1150,7 +1151,7 @@ test_check_missing_extra(void **state)
 	        "icmp\" -j RETURN";
 	static const char queue_out[] =
 	        "-A SPACKLE-OUT -m comment --comment \"spackle queue\" -j "
-	        "NFQUEUE --queue-balance 4200:4203 --queue-bypass";
+	        "NFQUEUE --queue-num 4203 --queue-bypass";
 	struct fw_ruleset rs = {0};
 	struct fw_steer_check ch = {0};
 	const struct fw_hook_check *h;
@@ -1266,7 +1267,7 @@ test_check_jumps(void **state)
 	h = hook_of(&ch, AF_INET, "OUTPUT");
 	assert_false(h->chain_present);
 	assert_int_equal(h->jumps, 0);
-	assert_int_equal(h->nmissing, 10);
+	assert_int_equal(h->nmissing, 13);
 	assert_int_equal(h->nabove, 6);
 	rep = repair_of(&c, AF_INET, &ch, &n);
 	assert_int_equal(n, 1);

@@ -19,10 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <pcap/pcap.h>
+
 #include "golden.h"
 #include "guard.h"
 #include "spackle/config.h"
 #include "spackle/steer.h"
+#include "spackle/steer_text.h"
 
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -237,13 +241,22 @@ test_text_shape(void **state)
 		assert_null(strstr(v4, "fanout"));
 		assert_null(strstr(nft, "fanout"));
 		/* Queue numbers. */
-		if (c.queues == 1)
+		for (e = 0; e < c.queues; e++) {
 			snprintf(want, sizeof(want), "--queue-num %u",
+			         c.queue_base + e);
+			assert_non_null(strstr(v4, want));
+		}
+		/* Several: split by a hash of the flow, ports included. */
+		assert_null(strstr(v4, "--queue-balance"));
+		if (c.queues > 1) {
+			snprintf(want, sizeof(want),
+			         "to symhash mod %u offset %u", c.queues,
 			         c.queue_base);
-		else
-			snprintf(want, sizeof(want), "--queue-balance %u:%u",
-			         c.queue_base, c.queue_base + c.queues - 1);
-		assert_non_null(strstr(v4, want));
+			assert_non_null(strstr(nft, want));
+			assert_non_null(strstr(v4, "-m bpf --bytecode"));
+		} else {
+			assert_null(strstr(v4, "-m bpf"));
+		}
 		/* Family-specific reject. */
 		assert_non_null(strstr(v4, "icmp-port-unreachable"));
 		assert_null(strstr(v4, "icmp6"));
@@ -577,6 +590,158 @@ test_nft_remove_text(void **state)
 	fclose(f);
 	assert_string_equal(out, "delete table inet spackle\n");
 	free(out);
+}
+
+/* ---- the queue split (pfconf/queue_split.c) ------------------------------
+ * The programs run in libpcap's BPF interpreter, on packets built here. */
+
+struct qs_pkt {
+	int family;
+	uint8_t proto;
+	uint32_t a, b; /* the hosts' low address words */
+	uint16_t sport, dport;
+	uint16_t frag; /* IPv4 flags and offset */
+};
+
+static size_t
+qs_build(const struct qs_pkt *k, unsigned char *p)
+{
+	size_t l3 = k->family == AF_INET ? 20 : 40;
+
+	memset(p, 0, 64);
+	if (k->family == AF_INET) {
+		p[0] = 0x45;
+		p[6] = (uint8_t)(k->frag >> 8);
+		p[7] = (uint8_t)k->frag;
+		p[9] = k->proto;
+		p[12] = 192, p[14] = 2;
+		p[16] = 192, p[18] = 2;
+		p[15] = (uint8_t)k->a, p[19] = (uint8_t)k->b;
+		p[13] = (uint8_t)(k->a >> 8), p[17] = (uint8_t)(k->b >> 8);
+	} else {
+		p[0] = 0x60;
+		p[6] = k->proto;
+		p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8;
+		p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8;
+		p[22] = (uint8_t)(k->a >> 8), p[23] = (uint8_t)k->a;
+		p[38] = (uint8_t)(k->b >> 8), p[39] = (uint8_t)k->b;
+	}
+	p[l3] = (uint8_t)(k->sport >> 8), p[l3 + 1] = (uint8_t)k->sport;
+	p[l3 + 2] = (uint8_t)(k->dport >> 8), p[l3 + 3] = (uint8_t)k->dport;
+	return l3 + 20;
+}
+
+/* The queue a packet goes to: the first program that matches, else the
+ * last queue (its rule has none); -1 when two match. */
+static int
+qs_queue(int family, unsigned queues, const unsigned char *p, size_t len)
+{
+	struct bpf_insn v[STEER_QUEUE_FILTER_MAX];
+	int q, n, hit = (int)queues - 1, hits = 0;
+
+	for (q = 0; q + 1 < (int)queues; q++) {
+		n = steer_queue_filter(family, queues, (unsigned)q,
+		                       (struct sock_filter *)v,
+		                       STEER_QUEUE_FILTER_MAX);
+		assert_true(n > 0);
+		if (bpf_filter(v, p, (u_int)len, (u_int)len) != 0) {
+			hit = q;
+			hits++;
+		}
+	}
+	return hits > 1 ? -1 : hit;
+}
+
+static int
+qs_of(const struct qs_pkt *k, unsigned queues)
+{
+	unsigned char p[64];
+	size_t len = qs_build(k, p);
+
+	return qs_queue(k->family, queues, p, len);
+}
+
+static void
+test_queue_split(void **state)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	static const uint8_t protos[2] = {6, 17};
+	unsigned char p[64];
+	unsigned per[4], f, queues, i, pr;
+	struct qs_pkt k, r;
+	struct bpf_insn v[STEER_QUEUE_FILTER_MAX];
+	int q;
+
+	(void)state;
+	for (f = 0; f < 2; f++)
+		for (queues = 2; queues <= 4; queues++)
+			for (pr = 0; pr < 2; pr++) {
+				memset(per, 0, sizeof(per));
+				/* One host pair, 2,000 connections from even
+				 * source ports (as connect() picks them) to
+				 * one port: spread over every queue... */
+				for (i = 0; i < 2000; i++) {
+					k = (struct qs_pkt){
+					        fams[f],
+					        protos[pr],
+					        1,
+					        2,
+					        (uint16_t)(32768 + 2 * i),
+					        443,
+					        0};
+					q = qs_of(&k, queues);
+					assert_in_range(q, 0, queues - 1);
+					per[q]++;
+					/* ...and each flow's two directions
+					 * on one queue. */
+					r = k;
+					r.a = k.b, r.b = k.a;
+					r.sport = k.dport, r.dport = k.sport;
+					assert_int_equal(qs_of(&r, queues), q);
+				}
+				for (q = 0; q < (int)queues; q++)
+					assert_true(per[q] >=
+					            2000 / queues / 2);
+			}
+
+	/* Many hosts, one port pair (the addresses count too). */
+	memset(per, 0, sizeof(per));
+	for (i = 0; i < 1000; i++) {
+		k = (struct qs_pkt){AF_INET6, 17, 0x100 + i, 1, 5353, 5353, 0};
+		per[qs_of(&k, 2)]++;
+	}
+	assert_true(per[0] >= 250 && per[1] >= 250);
+
+	/* IPv4 fragments, the first one included, hash their addresses
+	 * alone, as ICMP does: a datagram's pieces meet one worker. */
+	for (i = 0; i < 200; i++) {
+		k = (struct qs_pkt){AF_INET, 17,    i, 7, (uint16_t)(1000 + i),
+		                    53,      0x2000};
+		q = qs_of(&k, 3);
+		k.frag = 0x00b9; /* offset 1480, no MF */
+		k.sport = k.dport = 0;
+		assert_int_equal(qs_of(&k, 3), q);
+		k.proto = 1;
+		k.frag = 0;
+		assert_int_equal(qs_of(&k, 3), q);
+	}
+
+	/* A packet too short to read its ports matches no program: the
+	 * last queue takes it. */
+	k = (struct qs_pkt){AF_INET, 6, 1, 2, 40000, 80, 0};
+	qs_build(&k, p);
+	assert_int_equal(qs_queue(AF_INET, 4, p, 21), 3);
+
+	/* What it refuses, and the text iptables-save prints back. */
+	assert_int_equal(
+	        steer_queue_filter(AF_INET, 1, 0, (struct sock_filter *)v, 48),
+	        -EINVAL);
+	assert_int_equal(
+	        steer_queue_filter(AF_INET, 2, 2, (struct sock_filter *)v, 48),
+	        -EINVAL);
+	assert_int_equal(
+	        steer_queue_filter(AF_INET, 2, 0, (struct sock_filter *)v, 4),
+	        -ENOSPC);
 }
 
 static void
@@ -1074,8 +1239,9 @@ check_nft_syntax(const struct netns *ns, const struct config *c)
 	int fd, rc;
 	FILE *f;
 
-	/* "queue num ... [bypass] comment" -> "accept comment" */
-	while ((q = strstr(text, "queue num ")) != NULL) {
+	/* "queue num|flags|to ... comment" -> "accept comment" */
+	while ((q = strstr(text, "counter queue ")) != NULL) {
+		q += strlen("counter ");
 		end = strstr(q, " comment");
 		assert_non_null(end);
 		memcpy(q, "accept", 6);
@@ -1388,6 +1554,7 @@ main(void)
 	        cmocka_unit_test(test_cleanup_guard),
 	        cmocka_unit_test(test_nft_remove_text),
 	        cmocka_unit_test(test_variant),
+	        cmocka_unit_test(test_queue_split),
 	        cmocka_unit_test_setup_teardown(test_netns_apply_remove,
 	                                        ns_setup, ns_teardown),
 	};
