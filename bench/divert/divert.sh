@@ -381,6 +381,34 @@ want_row() {
 # check_moved COL NAME: did column COL, its filter started, move traffic in
 # every traffic row it ran, and did its filter divert any packet? A note
 # and MOVED_NOTHING=1 when not. Sanity only: no number is a threshold.
+# The daemon's packets received and queue reads (`status --json`), to
+# tell the burst the kernel delivered in each row: burst_mark COLUMN
+# notes them; burst_row COLUMN COL ROW stores the mean packets per read
+# since the last mark, and marks again.
+BURST_RX=0
+BURST_N=0
+burst_counts() {
+	in_a "$SPACKLE" status -c "$TMP/spackle.conf" --json 2>/dev/null |
+		jq -r '"\(.counters.received // 0) \(.counters.bursts // 0)"' 2>/dev/null ||
+		echo "0 0"
+}
+
+burst_mark() {
+	[[ $1 == spackle* ]] || return 0
+	read -r BURST_RX BURST_N <<<"$(burst_counts)"
+}
+
+burst_row() {
+	local rx n
+
+	[[ $1 == spackle* ]] || return 0
+	read -r rx n <<<"$(burst_counts)"
+	V[$2,burst_$3]=$(awk -v r=$((rx - BURST_RX)) -v n=$((n - BURST_N)) \
+		'BEGIN { if (n > 0) printf "%.2f\n", r / n; else print "-" }')
+	BURST_RX=$rx
+	BURST_N=$n
+}
+
 check_moved() {
 	local r
 
@@ -445,11 +473,15 @@ for c in $COLUMNS_RUN; do
 	t0=0
 	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
 	V[$col,bulk]="-" V[$col,udp]="-" V[$col,rate]="-" V[$col,p50]="-" V[$col,p99]="-"
-	want_row bulk && V[$col,bulk]=$(row_tcp_bulk "$col")
-	want_row udp && V[$col,udp]=$(row_udp "$col")
-	want_row rate && V[$col,rate]=$(row_rate)
+	burst_mark "$c"
+	want_row bulk && V[$col,bulk]=$(row_tcp_bulk "$col") &&
+		burst_row "$c" "$col" bulk
+	want_row udp && V[$col,udp]=$(row_udp "$col") &&
+		burst_row "$c" "$col" udp
+	want_row rate && V[$col,rate]=$(row_rate) && burst_row "$c" "$col" rate
 	want_row latency &&
-		read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)"
+		read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)" &&
+		burst_row "$c" "$col" latency
 	if [ -n "$BENCH_STATUS" ] && [[ $c == spackle* ]]; then
 		in_a "$SPACKLE" status -c "$TMP/spackle.conf" --json \
 			>"$BENCH_STATUS.$c.json" 2>&1
@@ -529,6 +561,27 @@ if [ "$COL_TUN" -gt 0 ]; then
 		"$TUN_DEV (sent into the tunnel, lost to its full queue); no" \
 		"fail-open path to count."
 fi
+
+# What one read of a queue brought, on average, per row: the batch the
+# daemon classified and answered at once.
+printf '\n%-30s' "packets per queue read"
+for n in "${NAMES[@]}"; do
+	printf "%-${W}s" "$n"
+done
+printf '\n'
+for r in "bulk|TCP bulk" "udp|UDP 64 B" "rate|new TCP connections" \
+	"latency|sequential connects"; do
+	IFS='|' read -r key label <<<"$r"
+	want_row "$key" || continue
+	printf '%-30s' "$label"
+	for ((i = 1; i <= col; i++)); do
+		printf "%-${W}s" "${V[$i,burst_$key]:--}"
+	done
+	printf '\n'
+done
+echo "packets per queue read: received / bursts from the daemon's" \
+	"status --json before and after the row (a read: one recvmmsg of up" \
+	"to 16 messages for NFQUEUE, up to 64 packets from the tun)."
 
 # The tunnel backend against spackle's NFQUEUE backend of this run: the
 # same daemon and config but for `backend`.
