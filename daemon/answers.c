@@ -118,6 +118,10 @@ daemon_status(const json_t *req, void *arg)
 	                    json_integer((json_int_t)sum.st.ct_ended));
 	json_object_set_new(c, "ct_events_lost",
 	                    json_integer((json_int_t)sum.st.ct_lost));
+	/* Flow mode: how long the last conntrack dump took (the tick's
+	 * dumps are spaced by it, watch.c). */
+	if (dm->ct != NULL)
+		SET_U64(c, "ct_dump_us", dm->ct_dump_ns / 1000);
 	json_object_set_new(c, "enobufs",
 	                    json_integer((json_int_t)sum.ds.enobufs));
 	SET_U64(c, "unanswered", sum.ds.unanswered);

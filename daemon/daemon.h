@@ -130,6 +130,8 @@ struct daemon {
 	struct handoff *ho;
 	unsigned sink_cap, sink_dlog;
 	struct ct *ct;             /* flow mode: the main thread's dumps */
+	uint64_t ct_next_ns;       /* when the tick dumps next (monotonic) */
+	uint64_t ct_dump_ns;       /* how long the last dump took */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
 	char *tamper_seen;       /* the steering's last problem, NULL when ok */

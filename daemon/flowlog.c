@@ -11,7 +11,7 @@
 #include "daemon/daemon.h"
 
 /* A flow as `conns --json` shows it (flow mode: conntrack's counters as
- * the main thread's last dump brought them, at most a second old): what
+ * the main thread's last dump brought them, which `conns` asks for): what
  * every view of a flow shows, and the worker's queue. */
 json_t *
 worker_flow_json(struct worker *w, struct flow *f)

@@ -42,6 +42,19 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
 }
 
 /*
+ * Flow mode's periodic dump costs the kernel and this thread about a
+ * microsecond per conntrack entry: 64 to 99 ms for the connection
+ * benchmark's leftovers (2026-12-05), which on two cores took a CPU from
+ * the connections for a twentieth of every second, flow mode's connect
+ * p99 with it. So the tick dumps every second while a dump is short, and
+ * at most a twentieth of the time when it is long (every 10 s at most):
+ * the store's flow records carry counters about every 10 s anyway, and
+ * `conns` dumps for itself (answers.c).
+ */
+#define DAEMON_CT_DUMP_SHARE  20
+#define DAEMON_CT_DUMP_MAX_NS (10 * NS_PER_S)
+
+/*
  * Flow mode: one dump of the conntrack table here, on the main thread,
  * then each worker takes its flows' counters (and the ends of flows
  * whose entry is gone) from it in memory: a worker never asks the kernel
@@ -51,13 +64,21 @@ void
 daemon_ct_sync(struct daemon *dm)
 {
 	struct ct_table *t;
+	uint64_t t0 = sp_now_mono(), took, gap;
 	char err[256];
 	unsigned i;
 
 	if (dm->ct == NULL)
 		return;
-	if ((t = ct_table_dump(dm->ct, sp_now_wall(), err, sizeof(err))) ==
-	    NULL) {
+	t = ct_table_dump(dm->ct, sp_now_wall(), err, sizeof(err));
+	took = sp_now_mono() - t0;
+	gap = took * DAEMON_CT_DUMP_SHARE;
+	gap = gap < NS_PER_S                ? NS_PER_S
+	      : gap > DAEMON_CT_DUMP_MAX_NS ? DAEMON_CT_DUMP_MAX_NS
+	                                    : gap;
+	dm->ct_dump_ns = took;
+	dm->ct_next_ns = t0 + gap;
+	if (t == NULL) {
 		log_warn("flow mode: conntrack dump: %s", err);
 		return;
 	}
@@ -239,7 +260,8 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	*was = now;
-	daemon_ct_sync(dm);
+	if (sp_now_mono() >= dm->ct_next_ns)
+		daemon_ct_sync(dm);
 	daemon_check_steering(dm);
 	daemon_watchdog(dm);
 }

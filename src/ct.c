@@ -35,6 +35,7 @@ struct ct {
 	uint32_t portid;        /* req's */
 	uint32_t seq;
 	uint64_t lost; /* ENOBUFS on ev: each lost one event or more */
+	bool more;     /* the last ct_read_events() stopped at its bound */
 	uint64_t bad; /* messages skipped: malformed, stale, not the kernel's */
 	uint8_t *buf; /* CT_BUFSZ, for whatever is read */
 	_Alignas(struct nlmsghdr) uint8_t out[CT_OUTSZ]; /* a request */
@@ -647,22 +648,25 @@ ct_fd(const struct ct *c)
 }
 
 int
-ct_read_events(struct ct *c, ct_entry_fn fn, void *arg)
+ct_read_events(struct ct *c, unsigned max_reads, ct_entry_fn fn, void *arg)
 {
-	int fd, i, n = 0;
+	unsigned i;
+	int fd, n = 0;
 	ssize_t len;
 
+	c->more = false;
 	if (c->ev == NULL) {
 		snprintf(c->err, sizeof(c->err),
 		         "conntrack: this handle was opened without events");
 		return -1;
 	}
+	if (max_reads == 0)
+		max_reads = CT_EVENT_READS;
 	fd = mnl_socket_get_fd(c->ev);
-	/* Bounded: under a steady stream the caller's poll comes back. */
-	for (i = 0; i < CT_EVENT_READS; i++) {
+	for (i = 0; i < max_reads; i++) {
 		len = ct_recv(c, fd);
 		if (len == -EAGAIN)
-			break;
+			return n;
 		if (len == -ENOBUFS) {
 			/* The socket overflowed and events were dropped; the
 			 * ones queued after are still good. */
@@ -678,7 +682,15 @@ ct_read_events(struct ct *c, ct_entry_fn fn, void *arg)
 		if (len > 0)
 			n += ct_walk_events(c, c->buf, (size_t)len, fn, arg);
 	}
+	/* Bounded: the caller comes back for the rest. */
+	c->more = true;
 	return n;
+}
+
+bool
+ct_events_more(const struct ct *c)
+{
+	return c->more;
 }
 
 uint64_t

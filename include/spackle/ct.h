@@ -50,15 +50,18 @@ int ct_fd(const struct ct *c);
 typedef void (*ct_entry_fn)(const struct ct_entry *e, void *arg);
 
 /*
- * Hand every destroy event waiting on the socket to fn, without blocking
- * (at most 256 datagrams a call; the descriptor stays readable for more).
- * Returns how many, or -1 (err in ct_error()). Lost events (ENOBUFS) are
- * counted (ct_lost(): overflows, each one event or more) and reading goes
- * on. A closed TCP connection's entry ends when TIME_WAIT runs out and the
- * kernel reaps it: its garbage collector may take a minute more, a lookup
- * of the entry (ct_get) reaps it at once.
+ * Hand the destroy events waiting on the socket to fn, without blocking:
+ * at most max_reads datagrams (0: 256), so a caller with other work (a
+ * worker's queue) bounds how long one call keeps it; ct_events_more() then
+ * says whether the call stopped at that bound rather than at an empty
+ * socket. Returns how many, or -1 (err in ct_error()). Lost events
+ * (ENOBUFS) are counted (ct_lost(): overflows, each one event or more) and
+ * reading goes on. A closed TCP connection's entry ends when TIME_WAIT
+ * runs out and the kernel reaps it: its garbage collector may take a
+ * minute more, a lookup of the entry (ct_get) reaps it at once.
  */
-int ct_read_events(struct ct *c, ct_entry_fn fn, void *arg);
+int ct_read_events(struct ct *c, unsigned max_reads, ct_entry_fn fn, void *arg);
+bool ct_events_more(const struct ct *c);
 uint64_t ct_lost(const struct ct *c);
 
 /*

@@ -362,7 +362,7 @@ wait_destroy(struct ct *c, const struct ct_key *k, unsigned ms, bool nudge,
 	assert_non_null(s);
 	assert_true(pfd.fd >= 0);
 	for (;;) {
-		if (ct_read_events(c, on_entry, s) < 0)
+		if (ct_read_events(c, 0, on_entry, s) < 0)
 			fail_msg("ct_read_events: %s", ct_error(c));
 		e = seen_find(s, k);
 		now = ms_now();
@@ -893,7 +893,7 @@ test_enobufs(void **state)
 	                 0);
 	assert_int_equal(ct_flush(q), 0);
 	do {
-		n = ct_read_events(c, on_entry, s);
+		n = ct_read_events(c, 0, on_entry, s);
 		assert_true(n >= 0);
 	} while (n > 0);
 	print_message("# %llu of 100 destroy events read, %llu overflows\n",
@@ -953,7 +953,7 @@ test_forged(void **state)
 	        sendto(fd, m, len, 0, (struct sockaddr *)&to, sizeof(to)),
 	        (ssize_t)len);
 	usleep(50 * 1000);
-	assert_int_equal(ct_read_events(c, on_entry, s), 0);
+	assert_int_equal(ct_read_events(c, 0, on_entry, s), 0);
 	assert_int_equal(s->total, 0);
 	assert_int_equal(c->bad, bad + 1);
 	close(fd);
