@@ -348,15 +348,6 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		proc_cands_build(q, suid, true);
 		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
 	}
-	if (rc == 0 && can_infer) {
-		/* No live process of its user holds it: it may be closing
-		 * with its process's exit. */
-		enum proc_how how = proc_infer_exited(q, suid, fl->gid_hint,
-		                                      t_diag, deadline, out);
-
-		if (how != PROC_HOW_UNKNOWN)
-			return how;
-	}
 	if (rc == 0) {
 		/* A socket handed to another user's process, or one that
 		 * the cache never saw (no events, or events lost). */
@@ -368,6 +359,18 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		if (!p->st.events_on || lost)
 			proc_cands_unknown(q);
 		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
+	}
+	if (rc == 0 && can_infer) {
+		/* No live process holds it: it may be closing with its
+		 * process's exit. Only now, after every live process was
+		 * read: a live holder the connector has not yet seen fork
+		 * must not be put on another process of its user that
+		 * happened to exit meanwhile. */
+		enum proc_how how = proc_infer_exited(q, suid, fl->gid_hint,
+		                                      t_diag, deadline, out);
+
+		if (how != PROC_HOW_UNKNOWN)
+			return how;
 	}
 	if (rc == -2) {
 		out->why = "deadline: still reading fd tables";
