@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "proc_int.h"
@@ -46,12 +47,13 @@ bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 
 /*
  * The cgroup v2 hierarchy's root, as this mount namespace sees it: a
- * cgroup2 line of /proc/self/mountinfo whose root (field 4) is "/". Under a
- * cgroup namespace the mount shows a subtree only, and a program attached
- * there would miss the processes outside it.
+ * cgroup2 line of /proc/self/mountinfo whose root (field 4) is "/". 1 and
+ * its path, 0 when there is no cgroup2 mount at all, -1 with why when
+ * there are only mounts of a subtree (a cgroup namespace): a program
+ * attached there would miss the processes outside it.
  */
 static int
-cgroup2_root(char *path, size_t len, char *why, size_t whylen)
+cgroup2_find(char *path, size_t len, char *why, size_t whylen)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], root[1024], mnt[1024], *sep;
@@ -79,15 +81,58 @@ cgroup2_root(char *path, size_t len, char *why, size_t whylen)
 			return -1;
 		}
 		snprintf(path, len, "%s", mnt);
-		return 0;
+		return 1;
 	}
 	fclose(f);
-	snprintf(why, whylen, "%s",
-	         sub ? "cgroup2 is mounted only below its root (a cgroup "
-	               "namespace)"
-	             : "no cgroup2 mount (mount -t cgroup2 none "
-	               "/sys/fs/cgroup)");
-	return -1;
+	if (sub) {
+		snprintf(why, whylen,
+		         "cgroup2 is mounted only below its root "
+		         "(a cgroup namespace)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * An fd of the cgroup v2 root directory, or -1 with why. When this mount
+ * namespace shows no cgroup2 (`ip netns exec` mounts a new /sys over the
+ * one that held it), the hierarchy is mounted on a directory of our own
+ * for the time of one open() and unmounted at once: the fd stays good,
+ * and no mount is left behind.
+ */
+static int
+cgroup2_open(char *where, size_t len, char *why, size_t whylen)
+{
+	char tmp[] = "/tmp/spackle-cgroup2.XXXXXX";
+	int rc, fd, e;
+
+	if ((rc = cgroup2_find(where, len, why, whylen)) < 0)
+		return -1;
+	if (rc == 1) {
+		if ((fd = open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			snprintf(why, whylen, "%s: %s", where, strerror(errno));
+		return fd;
+	}
+	snprintf(where, len, "cgroup2 (mounted for the attach)");
+	if (mkdtemp(tmp) == NULL) {
+		snprintf(why, whylen, "no cgroup2 mount, and mkdtemp: %s",
+		         strerror(errno));
+		return -1;
+	}
+	if (mount("cgroup2", tmp, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	          NULL) != 0) {
+		snprintf(why, whylen, "no cgroup2 mount, and mounting one: %s",
+		         strerror(errno));
+		rmdir(tmp);
+		return -1;
+	}
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	umount2(tmp, MNT_DETACH);
+	rmdir(tmp);
+	if (fd < 0)
+		snprintf(why, whylen, "cgroup2: %s", strerror(e));
+	return fd;
 }
 
 int
@@ -100,8 +145,6 @@ proc_bpf_open(struct proc *p, char *why, size_t whylen)
 
 	libbpf_set_print(bpf_print);
 	bpf_last[0] = '\0';
-	if (cgroup2_root(cg, sizeof(cg), why, whylen) != 0)
-		return -1;
 	if ((obj = attrib_bpf__open()) == NULL) {
 		snprintf(why, whylen, "opening the program: %s",
 		         strerror(errno));
@@ -112,10 +155,8 @@ proc_bpf_open(struct proc *p, char *why, size_t whylen)
 		         strerror(-err), bpf_last[0] ? ": " : "", bpf_last);
 		goto fail;
 	}
-	if ((cfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		snprintf(why, whylen, "%s: %s", cg, strerror(errno));
+	if ((cfd = cgroup2_open(cg, sizeof(cg), why, whylen)) < 0)
 		goto fail;
-	}
 	/* bpf links: several programs on one cgroup hook (BPF_F_ALLOW_MULTI),
 	 * and detached when the daemon's last fd of them closes. */
 	lc = bpf_program__attach_cgroup(obj->progs.attrib_sock_create, cfd);
