@@ -129,14 +129,23 @@ nomem:
 void
 proc_start(struct proc *p, char *err, size_t errlen)
 {
+	char why[256];
+
 	if (errlen > 0)
 		err[0] = '\0';
+	if (p->bpf_obj != NULL && proc_bpf_check(p, why, sizeof(why)) != 0) {
+		proc_bpf_close(p);
+		p->st.bpf_on = false;
+		snprintf(p->method, sizeof(p->method),
+		         "proc connector (bpf: %s)", why);
+		snprintf(err, errlen, "attribution: %s", p->method);
+	}
 	if (p->cn_fd >= 0)
 		proc_cn_start(p);
 	/* After the events started, so nothing started meanwhile is missed. */
 	if (p->cfg.initial_scan)
 		proc_scan_all(p, true, false);
-	if (p->cfg.events && !p->st.events_on && errlen > 0)
+	if (p->cfg.events && !p->st.events_on && errlen > 0 && err[0] == '\0')
 		snprintf(err, errlen,
 		         "%s; attribution goes on without process events (a "
 		         "program that exits at once may stay unknown)",

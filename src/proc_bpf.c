@@ -185,6 +185,30 @@ fail:
 	return -1;
 }
 
+/*
+ * Can this process still read the map? Kernels before 6.5 refuse every
+ * bpf(2) command, a lookup on an open map fd too, to a process without
+ * CAP_BPF when unprivileged bpf is off (Debian's default): after the
+ * daemon's privilege drop. 0, or -1 with why.
+ */
+int
+proc_bpf_check(struct proc *p, char *why, size_t whylen)
+{
+	struct attrib_bpf_owner o;
+	uint64_t none = 0;
+
+	if (p->bpf_map_fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(p->bpf_map_fd, &none, &o) == 0 ||
+	    errno == ENOENT)
+		return 0;
+	snprintf(why, whylen,
+	         "map lookups refused after the privilege drop: %s (this "
+	         "kernel wants CAP_BPF for them)",
+	         strerror(errno));
+	return -1;
+}
+
 void
 proc_bpf_close(struct proc *p)
 {
@@ -221,6 +245,15 @@ proc_bpf_open(struct proc *p, char *why, size_t whylen)
 	(void)p;
 	snprintf(why, whylen, "built without BPF");
 	return -1;
+}
+
+int
+proc_bpf_check(struct proc *p, char *why, size_t whylen)
+{
+	(void)p;
+	(void)why;
+	(void)whylen;
+	return 0;
 }
 
 void

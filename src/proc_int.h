@@ -113,7 +113,8 @@ struct proc {
 	struct proc_config cfg;
 	char cnerr[256]; /* why the proc connector could not be had */
 	/* The eBPF method: the loaded object (NULL when off), its map, and
-	 * what status says of the method in use (set once in proc_new). */
+	 * what status says of the method in use (set in proc_new, changed
+	 * by proc_start only, before any lookup). */
 	void *bpf_obj;
 	int bpf_map_fd;
 	char method[320];
@@ -221,6 +222,8 @@ int proc_diag_find(struct proc_query *q, const struct proc_flow *fl,
 /* Load the program and attach it to the cgroup v2 root (needs CAP_BPF and
  * CAP_NET_ADMIN, or root): 0, or -1 with the reason in why. */
 int proc_bpf_open(struct proc *p, char *why, size_t whylen);
+/* Lookups still allowed (after a privilege drop)? 0, or -1 with why. */
+int proc_bpf_check(struct proc *p, char *why, size_t whylen);
 void proc_bpf_close(struct proc *p);
 /* The creator of the socket with this cookie: 1 found, 0 not, -errno. One
  * bpf(2) call on the map's fd, no lock. */

@@ -169,7 +169,8 @@ void proc_stats(struct proc *p, struct proc_stats *st);
 /*
  * The method in use, for a person: "bpf (cgroup sock_create)", or "proc
  * connector (bpf: REASON)" (REASON: why not; "attribution = proc" when not
- * asked for). Set in proc_new(), constant after.
+ * asked for). Set in proc_new(); proc_start() turns the map off (with a
+ * warning in its err) when a privilege drop took the right to read it.
  */
 const char *proc_method(const struct proc *p);
 
