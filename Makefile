@@ -14,8 +14,11 @@ FUZZ_SECONDS ?= 600
 PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
 	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev \
-	libjansson-dev libcap-dev libsystemd-dev libcmocka-dev
-PKGS_TEST  = clang libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
+	libjansson-dev libcap-dev libsystemd-dev libcmocka-dev \
+	libbpf-dev bpftool clang
+# (the last three: attribution's eBPF program; without them the build goes
+# on without it, docs/attribution.md)
+PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq openssl curl groff-base man-db
 # bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md
 # says how to install it without starting it on the host).

@@ -15,7 +15,7 @@ cmd_status(int argc, char **argv)
 	static const char usage[] =
 	        "usage: spackle status [-c CONF] [--json]\n";
 	struct query_opts o;
-	json_t *r, *c;
+	json_t *r, *c, *a;
 	const char *k;
 	json_t *v;
 	int rc = query_args(argc, argv, &o, usage);
@@ -43,6 +43,13 @@ cmd_status(int argc, char **argv)
 	printf("rules %s (%" JSON_INTEGER_FORMAT " loaded)\n",
 	       query_gets(r, "rules"), query_geti(r, "rules_loaded"));
 	c = json_object_get(r, "counters");
+	a = json_object_get(r, "attribution");
+	if (json_is_object(a))
+		printf("attribution: %s; bpf hits %" JSON_INTEGER_FORMAT
+		       ", misses %" JSON_INTEGER_FORMAT "\n",
+		       query_gets(a, "method"),
+		       query_geti(c, "attrib_bpf_hits"),
+		       query_geti(c, "attrib_bpf_misses"));
 	json_object_foreach(c, k, v)
 	{
 		if (json_is_boolean(v))

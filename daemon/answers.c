@@ -22,6 +22,10 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	json_object_set_new(a, "timeout_ms",
 	                    json_integer(dm->cfg.attrib_timeout_ms));
 	json_object_set_new(a, "events", json_boolean(ps.events_on));
+	json_object_set_new(
+	        a, "method",
+	        json_string(dm->proc != NULL ? proc_method(dm->proc) : "none"));
+	json_object_set_new(a, "bpf", json_boolean(ps.bpf_on));
 	json_object_set_new(a, "processes", json_integer((json_int_t)ps.procs));
 	json_object_set_new(a, "sockets", json_integer((json_int_t)ps.socks));
 #define ATTRIB(key, field)                                                     \
@@ -35,6 +39,8 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	ATTRIB("attrib_timeouts", timeouts);
 	ATTRIB("attrib_no_socket", no_socket);
 	ATTRIB("attrib_cache_hits", sock_hits);
+	ATTRIB("attrib_bpf_hits", bpf_hits);
+	ATTRIB("attrib_bpf_misses", bpf_misses);
 	ATTRIB("attrib_scans", scans);
 	ATTRIB("attrib_scanned_processes", scanned_procs);
 	ATTRIB("attrib_scanned_fds", scanned_fds);

@@ -198,20 +198,27 @@ daemon_run(const char *conf_path, const struct config *cfg)
 	if ((dm.base = event_base_new()) == NULL)
 		goto out;
 	{
-		/* Attribution: the caches and the proc connector now (it may
-		 * need CAP_SYS_ADMIN to reach the initial namespace). */
+		/* Attribution: the caches, the proc connector (it may need
+		 * CAP_SYS_ADMIN to reach the initial namespace) and the eBPF
+		 * program (CAP_BPF, CAP_NET_ADMIN) now, before the drop. */
 		struct proc_config pc = {
 		        .timeout_ms = dm.cfg.attrib_timeout_ms,
 		        .events = true,
 		        .initial_scan = true,
 		        .infer_exited = true,
 		        .deferred = true,
+		        .method = dm.cfg.attribution == CONFIG_ATTRIB_BPF
+		                          ? PROC_ATTRIB_BPF
+		                  : dm.cfg.attribution == CONFIG_ATTRIB_PROC
+		                          ? PROC_ATTRIB_PROC
+		                          : PROC_ATTRIB_AUTO,
 		};
 
 		if (proc_new(&dm.proc, &pc, err, sizeof(err)) != 0) {
 			log_err("%s", err);
 			goto out;
 		}
+		log_info("attribution: %s", proc_method(dm.proc));
 	}
 	if (drop && daemon_control_dir(&dm) != 0)
 		goto out;

@@ -57,6 +57,7 @@ config_defaults(struct config *c)
 	sp_addr_parse(&c->tun_peer4, CONFIG_TUN_PEER4);
 	sp_addr_parse(&c->tun_peer6, CONFIG_TUN_PEER6);
 	c->attrib_timeout_ms = CONFIG_ATTRIB_TIMEOUT_MS;
+	c->attribution = CONFIG_ATTRIB_AUTO;
 	c->firewall = CONFIG_FIREWALL_AUTO;
 	c->db_max_size = STORE_DEFAULT_MAX_SIZE;
 	c->db_max_age = STORE_DEFAULT_MAX_AGE_S;
@@ -509,6 +510,7 @@ config_set(struct config_ctx *x, const char *key, char *v)
 	static const char *const dflts[] = {"allow", "deny", "reject"};
 	static const char *const failures[] = {"open", "closed"};
 	static const char *const firewalls[] = {"auto", "iptables", "nft"};
+	static const char *const attribs[] = {"auto", "bpf", "proc"};
 	struct config *c = x->c;
 	const char *backends[CONFIG_BACKEND_TUN + 1];
 	int w;
@@ -559,6 +561,9 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		config_uint(x, key, v, 0, 65535 - 64, &c->queue_base);
 	else if (strcmp(key, "attrib_timeout_ms") == 0)
 		config_uint(x, key, v, 1, 10000, &c->attrib_timeout_ms);
+	else if (strcmp(key, "attribution") == 0)
+		WORD(attribs, c->attribution, enum config_attribution,
+		     "auto, bpf, proc");
 	else if (strcmp(key, "hooks") == 0) {
 		c->hooks = 0;
 		config_list(x, key, v, config_hook);
@@ -734,6 +739,7 @@ void
 config_print(FILE *f, const struct config *c)
 {
 	static const char *const fw[] = {"auto", "iptables", "nft"};
+	static const char *const attribs[] = {"auto", "bpf", "proc"};
 	char p4[INET6_ADDRSTRLEN], p6[INET6_ADDRSTRLEN];
 	unsigned i;
 	bool first = true;
@@ -752,6 +758,7 @@ config_print(FILE *f, const struct config *c)
 	fprintf(f, "queues = %u\n", c->queues);
 	fprintf(f, "queue_base = %u\n", c->queue_base);
 	fprintf(f, "attrib_timeout_ms = %u\n", c->attrib_timeout_ms);
+	fprintf(f, "attribution = %s\n", attribs[c->attribution]);
 	fprintf(f, "hooks =");
 	for (i = 0; i < 3; i++) {
 		static const char *const names[] = {"out", "in", "forward"};

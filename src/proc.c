@@ -3,6 +3,7 @@
  * through steps 1 to 4 (spackle/proc.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 {
 	pthread_condattr_t ca;
 	struct proc *p;
+	char why[256];
 
 	*out = NULL;
 	if (errlen > 0)
@@ -49,6 +51,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 	if (p->cfg.socks_max == 0)
 		p->cfg.socks_max = PROC_SOCKS_DEFAULT;
 	p->cn_fd = -1;
+	p->bpf_map_fd = -1;
 	p->stop_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
 	atomic_init(&p->stop, false);
@@ -75,6 +78,27 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 		p->gone = calloc((p->pid_max + 63) / 64, sizeof(*p->gone));
 		if (p->gone == NULL)
 			goto nomem;
+	}
+	/* The eBPF method now: loading it needs privileges that the daemon
+	 * drops before proc_start(). */
+	if (p->cfg.method == PROC_ATTRIB_PROC) {
+		snprintf(p->method, sizeof(p->method),
+		         "proc connector (bpf: attribution = proc)");
+	} else if (proc_bpf_open(p, why, sizeof(why)) == 0) {
+		snprintf(p->method, sizeof(p->method),
+		         "bpf (cgroup sock_create)");
+		p->st.bpf_on = true;
+	} else if (p->cfg.method == PROC_ATTRIB_BPF) {
+		snprintf(
+		        err, errlen,
+		        "attribution = bpf: the eBPF program cannot be loaded: "
+		        "%s (attribution = auto or proc runs without it)",
+		        why);
+		proc_free(p);
+		return -1;
+	} else {
+		snprintf(p->method, sizeof(p->method),
+		         "proc connector (bpf: %s)", why);
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -105,14 +129,23 @@ nomem:
 void
 proc_start(struct proc *p, char *err, size_t errlen)
 {
+	char why[256];
+
 	if (errlen > 0)
 		err[0] = '\0';
+	if (p->bpf_obj != NULL && proc_bpf_check(p, why, sizeof(why)) != 0) {
+		proc_bpf_close(p);
+		p->st.bpf_on = false;
+		snprintf(p->method, sizeof(p->method),
+		         "proc connector (bpf: %s)", why);
+		snprintf(err, errlen, "attribution: %s", p->method);
+	}
 	if (p->cn_fd >= 0)
 		proc_cn_start(p);
 	/* After the events started, so nothing started meanwhile is missed. */
 	if (p->cfg.initial_scan)
 		proc_scan_all(p, true, false);
-	if (p->cfg.events && !p->st.events_on && errlen > 0)
+	if (p->cfg.events && !p->st.events_on && errlen > 0 && err[0] == '\0')
 		snprintf(err, errlen,
 		         "%s; attribution goes on without process events (a "
 		         "program that exits at once may stay unknown)",
@@ -143,6 +176,8 @@ proc_free(struct proc *p)
 	}
 	if (p->cn_fd >= 0)
 		close(p->cn_fd);
+	if (p->bpf_obj != NULL)
+		proc_bpf_close(p);
 	if (p->stop_fd >= 0)
 		close(p->stop_fd);
 	if (p->wake[0] >= 0) {
@@ -265,13 +300,52 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Step 1b: the socket's creator from the eBPF map, when the program knows
+ * the socket and its creator lives on: not exited (an exit event, or no
+ * such pid without events), and not a pid used again since (a fork of it
+ * seen after the socket was made). True when out is filled.
+ */
+static bool
+lookup_bpf(struct proc_query *q, uint64_t cookie, uint64_t inode,
+           uint64_t deadline, struct proc_owner *out)
+{
+	struct proc *p = q->p;
+	struct proc_bpf_rec r;
+	const struct pentry *e;
+	unsigned live = 0;
+	int32_t pid;
+	bool ok;
+
+	ok = proc_bpf_owner(p, cookie, &r) == 1 && r.tgid > 0 &&
+	     !proc_pid_exited(p, r.tgid);
+	if (ok && !p->st.events_on && kill(r.tgid, 0) != 0 && errno == ESRCH)
+		ok = false;
+	pthread_mutex_lock(&p->mu);
+	if (ok && (e = proc_pget(p, r.tgid)) != NULL &&
+	    e->start_ns > r.created_ns)
+		ok = false;
+	if (ok) {
+		live = proc_holders_live(p, inode, &pid);
+		p->st.bpf_hits++;
+	} else {
+		p->st.bpf_misses++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (!ok)
+		return false;
+	out->nprocs = live > 0 ? live : 1;
+	owner_fill(q, r.tgid, deadline, out);
+	return true;
+}
+
 static enum proc_how
 lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
        uint64_t t0)
 {
 	struct proc *p = q->p;
 	uint64_t deadline = t0 + (uint64_t)p->cfg.timeout_ms * NS_PER_MS;
-	uint64_t inode = 0, t_diag;
+	uint64_t inode = 0, cookie = 0, t_diag;
 	uint32_t suid = UINT32_MAX;
 	int32_t pid = -1;
 	uint8_t state = 0;
@@ -281,7 +355,7 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	int rc;
 
 	t_diag = sp_now_mono();
-	rc = proc_diag_find(q, fl, deadline, &inode, &suid, &state);
+	rc = proc_diag_find(q, fl, deadline, &inode, &suid, &state, &cookie);
 	can_infer = p->cfg.infer_exited && p->st.events_on;
 	if (rc == -ETIMEDOUT) {
 		out->why = "deadline: sock_diag did not answer";
@@ -309,6 +383,8 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		return proc_infer_exited(q, suid, fl->gid_hint,
 		                         fl->sent_after_ns, deadline, out);
 	}
+	if (p->bpf_map_fd >= 0 && lookup_bpf(q, cookie, inode, deadline, out))
+		return PROC_HOW_SOCKET;
 
 	/* Step 2: the cache. */
 	pthread_mutex_lock(&p->mu);
@@ -348,15 +424,6 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		proc_cands_build(q, suid, true);
 		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
 	}
-	if (rc == 0 && can_infer) {
-		/* No live process of its user holds it: it may be closing
-		 * with its process's exit. */
-		enum proc_how how = proc_infer_exited(q, suid, fl->gid_hint,
-		                                      t_diag, deadline, out);
-
-		if (how != PROC_HOW_UNKNOWN)
-			return how;
-	}
 	if (rc == 0) {
 		/* A socket handed to another user's process, or one that
 		 * the cache never saw (no events, or events lost). */
@@ -368,6 +435,18 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		if (!p->st.events_on || lost)
 			proc_cands_unknown(q);
 		rc = proc_scan_cands(q, first, inode, deadline, true, &pid);
+	}
+	if (rc == 0 && can_infer) {
+		/* No live process holds it: it may be closing with its
+		 * process's exit. Only now, after every live process was
+		 * read: a live holder the connector has not yet seen fork
+		 * must not be put on another process of its user that
+		 * happened to exit meanwhile. */
+		enum proc_how how = proc_infer_exited(q, suid, fl->gid_hint,
+		                                      t_diag, deadline, out);
+
+		if (how != PROC_HOW_UNKNOWN)
+			return how;
 	}
 	if (rc == -2) {
 		out->why = "deadline: still reading fd tables";
@@ -447,6 +526,12 @@ proc_stats(struct proc *p, struct proc_stats *st)
 	st->procs = p->nprocs;
 	st->socks = p->nsocks;
 	pthread_mutex_unlock(&p->mu);
+}
+
+const char *
+proc_method(const struct proc *p)
+{
+	return p->method;
 }
 
 const char *

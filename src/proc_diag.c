@@ -26,7 +26,8 @@ diag_addr(const struct sp_addr *a, bool v4, __be32 out[4])
 /* One exact request; 0 found, -ENOENT, -ETIMEDOUT, -errno. */
 static int
 diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
-         uint64_t deadline, uint64_t *inode, uint32_t *uid, uint8_t *state)
+         uint64_t deadline, uint64_t *inode, uint32_t *uid, uint8_t *state,
+         uint64_t *cookie)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -110,6 +111,9 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 			*inode = m->idiag_inode;
 			*uid = m->idiag_uid;
 			*state = m->idiag_state;
+			/* sock_diag_save_cookie(): low half first. */
+			*cookie = (uint64_t)m->id.idiag_cookie[1] << 32 |
+			          m->id.idiag_cookie[0];
 			return 0;
 		}
 	}
@@ -118,13 +122,13 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 int
 proc_diag_find(struct proc_query *q, const struct proc_flow *fl,
                uint64_t deadline, uint64_t *inode, uint32_t *uid,
-               uint8_t *state)
+               uint8_t *state, uint64_t *cookie)
 {
 	int rc;
 
-	rc = diag_one(q, fl, false, deadline, inode, uid, state);
+	rc = diag_one(q, fl, false, deadline, inode, uid, state, cookie);
 	if (rc == -ENOENT && fl->proto == SP_PROTO_UDP)
-		rc = diag_one(q, fl, true, deadline, inode, uid, state);
+		rc = diag_one(q, fl, true, deadline, inode, uid, state, cookie);
 	return rc;
 }
 
@@ -132,9 +136,10 @@ int
 proc_sock_find(struct proc_query *q, const struct proc_flow *fl,
                uint64_t deadline_ns, uint64_t *inode, uint32_t *uid)
 {
+	uint64_t cookie;
 	uint8_t state;
 
 	if (fl->proto != SP_PROTO_TCP && fl->proto != SP_PROTO_UDP)
 		return -EPROTONOSUPPORT;
-	return proc_diag_find(q, fl, deadline_ns, inode, uid, &state);
+	return proc_diag_find(q, fl, deadline_ns, inode, uid, &state, &cookie);
 }

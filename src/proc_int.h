@@ -22,10 +22,12 @@
  *   proc_scan.c       fd tables into the caches: all of /proc, or the
  *                     candidates for one socket (steps 2 and 3)
  *   proc_diag.c       step 1: sock_diag
+ *   proc_bpf.c        the eBPF map of socket cookie -> creator (before 2)
  *   proc_cache.c      processes, socket inodes and their holders, exits
  *   proc_read.c       reading /proc
  *
- * proc_cache.c, proc_diag.c and proc_read.c call none of the others.
+ * proc_cache.c, proc_diag.c, proc_bpf.c and proc_read.c call none of the
+ * others.
  */
 
 #define NS_PER_MS         1000000ull
@@ -99,9 +101,23 @@ struct exit_rec {
 	uint64_t ns;
 };
 
+/* A socket's creator, from the eBPF map (proc_bpf.c). */
+struct proc_bpf_rec {
+	int32_t tgid, tid;
+	uint32_t uid, gid;
+	uint64_t created_ns; /* CLOCK_MONOTONIC */
+	char comm[16];
+};
+
 struct proc {
 	struct proc_config cfg;
 	char cnerr[256]; /* why the proc connector could not be had */
+	/* The eBPF method: the loaded object (NULL when off), its map, and
+	 * what status says of the method in use (set in proc_new, changed
+	 * by proc_start only, before any lookup). */
+	void *bpf_obj;
+	int bpf_map_fd;
+	char method[320];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pentry *procs;
@@ -199,7 +215,19 @@ void proc_owner_from(struct proc_owner *out, const struct pentry *e);
 
 int proc_diag_find(struct proc_query *q, const struct proc_flow *fl,
                    uint64_t deadline, uint64_t *inode, uint32_t *uid,
-                   uint8_t *state);
+                   uint8_t *state, uint64_t *cookie);
+
+/* ---- proc_bpf.c: the eBPF socket map ------------------------------------- */
+
+/* Load the program and attach it to the cgroup v2 root (needs CAP_BPF and
+ * CAP_NET_ADMIN, or root): 0, or -1 with the reason in why. */
+int proc_bpf_open(struct proc *p, char *why, size_t whylen);
+/* Lookups still allowed (after a privilege drop)? 0, or -1 with why. */
+int proc_bpf_check(struct proc *p, char *why, size_t whylen);
+void proc_bpf_close(struct proc *p);
+/* The creator of the socket with this cookie: 1 found, 0 not, -errno. One
+ * bpf(2) call on the map's fd, no lock. */
+int proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out);
 
 /* ---- proc_scan.c: steps 2 and 3 ------------------------------------------ */
 

@@ -64,6 +64,12 @@ enum config_backend {
 	CONFIG_BACKEND_NFQUEUE = 0,
 	CONFIG_BACKEND_TUN, /* tun_name, steered by policy routing */
 };
+/* `attribution`: how a socket leads to its process (docs/attribution.md). */
+enum config_attribution {
+	CONFIG_ATTRIB_AUTO = 0, /* the eBPF map when it loads, else proc */
+	CONFIG_ATTRIB_BPF,      /* the eBPF map, or the daemon does not start */
+	CONFIG_ATTRIB_PROC,     /* fd tables and the proc connector only */
+};
 enum config_firewall {
 	CONFIG_FIREWALL_AUTO = 0,
 	CONFIG_FIREWALL_IPTABLES,
@@ -87,6 +93,7 @@ struct config {
 	unsigned nexempt;
 	/* Deadline of one process attribution, ms (docs/attribution.md). */
 	unsigned attrib_timeout_ms;
+	enum config_attribution attribution;
 	enum config_firewall firewall;
 	/* The tunnel of the pf-macos steering: its name and its peers. */
 	char tun_name[CONFIG_IFNAME_MAX];

@@ -13,6 +13,11 @@
  *     TCP finds a connecting socket (SYN_SENT) or, for a new inbound
  *     connection, the listening socket; UDP finds a connected socket or an
  *     unconnected one bound to the local port, then tries the wildcard.
+ *  1b. With the eBPF method (PROC_ATTRIB_BPF, AUTO), the socket's cookie
+ *     from step 1 is looked up in a map that a program on the cgroup v2
+ *     root's sock_create hook fills with each socket's creating process:
+ *     one bpf(2) call, no scan. A miss (a socket made before the program
+ *     was loaded, its creator exited) goes on to step 2.
  *  2. The inode leads to a process through a cache of socket inode ->
  *     processes, filled by every /proc/PID/fd read; on a miss, a targeted
  *     scan reads the fd tables of likely processes first (just started,
@@ -84,12 +89,22 @@ struct proc_owner {
 	char cmdline[PROC_CMDLINE_MAX]; /* argv joined by spaces, "" unknown */
 };
 
+/* How a socket leads to its process (config key `attribution`). */
+enum proc_attrib_method {
+	PROC_ATTRIB_PROC = 0, /* fd tables and the proc connector only */
+	PROC_ATTRIB_AUTO,     /* the eBPF map when it loads, else as PROC */
+	PROC_ATTRIB_BPF,      /* the eBPF map; proc_new() fails without it */
+};
+
 struct proc_config {
 	unsigned timeout_ms; /* deadline of one lookup; 0: the default */
-	bool events;         /* run the proc connector thread */
-	bool initial_scan;   /* read all of /proc once at start */
-	bool infer_exited;   /* step 4 (needs events) */
-	bool deferred;       /* threads and scan wait for proc_start() */
+	/* AUTO and BPF load the eBPF program in proc_new() (CAP_BPF and
+	 * CAP_NET_ADMIN, a cgroup2 mount); lookups work on without them. */
+	enum proc_attrib_method method;
+	bool events;       /* run the proc connector thread */
+	bool initial_scan; /* read all of /proc once at start */
+	bool infer_exited; /* step 4 (needs events) */
+	bool deferred;     /* threads and scan wait for proc_start() */
 	size_t procs_max, socks_max; /* 0: the defaults */
 };
 
@@ -108,7 +123,10 @@ struct proc_stats {
 	uint64_t exec_lag_max_ns; /* longest from an exec to reading its exe */
 	uint64_t procs, socks;    /* cache entries now */
 	uint64_t socks_flushed;   /* the inode cache filled up */
+	uint64_t bpf_hits;        /* owners found by the eBPF map */
+	uint64_t bpf_misses;      /* sockets it did not know (or stale) */
 	bool events_on;
+	bool bpf_on; /* the eBPF method is in use */
 };
 
 struct proc;
@@ -147,6 +165,14 @@ enum proc_how proc_lookup(struct proc_query *q, const struct proc_flow *fl,
                           struct proc_owner *out);
 
 void proc_stats(struct proc *p, struct proc_stats *st);
+
+/*
+ * The method in use, for a person: "bpf (cgroup sock_create)", or "proc
+ * connector (bpf: REASON)" (REASON: why not; "attribution = proc" when not
+ * asked for). Set in proc_new(); proc_start() turns the map off (with a
+ * warning in its err) when a privilege drop took the right to read it.
+ */
+const char *proc_method(const struct proc *p);
 
 /*
  * Has process pid exited (an exit event seen, and no fork has reused the

@@ -6,6 +6,9 @@
 # Usage: shortlived.sh SPACKLE BINDIR   (BINDIR holds sl-tcp, sl-udp, sl-sink)
 #
 #   SPACKLE_SL_ROUNDS   rounds (default 100)
+#   SPACKLE_SL_METHODS  attribution methods to run, one daemon each
+#                       (default "bpf proc"; bpf is skipped, not failed,
+#                       in a build without BPF)
 #   SPACKLE_NETNS_KEEP  1: keep the temporary directory (configs, logs)
 #
 # Each round runs four executables one after another, each as a process of
@@ -20,6 +23,10 @@
 # user of their own, as applications do (docs/attribution.md says why that
 # matters for a sender that exits before its datagram is looked at), and a
 # moment apart.
+#
+# All of it runs once per attribution method: `attribution = bpf` (the eBPF
+# map names each socket's creator; status must say so and count bpf hits)
+# and `attribution = proc` (fd tables and the proc connector; no bpf).
 #
 # Every command that touches networking runs under `ip netns exec`; the
 # machine's own namespace is never changed. Waits are bounded; the EXIT trap
@@ -52,6 +59,7 @@ for b in sl-tcp sl-udp sl-sink; do
 done
 
 ROUNDS=${SPACKLE_SL_ROUNDS:-100}
+METHODS=${SPACKLE_SL_METHODS:-bpf proc}
 ID=$$
 NSA=spackle-sl-a-$ID
 NSB=spackle-sl-b-$ID
@@ -86,7 +94,7 @@ in_a() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "# spackle short-lived test: $ROUNDS rounds x 4 executables, user $TUID, kernel $(uname -r)"
+echo "# spackle short-lived test: $ROUNDS rounds x 4 executables per method ($METHODS), user $TUID, kernel $(uname -r)"
 if ! ns_pair; then
 	echo "FAIL setup: could not create the namespaces"
 	exit 2
@@ -99,7 +107,7 @@ for d in allowed blocked; do
 	chmod 755 "$TMP/$d" "$TMP/$d/sl-tcp" "$TMP/$d/sl-udp"
 done
 
-mkdir -p "$TMP/rules" "$TMP/db"
+mkdir -p "$TMP/rules"
 cat >"$TMP/rules/10-shortlived.rules" <<EOF
 # written by tests/netns/shortlived.sh
 allow out process "$TMP/allowed/sl-tcp" proto tcp to $B4 port $P_TCP
@@ -109,29 +117,33 @@ allow out process "$TMP/allowed/sl-udp" proto udp to $B4 port $P_UDP
 deny out process "$TMP/blocked/sl-udp" proto udp to $B4 port $P_UDP
 reject out proto udp to $B4 port $P_UDP note "process unknown: rejected"
 EOF
-CONF=$TMP/spackle.conf
-cat >"$CONF" <<EOF
+# conf METHOD: the daemon's configuration with attribution = METHOD.
+conf() {
+	mkdir -p "$TMP/db-$1"
+	cat >"$TMP/spackle-$1.conf" <<EOF
 # written by tests/netns/shortlived.sh
 mode = enforce
 divert = packet
 default = allow
 failure = open
 rules = $TMP/rules
-db = $TMP/db
-control = $TMP/spackle.sock
+db = $TMP/db-$1
+control = $TMP/spackle-$1.sock
 queues = 2
 queue_base = 4300
 hooks = out, in
 exempt = lo
+attribution = $1
 EOF
+}
 
 : >"$TMP/sink.log"
-ip netns exec "$NSB" "$BINDIR/sl-sink" "$B4" "$P_TCP" "$TMP/sink.log" 280 \
+ip netns exec "$NSB" "$BINDIR/sl-sink" "$B4" "$P_TCP" "$TMP/sink.log" 560 \
 	>"$TMP/sink.out" 2>&1 &
 SINK=$!
 PIDS+=("$SINK")
 # The UDP port is the sink's too: one more on P_UDP.
-ip netns exec "$NSB" "$BINDIR/sl-sink" "$B4" "$P_UDP" "$TMP/sink.log" 280 \
+ip netns exec "$NSB" "$BINDIR/sl-sink" "$B4" "$P_UDP" "$TMP/sink.log" 560 \
 	>"$TMP/sink2.out" 2>&1 &
 PIDS+=("$!")
 if ! wait_for 50 eval "grep -qs ready '$TMP/sink.out' && grep -qs ready '$TMP/sink2.out'"; then
@@ -139,120 +151,161 @@ if ! wait_for 50 eval "grep -qs ready '$TMP/sink.out' && grep -qs ready '$TMP/si
 	exit 2
 fi
 
-# Not through in_a: $! must be the daemon itself (ip netns exec execs it).
-ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" 2>"$TMP/daemon.log" \
-	>/dev/null &
-DAEMON=$!
-PIDS+=("$DAEMON")
-if ! wait_for 50 eval "spk status -c '$CONF' >/dev/null 2>&1"; then
-	echo "FAIL setup: spackle run did not answer within 5 s:"
-	sed 's/^/#   /' "$TMP/daemon.log" | tail -n 20
-	exit 2
-fi
-spk status -c "$CONF" --json >"$TMP/status.before"
-echo "# attribution: $(jq -c .attribution "$TMP/status.before")"
-
-# The rounds, in namespace A by one shell: per program a line
-# "ROUND KIND EXIT".
-cat >"$TMP/rounds.sh" <<EOF
-for ((r = 1; r <= $ROUNDS; r++)); do
-	for k in allowed/sl-tcp blocked/sl-tcp allowed/sl-udp blocked/sl-udp; do
-		case \$k in *tcp) port=$P_TCP ;; *) port=$P_UDP ;; esac
-		setpriv --reuid=$TUID --regid=$TUID --clear-groups \\
-			"$TMP/\$k" $B4 \$port "r\$r-\${k/\//-}"
-		echo "\$r \$k \$?"
-		sleep $GAP
-	done
-done
-EOF
-t0=$(date +%s%3N)
-timeout 250 ip netns exec "$NSA" bash "$TMP/rounds.sh" >"$TMP/rounds.out" 2>&1
-echo "# rounds took $(($(date +%s%3N) - t0)) ms"
-
-# Every allowed message in the log (bounded wait), then count.
-want=$((ROUNDS * 2))
-wait_for 30 eval "[ \$(grep -c -- '-allowed-' '$TMP/sink.log') -ge $want ]"
-sleep 0.5
-st=$(spk status -c "$CONF" --json)
-echo "$st" >"$TMP/status.after"
-
+# row KIND WANT: one row of method M's table.
 row() {
 	local kind=$1 want=$2 proto tagk arrived ran ok_exit n_exit ex
 
 	proto=${kind##*-}
 	tagk=${kind/\//-}
-	ran=$(awk -v k="$kind" '$2 == k' "$TMP/rounds.out" | wc -l)
-	arrived=$(grep -c -- "^$proto r[0-9]*-$tagk\$" "$TMP/sink.log")
+	ran=$(awk -v k="$kind" '$2 == k' "$TMP/rounds-$M.out" | wc -l)
+	arrived=$(grep -c -- "^$proto $M-r[0-9]*-$tagk\$" "$TMP/sink.log")
 	case $kind in
 	allowed/sl-tcp) ok_exit=0 ;;
 	blocked/sl-tcp) ok_exit=2 ;; # refused: the process rule's reject
 	*) ok_exit=0 ;;              # sendto() takes it either way
 	esac
 	n_exit=$(awk -v k="$kind" -v e="$ok_exit" '$2 == k && $3 == e' \
-		"$TMP/rounds.out" | wc -l)
+		"$TMP/rounds-$M.out" | wc -l)
 	if [ "$want" = arrive ]; then
 		ex=$ROUNDS
 		if [ "$ran" -eq "$ROUNDS" ] && [ "$arrived" -eq "$ROUNDS" ] &&
 			[ "$n_exit" -eq "$ROUNDS" ]; then
-			pass "$kind" "$arrived/$ROUNDS arrived (exit $ok_exit: $n_exit/$ROUNDS)"
+			pass "$M $kind" "$arrived/$ROUNDS arrived (exit $ok_exit: $n_exit/$ROUNDS)"
 		else
-			fail "$kind" "$arrived/$ROUNDS arrived, exit $ok_exit: $n_exit/$ROUNDS, ran $ran"
+			fail "$M $kind" "$arrived/$ROUNDS arrived, exit $ok_exit: $n_exit/$ROUNDS, ran $ran"
 		fi
 	else
 		ex=0
 		if [ "$ran" -eq "$ROUNDS" ] && [ "$arrived" -eq 0 ] &&
 			[ "$n_exit" -eq "$ROUNDS" ]; then
-			pass "$kind" "$((ROUNDS - arrived))/$ROUNDS stopped, 0 arrived (exit $ok_exit: $n_exit/$ROUNDS)"
+			pass "$M $kind" "$((ROUNDS - arrived))/$ROUNDS stopped, 0 arrived (exit $ok_exit: $n_exit/$ROUNDS)"
 		else
-			fail "$kind" "$((ROUNDS - arrived))/$ROUNDS stopped, $arrived arrived, exit $ok_exit: $n_exit/$ROUNDS, ran $ran"
+			fail "$M $kind" "$((ROUNDS - arrived))/$ROUNDS stopped, $arrived arrived, exit $ok_exit: $n_exit/$ROUNDS, ran $ran"
 		fi
 	fi
-	printf '%-16s %-8s %6s %8s %8s\n' "$kind" "$want" "$ran" "$arrived" "$ex" >>"$TMP/table"
+	printf '%-16s %-8s %6s %8s %8s\n' "$kind" "$want" "$ran" "$arrived" "$ex" >>"$TMP/table-$M"
 }
 
-printf '%-16s %-8s %6s %8s %8s\n' row want ran arrived expected >"$TMP/table"
-row allowed/sl-tcp arrive
-row blocked/sl-tcp stop
-row allowed/sl-udp arrive
-row blocked/sl-udp stop
-sed 's/^/# /' "$TMP/table"
-
-# The daemon's side: the blocked UDP datagrams dropped by their process
-# rule, the blocked TCP connections rejected by theirs, nothing fell to the
-# unknown-process rules (which drop TCP and reject UDP), and how each owner
-# was found.
+# The daemon's counters after the rounds ($st), and before them.
 c() {
 	echo "$st" | jq -r ".counters.$1 // 0"
 }
 b() {
-	jq -r ".counters.$1 // 0" "$TMP/status.before"
+	jq -r ".counters.$1 // 0" "$TMP/status-$M.before"
 }
-dropped=$(($(c dropped) - $(b dropped)))
-rejected=$(($(c rejected) - $(b rejected)))
-if [ "$dropped" -eq "$ROUNDS" ] && [ "$rejected" -eq "$ROUNDS" ]; then
-	pass verdicts "$dropped dropped (blocked UDP), $rejected rejected (blocked TCP), none by the unknown-process rules"
-else
-	fail verdicts "want $ROUNDS dropped and $ROUNDS rejected, got $dropped dropped, $rejected rejected"
-fi
-unknown=$(($(c attrib_unknown) + $(c attrib_timeouts)))
-echo "# flows renewed (a new socket on old ports) $(c flows_renewed)"
-echo "# attribution: lookups $(c attrib_lookups), by socket $(c attrib_found), after exit $(c attrib_exited), unknown $(c attrib_unknown), timeouts $(c attrib_timeouts), ambiguous $(c attrib_ambiguous); proc events $(c proc_events) (lost $(c proc_events_lost)), execs $(c proc_execs), exe missed $(c proc_exec_missed)"
-if [ "$unknown" -eq 0 ]; then
-	pass attribution "every flow's process known"
-else
-	fail attribution "$unknown flows with process unknown"
-fi
 
-kill -TERM "$DAEMON" 2>/dev/null
-wait_for 50 eval "! alive $DAEMON" || fail sigterm "daemon still running 5 s after SIGTERM"
-if in_a iptables-save | grep -qi spackle; then
-	fail cleanup "spackle rules left in namespace A"
-fi
+# run_method M: a daemon with attribution = M, the rounds, the checks.
+run_method() {
+	M=$1
+	CONF=$TMP/spackle-$M.conf
+	conf "$M"
+	echo "# --- attribution = $M"
+	# Not through in_a: $! must be the daemon itself (ip netns exec execs it).
+	ip netns exec "$NSA" "$SPACKLE" run -c "$CONF" 2>"$TMP/daemon-$M.log" \
+		>/dev/null &
+	DAEMON=$!
+	PIDS+=("$DAEMON")
+	if ! wait_for 50 eval "spk status -c '$CONF' >/dev/null 2>&1"; then
+		if [ "$M" = bpf ] && grep -qs "built without BPF" "$TMP/daemon-$M.log"; then
+			echo "# SKIP attribution = bpf: $(grep -m1 "built without BPF" "$TMP/daemon-$M.log")"
+			return 0
+		fi
+		echo "FAIL setup: spackle run did not answer within 5 s:"
+		sed 's/^/#   /' "$TMP/daemon-$M.log" | tail -n 20
+		exit 2
+	fi
+	spk status -c "$CONF" --json >"$TMP/status-$M.before"
+	echo "# attribution: $(jq -c .attribution "$TMP/status-$M.before")"
+
+	# The rounds, in namespace A by one shell: per program a line
+	# "ROUND KIND EXIT".
+	cat >"$TMP/rounds-$M.sh" <<-EOF
+	for ((r = 1; r <= $ROUNDS; r++)); do
+		for k in allowed/sl-tcp blocked/sl-tcp allowed/sl-udp blocked/sl-udp; do
+			case \$k in *tcp) port=$P_TCP ;; *) port=$P_UDP ;; esac
+			setpriv --reuid=$TUID --regid=$TUID --clear-groups \\
+				"$TMP/\$k" $B4 \$port "$M-r\$r-\${k/\//-}"
+			echo "\$r \$k \$?"
+			sleep $GAP
+		done
+	done
+	EOF
+	t0=$(date +%s%3N)
+	timeout 250 ip netns exec "$NSA" bash "$TMP/rounds-$M.sh" >"$TMP/rounds-$M.out" 2>&1
+	echo "# attribution = $M: rounds took $(($(date +%s%3N) - t0)) ms"
+
+	# Every allowed message in the log (bounded wait), then count.
+	want=$((ROUNDS * 2))
+	wait_for 30 eval "[ \$(grep -c -- '^[a-z]* $M-r[0-9]*-allowed-' '$TMP/sink.log') -ge $want ]"
+	sleep 0.5
+	st=$(spk status -c "$CONF" --json)
+	echo "$st" >"$TMP/status-$M.after"
+
+	printf '%-16s %-8s %6s %8s %8s\n' row want ran arrived expected >"$TMP/table-$M"
+	row allowed/sl-tcp arrive
+	row blocked/sl-tcp stop
+	row allowed/sl-udp arrive
+	row blocked/sl-udp stop
+	sed 's/^/# /' "$TMP/table-$M"
+
+	# The daemon's side: the blocked UDP datagrams dropped by their process
+	# rule, the blocked TCP connections rejected by theirs, nothing fell to the
+	# unknown-process rules (which drop TCP and reject UDP), and how each owner
+	# was found.
+	dropped=$(($(c dropped) - $(b dropped)))
+	rejected=$(($(c rejected) - $(b rejected)))
+	if [ "$dropped" -eq "$ROUNDS" ] && [ "$rejected" -eq "$ROUNDS" ]; then
+		pass "$M verdicts" "$dropped dropped (blocked UDP), $rejected rejected (blocked TCP), none by the unknown-process rules"
+	else
+		fail "$M verdicts" "want $ROUNDS dropped and $ROUNDS rejected, got $dropped dropped, $rejected rejected"
+	fi
+	unknown=$(($(c attrib_unknown) + $(c attrib_timeouts)))
+	echo "# flows renewed (a new socket on old ports) $(c flows_renewed)"
+	echo "# attribution: lookups $(c attrib_lookups), by socket $(c attrib_found), after exit $(c attrib_exited), unknown $(c attrib_unknown), timeouts $(c attrib_timeouts), ambiguous $(c attrib_ambiguous); proc events $(c proc_events) (lost $(c proc_events_lost)), execs $(c proc_execs), exe missed $(c proc_exec_missed)"
+	if [ "$unknown" -eq 0 ]; then
+		pass "$M attribution" "every flow's process known"
+	else
+		fail "$M attribution" "$unknown flows with process unknown"
+	fi
+
+	# What a user checks: status names the method, and with bpf the
+	# map found owners (the TCP clients' sockets are alive at their SYN;
+	# a UDP sender's socket is mostly gone before its lookup, step 4).
+	text=$(spk status -c "$CONF")
+	hits=$(($(c attrib_bpf_hits)))
+	if [ "$M" = bpf ]; then
+		if echo "$text" | grep -q "^attribution: bpf (cgroup sock_create)" &&
+			[ "$hits" -gt 0 ]; then
+			pass "$M method" "status says bpf (cgroup sock_create), $hits bpf hits, $(c attrib_bpf_misses) misses"
+		else
+			fail "$M method" "status: $(echo "$text" | grep '^attribution'), bpf hits $hits"
+		fi
+	else
+		if echo "$text" | grep -q "^attribution: proc connector (bpf: attribution = proc)" &&
+			[ "$hits" -eq 0 ]; then
+			pass "$M method" "status says proc connector, no bpf hits"
+		else
+			fail "$M method" "status: $(echo "$text" | grep '^attribution'), bpf hits $hits"
+		fi
+	fi
+	kill -TERM "$DAEMON" 2>/dev/null
+	wait_for 50 eval "! alive $DAEMON" || fail "$M sigterm" "daemon still running 5 s after SIGTERM"
+	if in_a iptables-save | grep -qi spackle; then
+		fail "$M cleanup" "spackle rules left in namespace A"
+	fi
+}
+
+for m in $METHODS; do
+	run_method "$m"
+done
 
 echo "# $npass passed, $nfail failed"
 if [ "$nfail" -ne 0 ]; then
-	echo "# --- daemon log (last 15 lines)"
-	tail -n 15 "$TMP/daemon.log" | sed 's/^/#   /'
+	for m in $METHODS; do
+		[ -f "$TMP/daemon-$m.log" ] || continue
+		echo "# --- daemon log, attribution = $m (last 15 lines)"
+		tail -n 15 "$TMP/daemon-$m.log" | sed 's/^/#   /'
+	done
 	exit 1
 fi
 exit 0

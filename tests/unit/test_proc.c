@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Attribution: sockets of this process found by 5-tuple, listeners and
  * wildcard UDP, shared sockets, gone sockets, and (as root, with the proc
- * connector) a process that sent one datagram and exited at once. */
+ * connector) a process that sent one datagram and exited at once. The two
+ * methods (attribution = bpf, proc): test_proc_bpf.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Attribution's two methods: as root, a child's socket in a network
+ * namespace of its own found by the eBPF map (attribution = bpf) and by the
+ * scan (attribution = proc); a socket older than the program; the config
+ * key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "spackle/config.h"
+#include "spackle/proc.h"
+
+/* None of these tests is about the deadline: on a loaded machine a lookup
+ * must not turn into a timeout and fail a test of who owns a socket. */
+#define LOOKUP_TIMEOUT_MS 10000
+
+static char self_exe[SP_PATH_MAX];
+
+/* A TCP connection on 127.0.0.1 of this process: *cs the client's end. */
+static void
+connected_pair(int *ls, int *cs, int *as)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(a);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*ls >= 0);
+	assert_int_equal(bind(*ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(*ls, 4), 0);
+	assert_int_equal(getsockname(*ls, (struct sockaddr *)&a, &sl), 0);
+	*cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*cs >= 0);
+	assert_int_equal(connect(*cs, (struct sockaddr *)&a, sizeof(a)), 0);
+	*as = accept(*ls, NULL, NULL);
+	assert_true(*as >= 0);
+}
+
+/* The flow of connected TCP socket s, seen from its own side (IPv4). */
+static void
+flow_of(int s, struct proc_flow *fl)
+{
+	struct sockaddr_in a;
+	socklen_t sl = sizeof(a);
+
+	memset(fl, 0, sizeof(*fl));
+	fl->proto = SP_PROTO_TCP;
+	fl->uid_hint = fl->gid_hint = UINT32_MAX;
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &sl), 0);
+	sp_addr_from_v4(&fl->local, (const uint8_t *)&a.sin_addr);
+	fl->lport = ntohs(a.sin_port);
+	sl = sizeof(a);
+	assert_int_equal(getpeername(s, (struct sockaddr *)&a, &sl), 0);
+	sp_addr_from_v4(&fl->remote, (const uint8_t *)&a.sin_addr);
+	fl->rport = ntohs(a.sin_port);
+}
+
+struct ns_child {
+	pid_t pid;
+	int go;               /* a byte here, or its close, ends the child */
+	uint16_t lport, port; /* its connection: 127.0.0.1:lport -> :port */
+};
+
+/*
+ * A child in a network namespace of its own (as a program in a container
+ * is): loopback up, a listener and a connection to it, made after the
+ * attribution was set up; it waits for the parent's byte.
+ */
+static void
+ns_child_main(int rep, int go)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct ifreq ifr;
+	socklen_t sl = sizeof(a);
+	uint16_t ports[2];
+	char ch;
+	int s, ls, cs;
+
+	if (unshare(CLONE_NEWNET) != 0)
+		_exit(3);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+		_exit(4);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+		_exit(5);
+	close(s);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(ls, 4) != 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &sl) != 0)
+		_exit(6);
+	ports[1] = ntohs(a.sin_port);
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sl = sizeof(a);
+	if (cs < 0 || connect(cs, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(cs, (struct sockaddr *)&a, &sl) != 0)
+		_exit(7);
+	ports[0] = ntohs(a.sin_port);
+	if (write(rep, ports, sizeof(ports)) != sizeof(ports))
+		_exit(8);
+	(void)!read(go, &ch, 1);
+	_exit(0);
+}
+
+static void
+ns_child_start(struct ns_child *c)
+{
+	int rep[2], go[2];
+	uint16_t ports[2];
+
+	assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		close(rep[0]);
+		close(go[1]);
+		ns_child_main(rep[1], go[0]);
+	}
+	close(rep[1]);
+	close(go[0]);
+	c->go = go[1];
+	assert_int_equal(read(rep[0], ports, sizeof(ports)), sizeof(ports));
+	close(rep[0]);
+	c->lport = ports[0];
+	c->port = ports[1];
+}
+
+static void
+ns_child_stop(struct ns_child *c)
+{
+	int st;
+
+	close(c->go);
+	assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A query whose sock_diag socket is in the child's network namespace. */
+static struct proc_query *
+ns_query(struct proc *p, pid_t pid)
+{
+	struct proc_query *q;
+	char path[64], err[256];
+	int self, ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(self >= 0 && ns >= 0);
+	assert_int_equal(setns(ns, CLONE_NEWNET), 0);
+	q = proc_query_new(p, err, sizeof(err));
+	assert_int_equal(setns(self, CLONE_NEWNET), 0);
+	close(ns);
+	close(self);
+	assert_non_null(q);
+	return q;
+}
+
+static void
+ns_flow(const struct ns_child *c, struct proc_flow *fl)
+{
+	uint8_t lo[4] = {127, 0, 0, 1};
+
+	memset(fl, 0, sizeof(*fl));
+	fl->proto = SP_PROTO_TCP;
+	sp_addr_from_v4(&fl->local, lo);
+	sp_addr_from_v4(&fl->remote, lo);
+	fl->lport = c->lport;
+	fl->rport = c->port;
+	fl->uid_hint = fl->gid_hint = UINT32_MAX;
+}
+
+/*
+ * attribution = bpf: a socket made by a child in another network namespace
+ * is the child's, found by the map (a bpf hit, no scan); a socket made
+ * before the program was loaded is not in the map and is found by the
+ * scan (a bpf miss). Skipped in a build without BPF.
+ */
+static void
+test_bpf(void **state)
+{
+	struct proc_config cfg = {.timeout_ms = LOOKUP_TIMEOUT_MS,
+	                          .events = true,
+	                          .initial_scan = true,
+	                          .infer_exited = true,
+	                          .method = PROC_ATTRIB_BPF};
+	struct proc_owner *o;
+	struct proc_stats st;
+	struct proc_flow fl;
+	struct proc_query *q;
+	struct ns_child c;
+	struct proc *p;
+	char err[512];
+	int ls, cs, as;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+#ifndef HAVE_BPF
+	assert_int_equal(proc_new(&p, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "built without BPF"));
+	skip();
+#endif
+	o = malloc(sizeof(*o));
+	assert_non_null(o);
+	/* Made before the program is loaded. */
+	connected_pair(&ls, &cs, &as);
+
+	if (proc_new(&p, &cfg, err, sizeof(err)) != 0)
+		fail_msg("attribution = bpf did not load: %s", err);
+	assert_string_equal(proc_method(p), "bpf (cgroup sock_create)");
+	ns_child_start(&c);
+	q = ns_query(p, c.pid);
+	ns_flow(&c, &fl);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	assert_int_equal(o->ppid, getpid());
+	assert_string_equal(o->exe, self_exe);
+	proc_stats(p, &st);
+	assert_true(st.bpf_on);
+	assert_int_equal(st.bpf_hits, 1);
+	assert_int_equal(st.bpf_misses, 0);
+	assert_int_equal(st.scans, 0);
+	proc_query_free(q);
+	ns_child_stop(&c);
+
+	/* The socket from before: a miss, then the scan finds it. */
+	q = proc_query_new(p, err, sizeof(err));
+	assert_non_null(q);
+	flow_of(cs, &fl);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, getpid());
+	assert_string_equal(o->exe, self_exe);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_hits, 1);
+	assert_int_equal(st.bpf_misses, 1);
+	proc_query_free(q);
+	proc_free(p);
+	close(as);
+	close(cs);
+	close(ls);
+	free(o);
+}
+
+/* attribution = proc: the same child's socket is found by the scan, and
+ * no map is there. */
+static void
+test_method_proc(void **state)
+{
+	struct proc_config cfg = {.timeout_ms = LOOKUP_TIMEOUT_MS,
+	                          .events = true,
+	                          .initial_scan = true,
+	                          .infer_exited = true,
+	                          .method = PROC_ATTRIB_PROC};
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_stats st;
+	struct proc_flow fl;
+	struct proc_query *q;
+	struct ns_child c;
+	struct proc *p;
+	char err[512];
+
+	(void)state;
+	assert_non_null(o);
+	if (geteuid() != 0) {
+		free(o);
+		skip();
+	}
+	assert_int_equal(proc_new(&p, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(proc_method(p),
+	                    "proc connector (bpf: attribution = proc)");
+	ns_child_start(&c);
+	q = ns_query(p, c.pid);
+	ns_flow(&c, &fl);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	assert_string_equal(o->exe, self_exe);
+	proc_stats(p, &st);
+	assert_false(st.bpf_on);
+	assert_int_equal(st.bpf_hits + st.bpf_misses, 0);
+	proc_query_free(q);
+	proc_free(p);
+	ns_child_stop(&c);
+	free(o);
+}
+
+/* attribution: auto by default, then each word; others refused. */
+static void
+test_config_key(void **state)
+{
+	struct config c;
+	FILE *err = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_non_null(err);
+	config_defaults(&c);
+	assert_int_equal(c.attribution, CONFIG_ATTRIB_AUTO);
+	assert_int_equal(config_parse(&c, "t", "attribution = bpf\n", err), 0);
+	assert_int_equal(c.attribution, CONFIG_ATTRIB_BPF);
+	assert_int_equal(config_parse(&c, "t", "attribution = proc\n", err), 0);
+	assert_int_equal(c.attribution, CONFIG_ATTRIB_PROC);
+	assert_int_equal(config_parse(&c, "t", "attribution = ebpf\n", err),
+	                 -1);
+	assert_int_equal(c.attribution, CONFIG_ATTRIB_PROC);
+	fclose(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_bpf),
+	        cmocka_unit_test(test_method_proc),
+	        cmocka_unit_test(test_config_key),
+	};
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		return 1;
+	self_exe[n] = '\0';
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
