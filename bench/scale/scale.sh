@@ -323,7 +323,7 @@ send_flows() {
 	t0=$(cpu_ticks "$DPID")
 	out=$(ip netns exec "$NSB" "$NETTOOL" udp-spray -a "$A4" -p "$PORT" \
 		-s "$SRC0" -k "$SCALE_ADDRS" -n "$n" -r "$rate" \
-		-d $((n / rate * 2 + 30)) -w 3000 -L 16) || true
+		-d $((n * 2 / rate + 30)) -w 3000 -L 16) || true
 	t1=$(cpu_ticks "$DPID")
 	# The last answers' packets may still be in the daemon's hands.
 	sleep 1
@@ -366,8 +366,10 @@ daemon_up() {
 }
 
 # daemon_down COL NAME: the sanity checks on the column that carried the
-# traffic, then down.
+# traffic, the daemon's stop timed, then down.
 daemon_down() {
+	local t
+
 	if [ -z "$DPID" ]; then
 		:
 	elif ! alive "$DPID"; then
@@ -376,6 +378,17 @@ daemon_down() {
 	elif [ "${V[$1,queued]:-0}" = 0 ]; then
 		NOTES+=("$2: the daemon diverted no packet")
 		FAILED=1
+	fi
+	# Its stop: every live flow's last record goes to the store first.
+	if alive "$DPID"; then
+		t=$EPOCHREALTIME
+		kill -TERM "$DPID" 2>/dev/null || true
+		if wait_for 600 eval "! alive $DPID"; then
+			V[$1,stop]=$(awk -v a="$t" -v b="$EPOCHREALTIME" \
+				'BEGIN { printf "%.1f\n", b - a }')
+		else
+			V[$1,stop]="> 60"
+		fi
 	fi
 	ns_down
 	DPID=
@@ -490,7 +503,7 @@ for r in "sent|flows sent|-" "answered|answers back|-" \
 	"queued|packets queued|-" "qdrops|queue drops|-" \
 	"unqueued|passed unqueued (fail-open)|-" "enobufs|enobufs|-" \
 	"storewritten|store records written|-" \
-	"storelost|store records lost|-"; do
+	"storelost|store records lost|-" "stop|daemon stop (SIGTERM), s|-"; do
 	IFS='|' read -r key label opt <<<"$r"
 	printf '%-36s' "$label"
 	for ((i = 1; i <= col; i++)); do
