@@ -20,8 +20,9 @@ PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 # on without it, docs/attribution.md)
 PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 	iproute2 jq openssl curl groff-base man-db
-# bench/divert's load; OpenSnitch's column needs `opensnitch` (bench/divert.md
-# says how to install it without starting it on the host).
+# bench/divert's and bench/scale's load; OpenSnitch's column needs
+# `opensnitch` (bench/divert.md says how to install it without starting it
+# on the host).
 PKGS_BENCH = iperf3 jq iproute2
 
 .PHONY: all deps deps-test build build-san run demo test fuzz bench format \
@@ -95,14 +96,16 @@ bench: build
 	$(BUILD)/bench/import
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		$(BUILD)/bench/store; \
-		echo "bench/attrib, bench/divert: need root (network namespaces), skipped"; \
+		echo "bench/attrib, bench/divert, bench/scale: need root (network namespaces), skipped"; \
 	else \
 		./.ci/install-deps $(PKGS_BENCH) && \
 		$(BUILD)/bench/store --divert && \
 		$(BUILD)/bench/attrib && \
 		bench/divert/divert.sh $(BUILD)/spackle \
 			$(BUILD)/tests/netns/nettool \
-			$(BUILD)/bench/divert/nfq_accept; \
+			$(BUILD)/bench/divert/nfq_accept && \
+		bench/scale/scale.sh $(BUILD)/spackle \
+			$(BUILD)/tests/netns/nettool; \
 	fi
 
 format:

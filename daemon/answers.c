@@ -193,12 +193,8 @@ daemon_status(const json_t *req, void *arg)
 	                                        ? "closed"
 	                                        : "open"));
 	json_object_set_new(o, "backend", json_string(dm->ops->name));
-	json_object_set_new(
-	        o, "firewall",
-	        json_string(steer_firewall(&dm->cfg) == CONFIG_FIREWALL_NFT
-	                            ? "nft"
-	                            : steer_ipt_variant_name(
-	                                      steer_iptables_variant())));
+	json_object_set_new(o, "firewall",
+	                    json_string(dm->fw_name ? dm->fw_name : "none"));
 	json_object_set_new(o, "queues", json_integer(dm->cfg.queues));
 	json_object_set_new(o, "dns_queue",
 	                    json_integer(STEER_DNS_QUEUE(&dm->cfg)));
@@ -475,6 +471,9 @@ daemon_reload(const json_t *req, void *arg)
 		snprintf(same.rules, sizeof(same.rules), "%s", dm->cfg.rules);
 		same.dflt = dm->cfg.dflt;
 		snprintf(same.path, sizeof(same.path), "%s", dm->cfg.path);
+		/* auto was decided at start: still auto is no change. */
+		if (dm->fw_auto && same.firewall == CONFIG_FIREWALL_AUTO)
+			same.firewall = dm->cfg.firewall;
 		nrestart = config_changed_keys(&dm->cfg, &same, restart,
 		                               sizeof(restart));
 		if (nrestart > 0)

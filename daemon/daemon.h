@@ -115,6 +115,10 @@ struct daemon {
 	unsigned nw;
 	const struct divert_ops *ops; /* `backend` */
 	bool steered;
+	/* What status names the firewall: "nft", or iptables' variant;
+	 * found once at start, as `firewall = auto` is decided then. */
+	const char *fw_name;
+	bool fw_auto; /* the config said `firewall = auto` */
 	uint64_t start_mono, start_wall;
 	uint64_t reloads, reload_failures;
 	pthread_mutex_t call_mu;

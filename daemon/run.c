@@ -301,6 +301,15 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		if (worker_open(&dm, &dm.w[i]) != 0)
 			goto out;
 	}
+	/* `firewall = auto` is decided here, once: each steer_firewall()
+	 * of auto runs `nft -c`, and the steering check runs every second,
+	 * status at every call; and the rules go with the firewall that
+	 * took them even if a later probe would say otherwise. */
+	dm.fw_auto = dm.cfg.firewall == CONFIG_FIREWALL_AUTO;
+	dm.cfg.firewall = steer_firewall(&dm.cfg);
+	dm.fw_name = dm.cfg.firewall == CONFIG_FIREWALL_NFT
+	                     ? "nft"
+	                     : steer_ipt_variant_name(steer_iptables_variant());
 	if (steer_apply(&dm.cfg, err, sizeof(err)) != 0) {
 		log_err("steering: %s", err);
 		goto out;

@@ -52,6 +52,7 @@ struct nt_opts {
 	const char *log;
 	const char *mode;
 	const char *iface;    /* -I */
+	const char *src;      /* -s: udp-spray's first source address */
 	unsigned lifetime_s;  /* -t: servers and sink exit after this */
 	unsigned wait_ms;     /* -w: connect, echo and error wait */
 	unsigned hold_ms;     /* -H: keep a connection open after the result */
@@ -60,6 +61,8 @@ struct nt_opts {
 	unsigned interval_ms; /* -i */
 	unsigned len;         /* -L */
 	unsigned threads;     /* -j */
+	unsigned srcs;        /* -k: udp-spray's source addresses */
+	unsigned rate;        /* -r: udp-spray's flows a second, 0 no limit */
 	long uid;             /* -u, -1 when absent */
 	bool echo;            /* -e */
 };
@@ -130,6 +133,12 @@ nt_usage(void)
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
 	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n"
+	      "  udp-spray   -a ADDR -p PORT -s SRC [-k ADDRS] [-n FLOWS] "
+	      "[-r PER_S]\n"
+	      "              [-d S] [-w MS] [-L LEN]   (a datagram from each "
+	      "of -n source\n"
+	      "              ends, raw socket, IPv4, root; counts the "
+	      "answers)\n"
 	      "service manager:\n"
 	      "  notify-sink -a SOCKET_PATH [-t S]   (sd_notify messages, a "
 	      "line each)\n",
@@ -169,9 +178,10 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 	o->interval_ms = 100;
 	o->len = 64;
 	o->threads = 4;
+	o->srcs = 1;
 	o->uid = -1;
-	while ((c = getopt(argc, argv, "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:e")) !=
-	       -1) {
+	while ((c = getopt(argc, argv,
+	                   "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:s:k:r:e")) != -1) {
 		unsigned *dst = NULL;
 		unsigned long max = UINT_MAX;
 
@@ -193,6 +203,9 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			continue;
 		case 'I':
 			o->iface = optarg;
+			continue;
+		case 's':
+			o->src = optarg;
 			continue;
 		case 'e':
 			o->echo = true;
@@ -234,6 +247,14 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			dst = &o->threads;
 			max = NT_MAX_THREADS;
 			break;
+		case 'k':
+			dst = &o->srcs;
+			max = 256;
+			break;
+		case 'r':
+			dst = &o->rate;
+			max = 10000000;
+			break;
 		default:
 			nt_usage();
 			return -1;
@@ -257,6 +278,8 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 		o->threads = 1;
 	if (o->count == 0)
 		o->count = 1;
+	if (o->srcs == 0)
+		o->srcs = 1;
 	return 0;
 bad:
 	fprintf(stderr, "nettool: -%c: bad value \"%s\"\n", c, optarg);
@@ -832,11 +855,18 @@ nt_udp_server(const struct nt_opts *o)
 	unsigned long long received = 0;
 	uint64_t end;
 	FILE *log;
-	int s;
+	int s, size = 8 << 20;
 
 	s = nt_listen(o, SOCK_DGRAM);
 	if (s < 0)
 		return NT_ERROR;
+	/* A burst of new flows (udp-spray) outruns the default buffers;
+	 * and each answer held in a queue of the daemon is still charged
+	 * to this socket's send buffer. */
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	log = nt_open_log(o);
 	end = nt_now_ns() + (uint64_t)o->lifetime_s * 1000000000u;
 	pfd.fd = s;
@@ -965,6 +995,166 @@ nt_udp_flood(const struct nt_opts *o)
 	       (double)sent / ((double)(nt_now_ns() - t0) / 1e9));
 	close(s);
 	return NT_OK;
+}
+
+/* udp-spray's datagrams: IPv4 and UDP headers, then the payload. */
+#define NT_SPRAY_HDR   28
+#define NT_SPRAY_PORT0 1024u
+
+/* Count the answers from dst:port waiting on the raw socket r. */
+static void
+nt_spray_drain(int r, uint32_t dst, uint16_t port, unsigned long long *answered)
+{
+	uint8_t buf[2048];
+	uint32_t a;
+	uint16_t p;
+	ssize_t n;
+	size_t hl;
+
+	while ((n = recv(r, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if ((size_t)n < 20)
+			continue;
+		hl = (size_t)(buf[0] & 0x0f) * 4;
+		if (hl < 20 || (size_t)n < hl + 8)
+			continue;
+		memcpy(&a, buf + 12, 4);
+		memcpy(&p, buf + hl, 2);
+		if (a == dst && p == port)
+			(*answered)++;
+	}
+}
+
+/*
+ * udp-spray: one datagram from each of -n source ends (address SRC + i % k,
+ * port 1024 + i / k) to ADDR:PORT, -r a second at most, for -d seconds at
+ * most; then -w ms for the answers. A raw socket, so no socket per flow:
+ * the sources are addresses of this host that nothing listens on.
+ */
+static int
+nt_udp_spray(const struct nt_opts *o)
+{
+	static uint8_t pkts[NT_BATCH][NT_SPRAY_HDR + 1024];
+	struct mmsghdr msgs[NT_BATCH];
+	struct iovec iov[NT_BATCH];
+	struct sockaddr_in to;
+	struct in_addr src0;
+	unsigned long long sent = 0, answered = 0, errors = 0;
+	uint64_t t0, end, quiet;
+	unsigned port, per_src, i;
+	uint16_t tot, ulen, dport;
+	int s, r, size = 32 << 20;
+
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	if (o->src == NULL || !nt_parse_uint(o->port, 65535, &port) ||
+	    inet_pton(AF_INET, o->addr, &to.sin_addr) != 1 ||
+	    inet_pton(AF_INET, o->src, &src0) != 1 || o->len > 1024) {
+		fputs("nettool: udp-spray needs IPv4 -a and -s, -L at most "
+		      "1024\n",
+		      stderr);
+		return NT_USAGE;
+	}
+	per_src = (o->count + o->srcs - 1) / o->srcs;
+	if (per_src > 65536 - NT_SPRAY_PORT0) {
+		fprintf(stderr,
+		        "nettool: %u flows need more than %u "
+		        "addresses (-k)\n",
+		        o->count, o->srcs);
+		return NT_USAGE;
+	}
+	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	r = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (s < 0 || r < 0) {
+		printf("result=error errno=%d\n", errno);
+		return NT_ERROR;
+	}
+	if (setsockopt(r, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(r, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	dport = htons((uint16_t)port);
+	tot = htons((uint16_t)(NT_SPRAY_HDR + o->len));
+	ulen = htons((uint16_t)(8 + o->len));
+	for (i = 0; i < NT_BATCH; i++) {
+		uint8_t *h = pkts[i];
+
+		memset(h, 0, sizeof(pkts[i]));
+		h[0] = 0x45; /* IPv4, 20-byte header */
+		memcpy(h + 2, &tot, 2);
+		h[8] = 64; /* TTL */
+		h[9] = IPPROTO_UDP;
+		/* the kernel fills in the id and the header checksum */
+		memcpy(h + 16, &to.sin_addr, 4);
+		memcpy(h + 22, &dport, 2);
+		memcpy(h + 24, &ulen, 2);
+		/* UDP checksum 0: none (RFC 768) */
+		memset(h + NT_SPRAY_HDR, 'x', o->len);
+		iov[i].iov_base = h;
+		iov[i].iov_len = NT_SPRAY_HDR + o->len;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_name = &to;
+		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	t0 = nt_now_ns();
+	end = t0 + (uint64_t)o->duration_s * 1000000000u;
+	while (!nt_stop && sent < o->count && nt_now_ns() < end) {
+		unsigned n = 0;
+		int k;
+
+		for (; n < NT_BATCH && sent + n < o->count; n++) {
+			unsigned long long f = sent + n;
+			uint32_t a = htonl(ntohl(src0.s_addr) +
+			                   (uint32_t)(f % o->srcs));
+			uint16_t sp =
+			        htons((uint16_t)(NT_SPRAY_PORT0 + f / o->srcs));
+
+			memcpy(pkts[n] + 12, &a, 4);
+			memcpy(pkts[n] + 20, &sp, 2);
+		}
+		k = sendmmsg(s, msgs, n, 0);
+		if (k > 0)
+			sent += (unsigned)k;
+		else if (errno != EINTR)
+			errors++;
+		nt_spray_drain(r, to.sin_addr.s_addr, dport, &answered);
+		if (o->rate == 0)
+			continue;
+		/* Ahead of the rate: wait, counting answers meanwhile. */
+		for (;;) {
+			uint64_t due = t0 + sent * 1000000000ull / o->rate;
+			uint64_t now = nt_now_ns();
+			struct pollfd pfd = {.fd = r, .events = POLLIN};
+			struct timespec ts;
+
+			if (now >= due || nt_stop)
+				break;
+			ts.tv_sec = (time_t)((due - now) / 1000000000u);
+			ts.tv_nsec = (long)((due - now) % 1000000000u);
+			if (ppoll(&pfd, 1, &ts, NULL) > 0)
+				nt_spray_drain(r, to.sin_addr.s_addr, dport,
+				               &answered);
+		}
+	}
+	end = nt_now_ns();
+	quiet = end;
+	while (!nt_stop && answered < sent &&
+	       nt_now_ns() - quiet < (uint64_t)o->wait_ms * 1000000u) {
+		unsigned long long before = answered;
+		struct pollfd pfd = {.fd = r, .events = POLLIN};
+
+		if (poll(&pfd, 1, 50) > 0)
+			nt_spray_drain(r, to.sin_addr.s_addr, dport, &answered);
+		if (answered != before)
+			quiet = nt_now_ns();
+	}
+	printf("result=%s sent=%llu answered=%llu errors=%llu secs=%.2f "
+	       "per_s=%.0f\n",
+	       sent > 0 ? "ok" : "error", sent, answered, errors,
+	       (double)(end - t0) / 1e9,
+	       (double)sent / ((double)(end - t0) / 1e9));
+	close(s);
+	close(r);
+	return sent > 0 ? NT_OK : NT_ERROR;
 }
 
 struct nt_rate {
@@ -1168,7 +1358,8 @@ nt_packet_send(const struct nt_opts *o)
 }
 
 /* ping: -n ICMP echo requests to -a ADDR (IPv4), one every -i ms; the
- * replies that came back within -w ms of the last. */
+ * replies that came back within -w ms of the last, and the longest round
+ * trip. */
 static int
 nt_ping(const struct nt_opts *o)
 {
@@ -1177,7 +1368,8 @@ nt_ping(const struct nt_opts *o)
 	uint8_t pkt[64], back[256];
 	unsigned i, replies = 0;
 	uint32_t sum;
-	uint64_t deadline;
+	static uint64_t sent_ns[65536]; /* by sequence number */
+	uint64_t deadline, rtt, max_rtt = 0;
 	ssize_t n;
 	int s;
 
@@ -1209,6 +1401,7 @@ nt_ping(const struct nt_opts *o)
 		if (sendto(s, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
 		           sizeof(to)) < 0)
 			break;
+		sent_ns[i & 0xffff] = nt_now_ns();
 		deadline = nt_now_ns() + (uint64_t)(i + 1 == o->count
 		                                            ? o->wait_ms
 		                                            : o->interval_ms) *
@@ -1216,15 +1409,20 @@ nt_ping(const struct nt_opts *o)
 		while (poll(&pfd, 1, nt_left_ms(deadline)) > 0) {
 			n = recv(s, back, sizeof(back), 0);
 			/* IPv4 header, then an echo reply (type 0) of ours */
-			if (n >= 28 && back[20] == 0 &&
-			    back[24] == (uint8_t)(getpid() >> 8) &&
-			    back[25] == (uint8_t)getpid())
-				replies++;
+			if (n < 28 || back[20] != 0 ||
+			    back[24] != (uint8_t)(getpid() >> 8) ||
+			    back[25] != (uint8_t)getpid())
+				continue;
+			replies++;
+			rtt = nt_now_ns() -
+			      sent_ns[(unsigned)back[26] << 8 | back[27]];
+			if (rtt > max_rtt)
+				max_rtt = rtt;
 		}
 	}
 	close(s);
-	printf("result=%s sent=%u replies=%u\n", replies ? "ok" : "timeout", i,
-	       replies);
+	printf("result=%s sent=%u replies=%u max_ms=%.2f\n",
+	       replies ? "ok" : "timeout", i, replies, (double)max_rtt / 1e6);
 	return replies ? NT_OK : NT_TIMEOUT;
 }
 
@@ -1297,6 +1495,7 @@ static const struct nt_command nt_commands[] = {
         {"packet-send", nt_packet_send}, {"ping", nt_ping},
         {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
         {"tcp-latency", nt_tcp_latency}, {"notify-sink", nt_notify_sink},
+        {"udp-spray", nt_udp_spray},
 };
 
 int

@@ -829,6 +829,16 @@ scenario_enforce() {
 		fail enforce/sighup-reload "port $P_RELOAD still not allowed 3 s after SIGHUP"
 	fi
 
+	# The config as it started: a reload names no key as changed
+	# (`firewall = auto` was decided at start; still auto is the same).
+	out=$(spk rules reload -c "$CONF" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! echo "$out" | grep -q 'applied only by a restart'; then
+		pass enforce/reload-same-config "$(echo "$out" | tail -n 1)"
+	else
+		fail enforce/reload-same-config "want exit 0 naming no key; exit $rc: $out"
+	fi
+
 	# A key a reload cannot apply: the reload applies the rules and
 	# names the key as waiting for a restart; the daemon keeps its value.
 	cp "$CONF" "$CONF.before"
@@ -836,7 +846,7 @@ scenario_enforce() {
 	out=$(spk rules reload -c "$CONF" 2>&1)
 	rc=$?
 	if [ "$rc" -eq 0 ] && echo "$out" |
-		grep -q 'applied only by a restart: store_flush_ms'; then
+		grep -q 'applied only by a restart: store_flush_ms$'; then
 		pass enforce/reload-restart-keys "$(echo "$out" | tail -n 1)"
 	else
 		fail enforce/reload-restart-keys "want exit 0 naming store_flush_ms; exit $rc: $out"
