@@ -12,27 +12,10 @@
 
 #include "spackle/capture.h"
 #include "spackle/config.h"
+#include "src/config_int.h"
 #include "spackle/store.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
-
-struct config_ctx {
-	struct config *c;
-	const char *name;
-	unsigned line;
-	FILE *err;
-	unsigned errors;
-};
-
-static void
-config_error(struct config_ctx *x, const char *fmt, const char *a,
-             const char *b)
-{
-	fprintf(x->err, "%s:%u: ", x->name, x->line);
-	fprintf(x->err, fmt, a, b);
-	fputc('\n', x->err);
-	x->errors++;
-}
 
 void
 config_defaults(struct config *c)
@@ -67,6 +50,8 @@ config_defaults(struct config *c)
 	c->capture_max_size = CAPTURE_DEFAULT_MAX_SIZE;
 	c->capture_keep = CAPTURE_DEFAULT_KEEP;
 	snprintf(c->user, sizeof(c->user), "spackle");
+	snprintf(c->web_token, sizeof(c->web_token), "%s",
+	         CONFIG_WEB_TOKEN_PATH);
 	c->log = CONFIG_LOG_NONE;
 }
 
@@ -151,18 +136,6 @@ bad:
 	        duration ? " seconds" : " bytes");
 	x->errors++;
 	return false;
-}
-
-static bool
-config_path(struct config_ctx *x, const char *key, const char *v, char *out,
-            size_t len)
-{
-	if (v[0] == '\0' || strlen(v) >= len) {
-		config_error(x, "%s: path \"%s\" is empty or too long", key, v);
-		return false;
-	}
-	snprintf(out, len, "%s", v);
-	return true;
 }
 
 /* Split a comma- or space-separated list in place; calls fn per item. */
@@ -358,20 +331,6 @@ config_tun_peer(struct config_ctx *x, const char *key, char *v)
 	x->c->tun_peer6 = p6;
 }
 
-static bool
-config_yesno(struct config_ctx *x, const char *key, const char *v, bool *out)
-{
-	if (strcmp(v, "yes") == 0)
-		*out = true;
-	else if (strcmp(v, "no") == 0)
-		*out = false;
-	else {
-		config_error(x, "%s: \"%s\": use yes or no", key, v);
-		return false;
-	}
-	return true;
-}
-
 /* A user name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32. */
 static void
 config_user(struct config_ctx *x, const char *key, const char *v)
@@ -416,90 +375,6 @@ config_log(struct config_ctx *x, const char *key, const char *v)
 		             "%s: \"%s\" is not one of none, syslog, stderr, "
 		             "json:PATH",
 		             key, v);
-}
-
-int
-config_metrics_addr(const char *spec, struct sockaddr_storage *ss,
-                    unsigned *sslen, bool *loopback, char *err, size_t errlen)
-{
-	char host[CONFIG_METRICS_MAX];
-	const char *colon, *h = spec;
-	size_t hl;
-	char *end;
-	unsigned long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (spec[0] == '[') {
-		const char *rb = strchr(spec, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			goto bad;
-		h = spec + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		if ((colon = strrchr(spec, ':')) == NULL)
-			goto bad;
-		hl = (size_t)(colon - spec);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	if (!isdigit((unsigned char)colon[1]))
-		goto bad;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
-		goto bad;
-	if (spec[0] == '[') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			goto bad;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*sslen = sizeof(*s6);
-		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			goto bad;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*sslen = sizeof(*s4);
-		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen,
-	         "\"%s\" is not ADDR:PORT (a numeric address, IPv6 in "
-	         "brackets: 127.0.0.1:9477, [::1]:9477)",
-	         spec);
-	return -1;
-}
-
-static void
-config_metrics(struct config_ctx *x, const char *key, const char *v)
-{
-	struct sockaddr_storage ss;
-	unsigned len;
-	bool lo;
-	char err[160];
-
-	if (v[0] == '\0') {
-		x->c->metrics[0] = '\0';
-		return;
-	}
-	if (strlen(v) >= sizeof(x->c->metrics) ||
-	    config_metrics_addr(v, &ss, &len, &lo, err, sizeof(err)) != 0) {
-		config_error(x, "%s: %s", key,
-		             strlen(v) >= sizeof(x->c->metrics) ? "too long"
-		                                                : err);
-		return;
-	}
-	snprintf(x->c->metrics, sizeof(x->c->metrics), "%s", v);
 }
 
 static void
@@ -602,10 +477,8 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		config_yesno(x, key, v, &c->steering_repair);
 	else if (strcmp(key, "user") == 0)
 		config_user(x, key, v);
-	else if (strcmp(key, "metrics") == 0)
-		config_metrics(x, key, v);
-	else if (strcmp(key, "metrics_public") == 0)
-		config_yesno(x, key, v, &c->metrics_public);
+	else if (config_net_set(x, key, v))
+		;
 	else if (strcmp(key, "log") == 0)
 		config_log(x, key, v);
 	else
@@ -630,9 +503,8 @@ int
 config_parse(struct config *c, const char *name, const char *text, FILE *err)
 {
 	struct config tmp = *c;
-	struct config_ctx x = {&tmp, name, 0, err, 0};
+	struct config_ctx x = {&tmp, name, 0, err, 0, 0, 0, 0};
 	const char *p = text, *nl;
-	unsigned metrics_line = 0;
 	char buf[SP_PATH_MAX + 64], *line, *eq, *key, *val, *hash;
 	size_t n;
 
@@ -665,31 +537,14 @@ config_parse(struct config *c, const char *name, const char *text, FILE *err)
 			goto next;
 		}
 		config_set(&x, key, val);
-		if (strcmp(key, "metrics") == 0)
-			metrics_line = x.line;
 	next:
 		if (nl == NULL)
 			break;
 		p = nl + 1;
 	}
-	/* Checked once the whole file is read: metrics_public may follow. */
-	if (tmp.metrics[0] != '\0' && !tmp.metrics_public) {
-		struct sockaddr_storage ss;
-		unsigned len;
-		bool lo = false;
-		char e[160];
-
-		if (config_metrics_addr(tmp.metrics, &ss, &len, &lo, e,
-		                        sizeof(e)) == 0 &&
-		    !lo) {
-			x.line = metrics_line;
-			config_error(&x,
-			             "metrics: %s is not a loopback address; "
-			             "serving metrics to the network needs "
-			             "metrics_public = yes%s",
-			             tmp.metrics, "");
-		}
-	}
+	/* Checked once the whole file is read: the *_public keys and
+	 * `rules` may follow. */
+	config_net_check(&x);
 	if (x.errors > 0)
 		return -1;
 	snprintf(tmp.path, sizeof(tmp.path), "%s", name);
@@ -787,9 +642,7 @@ config_print(FILE *f, const struct config *c)
 	fprintf(f, "capture_keep = %u\n", c->capture_keep);
 	fprintf(f, "steering_repair = %s\n", c->steering_repair ? "yes" : "no");
 	fprintf(f, "user = %s\n", c->user);
-	if (c->metrics[0] != '\0')
-		fprintf(f, "metrics = %s\n", c->metrics);
-	fprintf(f, "metrics_public = %s\n", c->metrics_public ? "yes" : "no");
+	config_net_print(f, c);
 	if (c->log == CONFIG_LOG_JSON)
 		fprintf(f, "log = json:%s\n", c->log_path);
 	else

@@ -48,6 +48,10 @@
 #define CONFIG_USER_MAX    33     /* a user name, as useradd allows */
 #define CONFIG_USER_ROOT   "root" /* `user = root`: no privilege drop */
 #define CONFIG_METRICS_MAX 64     /* "[v6 address]:port" */
+/* The web monitor (docs/web.md): its token file, and the name of its rule
+ * file in the `rules` folder when web_rules is not set. */
+#define CONFIG_WEB_TOKEN_PATH "/run/spackle/web.token"
+#define CONFIG_WEB_RULES_NAME "90-web.rules"
 
 enum config_mode { CONFIG_MODE_ENFORCE = 0, CONFIG_MODE_MONITOR };
 enum config_divert { CONFIG_DIVERT_PACKET = 0, CONFIG_DIVERT_FLOW };
@@ -114,6 +118,12 @@ struct config {
 	char user[CONFIG_USER_MAX];
 	char metrics[CONFIG_METRICS_MAX];
 	bool metrics_public; /* a non-loopback metrics address is allowed */
+	/* The web monitor: ADDR:PORT ("" off), a non-loopback one allowed,
+	 * its token file, its rule file ("": `rules`/90-web.rules). */
+	char web[CONFIG_METRICS_MAX];
+	bool web_public;
+	char web_token[SP_PATH_MAX];
+	char web_rules[SP_PATH_MAX];
 	enum config_log log;
 	char log_path[SP_PATH_MAX]; /* `log = json:PATH` */
 	char path[SP_PATH_MAX]; /* the file it was read from, "" for defaults */
@@ -147,6 +157,9 @@ struct sockaddr_storage;
 int config_metrics_addr(const char *spec, struct sockaddr_storage *ss,
                         unsigned *sslen, bool *loopback, char *err,
                         size_t errlen);
+
+/* The web monitor's rule file: web_rules, or `rules`/90-web.rules. */
+const char *config_web_rules(const struct config *c, char *buf, size_t len);
 
 /* Write c back as a config file (round trip for tests and `status`). */
 void config_print(FILE *f, const struct config *c);

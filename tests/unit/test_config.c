@@ -45,6 +45,10 @@ test_defaults(void **state)
 	assert_string_equal(c.user, "spackle");
 	assert_string_equal(c.metrics, "");
 	assert_false(c.metrics_public);
+	assert_string_equal(c.web, "");
+	assert_false(c.web_public);
+	assert_string_equal(c.web_token, "/run/spackle/web.token");
+	assert_string_equal(c.web_rules, "");
 	assert_int_equal(c.log, CONFIG_LOG_NONE);
 	assert_int_equal(c.queue_base, 4200);
 	assert_true(c.queues >= 1);
@@ -458,6 +462,102 @@ test_service_keys(void **state)
 	assert_non_null(strstr(err, "t.conf:7: metrics_public: \"maybe\""));
 }
 
+/* The web monitor's keys: web (loopback unless web_public), web_token,
+ * web_rules (in the rules folder, *.rules); each error names its line. */
+static void
+test_web_keys(void **state)
+{
+	struct config c, again;
+	char err[2048], out[8192], buf[SP_PATH_MAX];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(config_web_rules(&c, buf, sizeof(buf)),
+	                    "/etc/spackle/rules.d/90-web.rules");
+	assert_int_equal(parse(&c,
+	                       "web = 127.0.0.1:3031\n"
+	                       "web_token = /run/sp/tok\n"
+	                       "web_rules = /etc/sp/r/50-page.rules\n"
+	                       "rules = /etc/sp/r/\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.web, "127.0.0.1:3031");
+	assert_string_equal(c.web_token, "/run/sp/tok");
+	assert_string_equal(config_web_rules(&c, buf, sizeof(buf)),
+	                    "/etc/sp/r/50-page.rules");
+	/* Round trip through config_print(). */
+	f = fmemopen(out, sizeof(out), "w");
+	config_print(f, &c);
+	fclose(f);
+	config_defaults(&again);
+	assert_int_equal(parse(&again, out, err, sizeof(err)), 0);
+	assert_string_equal(again.web, c.web);
+	assert_string_equal(again.web_token, c.web_token);
+	assert_string_equal(again.web_rules, c.web_rules);
+	/* The default rule file follows `rules`, a trailing slash or not. */
+	config_defaults(&c);
+	assert_int_equal(parse(&c, "rules = /srv/rules/\nweb = [::1]:3031\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_string_equal(config_web_rules(&c, buf, sizeof(buf)),
+	                    "/srv/rules/90-web.rules");
+	/* Public only with web_public, which may come after. */
+	assert_int_equal(parse(&c, "web = 192.0.2.1:3031\n", err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:1: web: 192.0.2.1:3031 is not a "
+	                            "loopback address; serving it to the "
+	                            "network needs web_public = yes"));
+	assert_int_equal(parse(&c,
+	                       "web = [2001:db8::1]:3031\n"
+	                       "web_public = yes\n",
+	                       err, sizeof(err)),
+	                 0);
+	assert_true(c.web_public);
+	/* Bad values, each on its line; nothing applied. */
+	config_defaults(&c);
+	assert_int_equal(parse(&c,
+	                       "web = localhost:3031\n"
+	                       "web_public = sure\n"
+	                       "web_token = run/web.token\n"
+	                       "web = 127.0.0.1:0\n"
+	                       "web_rules = relative.rules\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:1: web: \"localhost:3031\" is "
+	                            "not ADDR:PORT"));
+	assert_non_null(strstr(err, "t.conf:2: web_public: \"sure\": use "
+	                            "yes or no"));
+	assert_non_null(strstr(err, "t.conf:3: web_token: \"run/web.token\" "
+	                            "is not an absolute path"));
+	assert_non_null(strstr(err, "t.conf:4: web: \"127.0.0.1:0\""));
+	assert_non_null(strstr(err, "t.conf:5: web_rules: \"relative.rules\" "
+	                            "is not an absolute path"));
+	assert_string_equal(c.web, "");
+	/* The page's file must be one a reload reads. */
+	assert_int_equal(parse(&c,
+	                       "rules = /etc/sp/r\n"
+	                       "web_rules = /etc/sp/other/90-web.rules\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:2: web_rules: "
+	                            "/etc/sp/other/90-web.rules is not in the "
+	                            "rules folder /etc/sp/r"));
+	assert_int_equal(parse(&c,
+	                       "web_rules = /etc/sp/r/web.txt\n"
+	                       "rules = /etc/sp/r\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:1: web_rules: /etc/sp/r/web.txt: "
+	                            "the name must end in .rules"));
+	assert_int_equal(parse(&c,
+	                       "web_rules = /etc/sp/r/.rules\n"
+	                       "rules = /etc/sp/r\n",
+	                       err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:1: web_rules:"));
+}
+
 /* `backend` names a divert backend; an unknown one is an error with its
  * line. */
 static void
@@ -521,6 +621,7 @@ main(void)
 	        cmocka_unit_test(test_store_keys),
 	        cmocka_unit_test(test_service_keys),
 	        cmocka_unit_test(test_backend_key),
+	        cmocka_unit_test(test_web_keys),
 	        cmocka_unit_test(test_changed_keys),
 	};
 
