@@ -18,6 +18,8 @@ int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
+/* `spackle web`: the web monitor's URL with its token. */
+int cmd_web(int argc, char **argv);
 /* `spackle audit` (cmd/cmd_audit.c). */
 int cmd_audit(int argc, char **argv);
 /* `spackle steering print` (cmd/cmd_steering.c): a firewall's rules as

@@ -29,6 +29,7 @@ static const struct subcommand subcommands[] = {
          "check, print or reload rules (check, print, reload)"},
         {"steering", cmd_steering,
          "print the rules spackle would load into a firewall"},
+        {"web", cmd_web, "the web monitor's URL, with its token"},
         {"explain", cmd_explain,
          "which rule decides a described flow, and why"},
         {"import", cmd_import,

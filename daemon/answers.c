@@ -376,7 +376,7 @@ daemon_audit_report(const json_t *req, void *arg)
 	                 "why", why);
 }
 
-static json_t *
+json_t *
 daemon_conns(const json_t *req, void *arg)
 {
 	struct daemon *dm = arg;

@@ -145,6 +145,7 @@ struct daemon {
 	unsigned stalled;        /* a worker that stopped ticking, + 1 */
 	struct declog *dlog;     /* `log`, or NULL */
 	struct metrics *metrics; /* `metrics`, or NULL */
+	struct web *web;         /* `web`, or NULL (daemon/web.h) */
 	json_t *last_audit;      /* what `spackle audit` last reported */
 	uid_t uid;               /* `user`'s, the daemon's after set-up */
 	gid_t gid;
@@ -234,6 +235,8 @@ extern const struct control_command daemon_commands[];
 extern const size_t daemon_ncommands;
 json_t *daemon_status(const json_t *req, void *arg);
 json_t *daemon_reload(const json_t *req, void *arg);
+/* {"conns": [every live flow, as `conns --json`]}. */
+json_t *daemon_conns(const json_t *req, void *arg);
 /* For the metrics endpoint: a fresh status at each scrape. */
 json_t *daemon_metrics_status(void *arg);
 /* Load cfg's rules; NULL with the diagnostics in *text on errors. */

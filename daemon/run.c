@@ -16,6 +16,7 @@
 #include "daemon/metrics.h"
 #include "daemon/priv.h"
 #include "daemon/run.h"
+#include "daemon/web.h"
 #include "spackle/steer.h"
 
 /* ---- signals ---------------------------------------------------------- */
@@ -237,6 +238,14 @@ daemon_run(const char *conf_path, const struct config *cfg)
 			goto out;
 		}
 	}
+	/* The web monitor: its token file (root's, the group spackle's)
+	 * and its socket, while root may write /run and bind any port. */
+	if (dm.cfg.web[0] != '\0') {
+		if ((dm.web = web_listen(&dm, err, sizeof(err))) == NULL) {
+			log_err("web: %s", err);
+			goto out;
+		}
+	}
 	/* Bind every queue (open the tunnel's) before the kernel steers
 	 * into them, and while root may still be needed for it: the
 	 * balanced ones, then the DNS queue. */
@@ -392,6 +401,7 @@ out:
 	handoff_free(dm.ho);
 	ct_close(dm.ct);
 	metrics_close(dm.metrics);
+	web_close(dm.web);
 	json_decref(dm.last_audit);
 	control_close(dm.ctl);
 	if (dm.base != NULL)

@@ -164,6 +164,8 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns,
 	                  ? res.rule
 	                  : FLOW_RULE_DEFAULT;
 	c->st.decisions++;
+	if (f->rule != FLOW_RULE_DEFAULT)
+		rules_decided_add(c->cfg.rules, f->rule);
 	if (n == 0 && e->id != f->id)
 		return;
 	e->id = f->id;

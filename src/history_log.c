@@ -23,8 +23,8 @@ endpoint(const struct sp_addr *a, uint16_t port, char *buf, size_t len)
 	return buf;
 }
 
-static json_t *
-flow_json(const struct store_flow *r)
+json_t *
+history_flow_json(const struct store_flow *r)
 {
 	char ab[64], pb[8], tb[32];
 	json_t *o = json_object();
@@ -199,7 +199,7 @@ log_one(struct log_ctx *x, const struct store_flow *r)
 
 	switch (x->fmt) {
 	case HISTORY_JSON:
-		o = flow_json(r);
+		o = history_flow_json(r);
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (s != NULL)
 			fprintf(x->out, "%s\n", s);

@@ -289,7 +289,10 @@ rules_compile(struct ruleset *rs, struct rules_diags *d)
 	for (f = 0; f < 2; f++)
 		for (l = 0; l < 129; l++)
 			free(b.cidr[f][l].v);
-	if (!ok)
+	free(rs->decided);
+	rs->decided =
+	        calloc(rs->nrules > 0 ? rs->nrules : 1, sizeof(*rs->decided));
+	if (!ok || rs->decided == NULL)
 		goto nomem;
 	rs->idx = idx;
 	return 0;
@@ -298,4 +301,19 @@ nomem:
 	rules_diag_add(d, false, "rules", 0, 0,
 	               "out of memory building the rule indices");
 	return -1;
+}
+
+void
+rules_decided_add(const struct ruleset *rs, uint32_t index)
+{
+	if (rs->decided != NULL && index < rs->nrules)
+		__atomic_fetch_add(&rs->decided[index], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t
+rules_decided(const struct ruleset *rs, uint32_t index)
+{
+	if (rs->decided == NULL || index >= rs->nrules)
+		return 0;
+	return __atomic_load_n(&rs->decided[index], __ATOMIC_RELAXED);
 }

@@ -2,6 +2,7 @@
 /* A ruleset, and the rule files and folders loaded into it, all or nothing. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ rules_free(struct ruleset *rs)
 	for (i = 0; i < rs->nlists; i++)
 		rules_list_free(rs->lists[i]);
 	free(rs->lists);
+	free(rs->decided);
 	free(rs);
 }
 
@@ -284,4 +286,68 @@ size_t
 rules_file_count(const struct ruleset *rs)
 {
 	return rs->nfiles;
+}
+
+/* dir's *.rules, with file's base name among them when it is not. */
+static int
+rules_names_with(const char *dir, const char *base, struct dirent ***out)
+{
+	struct dirent **ents = NULL, **v, *e;
+	size_t blen = strlen(base);
+	int n, i;
+
+	if ((n = scandir(dir, &ents, rules_file_filter, rules_file_cmp)) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(ents[i]->d_name, base) == 0) {
+			*out = ents;
+			return n;
+		}
+	e = calloc(1, offsetof(struct dirent, d_name) + blen + 1);
+	v = realloc(ents, (size_t)(n + 1) * sizeof(*v));
+	if (e == NULL || v == NULL) {
+		free(e);
+		for (i = 0; i < n; i++)
+			free((v != NULL ? v : ents)[i]);
+		free(v != NULL ? v : ents);
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(e->d_name, base, blen + 1);
+	for (i = n; i > 0 && strcmp(v[i - 1]->d_name, base) > 0; i--)
+		v[i] = v[i - 1];
+	v[i] = e;
+	*out = v;
+	return n + 1;
+}
+
+int
+rules_load_path_with(struct ruleset *rs, const char *dir, const char *file,
+                     const char *text, size_t len, struct rules_diags *d)
+{
+	const char *base = strrchr(file, '/');
+	struct dirent **ents = NULL;
+	size_t errors0 = d->errors;
+	char *p;
+	int i, n;
+
+	base = base != NULL ? base + 1 : file;
+	if ((n = rules_names_with(dir, base, &ents)) < 0) {
+		rules_diag_add(d, false, dir, 0, 0, "cannot read: %s",
+		               strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		p = NULL;
+		if (strcmp(ents[i]->d_name, base) == 0)
+			rules_load_buffer(rs, file, text, len, d);
+		else if ((p = rules_path_join(dir, ents[i]->d_name)) == NULL)
+			rules_diag_add(d, false, dir, 0, 0, "out of memory");
+		else
+			rules_load_file(rs, p, d);
+		free(p);
+		free(ents[i]);
+	}
+	free(ents);
+	return d->errors > errors0 ? -1 : 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "src/store_codec.h"
+#include "src/store_int.h"
 
 struct store_reader {
 	MDB_env *env;
@@ -16,6 +17,7 @@ struct store_reader {
 	MDB_dbi flows, events, names, meta;
 	bool has_flows, has_events, has_names, has_meta;
 	unsigned version;
+	bool attached; /* the env is an open store's: not closed here */
 	char path[SP_PATH_MAX];
 };
 
@@ -129,6 +131,35 @@ fail:
 	return -1;
 }
 
+int
+store_reader_attach(struct store_reader **rp, struct store *s, char *err,
+                    size_t errlen)
+{
+	struct store_reader *r;
+	int rc;
+
+	*rp = NULL;
+	if (s == NULL) {
+		snprintf(err, errlen, "the daemon runs without a store");
+		return -1;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->env = s->env;
+	r->attached = true;
+	snprintf(r->path, sizeof(r->path), "%s", s->path);
+	if ((rc = reader_snapshot(r)) != 0) {
+		snprintf(err, errlen, "%s: cannot read the store: %s", s->path,
+		         mdb_strerror(rc));
+		free(r);
+		return -1;
+	}
+	*rp = r;
+	return 0;
+}
+
 void
 store_reader_close(struct store_reader *r)
 {
@@ -136,7 +167,8 @@ store_reader_close(struct store_reader *r)
 		return;
 	if (r->txn != NULL)
 		mdb_txn_abort(r->txn);
-	mdb_env_close(r->env);
+	if (!r->attached)
+		mdb_env_close(r->env);
 	free(r);
 }
 

@@ -3,6 +3,7 @@
 #ifndef SPACKLE_HISTORY_H
 #define SPACKLE_HISTORY_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "spackle/store.h"
@@ -52,6 +53,35 @@ const char *history_domain(const char *host, char *buf, size_t len);
 
 enum history_format { HISTORY_TEXT = 0, HISTORY_JSON, HISTORY_CSV };
 enum history_by { HISTORY_BY_PROCESS = 0, HISTORY_BY_HOST, HISTORY_BY_RULE };
+
+/* One flow as `spackle log --json` prints it (the fields of `conns
+ * --json` the store keeps, and first/last as text). NULL out of memory. */
+json_t *history_flow_json(const struct store_flow *r);
+
+/*
+ * The web monitor's views of the store (src/history_web.c), as JSON:
+ *
+ * history_traffic: bytes and flows over the last span_s seconds before
+ * now_ns, in buckets of bucket_s: {"span", "bucket_s", "from_ns",
+ * "to_ns", "buckets": [{"t_ns", "bytes_out", "bytes_in", "flows"}],
+ * "processes": the top `top` by bytes, each {"exe", "bytes_out",
+ * "bytes_in", "flows", "buckets": [[t_ns, bytes]]}, "hosts": the top
+ * `top` {"host", "bytes_out", "bytes_in", "flows"}, "scanned",
+ * "truncated"}. A flow's bytes are spread evenly over the time it was
+ * seen (first to last), and count where that overlaps the window; its
+ * flow counts in the bucket it began in (the first, when before). Flows
+ * are read newest first, and the walk stops at those begun a day (or a
+ * span, when longer) before the window, or after `max_scan` records
+ * ("truncated": true).
+ *
+ * history_blocked: {"flows": [...]}, the latest `limit` denied or
+ * rejected flows, newest first, as history_flow_json(); at most max_scan
+ * records read.
+ */
+json_t *history_traffic(struct store_reader *r, const char *span,
+                        uint64_t now_ns, uint64_t span_s, uint64_t bucket_s,
+                        size_t top, size_t max_scan);
+json_t *history_blocked(struct store_reader *r, size_t limit, size_t max_scan);
 
 /* The flows that pass f, oldest first; with limit, the latest `limit`.
  * Returns how many were printed, or -1. */

@@ -120,6 +120,9 @@ struct ruleset {
 	size_t nlists, caplists;
 	struct rules_index *idx; /* built by rules_compile() */
 	uint64_t seed;           /* keys the index hashes */
+	/* Flows each rule decided, by index (rules_compile() makes it);
+	 * added to and read with relaxed atomics (rules_decided_add). */
+	uint64_t *decided;
 };
 
 struct ruleset *rules_new(void);
@@ -153,6 +156,14 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const char *text,
 /* Load *.rules of dir in lexical order, or path itself when it is a file. */
 int rules_load_path(struct ruleset *rs, const char *path,
                     struct rules_diags *d);
+/*
+ * The same, as if the file `file` of dir held text[0..len) instead of what
+ * it holds (or as if it were there, when it is not): what a change to one
+ * file would load, checked before the file is written (the web monitor).
+ * file must be dir/NAME.rules.
+ */
+int rules_load_path_with(struct ruleset *rs, const char *dir, const char *file,
+                         const char *text, size_t len, struct rules_diags *d);
 
 /*
  * Build the indices; call once after loading, before rules_match(). Loading
@@ -174,6 +185,14 @@ size_t rules_file_count(const struct ruleset *rs);
 void rules_check_essential(const struct ruleset *rs, struct rules_diags *d);
 
 size_t rules_count(const struct ruleset *rs);
+
+/*
+ * Flows rule index decided: the classifier counts each decision (a new
+ * flow's, or a live flow's again at a reload) with rules_decided_add(), a
+ * relaxed atomic add, from any worker. 0 before rules_compile().
+ */
+void rules_decided_add(const struct ruleset *rs, uint32_t index);
+uint64_t rules_decided(const struct ruleset *rs, uint32_t index);
 const struct rules_rule *rules_get(const struct ruleset *rs, uint32_t index);
 
 /* Print a rule in canonical form, one line, no newline. */

@@ -265,6 +265,15 @@ struct store_reader;
  */
 int store_reader_open(struct store_reader **rp, const char *path, char *err,
                       size_t errlen);
+/*
+ * A reader of the store s this process has open (the daemon's: LMDB
+ * forbids opening one environment twice in a process), its snapshot
+ * taken now; store_reader_close() leaves s open. Keep each one short:
+ * the writer's rare emergency growth of the map (mdb_env_set_mapsize)
+ * wants no snapshot open in the process. 0, or -1 with the reason in err.
+ */
+int store_reader_attach(struct store_reader **rp, struct store *s, char *err,
+                        size_t errlen);
 void store_reader_close(struct store_reader *r);
 
 /* Drop the snapshot and take a new one: every view handed out dies. */
