@@ -39,7 +39,13 @@ function renderStatus() {
 
 // --- Connections -------------------------------------------------------
 
-const connRows = new Map(); // flow id -> {tr, cells, f}
+const connRows = new Map(); // flowKey -> {tr, c, sig, f}
+
+// A live flow's key: its five-tuple and id. The id alone will not do: it
+// is a 64-bit number, and JSON.parse rounds ids past 2^53 onto each other.
+function flowKey(f) {
+  return [f.proto, f.src, f.sport, f.dst, f.dport, f.id].join(' ');
+}
 
 function connKey(f, key) {
   switch (key) {
@@ -82,7 +88,7 @@ function changeButtons(f, allowOnly, key) {
   return wrap;
 }
 
-function makeConnRow(f) {
+function makeConnRow() {
   const c = {
     proc: el('td', { className: 'proc' }),
     pid: el('td', { className: 'num' }),
@@ -98,7 +104,7 @@ function makeConnRow(f) {
     age: el('td', { className: 'num' }),
     actions: el('td', { className: 'actions' }),
   };
-  const tr = el('tr', { dataset: { id: String(f.id) } }, Object.values(c));
+  const tr = el('tr', null, Object.values(c));
   return { tr, c, sig: '' };
 }
 
@@ -142,7 +148,7 @@ function fillConnRow(row, f) {
   setText(c.rule, shortRule(f.rule));
   c.rule.title = typeof f.rule === 'string' ? f.rule : '';
   clear(c.actions);
-  add(c.actions, changeButtons(f, false, String(f.id)));
+  add(c.actions, changeButtons(f, false, flowKey(f)));
 }
 
 function renderConns() {
@@ -166,11 +172,11 @@ function renderConns() {
   const keep = new Set();
   let i = 0;
   for (const f of shown) {
-    const id = String(f.id);
+    const id = flowKey(f);
     keep.add(id);
     let row = connRows.get(id);
     if (!row) {
-      row = makeConnRow(f);
+      row = makeConnRow();
       connRows.set(id, row);
     }
     row.f = f;
