@@ -19,7 +19,9 @@ PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 # (the last three: attribution's eBPF program; without them the build goes
 # on without it, docs/attribution.md)
 PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
-	iproute2 jq openssl curl groff-base man-db
+	iproute2 jq openssl curl groff-base man-db \
+	chromium python3-websocket
+# (the last two: tests/web, the web monitor in a headless browser)
 # bench/divert's and bench/scale's load; OpenSnitch's column needs
 # `opensnitch` (bench/divert.md says how to install it without starting it
 # on the host).
