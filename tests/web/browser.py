@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -142,6 +141,8 @@ def main():
     ap.add_argument("--sni-port", type=int, required=True)
     ap.add_argument("--deny-port", type=int, required=True)
     ap.add_argument("--screenshot")
+    ap.add_argument("--named-port", type=int,
+                    help="with --screenshot: a flow named by a valid SNI too")
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.url)
     base = "%s://%s" % (u.scheme, u.netloc)
@@ -263,9 +264,18 @@ def run(b, a, base):
         nettool_connect(a.nettool, a.server, a.deny_port, 300)
     b.pump(2.5)
     if a.screenshot:
+        named = None
+        if a.named_port:
+            named = socket.create_connection((a.server, a.named_port), timeout=5)
+            named.sendall(client_hello(b"api.example.org"))
+            b.wait_for("document.querySelector('#conns tbody').textContent.includes('api.example.org')", 5)
+        b.pump(1.5)
         b.eval("window.scrollTo(0, 0)")
+        b.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 1279, "y": 799})
         b.screenshot(a.screenshot)
         print("# screenshot: %s" % a.screenshot)
+        if named is not None:
+            named.close()
     b.click("document.querySelector('.tab[data-view=blocked]')")
     blk = b.wait_for("""[...document.querySelectorAll('#blocked tbody tr')]
         .some(r => r.textContent.includes(%s) && r.textContent.includes(%s))"""

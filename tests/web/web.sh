@@ -69,6 +69,7 @@ P_TCP=7401 # nettool's echo server: the held connections, block and undo
 P_SNI=7402 # the hostile ClientHello's server
 P_DENY=7403 # denied by a rule: blocked flows for the Blocked view
 P_UDP=7404
+P_NAMED=7405 # screenshot only: flows named by their first payload
 
 TMP=$(mktemp -d /tmp/spackle-wb.XXXXXX) || exit 2
 TMP=$(readlink -f "$TMP")
@@ -93,6 +94,7 @@ cat >"$TMP/rules/10-web-test.rules" <<EOF
 allow out proto udp to $B4 port $P_UDP note "the test's udp server"
 deny out proto tcp to domain evil.example port $P_SNI note "holds the flow for its name"
 deny out proto tcp to $B4 port $P_DENY note "a port the test keeps shut"
+allow out proto tcp to domain example.org port $P_NAMED note "named by their first payload"
 EOF
 cat >"$CONF" <<EOF
 # written by tests/web/web.sh
@@ -112,7 +114,8 @@ bg_b tcp-server "$NETTOOL" tcp-server -a "$B4" -p "$P_TCP" -m echo -t 300
 bg_b sni-server "$NETTOOL" tcp-server -a "$B4" -p "$P_SNI" -m echo -t 300
 bg_b deny-server "$NETTOOL" tcp-server -a "$B4" -p "$P_DENY" -m echo -t 300
 bg_b udp-server "$NETTOOL" udp-server -a "$B4" -p "$P_UDP" -t 300
-for s in tcp-server sni-server deny-server udp-server; do
+bg_b named-server "$NETTOOL" tcp-server -a "$B4" -p "$P_NAMED" -m echo -t 300
+for s in tcp-server sni-server deny-server udp-server named-server; do
 	wait_for 50 grep -qs '^ready' "$TMP/$s.out" ||
 		{ echo "FAIL setup: $s: $(cat "$TMP/$s.out")"; exit 2; }
 done
@@ -137,22 +140,25 @@ fi
 # Connections view must list: nettool's, and a copy of nettool whose path
 # is markup.
 for i in 1 2 3 4 5; do
-	ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -e -w 2000 \
-		>>"$TMP/warm.out" 2>&1
-	ip netns exec "$NSA" "$NETTOOL" udp-send -a "$B4" -p "$P_UDP" -n 2 -w 1000 \
-		>>"$TMP/warm.out" 2>&1
-	ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" -p "$P_DENY" -w 300 \
-		>>"$TMP/warm.out" 2>&1
+	{
+		ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -e -w 2000
+		ip netns exec "$NSA" "$NETTOOL" udp-send -a "$B4" -p "$P_UDP" -n 2 -w 1000
+		ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" -p "$P_DENY" -w 300
+	} >>"$TMP/warm.out" 2>&1
 done
 HOSTILE_DIR="$TMP/<svg onload=alert(3)>"
-mkdir -p "$HOSTILE_DIR" && cp "$NETTOOL" "$HOSTILE_DIR/nt<b>x" &&
-	chmod 0755 "$HOSTILE_DIR" ||
-	{ echo "FAIL setup: the hostile copy of nettool"; exit 2; }
+if ! { mkdir -p "$HOSTILE_DIR" && cp "$NETTOOL" "$HOSTILE_DIR/nt<b>x" &&
+	chmod 0755 "$HOSTILE_DIR"; }; then
+	echo "FAIL setup: the hostile copy of nettool"
+	exit 2
+fi
 bg_a held "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -e -w 2000 -H 280000
 bg_a held-hostile "$HOSTILE_DIR/nt<b>x" tcp-connect -a "$B4" -p "$P_TCP" -w 2000 -H 280000
-wait_for 50 grep -qs '^result=ok' "$TMP/held.out" &&
-	wait_for 50 grep -qs '^result=ok' "$TMP/held-hostile.out" ||
-	{ echo "FAIL setup: held connections: $(cat "$TMP/held.out" "$TMP/held-hostile.out")"; exit 2; }
+if ! { wait_for 50 grep -qs '^result=ok' "$TMP/held.out" &&
+	wait_for 50 grep -qs '^result=ok' "$TMP/held-hostile.out"; }; then
+	echo "FAIL setup: held connections: $(cat "$TMP/held.out" "$TMP/held-hostile.out")"
+	exit 2
+fi
 written() {
 	spk status -c "$CONF" --json | jq -e '.counters.store_written > 0' >/dev/null
 }
@@ -161,8 +167,14 @@ wait_for 150 written ||
 
 # The browser runs inside namespace A, where the daemon's web address is.
 shot=()
-[ -n "${SPACKLE_WEB_SCREENSHOT:-}" ] &&
-	shot=(--screenshot "$(readlink -f "$SPACKLE_WEB_SCREENSHOT")")
+if [ -n "${SPACKLE_WEB_SCREENSHOT:-}" ]; then
+	# A screenshot for the docs: also a name from an HTTP Host (curl
+	# waits for the echo server to close) and one from a TLS SNI.
+	shot=(--screenshot "$(readlink -f "$SPACKLE_WEB_SCREENSHOT")"
+		--named-port "$P_NAMED")
+	bg_a curl curl -s -m 250 --http0.9 -H "Host: www.example.org" \
+		"http://$B4:$P_NAMED/"
+fi
 ip netns exec "$NSA" timeout -k 5 240 "$PY" -B "$HERE/browser.py" \
 	--url "$url" --nettool "$NETTOOL" --hostile-exe "$HOSTILE_DIR/nt<b>x" \
 	--server "$B4" --port "$P_TCP" --sni-port "$P_SNI" --deny-port "$P_DENY" \
