@@ -71,8 +71,10 @@ function haystack(f) {
 function changeButtons(f, allowOnly, key) {
   const wrap = el('span', { className: 'btns' });
   const target = hostOf(f) || f.dst || '';
-  const can = typeof f.exe === 'string' && f.exe !== '';
-  const why = can ? '' : 'the process is not known: no rule can name it';
+  const fixed = state.rules && state.rules.can_change === false;
+  const can = typeof f.exe === 'string' && f.exe !== '' && !fixed;
+  const why = fixed ? 'rules is a file, not a folder: the page has no rule file of its own'
+    : can ? '' : 'the process is not known: no rule can name it';
   const mk = (action, any, label) => el('button', {
     type: 'button',
     className: 'act ' + (action === 'deny' ? 'act-deny' : 'act-allow') + (any ? ' act-any' : ''),
@@ -115,7 +117,7 @@ function fillConnRow(row, f) {
   setText(c.bytes_in, fmtBytes(f.bytes_in));
   setText(c.age, fmtDuration((nowNs() - (f.first_ns || 0)) / 1e9));
   const sig = [f.exe, f.cmdline, f.pid, f.user, f.uid, f.host, f.name_raw, f.name_raw_from, f.host_from, f.dst,
-    f.dport, f.proto, f.dir, f.verdict, f.rule, f.monitor].join('\u0000');
+    f.dport, f.proto, f.dir, f.verdict, f.rule, f.monitor, state.rules && state.rules.can_change].join('\u0000');
   if (sig === row.sig) return;
   row.sig = sig;
   clear(c.proc);

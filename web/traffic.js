@@ -206,7 +206,8 @@ function renderTraffic() {
   drawChart();
   const t = state.traffic;
   if (!t) return;
-  topTable($('top-procs').tBodies[0], t.processes || [], (r) => basename(r.exe) || '(unknown)', (r) => r.exe || '');
+  topTable($('top-procs').tBodies[0], t.processes || [], (r) => basename(r.exe) || '(unknown)',
+    (r) => (typeof r.exe === 'string' && r.exe.startsWith('/') ? r.exe : ''));
   topTable($('top-hosts').tBodies[0], t.hosts || [], (r) => r.host || '(no name)', () => '');
 }
 

@@ -83,7 +83,8 @@ function renderWall() {
   clear(hooks);
   for (const h of (w.steering && w.steering.hooks) || []) {
     hooks.appendChild(el('tr', { className: h.first && h.whole ? '' : 'row-bad' },
-      el('td', { className: 'mono', text: h.hook }), el('td', null, yesNo(!!h.first)), el('td', null, yesNo(!!h.whole))));
+      el('td', { className: 'mono', text: h.family ? h.family + ' ' + h.hook : h.hook }),
+      el('td', null, yesNo(!!h.first)), el('td', null, yesNo(!!h.whole))));
   }
   if (!hooks.firstChild) hooks.appendChild(el('tr', null, el('td', { colspan: 3, className: 'empty', text: 'no hooks reported' })));
 
@@ -145,7 +146,8 @@ function renderRules(force) {
   if (!R) return;
   if (!changed('rules', [R, $('rules-filter').value]) && force !== true) return;
   const rules = Array.isArray(R.rules) ? R.rules : [];
-  setText($('web-rules-path'), R.web_rules || '');
+  setText($('web-rules-path'), R.can_change === false
+    ? '(none: rules is a file, not a folder, so the page cannot add rules)' : R.web_rules || '');
   setText($('n-rules'), fmtInt(rules.length));
   const mine = rules.filter((r) => R.web_rules && r.file === R.web_rules);
   const wb = $('web-rules').tBodies[0];
