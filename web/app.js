@@ -234,7 +234,8 @@ async function change(f, action, any) {
     ]);
     state.rulesAt = 0;
   } catch (e) {
-    notice('error', ['refused: ', el('span', { className: 'mono', text: e.message })]);
+    notice('error', ['refused: ', el('span', { className: 'mono', text: e.message }),
+      e.status === 403 && !token ? ' (changes need the token: open the URL that `spackle web` prints)' : '']);
   } finally {
     state.busy = false;
     document.body.classList.remove('busy');
@@ -471,9 +472,6 @@ function init() {
     resizeTimer = setTimeout(() => { if (state.view === 'traffic') drawChart(); }, 150);
   });
   const want = (window.location.hash || '').slice(1);
-  if (!token) {
-    state.error = 'no token: open the URL that `spackle web` prints';
-  }
   show(['conns', 'traffic', 'blocked', 'wall', 'rules'].includes(want) ? want : 'conns');
   setInterval(tick, POLL_MS);
 }

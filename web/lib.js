@@ -206,7 +206,10 @@ class HttpError extends Error {
 
 async function api(path, opts) {
   const o = opts || {};
-  const headers = { 'X-Spackle-Token': token, Accept: 'application/json' };
+  // Without a token (a tab opened at / with the cookie alone) reads still
+  // work by the cookie; changes then answer 403, which the page shows.
+  const headers = { Accept: 'application/json' };
+  if (token) headers['X-Spackle-Token'] = token;
   let body;
   if (o.body !== undefined) {
     headers['Content-Type'] = 'application/json';
