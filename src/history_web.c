@@ -66,6 +66,19 @@ traffic_spread(struct traffic_ctx *x, const struct store_flow *r, uint64_t *out,
 	}
 }
 
+/* The part of r's time (first to last) within the window: 1 for a flow
+ * seen at one moment in it. */
+static double
+traffic_share(const struct traffic_ctx *x, const struct store_flow *r)
+{
+	uint64_t a = r->first_ns, z = r->last_ns > a ? r->last_ns : a;
+	uint64_t lo = a > x->from ? a : x->from, hi = z < x->to ? z : x->to;
+
+	if (z == a)
+		return a >= x->from && a < x->to ? 1.0 : 0.0;
+	return hi > lo ? (double)(hi - lo) / (double)(z - a) : 0.0;
+}
+
 static struct traffic_row *
 traffic_row(struct traffic_ctx *x, struct history_map *m, const char *key,
             bool buckets)
@@ -91,6 +104,8 @@ traffic_visit(const struct store_flow *r, void *arg)
 	struct traffic_ctx *x = arg;
 	struct traffic_row *p, *h;
 	char key[SP_PATH_MAX + 32], ab[64];
+	uint64_t wout, win;
+	double frac;
 	size_t b;
 
 	if (x->scanned++ >= x->max_scan) {
@@ -125,12 +140,16 @@ traffic_visit(const struct store_flow *r, void *arg)
 		return 1;
 	}
 	traffic_spread(x, r, NULL, NULL, p->bytes);
+	/* The totals are the window's share too. */
+	frac = traffic_share(x, r);
+	wout = (uint64_t)((double)r->bytes_out * frac);
+	win = (uint64_t)((double)r->bytes_in * frac);
 	p->flows++;
-	p->bytes_out += r->bytes_out;
-	p->bytes_in += r->bytes_in;
+	p->bytes_out += wout;
+	p->bytes_in += win;
 	h->flows++;
-	h->bytes_out += r->bytes_out;
-	h->bytes_in += r->bytes_in;
+	h->bytes_out += wout;
+	h->bytes_in += win;
 	return 0;
 }
 
@@ -277,4 +296,73 @@ history_blocked(struct store_reader *r, size_t limit, size_t max_scan)
 		store_reader_flows(r, true, blocked_visit, &x, NULL);
 	return json_pack("{s:o,s:I}", "flows", x.arr, "scanned",
 	                 (json_int_t)x.scanned);
+}
+
+struct hidden_ctx {
+	json_t *arr;
+	size_t limit, scanned, max_scan;
+};
+
+static int
+hidden_visit(const struct store_flow *r, void *arg)
+{
+	struct hidden_ctx *x = arg;
+
+	if (x->scanned++ >= x->max_scan)
+		return 1;
+	if (!(r->flags & STORE_FLOW_HIDDEN))
+		return 0;
+	json_array_append_new(x->arr, history_flow_json(r));
+	return json_array_size(x->arr) >= x->limit ? 1 : 0;
+}
+
+json_t *
+history_hidden(struct store_reader *r, size_t limit, size_t max_scan)
+{
+	struct hidden_ctx x = {json_array(), limit, 0, max_scan};
+
+	if (x.arr != NULL && limit > 0)
+		store_reader_flows(r, true, hidden_visit, &x, NULL);
+	return x.arr;
+}
+
+struct events_ctx {
+	uint8_t type;
+	json_t *arr; /* oldest first; the oldest dropped past limit */
+	size_t limit;
+};
+
+static int
+events_visit(const struct store_event *e, void *arg)
+{
+	struct events_ctx *x = arg;
+
+	if (e->type != x->type)
+		return 0;
+	if (json_array_size(x->arr) >= x->limit)
+		json_array_remove(x->arr, 0);
+	json_array_append_new(
+	        x->arr, json_pack("{s:I,s:s}", "time_ns", (json_int_t)e->ts_ns,
+	                          "what", e->text != NULL ? e->text : ""));
+	return 0;
+}
+
+json_t *
+history_events_of(struct store_reader *r, enum store_event_type type,
+                  uint64_t since_ns, size_t limit)
+{
+	struct events_ctx x = {(uint8_t)type, json_array(), limit};
+	json_t *out;
+	size_t i, n;
+
+	if (x.arr == NULL || limit == 0)
+		return x.arr;
+	store_reader_events(r, since_ns, events_visit, &x);
+	/* Newest first. */
+	out = json_array();
+	n = json_array_size(x.arr);
+	for (i = n; i > 0; i--)
+		json_array_append(out, json_array_get(x.arr, i - 1));
+	json_decref(x.arr);
+	return out;
 }

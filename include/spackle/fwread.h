@@ -99,6 +99,11 @@ int fw_parse_save(const char *text, size_t len, int family, const char *table,
                   struct fw_ruleset *rs, char *err, size_t errlen);
 void fw_ruleset_free(struct fw_ruleset *rs);
 
+/* Packets (and bytes into *bytes, when not NULL) of the rules in
+ * spackle's chains whose comment is exactly comment (pfconf/fwsum.c). */
+uint64_t fw_comment_sum(const struct fw_ruleset *rs, const char *comment,
+                        uint64_t *bytes);
+
 /* One packet as a firewall hook would see it. */
 struct fw_pkt {
 	int family;

@@ -68,7 +68,8 @@ json_t *history_flow_json(const struct store_flow *r);
  * "bytes_in", "flows", "buckets": [[t_ns, bytes]]}, "hosts": the top
  * `top` {"host", "bytes_out", "bytes_in", "flows"}, "scanned",
  * "truncated"}. A flow's bytes are spread evenly over the time it was
- * seen (first to last), and count where that overlaps the window; its
+ * seen (first to last), and count where that overlaps the window (the
+ * top lists' totals too); its
  * flow counts in the bucket it began in (the first, when before). Flows
  * are read newest first, and the walk stops at those begun a day (or a
  * span, when longer) before the window, or after `max_scan` records
@@ -82,6 +83,14 @@ json_t *history_traffic(struct store_reader *r, const char *span,
                         uint64_t now_ns, uint64_t span_s, uint64_t bucket_s,
                         size_t top, size_t max_scan);
 json_t *history_blocked(struct store_reader *r, size_t limit, size_t max_scan);
+/* The latest `limit` hidden flows (`spackle audit` reported them: seen on
+ * the wire, never across the divert), newest first, as
+ * history_flow_json(); at most max_scan records read. */
+json_t *history_hidden(struct store_reader *r, size_t limit, size_t max_scan);
+/* The latest `limit` events of type since since_ns, newest first, each
+ * {"time_ns", "what": its text}. */
+json_t *history_events_of(struct store_reader *r, enum store_event_type type,
+                          uint64_t since_ns, size_t limit);
 
 /* The flows that pass f, oldest first; with limit, the latest `limit`.
  * Returns how many were printed, or -1. */

@@ -160,7 +160,10 @@ for p in / /index.html /app.js /api/status /api/conns /api/rules \
 		[ -z "$(header set-cookie)" ] || bad="$bad $p($code)"
 done
 code1=$(web_get "/?token=0$TOKEN")
-code2=$(web_get /api/status -b "spackle_token=${TOKEN%?}0")
+# The token with its last character changed: as long, one off.
+last=${TOKEN: -1}
+[ "$last" = 0 ] && other=1 || other=0
+code2=$(web_get /api/status -b "spackle_token=${TOKEN%?}$other")
 code3=$(web_get /api/status -H "X-Spackle-Token: nope")
 code4=$(web_get /api/rule -X POST --data-binary '{"action":"deny","any":true}')
 if [ -z "$bad" ] && [ "$code1$code2$code3$code4" = 401401401401 ] &&
@@ -322,6 +325,31 @@ if echo "$tr" | jqe --arg e "$NETTOOL" '(.buckets | length) == 60 and ([.buckets
 	pass traffic "60 buckets, $(echo "$tr" | jq '[.buckets[].flows] | add') flows, nettool among the top processes"
 else
 	fail traffic "$(echo "$tr" | jq -c '{processes, hosts, truncated}' | head -c 400)"
+fi
+
+# --- the wall ---------------------------------------------------------------------
+
+wall=$(api /api/wall)
+if echo "$wall" | jqe '.steering.ok and .steering.checked and (.steering.hooks | length) == 4
+	and all(.steering.hooks[]; .first and .whole) and .counters.adds_up
+	and (.counters.lines[0].kernel > 0) and any(.exemptions[]; .name == "lo" and .packets > 0)
+	and .tamper == []' >/dev/null; then
+	pass wall "steering first and whole in 4 hooks, counters add up ($(echo "$wall" | jq -c '.counters.lines[0] | [.kernel, .daemon]')), lo exempt with $(echo "$wall" | jq '.exemptions[0].packets') packets (these requests)"
+else
+	fail wall "$(echo "$wall" | head -c 600)"
+fi
+# Someone puts a rule above spackle's: the wall says so, and keeps the
+# tamper event.
+ip netns exec "$NSA" iptables -I OUTPUT 1 -p udp --dport 9 -j ACCEPT
+wait_for 50 eval "api /api/wall | jq -e '.steering.ok == false and (.tamper | length) >= 1' >/dev/null 2>&1"
+wall=$(api /api/wall)
+ip netns exec "$NSA" iptables -D OUTPUT 1
+if echo "$wall" | jqe '(.steering.ok | not) and any(.steering.problems[]; test("IPv4 OUTPUT: 1 rule above"))
+	and any(.steering.hooks[]; .family == "IPv4" and .hook == "OUTPUT" and (.first | not))
+	and (.tamper | length) >= 1 and .tamper_events >= 1' >/dev/null; then
+	pass wall/tamper "$(echo "$wall" | jq -c '.steering.problems[0]'), $(echo "$wall" | jq '.tamper | length') tamper event(s) kept"
+else
+	fail wall/tamper "$(echo "$wall" | head -c 600)"
 fi
 
 # --- stop -------------------------------------------------------------------------
