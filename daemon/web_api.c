@@ -2,6 +2,7 @@
 /* The web monitor's JSON API, GET only: the control socket's answers
  * (status, conns), the store's views (traffic, blocked), the wall's
  * health (web_wall.c) and the rules with what each decided. */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,15 @@ web_rules_json(struct web *w, struct evhttp_request *req)
 		              (int)r->line, "text", text, "action",
 		              sp_verdict_name(r->action), "decided",
 		              (json_int_t)rules_decided(rs, (uint32_t)i));
+		/* The page's own rules carry the id its undo takes. */
+		if (o != NULL && r->note != NULL &&
+		    strcmp(r->file, w->rules_path) == 0 &&
+		    strncmp(r->note, WEB_NOTE_PREFIX,
+		            strlen(WEB_NOTE_PREFIX)) == 0 &&
+		    web_rule_id_ok(r->note + strlen(WEB_NOTE_PREFIX)))
+			json_object_set_new(
+			        o, "id",
+			        json_string(r->note + strlen(WEB_NOTE_PREFIX)));
 		if (text != small)
 			free(text);
 		json_array_append_new(arr, o);
@@ -129,6 +139,47 @@ web_blocked(struct web *w, struct evhttp_request *req,
 		web_send_json(req, 200, o);
 }
 
+/* "user": the name of each flow's uid (the passwd database, each uid
+ * looked up once per answer); absent when it has none. */
+static void
+web_users(json_t *arr)
+{
+	struct {
+		json_int_t uid;
+		char name[64];
+	} seen[32];
+	size_t nseen = 0, i, k;
+	struct passwd pw, *res;
+	char buf[1024];
+	json_t *f, *uid;
+	const char *name;
+
+	json_array_foreach(arr, i, f)
+	{
+		if (!json_is_integer(uid = json_object_get(f, "uid")))
+			continue;
+		name = NULL;
+		for (k = 0; k < nseen; k++)
+			if (seen[k].uid == json_integer_value(uid))
+				name = seen[k].name;
+		if (k == nseen) {
+			if (getpwuid_r((uid_t)json_integer_value(uid), &pw, buf,
+			               sizeof(buf), &res) == 0 &&
+			    res != NULL)
+				name = pw.pw_name;
+			if (nseen < sizeof(seen) / sizeof(seen[0])) {
+				seen[nseen].uid = json_integer_value(uid);
+				snprintf(seen[nseen].name,
+				         sizeof(seen[nseen].name), "%s",
+				         name != NULL ? name : "");
+				nseen++;
+			}
+		}
+		if (name != NULL && name[0] != '\0')
+			json_object_set_new(f, "user", json_string(name));
+	}
+}
+
 void
 web_api(struct web *w, struct evhttp_request *req, const char *path,
         const struct evkeyvalq *q)
@@ -138,10 +189,12 @@ web_api(struct web *w, struct evhttp_request *req, const char *path,
 	if (strcmp(path, "/api/status") == 0) {
 		web_send_json(req, 200, daemon_status(NULL, w->dm));
 	} else if (strcmp(path, "/api/conns") == 0) {
-		/* As `conns --json` prints it: the array itself. */
+		/* As `conns --json` prints it, the array itself, and each
+		 * flow's user by name. */
 		o = daemon_conns(NULL, w->dm);
 		arr = json_incref(json_object_get(o, "conns"));
 		json_decref(o);
+		web_users(arr);
 		web_send_json(req, 200, arr);
 	} else if (strcmp(path, "/api/traffic") == 0) {
 		web_traffic(w, req, q);

@@ -2,6 +2,7 @@
 /* A new flow's decision: which end is local, who owns it, the names its
  * remote has (copied out of the shared cache), the rules; or the wait for
  * the name (TLS SNI, HTTP Host) its first payload carries. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -234,6 +235,31 @@ classify_hold_wanted(struct classifier *c, const struct flow *f,
 
 /* The name decides even when the flow cannot keep a copy of it (out of
  * memory); only a later re-decision (a reload) then goes without it. */
+/* v as printable ASCII into *dst (replacing it): bytes outside 0x20-0x7e
+ * and the backslash as \xNN, at most SP_NAME_MAX of them. false out of
+ * memory. */
+static bool
+classify_name_raw(char **dst, const struct sp_view *v)
+{
+	size_t n = v->len < SP_NAME_MAX ? v->len : SP_NAME_MAX, i, o = 0;
+	char *s = malloc(4 * n + 1);
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < n; i++) {
+		uint8_t b = v->p[i];
+
+		if (b >= 0x20 && b < 0x7f && b != '\\')
+			s[o++] = (char)b;
+		else
+			o += (size_t)snprintf(s + o, 5, "\\x%02x", b);
+	}
+	s[o] = '\0';
+	free(*dst);
+	*dst = s;
+	return true;
+}
+
 void
 classify_name_decide(struct classifier *c, struct flow *f,
                      const struct packet *pkt, int dir, uint64_t now_ns)
@@ -250,13 +276,21 @@ classify_name_decide(struct classifier *c, struct flow *f,
 	/* Only the local side's first bytes name the remote end; a server
 	 * that speaks first (SSH, SMTP) means there is no name to wait for. */
 	if (dir != 0 ||
-	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) != SNI_OK ||
-	    !sni_name_normalize(kind, &v, name)) {
+	    sni_parse(pkt->payload.p, pkt->payload.len, &kind, &v) != SNI_OK) {
 		c->st.names_missing++;
 		classify_match(c, f, now_ns, NULL, 0);
 		return;
 	}
 	src = kind == SNI_KIND_TLS ? CLASSIFY_NAME_SNI : CLASSIFY_NAME_HTTP;
+	if (!sni_name_normalize(kind, &v, name)) {
+		/* No name a rule can match: it decides nothing, but is kept
+		 * to be shown (conns, the web monitor) as the text it was. */
+		if (m != NULL && classify_name_raw(&m->name_raw, &v))
+			m->name_raw_src = src;
+		c->st.names_missing++;
+		classify_match(c, f, now_ns, NULL, 0);
+		return;
+	}
 	if (m != NULL && classify_extra_set(&m->name, name))
 		m->host_src = src;
 	if (kind == SNI_KIND_TLS)

@@ -24,6 +24,7 @@ more_free(struct classify_more *m)
 	free(m->exe);
 	free(m->cmdline);
 	free(m->name);
+	free(m->name_raw);
 	free(m);
 }
 
@@ -136,4 +137,6 @@ classify_flow_info(const struct classifier *c, const struct flow *f,
 	out->nprocs = m->nprocs;
 	out->attrib = (enum classify_attrib)m->attrib;
 	out->held = m->held;
+	out->name_raw = m->name_raw;
+	out->name_raw_src = (enum classify_name_src)m->name_raw_src;
 }

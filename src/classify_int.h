@@ -17,6 +17,10 @@
 struct classify_more {
 	char *exe, *cmdline;
 	char *name; /* from the flow's own payload (SNI, Host) */
+	/* A payload's name that is no DNS name (refused, decides nothing),
+	 * kept to be shown: printable ASCII, other bytes and \ as \xNN. */
+	char *name_raw;
+	uint8_t name_raw_src; /* enum classify_name_src */
 	int32_t ppid;
 	uint32_t nprocs;
 	uint8_t attrib;   /* enum classify_attrib */

@@ -90,6 +90,13 @@ classify_flow_json(const struct flow *f, const struct classify_flow_info *fi,
 	        fi->host_src != CLASSIFY_NAME_NONE
 	                ? json_string(classify_name_src_name(fi->host_src))
 	                : json_null());
+	json_object_set_new(o, "name_raw",
+	                    fi->name_raw ? json_string(fi->name_raw)
+	                                 : json_null());
+	json_object_set_new(o, "name_raw_from",
+	                    fi->name_raw ? json_string(classify_name_src_name(
+	                                           fi->name_raw_src))
+	                                 : json_null());
 	json_object_set_new(o, "name_wait",
 	                    json_boolean(f->flags & FLOW_F_NAME_WAIT));
 	json_object_set_new(o, "verdict",

@@ -3,7 +3,7 @@
 // exemptions, hidden flows, tamper events; attention first) and the Rules
 // view (the loaded rules, and the page's own with an undo button).
 import {
-  $, MAX_ROWS, changed, clear, el, fmtBytes, fmtInt, fmtWhen, setText, shortRule, state,
+  $, MAX_ROWS, basename, changed, clear, el, fmtBytes, fmtInt, fmtWhen, setText, shortRule, state,
 } from './lib.js';
 
 // --- Wall -----------------------------------------------------------------
@@ -32,26 +32,88 @@ function genericTable(rows) {
   return el('div', { className: 'scroll' }, t);
 }
 
+// Hidden flows are flow records (log --json); anything else as it comes.
+function hiddenTable(rows) {
+  if (!rows.every((r) => r && typeof r === 'object' && 'dst' in r)) return genericTable(rows);
+  const tb = el('tbody');
+  for (const f of rows.slice(0, MAX_ROWS)) {
+    tb.appendChild(el('tr', null,
+      el('td', { className: 'num', text: fmtWhen(f.first_ns) }),
+      el('td', { className: 'proc' }, el('span', { className: 'name', text: f.exe ? basename(f.exe) : 'unknown' }),
+        f.exe ? el('span', { className: 'sub mono', text: f.exe }) : null),
+      el('td', { className: 'mono', text: (f.host ? f.host + ' ' : '') + (f.dst || '–') }),
+      el('td', { className: 'num mono', text: f.dport === null || f.dport === undefined ? '–' : f.dport }),
+      el('td', { text: f.proto || '–' }),
+      el('td', { className: 'mono', text: f.rule || '–' }),
+      el('td', { className: 'num', text: fmtBytes((f.bytes_out || 0) + (f.bytes_in || 0)) })));
+  }
+  const head = el('tr', null, ['time', 'process', 'remote', 'port', 'proto', 'why', 'bytes'].map((h) =>
+    el('th', { className: ['time', 'port', 'bytes'].includes(h) ? 'num' : null, text: h })));
+  return el('div', { className: 'scroll' }, el('table', { className: 'grid compact' }, el('thead', null, head), tb));
+}
+
+function plural(n, one) {
+  return fmtInt(n) + ' ' + one + (n === 1 ? '' : 's');
+}
+
+// The wall's health as a list, attention first. ok: true good, false
+// needs attention, null only informs.
 function wallItems(w) {
   const items = [];
   const st = w.steering || {};
-  if (st.ok === false) {
-    const probs = Array.isArray(st.problems) && st.problems.length ? st.problems : ['not first or not whole in some hook'];
-    for (const p of probs) items.push({ ok: false, text: 'steering: ' + p });
-  } else if (st.ok === true) {
+  if (st.ok === true) {
     items.push({ ok: true, text: 'steering first and whole in every hook' });
+  } else if (st.ok === false) {
+    let probs = Array.isArray(st.problems) ? st.problems : [];
+    if (!probs.length) {
+      probs = [st.checked === false ? 'not checked: the firewall could not be read'
+        : 'not first or not whole in some hook'];
+    }
+    for (const p of probs) items.push({ ok: false, text: 'steering: ' + p });
   }
   const c = w.counters || {};
-  if (c.adds_up === false) items.push({ ok: false, text: 'the kernel’s and the daemon’s counters do not add up' });
-  else if (c.adds_up === true) items.push({ ok: true, text: 'counters add up' });
+  if (c.adds_up === true) {
+    items.push({ ok: true, text: 'counters add up: every packet the queue rules sent is accounted for' });
+  } else if (c.adds_up === false) {
+    items.push({
+      ok: false,
+      text: typeof c.difference === 'number'
+        ? plural(c.difference, 'packet') + ' the queue rules sent are not accounted for'
+        : 'the kernel’s and the daemon’s counters do not add up',
+    });
+  } else if (c.note) {
+    items.push({ ok: null, text: 'counters: ' + c.note });
+  }
   const hidden = Array.isArray(w.hidden) ? w.hidden.length : 0;
-  items.push(hidden ? { ok: false, text: fmtInt(hidden) + ' hidden flow' + (hidden === 1 ? '' : 's') + ' the daemon was told of' }
-    : { ok: true, text: 'no hidden flows' });
+  items.push(hidden ? { ok: false, text: plural(hidden, 'hidden flow') + ' the daemon was told of' }
+    : { ok: true, text: 'no hidden flows reported' });
   const tamper = Array.isArray(w.tamper) ? w.tamper.length : 0;
-  items.push(tamper ? { ok: false, text: fmtInt(tamper) + ' tamper event' + (tamper === 1 ? '' : 's') }
-    : { ok: true, text: 'no tamper events' });
-  // attention first
-  return items.filter((i) => !i.ok).concat(items.filter((i) => i.ok));
+  const since = typeof w.tamper_events === 'number' ? w.tamper_events : 0;
+  if (tamper || since) {
+    items.push({
+      ok: false,
+      text: plural(Math.max(tamper, since), 'tamper event') + (since ? ' (' + fmtInt(since) + ' since the start)' : ''),
+    });
+  } else {
+    items.push({ ok: true, text: 'no tamper events' });
+  }
+  const a = w.last_audit;
+  if (a && typeof a === 'object') {
+    const when = fmtWhen(a.at_ns);
+    if ((a.hidden || 0) > 0 || a.holes) {
+      items.push({
+        ok: false,
+        text: 'the last spackle audit (' + when + ') found ' + plural(a.hidden || 0, 'hidden flow') +
+          (a.holes ? ' and holes in the wall' : ''),
+      });
+    } else {
+      items.push({ ok: true, text: 'the last spackle audit (' + when + ') found no hole' });
+    }
+  } else {
+    items.push({ ok: null, text: 'no spackle audit has reported to this daemon yet' });
+  }
+  return items.filter((i) => i.ok === false)
+    .concat(items.filter((i) => i.ok === true), items.filter((i) => i.ok === null));
 }
 
 function renderWallBadge() {
@@ -61,7 +123,7 @@ function renderWallBadge() {
     setText(badge, '');
     return;
   }
-  const bad = wallItems(w).filter((i) => !i.ok).length;
+  const bad = wallItems(w).filter((i) => i.ok === false).length;
   setText(badge, bad ? String(bad) : '✓');
   badge.className = 'count ' + (bad ? 'bad' : 'good');
 }
@@ -74,8 +136,9 @@ function renderWall() {
   clear(att);
   const ul = el('ul', { className: 'checks' });
   for (const i of wallItems(w)) {
-    ul.appendChild(el('li', { className: i.ok ? 'good' : 'bad' },
-      el('span', { className: 'mark', text: i.ok ? '✓' : '✗' }), ' ', i.text));
+    const cls = i.ok === true ? 'good' : i.ok === false ? 'bad' : 'info';
+    ul.appendChild(el('li', { className: cls },
+      el('span', { className: 'mark', text: i.ok === true ? '✓' : i.ok === false ? '✗' : 'i' }), ' ', i.text));
   }
   att.appendChild(ul);
 
@@ -90,15 +153,22 @@ function renderWall() {
 
   const cnt = $('wall-counters').tBodies[0];
   clear(cnt);
-  for (const l of (w.counters && w.counters.lines) || []) {
-    const diff = typeof l.kernel === 'number' && typeof l.daemon === 'number' ? l.kernel - l.daemon : null;
-    cnt.appendChild(el('tr', { className: diff ? 'row-bad' : '' },
+  const cs = w.counters || {};
+  for (const l of cs.lines || []) {
+    cnt.appendChild(el('tr', null,
       el('td', { text: l.what }),
       el('td', { className: 'num', text: fmtInt(l.kernel) }),
-      el('td', { className: 'num', text: fmtInt(l.daemon) }),
-      el('td', { className: 'num ' + (diff ? 'bad' : 'good'), text: diff === null ? '–' : (diff === 0 ? '0' : fmtInt(diff)) })));
+      el('td', { className: 'num', text: fmtInt(l.daemon) })));
   }
-  if (!cnt.firstChild) cnt.appendChild(el('tr', null, el('td', { colspan: 4, className: 'empty', text: 'no counters reported' })));
+  if (typeof cs.difference === 'number') {
+    const bad = cs.adds_up === false;
+    cnt.appendChild(el('tr', { className: bad ? 'row-bad' : 'row-sum' },
+      el('td', { text: 'sent but not accounted for' }),
+      el('td', { colspan: 2, className: 'num ' + (bad ? 'bad' : 'good'), text: fmtInt(Math.max(0, cs.difference)) })));
+  }
+  if (!cnt.firstChild) {
+    cnt.appendChild(el('tr', null, el('td', { colspan: 3, className: 'empty', text: cs.note || 'no counters reported' })));
+  }
 
   const ex = $('wall-exempt').tBodies[0];
   clear(ex);
@@ -110,7 +180,7 @@ function renderWall() {
 
   const hid = $('wall-hidden');
   clear(hid);
-  if (Array.isArray(w.hidden) && w.hidden.length) hid.appendChild(genericTable(w.hidden));
+  if (Array.isArray(w.hidden) && w.hidden.length) hid.appendChild(hiddenTable(w.hidden));
   else hid.appendChild(el('p', { className: 'empty good', text: 'none' }));
 
   const tam = $('wall-tamper');

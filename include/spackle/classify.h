@@ -54,6 +54,10 @@ struct classify_flow_info {
 	uint32_t nprocs;     /* 0 unknown */
 	enum classify_attrib attrib;
 	bool held; /* its decision waited for a name (SNI/Host) */
+	/* A name its payload carried that is no DNS name (it decided
+	 * nothing), escaped to printable ASCII; NULL none. */
+	const char *name_raw;
+	enum classify_name_src name_raw_src;
 };
 
 struct classify_input;
@@ -243,9 +247,10 @@ const char *classify_name_src_name(enum classify_name_src s);
 /*
  * f as JSON: id, proto, both ends, dir, the process (pid, exe, uid, ppid,
  * cmdline, procs, attrib; null where fi knows none), host and host_from,
- * name_wait, verdict, rule (FILE:LINE of rs's rule, "default", or
- * "pending" while held), monitor, packets and bytes each way, first_ns and
- * last_ns. fi as classify_flow_info() fills it. NULL out of memory.
+ * name_raw and name_raw_from (null when none), name_wait, verdict, rule
+ * (FILE:LINE of rs's rule, "default", or "pending" while held), monitor,
+ * packets and bytes each way, first_ns and last_ns. fi as classify_flow_info()
+ * fills it. NULL out of memory.
  */
 json_t *classify_flow_json(const struct flow *f,
                            const struct classify_flow_info *fi,

@@ -225,8 +225,9 @@ ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -w 1500 -H 4000
 PIDS+=("$!")
 wait_for 50 eval "api /api/conns | jq -e --argjson p $P_TCP 'any(.[]; .dport == \$p)' >/dev/null 2>&1"
 flow=$(api /api/conns | jq -c --argjson p "$P_TCP" '[.[] | select(.dport == $p)] | first')
-if echo "$flow" | jqe --arg e "$NETTOOL" '.exe == $e and .verdict == "allow" and (.pid | type) == "number"' >/dev/null; then
-	pass conns "the held connection, owned: $(echo "$flow" | jq -c '{exe, pid, verdict, rule}')"
+if echo "$flow" | jqe --arg e "$NETTOOL" '.exe == $e and .verdict == "allow" and (.pid | type) == "number"
+	and .uid == 0 and .user == "root"' >/dev/null; then
+	pass conns "the held connection, owned: $(echo "$flow" | jq -c '{exe, pid, user, verdict, rule}')"
 else
 	fail conns "$flow"
 fi
@@ -264,7 +265,8 @@ rules=$(api /api/rules)
 wait_for 30 eval "api '/api/blocked?limit=5' | jq -e --arg w '$where' 'any(.flows[]; .rule == \$w)' >/dev/null 2>&1"
 blocked=$(api '/api/blocked?limit=5')
 if echo "$rules" | jqe --arg f "$WEB_RULES" --argjson l "$line" \
-	'any(.rules[]; .file == $f and .line == $l and .action == "deny" and .decided >= 1)' >/dev/null &&
+	--arg id "$id" 'any(.rules[]; .file == $f and .line == $l and .action == "deny" and .decided >= 1
+		and .id == $id)' >/dev/null &&
 	echo "$blocked" | jqe --arg w "$where" --arg e "$NETTOOL" \
 		'.flows[0].rule == $w and .flows[0].exe == $e and .flows[0].verdict == "deny"' >/dev/null; then
 	pass change/shown "/api/rules: the rule decided $(echo "$rules" | jq --argjson l "$line" '[.rules[] | select(.line == $l)][0].decided') flow(s); /api/blocked: newest is nettool's, rule $where"

@@ -757,6 +757,60 @@ test_hold_sni(void **state)
 	hold_close(&h);
 }
 
+/* A payload's name that is no DNS name decides nothing (the address rule
+ * does) and is kept as text to be shown: printable ASCII as it was, other
+ * bytes and the backslash as \xNN. */
+static void
+test_hold_raw_name(void **state)
+{
+	struct classify_flow_info fi;
+	struct classify_result res;
+	struct classify_stats st;
+	struct hold h;
+	json_t *o;
+
+	(void)state;
+	hold_open(&h, hold_rules, true);
+	handshake(&h, 40021, &res);
+	assert_int_equal(
+	        hold_hello(&h, 40021, "<img src=x onerror=alert(1)>", &res),
+	        SP_VERDICT_REJECT);
+	assert_int_equal(res.flow->rule, 2);
+	classify_flow_info(h.c, res.flow, &fi);
+	assert_null(fi.host);
+	assert_string_equal(fi.name_raw, "<img src=x onerror=alert(1)>");
+	assert_int_equal(fi.name_raw_src, CLASSIFY_NAME_SNI);
+	o = classify_flow_json(res.flow, &fi, h.rs);
+	assert_true(json_is_null(json_object_get(o, "host")));
+	assert_string_equal(json_string_value(json_object_get(o, "name_raw")),
+	                    "<img src=x onerror=alert(1)>");
+	assert_string_equal(
+	        json_string_value(json_object_get(o, "name_raw_from")), "sni");
+	json_decref(o);
+
+	handshake(&h, 40022, &res);
+	{
+		static const char req[] =
+		        "GET / HTTP/1.1\r\nHost: a\\b\x01\xc3\r\n\r\n";
+
+		assert_int_equal(hold_pkt(&h, true, SP_PROTO_TCP, 40022, 0x18,
+		                          req, sizeof(req) - 1, &res),
+		                 SP_VERDICT_REJECT);
+	}
+	classify_flow_info(h.c, res.flow, &fi);
+	assert_non_null(fi.name_raw);
+	assert_string_equal(fi.name_raw, "a\\x5cb\\x01\\xc3");
+	assert_int_equal(fi.name_raw_src, CLASSIFY_NAME_HTTP);
+	/* A good name leaves none. */
+	handshake(&h, 40023, &res);
+	hold_hello(&h, 40023, "good.example", &res);
+	classify_flow_info(h.c, res.flow, &fi);
+	assert_null(fi.name_raw);
+	classify_stats(h.c, &st);
+	assert_int_equal(st.names_missing, 2);
+	hold_close(&h);
+}
+
 /* When a hold cannot change the outcome, or is off, the SYN decides. */
 static void
 test_no_hold(void **state)
@@ -861,6 +915,7 @@ main(void)
 	        cmocka_unit_test(test_http_many_lines),
 	        cmocka_unit_test(test_normalize),
 	        cmocka_unit_test(test_hold_sni),
+	        cmocka_unit_test(test_hold_raw_name),
 	        cmocka_unit_test(test_no_hold),
 	        cmocka_unit_test(test_renew),
 	};
