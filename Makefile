@@ -2,7 +2,8 @@
 # The two set-up commands of the README, and a few more. CMake does the build;
 # this file installs what is missing, configures, builds and runs.
 #
-#   make run    install dependencies, build, run spackle
+#   make run    install dependencies, build, run spackle (WEB=127.0.0.1:3031
+#               also serves the web monitor)
 #   make test   install dependencies, build (plain and sanitized), run ctest
 
 BUILD      ?= build
@@ -61,9 +62,13 @@ run: build
 	     -e 's|^db = .*|db = $(CURDIR)/$(BUILD)/db|' \
 	     -e 's|^control = .*|control = $(CURDIR)/$(BUILD)/run/spackle.sock|' \
 	     etc/spackle.conf > $(BUILD)/spackle.conf
+	@echo "web_token = $(CURDIR)/$(BUILD)/run/web.token" >> $(BUILD)/spackle.conf
+	@if [ -n "$(WEB)" ]; then echo "web = $(WEB)" >> $(BUILD)/spackle.conf; fi
 	@mkdir -p $(BUILD)/db
 	@echo "spackle: config $(BUILD)/spackle.conf; in another shell:" \
 	      "$(BUILD)/spackle conns -c $(BUILD)/spackle.conf"
+	@if grep -q '^web = ' $(BUILD)/spackle.conf; then \
+	  echo "spackle: the web monitor's URL: $(BUILD)/spackle web -c $(BUILD)/spackle.conf"; fi
 	$(BUILD)/spackle run -c $(BUILD)/spackle.conf
 
 # The classifier over a generated capture, with the example rules; as

@@ -8,7 +8,7 @@
 #   2. `man -l` renders it to a non-empty text that has its NAME line;
 #   3. every subcommand `spackle help` lists is in spackle.8 (its synopsis
 #      and a subsection of COMMANDS);
-#   4. every key the config parser (src/config.c) knows is an entry of
+#   4. every key the config parser (src/config*.c) knows is an entry of
 #      spackle.conf.5;
 #   5. the completion (etc/bash-completion/spackle) offers the subcommands,
 #      the second words of rules, steering and import, and the values of
@@ -133,7 +133,9 @@ fi
 
 # ---- 4: every config key is in spackle.conf.5 ---------------------------
 
-config_c=$src/src/config.c
+# The parser's files: config.c and the parts it hands keys to
+# (config_net.c: metrics and web).
+config_c="$src/src/config.c $src/src/config_net.c"
 # Keys are the string literals config_set() compares its key with:
 # strcmp(key, "name") (also strncmp, streq, and a break after the comma).
 # A table of keys ({"name", ...} under a line naming "key") is read too.
@@ -146,7 +148,7 @@ keys=$(perl -0777 -ne '
 		my $t = $1;
 		$k{$1} = 1 while $t =~ /\{\s*"([a-z][a-z0-9_]*)"/g;
 	}
-	print "$_\n" for sort keys %k;' "$config_c")
+	print "$_\n" for sort keys %k;' $config_c)
 nkeys=$(printf '%s\n' $keys | grep -c . || true)
 if [ "$nkeys" -lt 20 ]; then
 	fail "found only $nkeys config keys in $config_c: has the way keys" \
@@ -158,7 +160,7 @@ if [ -s "$tmp/spackle.conf.5.txt" ]; then
 		if grep -Eq "^ {7}$k = " "$tmp/spackle.conf.5.txt"; then
 			pass
 		else
-			fail "spackle.conf.5: config key \"$k\" (src/config.c)" \
+			fail "spackle.conf.5: config key \"$k\" (src/config*.c)" \
 				"has no entry"
 		fi
 	done
