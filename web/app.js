@@ -39,6 +39,7 @@ function renderStatus() {
 
 // --- Connections -------------------------------------------------------
 
+const BLOCKED_LIMIT = 200;
 const connRows = new Map(); // flowKey -> {tr, c, sig, f}
 
 // A live flow's key: its five-tuple and id. The id alone will not do: it
@@ -307,7 +308,6 @@ function renderBlocked() {
   body.appendChild(frag);
   state.blockedShown = list;
   setText($('blocked-summary'), list.length ? fmtInt(list.length) + ' denied or rejected flows, newest first' : '');
-  setText($('n-blocked'), list.length ? fmtInt(list.length) : '');
   $('blocked-empty').hidden = list.length !== 0;
 }
 
@@ -346,9 +346,10 @@ async function tick() {
       state.trafficSpan = span;
     }));
   }
-  if (v === 'blocked') {
-    jobs.push(api('/api/blocked?limit=200').then((b) => {
+  if (v === 'blocked' || now - state.blockedAt > BACKGROUND_MS) {
+    jobs.push(api('/api/blocked?limit=' + BLOCKED_LIMIT).then((b) => {
       state.blocked = Array.isArray(b) ? b : (b && Array.isArray(b.flows) ? b.flows : []);
+      state.blockedAt = Date.now();
     }));
   }
   if (v === 'wall' || now - state.wallAt > BACKGROUND_MS) {
@@ -380,6 +381,8 @@ async function tick() {
 function render() {
   renderStatus();
   renderWallBadge();
+  const nb = state.blocked.length;
+  setText($('n-blocked'), nb >= BLOCKED_LIMIT ? fmtInt(BLOCKED_LIMIT) + '+' : nb ? fmtInt(nb) : '');
   if (state.rules) {
     setText($('n-rules'), fmtInt((state.rules.rules || []).length));
   }

@@ -286,6 +286,7 @@ const state = {
   trafficAt: 0,
   trafficSpan: '',
   blocked: [],
+  blockedAt: 0,
   wall: null,
   wallAt: 0,
   rules: null,
