@@ -3,7 +3,7 @@
 // second and draws five views: Connections and Blocked here, Traffic in
 // traffic.js, Wall and Rules in wall.js. Text only, never markup (lib.js).
 import {
-  $, BACKGROUND_MS, MAX_ROWS, POLL_MS, TRAFFIC_MS, add, api, changed, clear, el, fmtBytes,
+  $, BACKGROUND_MS, MAX_ROWS, POLL_MS, add, api, changed, clear, el, fmtBytes,
   fmtClock, fmtDuration, fmtInt, fmtWhen, hostOf, notice, nowNs, procName, rawNameOf, setText,
   shortRule, state, token, userName, verdictClass,
 } from './lib.js';
@@ -318,6 +318,26 @@ function failed(e) {
   else state.error = (e.status ? 'HTTP ' + e.status + ': ' : '') + e.message;
 }
 
+// How often each API is asked: the view on screen every second, or ten
+// times as long as its last answer took (at most 10 s), so a huge table or
+// store costs the daemon's main thread at most about a tenth of its time;
+// the others (for the tabs' counts) every 5 s, if asked for at all.
+const asked = {}; // name -> when it was last asked (ms)
+const took = {}; // name -> how long its last answer took (ms)
+
+function due(name, active, now, background) {
+  const every = active ? Math.min(10000, Math.max(POLL_MS, 10 * (took[name] || 0)))
+    : background ? BACKGROUND_MS : Infinity;
+  if (now - (asked[name] || 0) < every - 100) return false;
+  asked[name] = now;
+  return true;
+}
+
+function timed(name, p) {
+  const t0 = performance.now();
+  return p.finally(() => { took[name] = performance.now() - t0; });
+}
+
 let polling = false;
 
 async function tick() {
@@ -332,34 +352,31 @@ async function tick() {
     }
   })];
   const now = Date.now();
-  if (v === 'conns') {
-    jobs.push(api('/api/conns').then((c) => {
+  if (due('conns', v === 'conns', now, false)) {
+    jobs.push(timed('conns', api('/api/conns')).then((c) => {
       state.conns = Array.isArray(c) ? c : (c && Array.isArray(c.conns) ? c.conns : []);
     }));
   }
-  if (v === 'traffic' && (now - state.trafficAt > TRAFFIC_MS || state.trafficSpan !== state.span)) {
+  if (due('traffic', v === 'traffic', now, false) || (v === 'traffic' && state.trafficSpan !== state.span)) {
     const span = state.span;
-    jobs.push(api('/api/traffic?span=' + encodeURIComponent(span)).then((t) => {
+    jobs.push(timed('traffic', api('/api/traffic?span=' + encodeURIComponent(span))).then((t) => {
       if (span !== state.span) return;
       state.traffic = t;
-      state.trafficAt = Date.now();
       state.trafficSpan = span;
     }));
   }
-  if (v === 'blocked' || now - state.blockedAt > BACKGROUND_MS) {
-    jobs.push(api('/api/blocked?limit=' + BLOCKED_LIMIT).then((b) => {
+  if (due('blocked', v === 'blocked', now, true)) {
+    jobs.push(timed('blocked', api('/api/blocked?limit=' + BLOCKED_LIMIT)).then((b) => {
       state.blocked = Array.isArray(b) ? b : (b && Array.isArray(b.flows) ? b.flows : []);
-      state.blockedAt = Date.now();
     }));
   }
-  if (v === 'wall' || now - state.wallAt > BACKGROUND_MS) {
-    jobs.push(api('/api/wall').then((w) => {
+  if (due('wall', v === 'wall', now, true)) {
+    jobs.push(timed('wall', api('/api/wall')).then((w) => {
       state.wall = w;
-      state.wallAt = Date.now();
     }));
   }
-  if (v === 'rules' || now - state.rulesAt > BACKGROUND_MS) {
-    jobs.push(api('/api/rules').then((r) => {
+  if (due('rules', v === 'rules', now, true) || state.rulesAt === 0) {
+    jobs.push(timed('rules', api('/api/rules')).then((r) => {
       state.rules = r;
       state.rulesAt = Date.now();
     }));

@@ -8,7 +8,6 @@
 
 const TOKEN_KEY = 'spackle_token';
 const POLL_MS = 1000;
-const TRAFFIC_MS = 5000;
 const BACKGROUND_MS = 5000;
 const MAX_ROWS = 1000;
 const SVGNS = 'http://www.w3.org/2000/svg';
@@ -283,12 +282,9 @@ const state = {
   filter: '',
   span: 'hour',
   traffic: null,
-  trafficAt: 0,
   trafficSpan: '',
   blocked: [],
-  blockedAt: 0,
   wall: null,
-  wallAt: 0,
   rules: null,
   rulesAt: 0,
   made: new Map(), // id -> rule text, from this page's own answers
@@ -312,7 +308,7 @@ function changed(view, data) {
 
 
 export {
-  BACKGROUND_MS, HttpError, MAX_ROWS, POLL_MS, TRAFFIC_MS, $, add, api, basename, changed, clear, el,
+  BACKGROUND_MS, HttpError, MAX_ROWS, POLL_MS, $, add, api, basename, changed, clear, el,
   fmtBytes, fmtClock, fmtDuration, fmtInt, fmtWhen, hostOf, notice, nowNs, pad2, procName, rawNameOf,
   setText, shortRule, state, svg, token, userName, verdictClass,
 };
