@@ -178,7 +178,33 @@ function drawChart() {
     fmtInt(sumF) + ' flows; ' + bucketName(t.bucket_s || 60) + ' a point');
 }
 
-function topTable(tbody, rows, nameOf, subOf) {
+// A process's bytes over the span, one point a bucket (zero where it had
+// none), as a small SVG line scaled to its own peak.
+function sparkline(t, pairs) {
+  const W = 120, H = 22;
+  const step = (t.bucket_s || 60) * 1e9;
+  const from = Math.floor((t.from_ns || 0) / step) * step;
+  const to = t.to_ns || nowNs();
+  const n = Math.max(2, Math.min(5000, Math.floor((to - from) / step) + 1));
+  const v = new Array(n).fill(0);
+  for (const p of pairs) {
+    if (!Array.isArray(p)) continue;
+    const i = Math.round((p[0] - from) / step);
+    if (i >= 0 && i < n) v[i] += p[1] || 0;
+  }
+  const max = Math.max(...v, 1);
+  let d = '';
+  v.forEach((y, i) => {
+    d += (i ? 'L' : 'M') + ((i / (n - 1)) * W).toFixed(1) + ' ' + (H - 1 - (y / max) * (H - 3)).toFixed(1);
+  });
+  return svg('svg', { class: 'spark', viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, 'aria-hidden': 'true' },
+    svg('path', { d: d + 'L' + W + ' ' + H + 'L0 ' + H + 'Z', class: 'spark-area' }),
+    svg('path', { d, class: 'spark-line' }));
+}
+
+// The top talkers: name, flows, bytes each way, and either the process's
+// bytes over time (a sparkline) or a bar of its share.
+function topTable(tbody, rows, nameOf, subOf, t) {
   clear(tbody);
   let max = 0;
   for (const r of rows) max = Math.max(max, (r.bytes_out || 0) + (r.bytes_in || 0));
@@ -188,8 +214,14 @@ function topTable(tbody, rows, nameOf, subOf) {
   }
   for (const r of rows) {
     const tot = (r.bytes_out || 0) + (r.bytes_in || 0);
-    const bar = el('span', { className: 'bar' });
-    bar.style.width = (max > 0 ? Math.max(2, Math.round((tot / max) * 100)) : 0) + '%';
+    let last;
+    if (t && Array.isArray(r.buckets)) {
+      last = el('td', { className: 'share', title: 'bytes over ' + t.span }, sparkline(t, r.buckets));
+    } else {
+      const bar = el('span', { className: 'bar' });
+      bar.style.width = (max > 0 ? Math.max(2, Math.round((tot / max) * 100)) : 0) + '%';
+      last = el('td', { className: 'share' }, el('span', { className: 'bar-track' }, bar));
+    }
     const name = el('td', { className: 'proc' }, el('span', { className: 'name', text: nameOf(r) }));
     const sub = subOf(r);
     if (sub) add(name, el('span', { className: 'sub mono', text: sub }));
@@ -198,7 +230,7 @@ function topTable(tbody, rows, nameOf, subOf) {
       el('td', { className: 'num', text: fmtInt(r.flows) }),
       el('td', { className: 'num', text: fmtBytes(r.bytes_out) }),
       el('td', { className: 'num', text: fmtBytes(r.bytes_in) }),
-      el('td', { className: 'share' }, el('span', { className: 'bar-track' }, bar))));
+      last));
   }
 }
 
@@ -207,7 +239,7 @@ function renderTraffic() {
   const t = state.traffic;
   if (!t) return;
   topTable($('top-procs').tBodies[0], t.processes || [], (r) => basename(r.exe) || '(unknown)',
-    (r) => (typeof r.exe === 'string' && r.exe.startsWith('/') ? r.exe : ''));
+    (r) => (typeof r.exe === 'string' && r.exe.startsWith('/') ? r.exe : ''), t);
   topTable($('top-hosts').tBodies[0], t.hosts || [], (r) => r.host || '(no name)', () => '');
 }
 
