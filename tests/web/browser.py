@@ -222,6 +222,19 @@ def run(b, a, base):
     finally:
         s.close()
 
+    # --- a refused change: the daemon's message on the page --------------------
+    want = b.eval("""fetch('/api/rule', {method: 'POST', headers: {'Content-Type': 'application/json',
+        'X-Spackle-Token': sessionStorage.getItem('spackle_token') || ''},
+        body: JSON.stringify({action: 'deny', process: %s, address: %s})})
+        .then(async r => [r.status, (await r.json()).error])""" % (js(hostile_exe), js(a.server)))
+    clicked = b.click("""[...document.querySelectorAll('#conns tbody tr')].find(r =>
+        r.querySelector('td.proc').textContent.includes(%s))
+        .querySelector('button[data-action=deny][data-any="0"]')""" % js(hostile_exe))
+    shown = notice_text(b, "error") if clicked else None
+    check("change/refused", bool(want and want[0] == 400 and want[1] and shown and want[1] in shown),
+          "block on %r: the daemon answers %r; the page shows %r" % (
+              hostile_exe, want, " ".join((shown or "nothing").split())))
+
     # --- traffic --------------------------------------------------------------------
     b.click("document.querySelector('.tab[data-view=traffic]')")
     pts = b.wait_for("""(() => {

@@ -18,7 +18,9 @@
 #   * a flow whose TLS SNI is `<img src=x onerror=alert(1)>`, and a program
 #     whose path holds `<svg onload=alert(3)>`, are shown as text in the
 #     Connections view: no element made of them, no dialog opened, no
-#     exception, no Content-Security-Policy violation.
+#     exception, no Content-Security-Policy violation;
+#   * "block" on that program (a `*` in its path, which no rule may hold)
+#     is refused, and the page shows the daemon's own message.
 #
 # Usage: web.sh SPACKLE NETTOOL
 #   SPACKLE_WEB_SCREENSHOT=FILE  also save a 1280x800 screenshot of the
@@ -147,13 +149,13 @@ for i in 1 2 3 4 5; do
 	} >>"$TMP/warm.out" 2>&1
 done
 HOSTILE_DIR="$TMP/<svg onload=alert(3)>"
-if ! { mkdir -p "$HOSTILE_DIR" && cp "$NETTOOL" "$HOSTILE_DIR/nt<b>x" &&
+if ! { mkdir -p "$HOSTILE_DIR" && cp "$NETTOOL" "$HOSTILE_DIR/nt<b>*x" &&
 	chmod 0755 "$HOSTILE_DIR"; }; then
 	echo "FAIL setup: the hostile copy of nettool"
 	exit 2
 fi
 bg_a held "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -e -w 2000 -H 280000
-bg_a held-hostile "$HOSTILE_DIR/nt<b>x" tcp-connect -a "$B4" -p "$P_TCP" -w 2000 -H 280000
+bg_a held-hostile "$HOSTILE_DIR/nt<b>*x" tcp-connect -a "$B4" -p "$P_TCP" -w 2000 -H 280000
 if ! { wait_for 50 grep -qs '^result=ok' "$TMP/held.out" &&
 	wait_for 50 grep -qs '^result=ok' "$TMP/held-hostile.out"; }; then
 	echo "FAIL setup: held connections: $(cat "$TMP/held.out" "$TMP/held-hostile.out")"
@@ -176,7 +178,7 @@ if [ -n "${SPACKLE_WEB_SCREENSHOT:-}" ]; then
 		"http://$B4:$P_NAMED/"
 fi
 ip netns exec "$NSA" timeout -k 5 240 "$PY" -B "$HERE/browser.py" \
-	--url "$url" --nettool "$NETTOOL" --hostile-exe "$HOSTILE_DIR/nt<b>x" \
+	--url "$url" --nettool "$NETTOOL" --hostile-exe "$HOSTILE_DIR/nt<b>*x" \
 	--server "$B4" --port "$P_TCP" --sni-port "$P_SNI" --deny-port "$P_DENY" \
 	"${shot[@]}" >"$TMP/browser.out" 2>&1
 rc=$?
