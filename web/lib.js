@@ -258,9 +258,9 @@ function notice(kind, parts) {
   add(n, el('span', { className: 'notice-text' }, parts));
   add(n, el('button', {
     type: 'button',
-    className: 'quiet',
+    className: 'quiet close',
     'aria-label': 'dismiss',
-    text: '×',
+    title: 'dismiss',
     onclick: () => { n.hidden = true; },
   }));
   n.hidden = false;

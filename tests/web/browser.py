@@ -186,6 +186,24 @@ def run(b, a, base):
     check("conns/live", bool(row),
           "a held-open TCP connection is listed with its process %r: %s" % (
               nettool, " ".join((row or "no such row").split())[:160]))
+    # Sort by a click on a column's header, and again the other way.
+    ports = "[...document.querySelectorAll('#conns tbody tr')].map(r => Number(r.children[4].textContent) || 0)"
+    b.click("document.querySelector('#conns th[data-key=dport]')")
+    up = b.eval(ports)
+    b.click("document.querySelector('#conns th[data-key=dport]')")
+    down = b.eval(ports)
+    check("conns/sort", bool(up) and len(set(up)) > 1 and up == sorted(up) and down == sorted(up, reverse=True),
+          "by port, ascending then descending: %s / %s" % (up[:8], down[:8]))
+    # Filter by typing, as a person does.
+    b.click("document.getElementById('filter')")
+    b.call("Input.insertText", {"text": str(a.deny_port)})
+    b.pump(0.3)
+    rows = b.eval("[...document.querySelectorAll('#conns tbody tr')].map(r => r.textContent)")
+    check("conns/filter", bool(rows) and len(rows) < len(up) and all(str(a.deny_port) in r for r in rows),
+          "typing %d in the filter leaves %d of %d rows, each with it" % (a.deny_port, len(rows or []), len(up)))
+    b.eval("(() => { const i = document.getElementById('filter'); i.value = '';"
+           " i.dispatchEvent(new Event('input')); })()")
+
     mode = b.eval("document.getElementById('status').textContent")
     check("status", "enforce" in (mode or "") and "updated" in (mode or ""),
           "the status line: %r" % " ".join((mode or "").split()))
