@@ -9,7 +9,8 @@
 #     without the X-Spackle-Token header: 403;
 #   * with the token from `spackle web -c CONF`: the page loads, drops the
 #     token from the address bar, and lists a held-open TCP connection of
-#     nettool with its process name;
+#     nettool with its process name; a click on the port header sorts the
+#     rows (again: the other way), typing in the filter narrows them;
 #   * the Traffic chart has points with data, from the store, and nettool
 #     among the top processes;
 #   * clicking "block" on that connection's row makes nettool's next
