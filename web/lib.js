@@ -55,6 +55,7 @@ function el(tag, props, ...kids) {
       else if (k === 'title') e.title = String(v);
       else if (k === 'dataset') Object.assign(e.dataset, v);
       else if (k === 'onclick') e.addEventListener('click', v);
+      else if (/^on|^style$|^src|href$/i.test(k)) throw new Error('el: no ' + k + ' attribute');
       else e.setAttribute(k, String(v));
     }
   }

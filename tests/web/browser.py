@@ -327,6 +327,17 @@ def run(b, a, base):
     check("undo/next-passes", rc == 0,
           "%s to %s:%d after undo: exit %d %s" % (nettool, a.server, a.port, rc, out))
 
+    # The scripts as served: no way in for markup or code made of strings.
+    sinks = b.eval("""Promise.all([...document.querySelectorAll('script[src]')].map(s => s.src)
+        .concat(['/lib.js', '/traffic.js', '/wall.js'])
+        .map(u => fetch(u).then(r => r.text()).then(t => [u, t])))
+        .then(all => all.flatMap(([u, t]) =>
+            (t.match(/\\.(innerHTML|outerHTML|insertAdjacentHTML)\\b|document\\.write|\\beval\\(|new Function\\(/g) || [])
+            .map(m => u.replace(location.origin, '') + ': ' + m)))""")
+    check("page/no-html-sinks", sinks == [],
+          "no innerHTML, outerHTML, insertAdjacentHTML, document.write, eval or new Function"
+          " in the served scripts" if sinks == [] else "found: %s" % sinks)
+
     # --- over the whole visit ---------------------------------------------------------
     b.pump(1.0)
     check("page/no-exceptions", not b.exceptions,
