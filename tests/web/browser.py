@@ -192,6 +192,7 @@ def run(b, a, base):
     up = b.eval(ports)
     b.click("document.querySelector('#conns th[data-key=dport]')")
     down = b.eval(ports)
+    b.click("document.querySelector('#conns th[data-key=age]')")  # newest first again
     check("conns/sort", bool(up) and len(set(up)) > 1 and up == sorted(up) and down == sorted(up, reverse=True),
           "by port, ascending then descending: %s / %s" % (up[:8], down[:8]))
     # Filter by typing, as a person does.
