@@ -193,7 +193,14 @@ web_rules_file(struct web *w, uid_t uid, gid_t gid, char *err, size_t errlen)
 		         w->dm->cfg.rules);
 		return 0;
 	}
-	if (stat(w->rules_path, &st) != 0) {
+	if (lstat(w->rules_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A link would have the daemon's user own what it points
+		 * to. */
+		snprintf(err, errlen, "web_rules: %s is not a regular file",
+		         w->rules_path);
+		return -1;
+	}
+	if (lstat(w->rules_path, &st) != 0) {
 		if ((f = fopen(w->rules_path, "wx")) == NULL ||
 		    fputs(head, f) < 0 || fclose(f) != 0) {
 			snprintf(err, errlen, "%s: %s", w->rules_path,

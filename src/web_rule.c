@@ -79,7 +79,7 @@ int
 web_rule_parse(const char *body, size_t len, struct web_rule_req *r, char *err,
                size_t errlen)
 {
-	const char *action, *process, *host, *addr, *key, *why;
+	const char *action, *dir, *process, *host, *addr, *key, *why;
 	const json_t *any, *v;
 	struct sp_addr a;
 	bool bad = false;
@@ -92,24 +92,27 @@ web_rule_parse(const char *body, size_t len, struct web_rule_req *r, char *err,
 		return -1;
 	json_object_foreach((json_t *)o, key, v)
 	{
-		if (strcmp(key, "action") != 0 && strcmp(key, "process") != 0 &&
-		    strcmp(key, "host") != 0 && strcmp(key, "address") != 0 &&
-		    strcmp(key, "any") != 0) {
+		if (strcmp(key, "action") != 0 && strcmp(key, "dir") != 0 &&
+		    strcmp(key, "process") != 0 && strcmp(key, "host") != 0 &&
+		    strcmp(key, "address") != 0 && strcmp(key, "any") != 0) {
 			snprintf(err, errlen,
-			         "unknown field \"%.64s\" (action, process, "
+			         "unknown field \"%.64s\" (action, dir, "
+			         "process, "
 			         "host, address, any)",
 			         key);
 			goto out;
 		}
 	}
 	action = web_str(o, "action", &bad);
+	dir = web_str(o, "dir", &bad);
 	process = web_str(o, "process", &bad);
 	host = web_str(o, "host", &bad);
 	addr = web_str(o, "address", &bad);
 	any = json_object_get(o, "any");
 	if (bad) {
 		snprintf(err, errlen,
-		         "action, process, host and address must be strings");
+		         "action, dir, process, host and address must be "
+		         "strings");
 		goto out;
 	}
 	if (action == NULL ||
@@ -119,6 +122,11 @@ web_rule_parse(const char *body, size_t len, struct web_rule_req *r, char *err,
 		goto out;
 	}
 	r->action = action[0] == 'd' ? SP_VERDICT_DENY : SP_VERDICT_ALLOW;
+	if (dir != NULL && strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0) {
+		snprintf(err, errlen, "\"dir\" must be \"out\" or \"in\"");
+		goto out;
+	}
+	r->dir = dir != NULL && strcmp(dir, "in") == 0 ? SP_DIR_IN : SP_DIR_OUT;
 	if (any != NULL && !json_is_true(any)) {
 		snprintf(err, errlen, "\"any\" can only be true");
 		goto out;
@@ -172,7 +180,7 @@ web_rule_text(const struct web_rule_req *r, const char *id, char *buf,
 {
 	char *text = NULL;
 	size_t n = 0, need;
-	const char *s;
+	const char *s, *to;
 	FILE *f = open_memstream(&text, &n);
 
 	if (f == NULL) {
@@ -180,7 +188,11 @@ web_rule_text(const struct web_rule_req *r, const char *id, char *buf,
 			buf[0] = '\0';
 		return 0;
 	}
-	fprintf(f, "%s out", r->action == SP_VERDICT_DENY ? "deny" : "allow");
+	fprintf(f, "%s %s", r->action == SP_VERDICT_DENY ? "deny" : "allow",
+	        r->dir == SP_DIR_IN ? "in" : "out");
+	/* `from` reads as the remote end of an inbound flow (RULES.md: both
+	 * mean the remote end). */
+	to = r->dir == SP_DIR_IN ? "from" : "to";
 	if (r->process[0] != '\0') {
 		fputs(" process \"", f);
 		/* RULES.md's two escapes; parse refused every control
@@ -193,11 +205,11 @@ web_rule_text(const struct web_rule_req *r, const char *id, char *buf,
 		fputc('"', f);
 	}
 	if (r->host[0] != '\0')
-		fprintf(f, " to host %s", r->host);
+		fprintf(f, " %s host %s", to, r->host);
 	else if (r->address[0] != '\0')
-		fprintf(f, " to %s", r->address);
+		fprintf(f, " %s %s", to, r->address);
 	else
-		fputs(" to any", f);
+		fprintf(f, " %s any", to);
 	fprintf(f, " note \"" WEB_NOTE_PREFIX "%s\"", id);
 	if (fclose(f) != 0) {
 		free(text);

@@ -79,6 +79,7 @@ bool web_cookie_get(const char *header, const char *name, char *buf,
 /* POST /api/rule's body. */
 struct web_rule_req {
 	enum sp_verdict action;     /* SP_VERDICT_ALLOW or SP_VERDICT_DENY */
+	enum sp_dir dir;            /* SP_DIR_OUT (the default) or SP_DIR_IN */
 	char process[SP_PATH_MAX];  /* "" for any process */
 	char host[SP_NAME_MAX + 1]; /* lower case; "" when not by name */
 	char address[64];           /* canonical text; "" when not */
@@ -86,8 +87,9 @@ struct web_rule_req {
 };
 
 /*
- * Parse a JSON body {"action":"deny"|"allow", "process":PATH (optional),
- * and one of "host":NAME, "address":ADDR, "any":true}. Every string is
+ * Parse a JSON body {"action":"deny"|"allow", "dir":"out"|"in" (optional,
+ * out by default), "process":PATH (optional), and one of "host":NAME,
+ * "address":ADDR, "any":true}. Every string is
  * checked here: a process path with a control character (a newline), a
  * `*` or a `?` (a rule would read those as a pattern), a host that is not
  * a name a rule can match, an address that is none: refused. 0, or -1
@@ -98,8 +100,9 @@ int web_rule_parse(const char *body, size_t len, struct web_rule_req *r,
 
 /*
  * The rule's line (no newline) into buf: `deny out process "PATH" to host
- * NAME note "web:ID"`, the path with `"` and `\` escaped as RULES.md
- * says. Returns the length it needed (like snprintf).
+ * NAME note "web:ID"` (an inbound one `deny in ... from ...`), the path with
+ * `"` and `\` escaped as RULES.md says. Returns the length it needed (like
+ * snprintf).
  */
 size_t web_rule_text(const struct web_rule_req *r, const char *id, char *buf,
                      size_t len);

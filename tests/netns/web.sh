@@ -119,6 +119,34 @@ control = $TMP/run/spackle.sock
 web = $WEB
 web_token = $TOKEN_FILE
 EOF
+# --- refusals before anything is touched ----------------------------------------
+
+cp "$CONF" "$TMP/good.conf"
+echo "web = $A4:3031" >>"$CONF"
+out=$(ip netns exec "$NSA" timeout 10 "$SPACKLE" run -c "$CONF" 2>&1)
+rc=$?
+line=$(grep -c '' "$CONF")
+if [ "$rc" -ne 0 ] && echo "$out" | grep -q "spackle.conf:$line: web: $A4:3031 is not a loopback address" &&
+	! ip netns exec "$NSA" iptables-save | grep -q SPACKLE; then
+	pass refuse/public "exit $rc, the line named, the firewall untouched"
+else
+	fail refuse/public "exit $rc: $out"
+fi
+# The page's rule file as a link: the daemon would give its user what it
+# points to. Refused, the target still root's.
+cp "$TMP/good.conf" "$CONF"
+echo '# root'"'"'s, elsewhere' >"$TMP/elsewhere.rules"
+ln -s "$TMP/elsewhere.rules" "$WEB_RULES"
+out=$(ip netns exec "$NSA" timeout 10 "$SPACKLE" run -c "$CONF" 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && echo "$out" | grep -q "web_rules: $WEB_RULES is not a regular file" &&
+	[ "$(stat -c %U "$TMP/elsewhere.rules")" = root ] && ! ip netns exec "$NSA" iptables-save | grep -q SPACKLE; then
+	pass refuse/link "exit $rc: $(echo "$out" | grep -o 'web_rules: .*')"
+else
+	fail refuse/link "exit $rc: $out"
+fi
+rm -f "$WEB_RULES"
+
 bg_b tcp-server "$NETTOOL" tcp-server -a "$B4" -p "$P_TCP" -t 120
 wait_for 50 grep -qs '^ready' "$TMP/tcp-server.out" ||
 	{ echo "FAIL setup: server"; exit 2; }

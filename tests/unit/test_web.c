@@ -230,6 +230,16 @@ test_rule_text(void **state)
 	          "/usr/bin/curl", NULL);
 	rule_case("{\"action\":\"allow\",\"address\":\"2001:DB8::0:1\"}",
 	          "allow out to 2001:db8::1 note \"web:0123abcd\"", NULL, NULL);
+	/* An inbound flow's rule: in, from its remote end. */
+	rule_case("{\"action\":\"deny\",\"dir\":\"in\",\"process\":"
+	          "\"/usr/sbin/sshd\",\"address\":\"203.0.113.9\"}",
+	          "deny in process \"/usr/sbin/sshd\" from 203.0.113.9 note "
+	          "\"web:0123abcd\"",
+	          "/usr/sbin/sshd", NULL);
+	rule_case("{\"action\":\"allow\",\"dir\":\"out\",\"host\":"
+	          "\"a.example\"}",
+	          "allow out to host a.example note \"web:0123abcd\"", NULL,
+	          NULL);
 	rule_case("{\"any\":true,\"action\":\"deny\",\"process\":\"/bin/x\"}",
 	          "deny out process \"/bin/x\" to any note \"web:0123abcd\"",
 	          "/bin/x", NULL);
@@ -282,8 +292,10 @@ test_rule_text(void **state)
 	          NULL, "(2 given)");
 	rule_case("{\"action\":\"deny\",\"any\":false}", NULL, NULL,
 	          "\"any\" can only be true");
-	rule_case("{\"action\":\"deny\",\"any\":true,\"dir\":\"in\"}", NULL,
-	          NULL, "unknown field \"dir\"");
+	rule_case("{\"action\":\"deny\",\"any\":true,\"port\":22}", NULL, NULL,
+	          "unknown field \"port\"");
+	rule_case("{\"action\":\"deny\",\"any\":true,\"dir\":\"forward\"}",
+	          NULL, NULL, "\"dir\" must be");
 	rule_case("{\"action\":\"deny\",\"any\":true,\"any\":true}", NULL, NULL,
 	          "not JSON");
 	rule_case("[1]", NULL, NULL, "not a JSON object");
