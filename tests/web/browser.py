@@ -140,6 +140,8 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--sni-port", type=int, required=True)
     ap.add_argument("--deny-port", type=int, required=True)
+    ap.add_argument("--pidfile", help="where to keep chromium's pid while it runs")
+    ap.add_argument("--tmpdir", help="where to make chromium's user-data-dir")
     ap.add_argument("--screenshot")
     ap.add_argument("--named-port", type=int,
                     help="with --screenshot: a flow named by a valid SNI too")
@@ -148,7 +150,7 @@ def main():
     base = "%s://%s" % (u.scheme, u.netloc)
 
     try:
-        b = Browser(1280, 800)
+        b = Browser(1280, 800, pidfile=a.pidfile, tmpdir=a.tmpdir)
     except (CdpError, OSError) as e:
         print("FAIL browser: chromium did not start: %s" % e, flush=True)
         return 2

@@ -35,14 +35,19 @@ def find_chromium():
 class Browser:
     """chromium --headless=new with one page attached (flat session)."""
 
-    def __init__(self, width=1280, height=800, start_timeout=30.0, log=None):
+    def __init__(self, width=1280, height=800, start_timeout=30.0, log=None,
+                 pidfile=None, tmpdir=None):
         self.width = width
         self.height = height
         self.log = log or (lambda s: None)
         self.proc = None
         self.ws = None
-        self.dir = tempfile.mkdtemp(prefix="spackle-web-chromium.")
+        # the user-data-dir: under tmpdir when given, so that the caller's
+        # clean-up removes it even if this process is killed outright
+        self.dir = tempfile.mkdtemp(prefix="spackle-web-chromium.", dir=tmpdir)
         self.session = None
+        self.pidfile = pidfile  # the browser's pid (= its group), for a
+        # caller's clean-up should this process be killed outright
         self.next_id = 0
         self.events = []  # every event seen, (method, params)
         self.dialogs = []  # Page.javascriptDialogOpening params
@@ -87,6 +92,9 @@ class Browser:
             args, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
             start_new_session=True)
         errlog.close()
+        if self.pidfile:
+            with open(self.pidfile, "w") as f:
+                f.write("%d\n" % self.proc.pid)
         portfile = os.path.join(self.dir, "DevToolsActivePort")
         deadline = time.monotonic() + timeout
         lines = []
@@ -153,6 +161,11 @@ class Browser:
                     pass
                 time.sleep(0.2)
             self.proc = None
+            if self.pidfile:
+                try:
+                    os.unlink(self.pidfile)
+                except OSError:
+                    pass
         if self.dir and os.path.isdir(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None

@@ -86,7 +86,18 @@ nfail=0
 . "$HERE/../netns/lib.sh"
 daemon_user || { echo "FAIL setup: the user spackle"; exit 2; }
 
-trap cleanup EXIT
+# Should browser.py be killed outright, its chromium (a process group of
+# its own, led by the pid in this file) is stopped here.
+stop_chromium() {
+	local pid
+
+	pid=$(cat "$TMP/chromium.pid" 2>/dev/null) || return 0
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null && sleep 1
+	kill -KILL -- "-$pid" 2>/dev/null
+	return 0
+}
+trap 'stop_chromium; cleanup' EXIT
 trap 'exit 130' INT TERM
 
 echo "# spackle web test: $(chromium --version 2>/dev/null), kernel $(uname -r)"
@@ -181,6 +192,7 @@ fi
 ip netns exec "$NSA" timeout -k 5 240 "$PY" -B "$HERE/browser.py" \
 	--url "$url" --nettool "$NETTOOL" --hostile-exe "$HOSTILE_DIR/nt<b>*x" \
 	--server "$B4" --port "$P_TCP" --sni-port "$P_SNI" --deny-port "$P_DENY" \
+	--pidfile "$TMP/chromium.pid" --tmpdir "$TMP" \
 	"${shot[@]}" >"$TMP/browser.out" 2>&1
 rc=$?
 cat "$TMP/browser.out"
