@@ -754,6 +754,13 @@ test_hold_sni(void **state)
 	assert_int_equal(st.names_sni, 3);
 	assert_int_equal(st.names_http, 1);
 	assert_int_equal(st.names_missing, 2);
+	/* What each rule decided (the web monitor's Rules): good.example
+	 * twice (SNI, Host), evil.example once, the address rule the
+	 * other three. */
+	assert_int_equal(rules_decided(h.rs, 0), 2);
+	assert_int_equal(rules_decided(h.rs, 1), 1);
+	assert_int_equal(rules_decided(h.rs, 2), 3);
+	assert_int_equal(rules_decided(h.rs, 3), 0); /* no such rule */
 	hold_close(&h);
 }
 
