@@ -3,7 +3,7 @@
 // second and draws five views: Connections and Blocked here, Traffic in
 // traffic.js, Wall and Rules in wall.js. Text only, never markup (lib.js).
 import {
-  $, BACKGROUND_MS, MAX_ROWS, POLL_MS, add, api, changed, clear, el, fmtBytes,
+  $, BACKGROUND_MS, MAX_ROWS, POLL_MS, add, api, changed, clear, el, fmtBytes, pathText,
   fmtClock, fmtDuration, fmtInt, fmtWhen, hostOf, notice, nowNs, procName, rawNameOf, setText,
   shortRule, state, token, userName, verdictClass,
 } from './lib.js';
@@ -123,7 +123,7 @@ function fillConnRow(row, f) {
   row.sig = sig;
   clear(c.proc);
   add(c.proc, el('span', { className: 'name', text: procName(f) }));
-  if (f.exe) add(c.proc, el('span', { className: 'sub mono', text: f.exe }));
+  if (f.exe) add(c.proc, el('span', { className: 'sub mono path' }, pathText(f.exe)));
   c.proc.title = typeof f.cmdline === 'string' ? f.cmdline : '';
   setText(c.pid, f.pid === null || f.pid === undefined ? '–' : f.pid);
   setText(c.user, userName(f));
@@ -291,7 +291,7 @@ function renderBlocked() {
     add(remote, el('span', { className: host || raw ? 'sub mono' : 'name mono', text: f.dst || '–' }));
     const proc = el('td', { className: 'proc', title: typeof f.cmdline === 'string' ? f.cmdline : null },
       el('span', { className: 'name', text: procName(f) }),
-      f.exe ? el('span', { className: 'sub mono', text: f.exe }) : null);
+      f.exe ? el('span', { className: 'sub mono path' }, pathText(f.exe)) : null);
     frag.appendChild(el('tr', null,
       el('td', { className: 'num', text: fmtWhen(f.first_ns) }),
       proc,

@@ -88,6 +88,18 @@ function svg(tag, attrs, ...kids) {
   return e;
 }
 
+// A path as text that may wrap after each '/': text nodes with <wbr>
+// between them (made here, never parsed from the string).
+function pathText(p) {
+  const parts = String(p).split('/');
+  const out = [];
+  parts.forEach((part, i) => {
+    if (i > 0) out.push(document.createElement('wbr'));
+    out.push(document.createTextNode((i > 0 ? '/' : '') + part));
+  });
+  return out;
+}
+
 function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
@@ -309,7 +321,7 @@ function changed(view, data) {
 
 
 export {
-  BACKGROUND_MS, HttpError, MAX_ROWS, POLL_MS, $, add, api, basename, changed, clear, el,
+  BACKGROUND_MS, HttpError, MAX_ROWS, POLL_MS, $, add, api, basename, changed, clear, el, pathText,
   fmtBytes, fmtClock, fmtDuration, fmtInt, fmtWhen, hostOf, notice, nowNs, pad2, procName, rawNameOf,
   setText, shortRule, state, svg, token, userName, verdictClass,
 };

@@ -2,7 +2,7 @@
 // The Traffic view: bytes and flows over the last hour, day or week from
 // the daemon's store, drawn as SVG here, and the top processes and hosts.
 import {
-  $, add, basename, clear, el, fmtBytes, fmtInt, fmtWhen, nowNs, pad2, setText, state, svg,
+  $, add, basename, clear, el, fmtBytes, fmtInt, fmtWhen, nowNs, pad2, pathText, setText, state, svg,
 } from './lib.js';
 
 // --- Traffic -------------------------------------------------------------
@@ -224,7 +224,7 @@ function topTable(tbody, rows, nameOf, subOf, t) {
     }
     const name = el('td', { className: 'proc' }, el('span', { className: 'name', text: nameOf(r) }));
     const sub = subOf(r);
-    if (sub) add(name, el('span', { className: 'sub mono', text: sub }));
+    if (sub) add(name, el('span', { className: 'sub mono path' }, pathText(sub)));
     tbody.appendChild(el('tr', null,
       name,
       el('td', { className: 'num', text: fmtInt(r.flows) }),

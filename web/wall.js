@@ -3,7 +3,7 @@
 // exemptions, hidden flows, tamper events; attention first) and the Rules
 // view (the loaded rules, and the page's own with an undo button).
 import {
-  $, MAX_ROWS, basename, changed, clear, el, fmtBytes, fmtInt, fmtWhen, setText, shortRule, state,
+  $, MAX_ROWS, basename, changed, clear, el, fmtBytes, fmtInt, fmtWhen, pathText, setText, shortRule, state,
 } from './lib.js';
 
 // --- Wall -----------------------------------------------------------------
@@ -40,7 +40,7 @@ function hiddenTable(rows) {
     tb.appendChild(el('tr', null,
       el('td', { className: 'num', text: fmtWhen(f.first_ns) }),
       el('td', { className: 'proc' }, el('span', { className: 'name', text: f.exe ? basename(f.exe) : 'unknown' }),
-        f.exe ? el('span', { className: 'sub mono', text: f.exe }) : null),
+        f.exe ? el('span', { className: 'sub mono path' }, pathText(f.exe)) : null),
       el('td', { className: 'mono', text: (f.host ? f.host + ' ' : '') + (f.dst || '–') }),
       el('td', { className: 'num mono', text: f.dport === null || f.dport === undefined ? '–' : f.dport }),
       el('td', { text: f.proto || '–' }),
