@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* `spackle conns`: the daemon's live flows, one to a line within 100
- * columns (--json: every field). */
+/* `spackle conns`: the daemon's live flows. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,70 +9,6 @@
 #include "cmd/query.h"
 #include "cmd/cmd.h"
 
-/* The columns: together within 100, the process taking what is left. */
-#define W_DIR     3
-#define W_PROTO   5
-#define W_LOCAL   6
-#define W_REMOTE  24
-#define W_HOST    17
-#define W_VERDICT 7
-#define W_RULE    14
-#define W_LINE    100
-#define W_PROCESS                                                              \
-	(W_LINE - W_DIR - W_PROTO - W_LOCAL - W_REMOTE - W_HOST - W_VERDICT -  \
-	 W_RULE - 7)
-
-/* One flow on one line: the remote end (IPv6 in brackets, its middle cut
- * when too long), the local port, the host (or the payload's name that is
- * no DNS name, after a '?'), the rule's file cut from the start, and the
- * program's name with its pid. */
-static void
-conns_row(const json_t *f)
-{
-	const char *exe = json_string_value(json_object_get(f, "exe"));
-	const char *host = json_string_value(json_object_get(f, "host"));
-	const char *raw = json_string_value(json_object_get(f, "name_raw"));
-	const char *dst = query_gets(f, "dst"), *slash;
-	const json_t *uid = json_object_get(f, "uid"), *pid;
-	char t[SP_PATH_MAX + 64], cell[SP_PATH_MAX + 64];
-
-	sp_put(stdout, query_gets(f, "dir"), W_DIR + 1);
-	sp_put(stdout, query_gets(f, "proto"), W_PROTO + 1);
-	snprintf(t, sizeof(t), ":%" JSON_INTEGER_FORMAT,
-	         query_geti(f, "sport"));
-	sp_put(stdout, t, W_LOCAL + 1);
-	snprintf(t, sizeof(t),
-	         strchr(dst, ':') != NULL ? "[%s]:%" JSON_INTEGER_FORMAT
-	                                  : "%s:%" JSON_INTEGER_FORMAT,
-	         dst, query_geti(f, "dport"));
-	sp_put(stdout, sp_fit(cell, sizeof(cell), t, W_REMOTE, false),
-	       W_REMOTE + 1);
-	if (host == NULL && raw != NULL)
-		snprintf(t, sizeof(t), "?%s", raw);
-	else
-		snprintf(t, sizeof(t), "%s", host != NULL ? host : "-");
-	sp_put(stdout, sp_fit(cell, sizeof(cell), t, W_HOST, true), W_HOST + 1);
-	sp_put(stdout, query_gets(f, "verdict"), W_VERDICT + 1);
-	sp_put(stdout,
-	       sp_fit(cell, sizeof(cell), query_gets(f, "rule"), W_RULE, true),
-	       W_RULE + 1);
-	pid = json_object_get(f, "pid");
-	if (exe != NULL) {
-		slash = strrchr(exe, '/');
-		snprintf(t, sizeof(t), "%s", slash != NULL ? slash + 1 : exe);
-		if (json_is_integer(pid))
-			snprintf(t + strlen(t), sizeof(t) - strlen(t),
-			         " %" JSON_INTEGER_FORMAT,
-			         json_integer_value(pid));
-	} else if (json_is_integer(uid)) {
-		snprintf(t, sizeof(t), "uid %" JSON_INTEGER_FORMAT,
-		         json_integer_value(uid));
-	} else {
-		snprintf(t, sizeof(t), "-");
-	}
-	printf("%s\n", sp_fit(cell, sizeof(cell), t, W_PROCESS, true));
-}
-
 int
 cmd_conns(int argc, char **argv)
 {
@@ -81,6 +16,7 @@ cmd_conns(int argc, char **argv)
 	struct query_opts o;
 	json_t *r, *arr, *f;
 	size_t i;
+	char l[96], rm[96];
 	int rc = query_args(argc, argv, &o, usage);
 
 	if (rc >= 0)
@@ -93,12 +29,40 @@ cmd_conns(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_DIR, "dir", W_PROTO,
-	       "proto", W_LOCAL, "local", W_REMOTE, "remote", W_HOST, "host",
-	       W_VERDICT, "verdict", W_RULE, "rule", "process");
+	printf("%-3s %-5s %-28s %-2s %-28s %-24s %-8s %-28s %-6s %-16s\n",
+	       "dir", "proto", "local", "", "remote", "host", "verdict", "rule",
+	       "pkts", "process");
 	json_array_foreach(arr, i, f)
 	{
-		conns_row(f);
+		bool v6 = strchr(query_gets(f, "src"), ':') != NULL;
+		const char *exe = json_string_value(json_object_get(f, "exe"));
+		json_t *uid = json_object_get(f, "uid");
+		char who[64];
+
+		snprintf(l, sizeof(l),
+		         v6 ? "[%s]:%" JSON_INTEGER_FORMAT
+		            : "%s:%" JSON_INTEGER_FORMAT,
+		         query_gets(f, "src"), query_geti(f, "sport"));
+		snprintf(rm, sizeof(rm),
+		         v6 ? "[%s]:%" JSON_INTEGER_FORMAT
+		            : "%s:%" JSON_INTEGER_FORMAT,
+		         query_gets(f, "dst"), query_geti(f, "dport"));
+		if (exe != NULL)
+			snprintf(who, sizeof(who), "%s", exe);
+		else if (json_is_integer(uid))
+			snprintf(who, sizeof(who), "uid %" JSON_INTEGER_FORMAT,
+			         json_integer_value(uid));
+		else
+			snprintf(who, sizeof(who), "-");
+		printf("%-3s %-5s %-28s %-2s %-28s %-24s %-8s %-28s "
+		       "%-6" JSON_INTEGER_FORMAT " %s\n",
+		       query_gets(f, "dir"), query_gets(f, "proto"), l,
+		       strcmp(query_gets(f, "dir"), "out") == 0 ? "->" : "<-",
+		       rm, query_gets(f, "host"), query_gets(f, "verdict"),
+		       query_gets(f, "rule"),
+		       query_geti(f, "packets_out") +
+		               query_geti(f, "packets_in"),
+		       who);
 		if (json_is_true(json_object_get(f, "monitor")))
 			printf("    (monitor mode: let through)\n");
 	}

@@ -12,6 +12,17 @@
 
 /* ---- flows ------------------------------------------------------------- */
 
+static const char *
+endpoint(const struct sp_addr *a, uint16_t port, char *buf, size_t len)
+{
+	char ab[64];
+
+	sp_addr_format(a, ab, sizeof(ab));
+	snprintf(buf, len, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ab,
+	         port);
+	return buf;
+}
+
 json_t *
 history_flow_json(const struct store_flow *r)
 {
@@ -127,85 +138,48 @@ log_csv(FILE *out, const struct store_flow *r)
 	        r->packets_out, r->packets_in, r->bytes_out, r->bytes_in);
 }
 
-/* The text's columns: together within 100, the process taking what is
- * left after the flags ([hidden], [monitor], [live]). */
-#define W_TIME    14
-#define W_DIR     3
-#define W_PROTO   5
-#define W_REMOTE  22
-#define W_HOST    15
-#define W_VERDICT 7
-#define W_RULE    13
-#define W_LINE    100
-#define W_FIXED                                                                \
-	(W_TIME + W_DIR + W_PROTO + W_REMOTE + W_HOST + W_VERDICT + W_RULE + 7)
-
 static void
 log_text_header(FILE *out)
 {
-	fprintf(out, "%-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME,
-	        "first seen", W_DIR, "dir", W_PROTO, "proto", W_REMOTE,
-	        "remote", W_HOST, "host", W_VERDICT, "verdict", W_RULE, "rule",
-	        "process");
+	fprintf(out,
+	        "%-20s %-3s %-5s %-28s %-2s %-28s %-24s %-7s %-24s %-13s "
+	        "%-17s %s\n",
+	        "first seen", "dir", "proto", "local", "", "remote", "host",
+	        "verdict", "rule", "pkts out/in", "bytes out/in", "process");
 }
 
-/*
- * One flow on one line: when it began (month, day and time, UTC), the
- * remote end (IPv6 in brackets, its middle cut when too long; an inbound
- * flow's own port after it), its name, the rule's file cut from the
- * start, and the program's name with its pid. --json and --csv keep
- * every field whole.
- */
 static void
 log_text(FILE *out, const struct store_flow *r)
 {
-	char tb[32], ab[64], pb[8], t[SP_PATH_MAX + 64], cell[SP_PATH_MAX + 64];
-	const char *flags = (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
-	                    : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
-	                                                      : "";
-	const char *live = (r->flags & STORE_FLOW_ENDED) ? "" : " [live]";
-	const char *slash = strrchr(r->exe, '/');
+	char tb[32], lb[80], rb[80], pb[8], pk[48], by[48], who[64];
 
-	history_format_time(r->first_ns, tb, sizeof(tb));
-	tb[19] = '\0'; /* 2026-11-28T10:05:00 */
-	tb[10] = ' ';
-	sp_put(out, tb + 5, W_TIME + 1);
-	sp_put(out, sp_dir_name((enum sp_dir)r->dir), W_DIR + 1);
-	sp_put(out, sp_proto_format(r->proto, pb, sizeof(pb)), W_PROTO + 1);
-	sp_addr_format(&r->remote, ab, sizeof(ab));
-	snprintf(t, sizeof(t),
-	         r->remote.family == AF_INET6 ? "[%s]:%u" : "%s:%u", ab,
-	         r->remote_port);
-	if (r->dir == SP_DIR_IN)
-		snprintf(t + strlen(t), sizeof(t) - strlen(t), ">%u",
-		         r->local_port);
-	sp_put(out, sp_fit(cell, sizeof(cell), t, W_REMOTE, false),
-	       W_REMOTE + 1);
-	sp_put(out,
-	       sp_fit(cell, sizeof(cell), r->host[0] ? r->host : "-", W_HOST,
-	              true),
-	       W_HOST + 1);
-	sp_put(out, sp_verdict_name((enum sp_verdict)r->verdict),
-	       W_VERDICT + 1);
-	sp_put(out,
-	       sp_fit(cell, sizeof(cell), r->rule[0] ? r->rule : "-", W_RULE,
-	              true),
-	       W_RULE + 1);
-	if (r->exe[0])
-		snprintf(t, sizeof(t), "%s",
-		         slash != NULL ? slash + 1 : r->exe);
+	snprintf(pk, sizeof(pk), "%" PRIu64 "/%" PRIu64, r->packets_out,
+	         r->packets_in);
+	snprintf(by, sizeof(by), "%" PRIu64 "/%" PRIu64, r->bytes_out,
+	         r->bytes_in);
+	if (r->pid >= 0 && r->uid != FLOW_UID_UNKNOWN)
+		snprintf(who, sizeof(who), " (pid %d, uid %u)", r->pid, r->uid);
 	else if (r->uid != FLOW_UID_UNKNOWN)
-		snprintf(t, sizeof(t), "uid %u", r->uid);
+		snprintf(who, sizeof(who), " (uid %u)", r->uid);
 	else
-		snprintf(t, sizeof(t), "-");
-	if (r->exe[0] && r->pid >= 0)
-		snprintf(t + strlen(t), sizeof(t) - strlen(t), " %d", r->pid);
-	fprintf(out, "%s%s%s\n",
-	        sp_fit(cell, sizeof(cell), t,
-	               (unsigned)(W_LINE - W_FIXED - strlen(flags) -
-	                          strlen(live)),
-	               true),
-	        flags, live);
+		who[0] = '\0';
+	fprintf(out,
+	        "%-20s %-3s %-5s %-28s %-2s %-28s %-24s %-7s %-24s %-13s %-17s "
+	        "%s%s%s%s\n",
+	        history_format_time(r->first_ns, tb, sizeof(tb)),
+	        sp_dir_name((enum sp_dir)r->dir),
+	        sp_proto_format(r->proto, pb, sizeof(pb)),
+	        endpoint(&r->local, r->local_port, lb, sizeof(lb)),
+	        r->dir == SP_DIR_IN ? "<-" : "->",
+	        endpoint(&r->remote, r->remote_port, rb, sizeof(rb)),
+	        r->host[0] ? r->host : "-",
+	        sp_verdict_name((enum sp_verdict)r->verdict),
+	        r->rule[0] ? r->rule : "-", pk, by, r->exe[0] ? r->exe : "-",
+	        who,
+	        (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
+	        : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
+	                                          : "",
+	        (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
 }
 
 struct log_ctx {

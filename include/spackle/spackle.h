@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -103,17 +102,6 @@ const char *sp_proto_system_name(unsigned proto);
 char *sp_read_file(const char *path, size_t max, size_t *lenp);
 /* strerror(err), with the words sp_read_file's own errors deserve. */
 const char *sp_read_error(int err);
-
-/*
- * Text for a terminal's columns (src/text_fit.c): a UTF-8 character is
- * one column. sp_fit() puts s into buf cut to at most width columns with
- * an ellipsis: its start cut off when tail (a path, a FILE:LINE, a name:
- * the end tells most), else its middle (an address). sp_put() writes s
- * and spaces up to width columns.
- */
-size_t sp_text_cols(const char *s);
-char *sp_fit(char *buf, size_t len, const char *s, unsigned width, bool tail);
-void sp_put(FILE *f, const char *s, unsigned width);
 
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t sp_now_mono(void);

@@ -267,19 +267,6 @@ else
 	fail conns "$flow"
 fi
 
-# The same flow in `spackle conns` for a person: one line within 100
-# columns, the program by its name and pid.
-text=$(spk conns -c "$CONF")
-pid=$(echo "$flow" | jq .pid)
-widest=$(echo "$text" | awk '{ if (length > n) n = length } END { print n }')
-if echo "$text" | head -n 1 | grep -qE '^dir +proto +local +remote +host +verdict +rule +process$' &&
-	echo "$text" | grep -qE "^out +tcp +:[0-9]+ +$B4:$P_TCP +- +allow +default +nettool $pid\$" &&
-	[ "$widest" -le 100 ]; then
-	pass conns/text "$(echo "$text" | grep -E " $B4:$P_TCP " | head -n 1 | tr -s ' ')"
-else
-	fail conns/text "widest $widest: $text"
-fi
-
 # --- changes ----------------------------------------------------------------------
 
 rule="{\"action\":\"deny\",\"process\":\"$NETTOOL\",\"address\":\"$B4\"}"

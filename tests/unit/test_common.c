@@ -7,8 +7,6 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "spackle/spackle.h"
@@ -63,46 +61,6 @@ test_proto_printed(void **state)
 	assert_null(sp_proto_system_name(253));
 }
 
-/* Text for a terminal's columns: cut with an ellipsis at the start (a
- * path) or in the middle (an address), a UTF-8 character one column. */
-static void
-test_fit(void **state)
-{
-	char b[128], *out = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	(void)state;
-	assert_string_equal(sp_fit(b, sizeof(b), "default", 14, true),
-	                    "default");
-	assert_string_equal(sp_fit(b, sizeof(b),
-	                           "/etc/spackle/rules.d/90-web.rules:12", 14,
-	                           true),
-	                    "\xe2\x80\xa6-web.rules:12");
-	assert_int_equal(sp_text_cols(b), 14);
-	assert_string_equal(
-	        sp_fit(b, sizeof(b),
-	               "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:443", 20,
-	               false),
-	        "[2001:db8\xe2\x80\xa6:ffff]:443");
-	assert_int_equal(sp_text_cols(b), 20);
-	assert_string_equal(
-	        sp_fit(b, sizeof(b), "/tmp/\xc3\xa9t\xc3\xa9/prog", 6, true),
-	        "\xe2\x80\xa6/prog");
-	assert_string_equal(sp_fit(b, sizeof(b),
-	                           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-	                           3, false),
-	                    "\xc3\xa9\xe2\x80\xa6\xc3\xa9");
-	/* Too small a buffer is cut, never overrun. */
-	assert_string_equal(sp_fit(b, 4, "abcdefgh", 8, true), "abc");
-	f = open_memstream(&out, &len);
-	sp_put(f, "\xc3\xa9", 3);
-	sp_put(f, "toolong", 3);
-	fclose(f);
-	assert_string_equal(out, "\xc3\xa9  toolong");
-	free(out);
-}
-
 int
 main(void)
 {
@@ -110,7 +68,6 @@ main(void)
 	        cmocka_unit_test(test_proto_words),
 	        cmocka_unit_test(test_proto_other_names),
 	        cmocka_unit_test(test_proto_printed),
-	        cmocka_unit_test(test_fit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
