@@ -389,23 +389,6 @@ else
 	fail wall/tamper "$(echo "$wall" | head -c 600)"
 fi
 
-# spackle status for a person: what needs attention first (the tamper
-# event now), then the counters under headings, every counter once.
-text=$(spk status -c "$CONF")
-st=$(spk status -c "$CONF" --json)
-heads=$(echo "$text" | grep -E '^(needs attention|divert|flows|attribution|store|steering|other)(:.*)?$' |
-	grep -v '^attribution: ' | cut -d: -f1 | tr '\n' ' ')
-ncounters=$(echo "$st" | jq '[.counters[] | select(type == "number" or type == "boolean")] | length')
-shown=$(echo "$text" | grep -oE '^  [a-z_]+ +[0-9a-z]+( +[a-z_]+ +[0-9a-z]+)?$' |
-	awk '{ n += NF / 2 } END { print n }')
-if [ "$heads" = "needs attention divert flows attribution store steering " ] &&
-	echo "$text" | grep -A1 '^needs attention:$' | grep -qE '^  tamper_events +[1-9][0-9]*  the steering was changed by someone else$' &&
-	[ "$shown" = "$ncounters" ] && [ "$(echo "$text" | awk '{ if (length > n) n = length } END { print n }')" -le 100 ]; then
-	pass status "needs attention first (tamper_events), then $heads; all $ncounters counters, within 100 columns"
-else
-	fail status "heads '$heads', $shown of $ncounters counters shown: $(echo "$text" | head -n 12)"
-fi
-
 # --- stop -------------------------------------------------------------------------
 
 kill -TERM "$DAEMON"
