@@ -124,6 +124,15 @@ daemon_status(const json_t *req, void *arg)
 	                    json_integer((json_int_t)sum.st.ct_ended));
 	json_object_set_new(c, "ct_events_lost",
 	                    json_integer((json_int_t)sum.st.ct_lost));
+	if (dm->ct != NULL) {
+		uint64_t split = 0;
+
+		/* Set before the workers start, read-only since. */
+		for (i = 0; i < dm->nw; i++)
+			split += dm->w[i].ct_split;
+		SET_U64(c, "ct_events_read", sum.st.ct_events);
+		SET_U64(c, "ct_split_workers", split);
+	}
 	/* Flow mode: how long the last conntrack dump took (the tick's
 	 * dumps are spaced by it, watch.c). */
 	if (dm->ct != NULL)

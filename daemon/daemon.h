@@ -54,9 +54,10 @@ struct worker_stats {
 	uint64_t received, accepted, dropped, rejected, malformed;
 	uint64_t monitor_would_deny, monitor_would_reject;
 	uint64_t verdict_errors;
-	uint64_t bursts;   /* backend hand-overs: received / bursts = size */
-	uint64_t ct_ended; /* flow mode: flows ended by conntrack */
-	uint64_t ct_lost;  /* ... destroy events lost (ENOBUFS) */
+	uint64_t bursts;    /* backend hand-overs: received / bursts = size */
+	uint64_t ct_ended;  /* flow mode: flows ended by conntrack */
+	uint64_t ct_lost;   /* ... destroy events lost (ENOBUFS) */
+	uint64_t ct_events; /* ... destroy events read */
 	uint64_t
 	        capture_lost; /* denied packets the hand-over had no room for */
 };
@@ -89,6 +90,7 @@ struct worker {
 	 * later packets the kernel passes by their mark. */
 	struct ct *ct;
 	struct event *ev_ct, *ev_ct_rest;
+	bool ct_split; /* its socket gets its own flows' events alone */
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	/* Its queue to the hand-over's writer (capture, decision log), and
@@ -161,6 +163,7 @@ void worker_ct_apply(struct flow *f, const struct ct_entry *e, int dir,
 /* The conntrack socket is readable / its rest is over (libevent). */
 void worker_ct_readable(evutil_socket_t fd, short what, void *arg);
 void worker_ct_listen(evutil_socket_t fd, short what, void *arg);
+void worker_ct_split(struct worker *w);
 /* A reload decided f otherwise: its new verdict into its conntrack mark. */
 void worker_ct_remark(struct worker *w, struct flow *f);
 /* Apply one dump of the conntrack table (a struct ct_table) to every live

@@ -444,6 +444,7 @@ worker_get_stats(struct worker *w, void *arg)
 	t->st.bursts += w->st.bursts;
 	t->st.capture_lost += w->st.capture_lost;
 	t->st.ct_ended += w->st.ct_ended;
+	t->st.ct_events += w->st.ct_events;
 	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
 	worker_get_divert_stats(w, &t->ds);
 	flow_table_stats(classify_flows(w->cls), &fs);

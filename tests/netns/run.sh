@@ -949,6 +949,42 @@ ct_mark() {
 # Flow mode alone: the kernel passes a decided flow's later packets by its
 # conntrack mark. Counters still match what was sent, a reload re-decides a
 # live flow at once, and another program's mark bits are left alone.
+# ct_counter NAME: a counter of status --json (0 when absent).
+ct_counter() {
+	spk status -c "$CONF" --json | jq -r ".counters.$1 // 0"
+}
+
+# flow_events_split: each worker's conntrack socket gets its own flows'
+# destroy events (pfconf/queue_split.c's event filter): 12 UDP flows end
+# (A's UDP timeout at 1 s for the while), and the workers read fewer than
+# two events per flow ended, where without the split each of the three
+# would read every one.
+flow_ends_seen() {
+	[ $(($(ct_counter ct_flows_ended) - $1)) -ge 12 ]
+}
+flow_events_split() {
+	local split e0 r0 e1 r1 i old
+
+	split=$(ct_counter ct_split_workers)
+	e0=$(ct_counter ct_flows_ended)
+	r0=$(ct_counter ct_events_read)
+	old=$(in_a sysctl -n net.netfilter.nf_conntrack_udp_timeout)
+	in_a sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1
+	for i in $(seq 12); do
+		in_a "$NETTOOL" udp-send -a "$B4" -p "$P_ALLOW" -n 1 \
+			-T "split-$i" -w 1000 >/dev/null 2>&1
+	done
+	wait_for 300 flow_ends_seen "$e0"
+	in_a sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$old"
+	e1=$(($(ct_counter ct_flows_ended) - e0))
+	r1=$(($(ct_counter ct_events_read) - r0))
+	if [ "$split" = 3 ] && [ "$e1" -ge 12 ] && [ "$r1" -lt $((2 * e1)) ]; then
+		pass flow/ct-events-split "3 workers with an event filter; $e1 flows ended, $r1 destroy events read"
+	else
+		fail flow/ct-events-split "want 3 workers split, 12 or more flows ended and fewer than 2 events read a flow: $split split, $e1 ended, $r1 read"
+	fi
+}
+
 scenario_flow() {
 	local out flow n st mark
 
@@ -993,6 +1029,8 @@ scenario_flow() {
 	else
 		fail flow/foreign-mark "want mark 0x200001, got ${mark:-none}"
 	fi
+
+	flow_events_split
 
 	# A live TCP stream to P_RELOAD; a reload rejects the port: the
 	# stream stops at once (the kernel drops by the new mark).
