@@ -120,6 +120,7 @@ daemon_status(const json_t *req, void *arg)
 	        json_integer((json_int_t)sum.st.monitor_would_reject));
 	json_object_set_new(c, "verdict_errors",
 	                    json_integer((json_int_t)sum.st.verdict_errors));
+	SET_U64(c, "peer_resets", sum.st.peer_resets);
 	json_object_set_new(c, "ct_flows_ended",
 	                    json_integer((json_int_t)sum.st.ct_ended));
 	json_object_set_new(c, "ct_events_lost",

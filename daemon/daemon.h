@@ -42,6 +42,7 @@
 
 struct daemon;
 struct worker;
+struct peer_reset;
 
 /* Work handed to a worker thread, run there, waited for by the caller. */
 struct worker_call {
@@ -54,10 +55,11 @@ struct worker_stats {
 	uint64_t received, accepted, dropped, rejected, malformed;
 	uint64_t monitor_would_deny, monitor_would_reject;
 	uint64_t verdict_errors;
-	uint64_t bursts;    /* backend hand-overs: received / bursts = size */
-	uint64_t ct_ended;  /* flow mode: flows ended by conntrack */
-	uint64_t ct_lost;   /* ... destroy events lost (ENOBUFS) */
-	uint64_t ct_events; /* ... destroy events read */
+	uint64_t bursts;      /* backend hand-overs: received / bursts = size */
+	uint64_t ct_ended;    /* flow mode: flows ended by conntrack */
+	uint64_t ct_lost;     /* ... destroy events lost (ENOBUFS) */
+	uint64_t ct_events;   /* ... destroy events read */
+	uint64_t peer_resets; /* held flows denied: their servers reset */
 	uint64_t
 	        capture_lost; /* denied packets the hand-over had no room for */
 };
@@ -91,6 +93,7 @@ struct worker {
 	struct ct *ct;
 	struct event *ev_ct, *ev_ct_rest;
 	bool ct_split; /* its socket gets its own flows' events alone */
+	struct peer_reset *reset; /* NULL: cannot reset servers */
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	/* Its queue to the hand-over's writer (capture, decision log), and
