@@ -16,24 +16,6 @@
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
 
-/* Sum the packets of spackle's rules with this comment. */
-static uint64_t
-rules_sum(const struct fw_ruleset *rs, const char *comment)
-{
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < rs->n; i++) {
-		const struct fw_rule *r = &rs->v[i];
-
-		if (r->comment != NULL && strcmp(r->comment, comment) == 0 &&
-		    strncmp(r->chain, STEER_CHAIN_PREFIX,
-		            strlen(STEER_CHAIN_PREFIX)) == 0)
-			sum += r->packets;
-	}
-	return sum;
-}
-
 /* Read both families' filter (tun: mangle) tables into a->rs; false
  * when none. */
 static bool
@@ -78,9 +60,9 @@ audit_sent(struct audit *a)
 	struct steer_tun_state st;
 
 	if (a->cfg.backend != CONFIG_BACKEND_TUN)
-		return rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
-		       rules_sum(&a->rs, STEER_COMMENT_DNS);
-	a->tun_sent_out = rules_sum(&a->rs, STEER_COMMENT_TUN);
+		return fw_rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
+		       fw_rules_sum(&a->rs, STEER_COMMENT_DNS);
+	a->tun_sent_out = fw_rules_sum(&a->rs, STEER_COMMENT_TUN);
 	if (steer_tun_state(&a->cfg, &st) != 0) {
 		json_array_append_new(
 		        a->notes, json_string("tun: cannot run ip or tc; the "
@@ -186,14 +168,15 @@ audit_counters(struct audit *a)
 	 * accepted, dropped or rejected by their conntrack mark. */
 	json_object_set_new(
 	        c, "fast_path",
-	        json_integer((
-	                json_int_t)(rules_sum(&a->rs,
-	                                      STEER_COMMENT_FLOW_ACCEPT) +
-	                            rules_sum(&a->rs, STEER_COMMENT_FLOW_DENY) +
-	                            rules_sum(&a->rs,
-	                                      STEER_COMMENT_FLOW_REJECT) +
-	                            rules_sum(&a->rs,
-	                                      STEER_COMMENT_FLOW_RESET))));
+	        json_integer(
+	                (json_int_t)(fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_ACCEPT) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_DENY) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_REJECT) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_RESET))));
 	json_object_set_new(c, "queued_since_bound",
 	                    json_integer((json_int_t)seq));
 	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
@@ -218,9 +201,9 @@ audit_counters(struct audit *a)
 
 		snprintf(comment, sizeof(comment), "%s%s", STEER_COMMENT_EXEMPT,
 		         a->cfg.exempt[i]);
-		json_object_set_new(
-		        ex, a->cfg.exempt[i],
-		        json_integer((json_int_t)rules_sum(&a->rs, comment)));
+		json_object_set_new(ex, a->cfg.exempt[i],
+		                    json_integer((json_int_t)fw_rules_sum(
+		                            &a->rs, comment)));
 	}
 	json_object_set_new(c, "exempt", ex);
 	if (!adds_up || !daemon || qdrop + udrop + enobufs + unseen > 0)

@@ -175,7 +175,9 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);
-	/* The kernel's queue drops, as the last second's tick read them. */
+	/* The kernel's queue drops, as the last second's tick read them,
+	 * and what a full queue let past unseen (failure = open). */
+	SET_U64(c, "passed_unseen", dm->drops.passed_unseen);
 	SET_U64(c, "queue_dropped", dm->drops.queue_dropped);
 	SET_U64(c, "user_dropped", dm->drops.user_dropped);
 	if (dm->dlog != NULL) {

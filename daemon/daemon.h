@@ -108,6 +108,8 @@ struct worker {
 struct daemon_drops {
 	uint64_t enobufs, queue_dropped, user_dropped, store_lost;
 	uint64_t unanswered;
+	uint64_t passed_unseen;     /* fail-open: past a full queue, unseen */
+	uint64_t received, waiting; /* for the sum, not lost */
 };
 
 struct daemon {
@@ -143,8 +145,11 @@ struct daemon {
 	uint64_t ct_dump_ns;       /* how long the last dump took */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
-	char *tamper_seen;       /* the steering's last problem, NULL when ok */
-	uint64_t tampers;        /* times the steering was found changed */
+	char *tamper_seen; /* the steering's last problem, NULL when ok */
+	uint64_t tampers;  /* times the steering was found changed */
+	/* What the steering sent to the queues and nobody saw (watch.c):
+	 * the total, and the rules' figure it last grew from. */
+	uint64_t passed_unseen, unseen_last;
 	uint64_t repairs;        /* times it was put back (steering_repair) */
 	bool watchdog;           /* the service manager wants WATCHDOG=1 */
 	unsigned stalled;        /* a worker that stopped ticking, + 1 */

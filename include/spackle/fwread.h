@@ -99,6 +99,10 @@ int fw_parse_save(const char *text, size_t len, int family, const char *table,
                   struct fw_ruleset *rs, char *err, size_t errlen);
 void fw_ruleset_free(struct fw_ruleset *rs);
 
+/* The packets counted by spackle's rules (in its own chains) whose comment
+ * is `comment`: what the steering sent to the queues, for one. */
+uint64_t fw_rules_sum(const struct fw_ruleset *rs, const char *comment);
+
 /* One packet as a firewall hook would see it. */
 struct fw_pkt {
 	int family;
