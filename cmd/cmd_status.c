@@ -349,6 +349,28 @@ print_head(const json_t *r, FILE *out)
 	        query_geti(r, "rules_loaded"));
 }
 
+/* attribution's heading names its method, as the line before it did
+ * (attribution: bpf (cgroup sock_create)); then its state. */
+static void
+print_attrib_head(const json_t *a, FILE *out)
+{
+	char line[512], fit[TEXTTAB_WIDTH * 4 + 1], np[32], ns[32];
+
+	snprintf(line, sizeof(line), "attribution: %s",
+	         query_gets(a, "method"));
+	fprintf(out, "\n%s\n",
+	        texttab_fit(line, TEXTTAB_CUT_END, TEXTTAB_WIDTH, fit,
+	                    sizeof(fit)));
+	fprintf(out,
+	        "  timeout %" JSON_INTEGER_FORMAT
+	        " ms; %s processes, %s sockets known\n",
+	        query_geti(a, "timeout_ms"),
+	        texttab_count(uval(json_object_get(a, "processes")), np,
+	                      sizeof(np)),
+	        texttab_count(uval(json_object_get(a, "sockets")), ns,
+	                      sizeof(ns)));
+}
+
 /* The last report of `spackle audit`, when there was one. */
 static void
 print_audit(const json_t *r, FILE *out)
@@ -415,17 +437,10 @@ status_print_text(json_t *r, FILE *out)
 		if (n == G_CONNTRACK &&
 		    strcmp(query_gets(r, "divert"), "flow") != 0)
 			continue;
-		fprintf(out, "\n%s\n", group_name[n]);
 		if (n == G_ATTRIB && json_is_object(a))
-			fprintf(out,
-			        "  %s; timeout %" JSON_INTEGER_FORMAT
-			        " ms; %" JSON_INTEGER_FORMAT
-			        " processes, %" JSON_INTEGER_FORMAT
-			        " sockets known\n",
-			        query_gets(a, "method"),
-			        query_geti(a, "timeout_ms"),
-			        query_geti(a, "processes"),
-			        query_geti(a, "sockets"));
+			print_attrib_head(a, out);
+		else
+			fprintf(out, "\n%s\n", group_name[n]);
 		if (nostore)
 			fprintf(out, "  none (db = none): no history kept\n");
 		if (n == G_STEERING)

@@ -426,8 +426,9 @@ test_status_text(void **state)
 	out = status_out(r);
 	assert_true(widest(out) <= 100);
 	headings(out, h, sizeof(h));
-	assert_string_equal(h, "attention,divert,flows,names,attribution,"
-	                       "store,rules,steering,other,");
+	assert_string_equal(h, "attention,divert,flows,names,attribution: "
+	                       "bpf (cgroup sock_create),store,rules,"
+	                       "steering,other,");
 	/* The attention block: the drops and the timeouts, worst first. */
 	att = strstr(out, "\nattention\n");
 	assert_non_null(att);
@@ -446,8 +447,9 @@ test_status_text(void **state)
 	l = line_with(out, "store_last_commit ");
 	assert_non_null(strstr(l, " 2 s ago"));
 	free(l);
-	assert_non_null(
-	        strstr(out, "  bpf (cgroup sock_create); timeout 250 ms"));
+	assert_non_null(strstr(out, "\nattribution: bpf (cgroup sock_create)\n"
+	                            "  timeout 250 ms; 212 processes, 1,800 "
+	                            "sockets known\n"));
 	assert_non_null(strstr(out, "last audit 16 min 40 s ago: 0 hidden"));
 	/* A counter this version does not know is still shown. */
 	assert_true(strstr(out, "\nother\n") < strstr(out, "web_requests"));
