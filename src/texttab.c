@@ -69,17 +69,53 @@ texttab_ellipsis(void)
 	return strstr(low, "utf-8") || strstr(low, "utf8") ? "\u2026" : "...";
 }
 
-/* Append n bytes of s to buf (len bytes, *pos used), control characters
- * as '?'; always NUL-terminated. */
+/* The bytes of the UTF-8 character at s (at most n bytes), or 0 when it
+ * is not one: a stray or missing continuation, an overlong form, a
+ * surrogate, past U+10FFFF. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	k = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (n < k)
+		return 0;
+	for (i = 1; i < k; i++)
+		if (!cont(s[i]))
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return k;
+}
+
+/* Append n bytes of s to buf (len bytes, *pos used), what a terminal
+ * could take for a command (control characters, C1, bytes that are not
+ * UTF-8) as '?'; always NUL-terminated. */
 static void
 put(char *buf, size_t len, size_t *pos, const char *s, size_t n)
 {
-	size_t i;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
 
-	for (i = 0; i < n && s[i] != '\0' && *pos + 1 < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[(*pos)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	while (i < n && u[i] != '\0' && *pos + 1 < len) {
+		if (u[i] >= 0x20 && u[i] < 0x7f) {
+			buf[(*pos)++] = (char)u[i++];
+			continue;
+		}
+		k = u[i] < 0x80 ? 0 : utf8_len(u + i, n - i);
+		/* A C1 control (U+0080-U+009F): a terminal may obey it. */
+		if (k == 0 || *pos + k >= len ||
+		    (u[i] == 0xc2 && u[i + 1] < 0xa0)) {
+			buf[(*pos)++] = '?';
+			i += k > 0 ? k : 1;
+			continue;
+		}
+		memcpy(buf + *pos, u + i, k);
+		*pos += k;
+		i += k;
 	}
 	buf[*pos] = '\0';
 }

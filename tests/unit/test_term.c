@@ -18,6 +18,7 @@
 #include "spackle/flow.h"
 #include "spackle/history.h"
 #include "spackle/store.h"
+#include "spackle/texttab.h"
 #include "golden.h"
 
 #define NS_PER_S ((uint64_t)1000000000)
@@ -215,6 +216,74 @@ lines(const char *text)
 	for (; *text != '\0'; text++)
 		n += *text == '\n';
 	return n;
+}
+
+/* The shortenings themselves, in the C locale ("..."). */
+static void
+test_fit(void **state)
+{
+	char b[512];
+
+	(void)state;
+	setenv("LC_ALL", "C", 1);
+	/* Fits: whole. */
+	assert_string_equal(texttab_fit("/usr/bin/curl", TEXTTAB_CUT_PATH, 13,
+	                                b, sizeof(b)),
+	                    "/usr/bin/curl");
+	/* A path loses its directories first, then the middle of its name;
+	 * FILE:LINE keeps its line. */
+	assert_string_equal(texttab_fit("/etc/spackle/rules.d/50-web.rules:12",
+	                                TEXTTAB_CUT_PATH, 27, b, sizeof(b)),
+	                    ".../rules.d/50-web.rules:12");
+	assert_string_equal(texttab_fit("/etc/spackle/rules.d/50-web.rules:12",
+	                                TEXTTAB_CUT_PATH, 20, b, sizeof(b)),
+	                    ".../50-web.rules:12");
+	assert_string_equal(texttab_fit("/etc/spackle/rules.d/50-web.rules:12",
+	                                TEXTTAB_CUT_PATH, 15, b, sizeof(b)),
+	                    "50-web.rules:12");
+	assert_string_equal(texttab_fit("/etc/spackle/rules.d/50-web.rules:12",
+	                                TEXTTAB_CUT_PATH, 12, b, sizeof(b)),
+	                    "50-w...es:12");
+	/* An address loses its middle, never the port or the brackets; a
+	 * name its start. */
+	assert_string_equal(texttab_fit("[" V6_REMOTE "]:8443",
+	                                TEXTTAB_CUT_ADDR, 24, b, sizeof(b)),
+	                    "[2001:db...70:7334]:8443");
+	assert_string_equal(texttab_fit("203.0.113.100:65535", TEXTTAB_CUT_ADDR,
+	                                16, b, sizeof(b)),
+	                    "203....100:65535");
+	assert_string_equal(texttab_fit(LONG_HOST ":443", TEXTTAB_CUT_ADDR, 20,
+	                                b, sizeof(b)),
+	                    "...r.example.net:443");
+	assert_int_equal(texttab_width(b), 20);
+	/* Text: its start. */
+	assert_string_equal(texttab_fit("hidden: no daemon", TEXTTAB_CUT_END,
+	                                10, b, sizeof(b)),
+	                    "hidden:...");
+	/* What a terminal could obey is shown as '?': C0 and C1 controls,
+	 * bytes that are not UTF-8; UTF-8 itself stays. */
+	assert_string_equal(texttab_fit("a\x1b[2Jb\xc2\x9b"
+	                                "c\xff\xc3"
+	                                "(d\xc3\xa9",
+	                                TEXTTAB_CUT_END, 100, b, sizeof(b)),
+	                    "a?[2Jb?c?"
+	                    "?(d\xc3\xa9");
+	assert_int_equal(texttab_width(b), 13);
+	setenv("LC_ALL", "en_GB.UTF-8", 1);
+	assert_string_equal(texttab_fit("hidden: no daemon", TEXTTAB_CUT_END,
+	                                10, b, sizeof(b)),
+	                    "hidden: n\u2026");
+	unsetenv("LC_ALL");
+	assert_string_equal(texttab_count(0, b, sizeof(b)), "0");
+	assert_string_equal(texttab_count(999, b, sizeof(b)), "999");
+	assert_string_equal(texttab_count(1000, b, sizeof(b)), "1,000");
+	assert_string_equal(
+	        texttab_count(18446744073709551615ull, b, sizeof(b)),
+	        "18,446,744,073,709,551,615");
+	assert_string_equal(texttab_size(1023, b, sizeof(b)), "1023");
+	assert_string_equal(texttab_size(1024, b, sizeof(b)), "1.0K");
+	assert_string_equal(texttab_size(283115520, b, sizeof(b)), "270M");
+	assert_string_equal(texttab_size(1048575, b, sizeof(b)), "1.0M");
 }
 
 static const char *const locales[] = {"C", "C.UTF-8"};
@@ -481,6 +550,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_log_json_csv_unchanged),
+	        cmocka_unit_test(test_fit),
 	        cmocka_unit_test(test_log_text),
 	        cmocka_unit_test(test_log_wide),
 	        cmocka_unit_test(test_conns_text),
