@@ -572,6 +572,45 @@ stale_cleaned_tun() {
 	fi
 }
 
+# widest: the longest line of stdin, in characters (LC_ALL=C text: one a
+# column).
+widest() {
+	awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }'
+}
+
+# text_views NAME: `conns` and `status` as a person reads them, each line
+# in 100 columns; conns has its header and the flow to P_ALLOW, allowed,
+# and with --wide the whole path of the rule; status's headings come in
+# order after what needs attention (or the line saying nothing does).
+text_views() {
+	local name=$1 out wide heads w
+
+	out=$(LC_ALL=C spk conns -c "$CONF")
+	wide=$(LC_ALL=C spk conns -c "$CONF" --wide)
+	w=$(printf '%s\n' "$out" | widest)
+	if [ "$w" -le 100 ] &&
+		printf '%s\n' "$out" | head -n 1 | grep -q '^dir proto local ' &&
+		printf '%s\n' "$out" | grep -Eq ":$P_ALLOW +allow " &&
+		printf '%s\n' "$wide" | grep -qF " $RULES/10-test.rules:"; then
+		pass "$name/conns-text" "$(printf '%s\n' "$out" | wc -l) lines, the widest $w columns"
+	else
+		fail "$name/conns-text" "want <= 100 columns ($w), the header, an allowed flow to port $P_ALLOW, and with --wide $RULES/10-test.rules:
+$out
+--- wide
+$wide"
+	fi
+	out=$(LC_ALL=C spk status -c "$CONF")
+	w=$(printf '%s\n' "$out" | widest)
+	heads=$(printf '%s\n' "$out" | awk 'NR > 4 && /^[a-z]/ { sub(/:.*/, ""); printf "%s,", $0 }')
+	if [ "$w" -le 100 ] && echo "$heads" | grep -Eq \
+		'^(attention|nothing needs attention),divert,flows,names,(conntrack,)?attribution,store,(capture,)?rules,steering,$'; then
+		pass "$name/status-text" "the widest line $w columns; $heads"
+	else
+		fail "$name/status-text" "want <= 100 columns ($w) and attention, divert, flows, names, (conntrack,) attribution, store, (capture,) rules, steering in order:
+$out"
+	fi
+}
+
 # conns_json: the live flows as one JSON array (an array, or one object a line).
 # The packets queue NUM has been given ("id_sequence" in the namespace's
 # /proc/net/netfilter/nfnetlink_queue), 0 when it is not bound.
@@ -759,6 +798,7 @@ scenario_enforce() {
 		fail enforce/conns-json "could not hold a connection to port $P_ALLOW"
 		flow=
 	fi
+	text_views enforce
 
 	# 4b: process rules, once attribution fills in `exe`.
 	if [ -n "$flow" ] && echo "$flow" | jqe '.exe != null' >/dev/null; then
