@@ -54,6 +54,7 @@ static const struct counter {
         {"enobufs", G_DIVERT, K_COUNT},
         {"queue_dropped", G_DIVERT, K_COUNT},
         {"user_dropped", G_DIVERT, K_COUNT},
+        {"passed_unseen", G_DIVERT, K_COUNT},
         {"flows_live", G_FLOWS, K_COUNT},
         {"flows_created", G_FLOWS, K_COUNT},
         {"flows_renewed", G_FLOWS, K_COUNT},
@@ -66,9 +67,12 @@ static const struct counter {
         {"names_sni", G_NAMES, K_COUNT},
         {"names_http", G_NAMES, K_COUNT},
         {"names_missing", G_NAMES, K_COUNT},
+        {"peer_resets", G_NAMES, K_COUNT},
         {"ct_flows_ended", G_CONNTRACK, K_COUNT},
         {"ct_events_lost", G_CONNTRACK, K_COUNT},
         {"ct_dump_us", G_CONNTRACK, K_COUNT},
+        {"ct_events_read", G_CONNTRACK, K_COUNT},
+        {"ct_split_workers", G_CONNTRACK, K_COUNT},
         {"attrib_lookups", G_ATTRIB, K_COUNT},
         {"attrib_time_us", G_ATTRIB, K_COUNT},
         {"attrib_found", G_ATTRIB, K_COUNT},
@@ -117,6 +121,7 @@ static const struct counter {
 static const struct trouble {
 	const char *key, *why;
 } troubles[] = {
+        {"passed_unseen", "a full queue let packets past spackle unseen"},
         {"queue_dropped", "the kernel dropped packets: a queue was full"},
         {"user_dropped", "packets the kernel could not hand to spackle"},
         {"enobufs", "the queue socket overflowed (ENOBUFS)"},
