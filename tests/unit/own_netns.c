@@ -11,7 +11,8 @@
 
 #include "own_netns.h"
 
-#define OWN_NETNS_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
+#define OWN_NETNS_PATH                                                         \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static dev_t host_dev;
 static ino_t host_ino;

@@ -18,4 +18,13 @@ bool own_netns_enter(char *const *const cmds[], size_t n, char *why,
  * status. */
 int own_netns_run(char *const argv[]);
 
+/* In a cmocka test: skip it, saying why, unless the namespace is ready. */
+#define OWN_NETNS_NEED(ready, why)                                             \
+	do {                                                                   \
+		if (!(ready)) {                                                \
+			print_message("skipped: %s\n", (why));                 \
+			skip();                                                \
+		}                                                              \
+	} while (0)
+
 #endif

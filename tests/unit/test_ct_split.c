@@ -73,13 +73,7 @@ group_setup(void **state)
 	return 0;
 }
 
-#define NEED_NS()                                                              \
-	do {                                                                   \
-		if (!ns.ready) {                                               \
-			print_message("skipped: %s\n", ns.why);                \
-			skip();                                                \
-		}                                                              \
-	} while (0)
+#define NEED_NS() OWN_NETNS_NEED(ns.ready, ns.why)
 
 /* ---- the flows ------------------------------------------------------------
  */
