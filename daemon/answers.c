@@ -259,8 +259,8 @@ audit_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
  * wire during the watch, never across the divert. NULL and the reason in
  * why when a field is missing or wrong.
  */
-static const char *
-audit_flow_record(const json_t *o, uint64_t now, uint64_t watch_ns,
+const char *
+daemon_audit_flow(const json_t *o, uint64_t now, uint64_t watch_ns,
                   struct store_flow *r, char *rule, size_t rlen)
 {
 	const char *dir = json_string_value(json_object_get(o, "dir"));
@@ -359,7 +359,7 @@ daemon_audit_report(const json_t *req, void *arg)
 	json_array_foreach(flows, i, f)
 	{
 		bad = json_is_object(f)
-		              ? audit_flow_record(f, now,
+		              ? daemon_audit_flow(f, now,
 		                                  (uint64_t)watch_s * NS_PER_S,
 		                                  &r, rule, sizeof(rule))
 		              : "not an object";

@@ -247,6 +247,16 @@ json_t *daemon_status(const json_t *req, void *arg);
 json_t *daemon_reload(const json_t *req, void *arg);
 /* For the metrics endpoint: a fresh status at each scrape. */
 json_t *daemon_metrics_status(void *arg);
+
+/*
+ * One hidden flow of `spackle audit`'s report (a JSON object from the
+ * control socket) into a store record, seen on the wire during the watch
+ * (watch_ns before now), never across the divert; rule (rlen bytes) gets
+ * "hidden: CAUSE". NULL, or why the object is refused.
+ */
+struct store_flow;
+const char *daemon_audit_flow(const json_t *o, uint64_t now, uint64_t watch_ns,
+                              struct store_flow *r, char *rule, size_t rlen);
 /* Load cfg's rules; NULL with the diagnostics in *text on errors. */
 struct ruleset *daemon_load_rules(const struct config *cfg, char **text);
 
