@@ -352,14 +352,21 @@ worker_flow_ended(const struct flow *f, void *arg)
 {
 	struct worker *w = arg;
 	int rc;
+	bool stopping = w->ticks == UINT64_MAX && w->dm->store != NULL;
 
 	if (f->verdict == SP_VERDICT_NONE)
 		return;
+	/*
+	 * At shutdown every flow ends at once and may fill the hand-over:
+	 * then the writer catches up and the record goes again. The first
+	 * try is a retry's, so a record that then gets through is not
+	 * counted lost (it made "drops" events at every stop).
+	 */
 	rc = store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
 	                          classify_flow_exe(w->cls, f), w->rules,
-	                          STORE_FLOW_ENDED, 0);
-	/* At shutdown every flow ends at once: let the writer catch up. */
-	if (rc == -ENOBUFS && w->dm->store != NULL && w->ticks == UINT64_MAX) {
+	                          STORE_FLOW_ENDED,
+	                          stopping ? STORE_PUT_RETRY : 0);
+	if (rc == -ENOBUFS && stopping) {
 		store_sync(w->dm->store);
 		store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
 		                     classify_flow_exe(w->cls, f), w->rules,
