@@ -60,9 +60,9 @@ audit_sent(struct audit *a)
 	struct steer_tun_state st;
 
 	if (a->cfg.backend != CONFIG_BACKEND_TUN)
-		return fw_comment_sum(&a->rs, STEER_COMMENT_QUEUE, NULL) +
-		       fw_comment_sum(&a->rs, STEER_COMMENT_DNS, NULL);
-	a->tun_sent_out = fw_comment_sum(&a->rs, STEER_COMMENT_TUN, NULL);
+		return fw_rules_sum(&a->rs, STEER_COMMENT_QUEUE) +
+		       fw_rules_sum(&a->rs, STEER_COMMENT_DNS);
+	a->tun_sent_out = fw_rules_sum(&a->rs, STEER_COMMENT_TUN);
 	if (steer_tun_state(&a->cfg, &st) != 0) {
 		json_array_append_new(
 		        a->notes, json_string("tun: cannot run ip or tc; the "
@@ -169,18 +169,14 @@ audit_counters(struct audit *a)
 	json_object_set_new(
 	        c, "fast_path",
 	        json_integer(
-	                (json_int_t)(fw_comment_sum(&a->rs,
-	                                            STEER_COMMENT_FLOW_ACCEPT,
-	                                            NULL) +
-	                             fw_comment_sum(&a->rs,
-	                                            STEER_COMMENT_FLOW_DENY,
-	                                            NULL) +
-	                             fw_comment_sum(&a->rs,
-	                                            STEER_COMMENT_FLOW_REJECT,
-	                                            NULL) +
-	                             fw_comment_sum(&a->rs,
-	                                            STEER_COMMENT_FLOW_RESET,
-	                                            NULL))));
+	                (json_int_t)(fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_ACCEPT) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_DENY) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_REJECT) +
+	                             fw_rules_sum(&a->rs,
+	                                          STEER_COMMENT_FLOW_RESET))));
 	json_object_set_new(c, "queued_since_bound",
 	                    json_integer((json_int_t)seq));
 	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
@@ -206,8 +202,8 @@ audit_counters(struct audit *a)
 		snprintf(comment, sizeof(comment), "%s%s", STEER_COMMENT_EXEMPT,
 		         a->cfg.exempt[i]);
 		json_object_set_new(ex, a->cfg.exempt[i],
-		                    json_integer((json_int_t)fw_comment_sum(
-		                            &a->rs, comment, NULL)));
+		                    json_integer((json_int_t)fw_rules_sum(
+		                            &a->rs, comment)));
 	}
 	json_object_set_new(c, "exempt", ex);
 	if (!adds_up || !daemon || qdrop + udrop + enobufs + unseen > 0)

@@ -3,6 +3,8 @@
 #ifndef SPACKLE_CMD_H
 #define SPACKLE_CMD_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "spackle/rules.h"
@@ -20,6 +22,12 @@ int cmd_status(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
 /* `spackle web`: the web monitor's URL with its token. */
 int cmd_web(int argc, char **argv);
+
+/* The text of `status` and `conns` from the daemon's answer (its "conns"
+ * array): headings with what needs attention first; a table within 100
+ * columns, or with wide every column whole. 0, or -1 out of memory. */
+int status_print_text(json_t *r, FILE *out);
+int conns_print_text(const json_t *arr, bool wide, FILE *out);
 /* `spackle audit` (cmd/cmd_audit.c). */
 int cmd_audit(int argc, char **argv);
 /* `spackle steering print` (cmd/cmd_steering.c): a firewall's rules as

@@ -14,14 +14,16 @@ cmd_log(int argc, char **argv)
 	        "T] [--process GLOB]\n"
 	        "                   [--host NAME|ADDR|CIDR] [--verdict "
 	        "allow|deny|reject] [--limit N]\n"
-	        "                   [--json|--csv] [--events]\n"
+	        "                   [--json|--csv|-w|--wide] [--events]\n"
 	        "  flows from the store, oldest first (--limit: the latest "
 	        "N); T is ISO 8601\n"
+	        "  (2026-11-28T10:00:00Z, 2026-11-28) or back from now (30s, "
+	        "15m, 1h, 2d, 1w)\n"
+	        "  the text fits in 100 columns; -w, --wide: every column, "
+	        "every value whole\n"
 	        "  --events: the daemon's events instead (start, stop, "
 	        "reload, verdict,\n"
-	        "  tamper, drops)\n"
-	        "  (2026-11-28T10:00:00Z, 2026-11-28) or back from now (30s, "
-	        "15m, 1h, 2d, 1w)\n";
+	        "  tamper, drops)\n";
 	struct history_args a;
 	int rc = history_args_parse(argc, argv, &a, OPT_LOG, usage);
 

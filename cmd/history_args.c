@@ -56,6 +56,7 @@ history_args_parse(int argc, char **argv, struct history_args *a,
 	        {"csv", no_argument, NULL, 'C'},
 	        {"by", required_argument, NULL, 'b'},
 	        {"events", no_argument, NULL, 'e'},
+	        {"wide", no_argument, NULL, 'w'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -63,11 +64,12 @@ history_args_parse(int argc, char **argv, struct history_args *a,
 	char *end;
 	unsigned long long n;
 	int ch;
+	bool wide = false;
 
 	memset(a, 0, sizeof(*a));
 	a->conf = CONFIG_DEFAULT_PATH;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hw", longopts, NULL)) != -1) {
 		unsigned need = 0;
 
 		switch (ch) {
@@ -139,6 +141,10 @@ history_args_parse(int argc, char **argv, struct history_args *a,
 			need = OPT_LOG;
 			a->events = true;
 			break;
+		case 'w':
+			need = OPT_LOG;
+			wide = true;
+			break;
 		case 'b':
 			need = OPT_TOP;
 			if (strcmp(optarg, "process") == 0)
@@ -169,6 +175,9 @@ history_args_parse(int argc, char **argv, struct history_args *a,
 		fputs(usage, stderr);
 		return 2;
 	}
+	/* JSON and CSV are whole anyway. */
+	if (wide && a->fmt == HISTORY_TEXT)
+		a->fmt = HISTORY_WIDE;
 	return -1;
 }
 

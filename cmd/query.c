@@ -15,9 +15,17 @@
 int
 query_args(int argc, char **argv, struct query_opts *o, const char *usage)
 {
+	return query_args_wide(argc, argv, o, usage, false);
+}
+
+int
+query_args_wide(int argc, char **argv, struct query_opts *o, const char *usage,
+                bool wide_ok)
+{
 	static const struct option longopts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"json", no_argument, NULL, 'j'},
+	        {"wide", no_argument, NULL, 'w'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -25,9 +33,18 @@ query_args(int argc, char **argv, struct query_opts *o, const char *usage)
 
 	o->conf = CONFIG_DEFAULT_PATH;
 	o->json = false;
+	o->wide = false;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:jwh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'w':
+			if (!wide_ok) {
+				fprintf(stderr, "%s does not apply here\n%s",
+				        argv[optind - 1], usage);
+				return 2;
+			}
+			o->wide = true;
+			break;
 		case 'c':
 			o->conf = optarg;
 			break;

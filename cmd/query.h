@@ -9,10 +9,14 @@
 struct query_opts {
 	const char *conf;
 	bool json;
+	bool wide; /* -w, --wide: the text with every column, whole */
 };
 
 /* -c CONF and --json; -1 to go on, else the exit status. */
 int query_args(int argc, char **argv, struct query_opts *o, const char *usage);
+/* The same, and -w/--wide when wide_ok. */
+int query_args_wide(int argc, char **argv, struct query_opts *o,
+                    const char *usage, bool wide_ok);
 /* Send cmd to the daemon of o->conf; NULL after printing why. */
 json_t *query_call(const struct query_opts *o, const char *name,
                    const char *cmd);

@@ -120,10 +120,20 @@ daemon_status(const json_t *req, void *arg)
 	        json_integer((json_int_t)sum.st.monitor_would_reject));
 	json_object_set_new(c, "verdict_errors",
 	                    json_integer((json_int_t)sum.st.verdict_errors));
+	SET_U64(c, "peer_resets", sum.st.peer_resets);
 	json_object_set_new(c, "ct_flows_ended",
 	                    json_integer((json_int_t)sum.st.ct_ended));
 	json_object_set_new(c, "ct_events_lost",
 	                    json_integer((json_int_t)sum.st.ct_lost));
+	if (dm->ct != NULL) {
+		uint64_t split = 0;
+
+		/* Set before the workers start, read-only since. */
+		for (i = 0; i < dm->nw; i++)
+			split += dm->w[i].ct_split;
+		SET_U64(c, "ct_events_read", sum.st.ct_events);
+		SET_U64(c, "ct_split_workers", split);
+	}
 	/* Flow mode: how long the last conntrack dump took (the tick's
 	 * dumps are spaced by it, watch.c). */
 	if (dm->ct != NULL)
@@ -165,7 +175,9 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);
-	/* The kernel's queue drops, as the last second's tick read them. */
+	/* The kernel's queue drops, as the last second's tick read them,
+	 * and what a full queue let past unseen (failure = open). */
+	SET_U64(c, "passed_unseen", dm->drops.passed_unseen);
 	SET_U64(c, "queue_dropped", dm->drops.queue_dropped);
 	SET_U64(c, "user_dropped", dm->drops.user_dropped);
 	if (dm->dlog != NULL) {
@@ -247,8 +259,8 @@ audit_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
  * wire during the watch, never across the divert. NULL and the reason in
  * why when a field is missing or wrong.
  */
-static const char *
-audit_flow_record(const json_t *o, uint64_t now, uint64_t watch_ns,
+const char *
+daemon_audit_flow(const json_t *o, uint64_t now, uint64_t watch_ns,
                   struct store_flow *r, char *rule, size_t rlen)
 {
 	const char *dir = json_string_value(json_object_get(o, "dir"));
@@ -347,7 +359,7 @@ daemon_audit_report(const json_t *req, void *arg)
 	json_array_foreach(flows, i, f)
 	{
 		bad = json_is_object(f)
-		              ? audit_flow_record(f, now,
+		              ? daemon_audit_flow(f, now,
 		                                  (uint64_t)watch_s * NS_PER_S,
 		                                  &r, rule, sizeof(rule))
 		              : "not an object";

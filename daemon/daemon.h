@@ -42,6 +42,7 @@
 
 struct daemon;
 struct worker;
+struct peer_reset;
 
 /* Work handed to a worker thread, run there, waited for by the caller. */
 struct worker_call {
@@ -54,9 +55,11 @@ struct worker_stats {
 	uint64_t received, accepted, dropped, rejected, malformed;
 	uint64_t monitor_would_deny, monitor_would_reject;
 	uint64_t verdict_errors;
-	uint64_t bursts;   /* backend hand-overs: received / bursts = size */
-	uint64_t ct_ended; /* flow mode: flows ended by conntrack */
-	uint64_t ct_lost;  /* ... destroy events lost (ENOBUFS) */
+	uint64_t bursts;      /* backend hand-overs: received / bursts = size */
+	uint64_t ct_ended;    /* flow mode: flows ended by conntrack */
+	uint64_t ct_lost;     /* ... destroy events lost (ENOBUFS) */
+	uint64_t ct_events;   /* ... destroy events read */
+	uint64_t peer_resets; /* held flows denied: their servers reset */
 	uint64_t
 	        capture_lost; /* denied packets the hand-over had no room for */
 };
@@ -89,6 +92,8 @@ struct worker {
 	 * later packets the kernel passes by their mark. */
 	struct ct *ct;
 	struct event *ev_ct, *ev_ct_rest;
+	bool ct_split; /* its socket gets its own flows' events alone */
+	struct peer_reset *reset; /* NULL: cannot reset servers */
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
 	/* Its queue to the hand-over's writer (capture, decision log), and
@@ -103,6 +108,8 @@ struct worker {
 struct daemon_drops {
 	uint64_t enobufs, queue_dropped, user_dropped, store_lost;
 	uint64_t unanswered;
+	uint64_t passed_unseen;     /* fail-open: past a full queue, unseen */
+	uint64_t received, waiting; /* for the sum, not lost */
 };
 
 struct daemon {
@@ -138,8 +145,11 @@ struct daemon {
 	uint64_t ct_dump_ns;       /* how long the last dump took */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
-	char *tamper_seen;       /* the steering's last problem, NULL when ok */
-	uint64_t tampers;        /* times the steering was found changed */
+	char *tamper_seen; /* the steering's last problem, NULL when ok */
+	uint64_t tampers;  /* times the steering was found changed */
+	/* What the steering sent to the queues and nobody saw (watch.c):
+	 * the total, and the rules' figure it last grew from. */
+	uint64_t passed_unseen, unseen_last;
 	uint64_t repairs;        /* times it was put back (steering_repair) */
 	bool watchdog;           /* the service manager wants WATCHDOG=1 */
 	unsigned stalled;        /* a worker that stopped ticking, + 1 */
@@ -162,6 +172,7 @@ void worker_ct_apply(struct flow *f, const struct ct_entry *e, int dir,
 /* The conntrack socket is readable / its rest is over (libevent). */
 void worker_ct_readable(evutil_socket_t fd, short what, void *arg);
 void worker_ct_listen(evutil_socket_t fd, short what, void *arg);
+void worker_ct_split(struct worker *w);
 /* A reload decided f otherwise: its new verdict into its conntrack mark. */
 void worker_ct_remark(struct worker *w, struct flow *f);
 /* Apply one dump of the conntrack table (a struct ct_table) to every live
@@ -239,6 +250,16 @@ json_t *daemon_reload(const json_t *req, void *arg);
 json_t *daemon_conns(const json_t *req, void *arg);
 /* For the metrics endpoint: a fresh status at each scrape. */
 json_t *daemon_metrics_status(void *arg);
+
+/*
+ * One hidden flow of `spackle audit`'s report (a JSON object from the
+ * control socket) into a store record, seen on the wire during the watch
+ * (watch_ns before now), never across the divert; rule (rlen bytes) gets
+ * "hidden: CAUSE". NULL, or why the object is refused.
+ */
+struct store_flow;
+const char *daemon_audit_flow(const json_t *o, uint64_t now, uint64_t watch_ns,
+                              struct store_flow *r, char *rule, size_t rlen);
 /* Load cfg's rules; NULL with the diagnostics in *text on errors. */
 struct ruleset *daemon_load_rules(const struct config *cfg, char **text);
 

@@ -58,6 +58,9 @@ static const struct metric_def metric_defs[] = {
          "Packets the kernel dropped because a queue was full."},
         {"user_dropped", "spackle_queue_user_drops_total", "counter",
          "Packets the kernel could not hand to the daemon's socket."},
+        {"passed_unseen", "spackle_packets_passed_unseen_total", "counter",
+         "Packets the steering sent to a queue that a full queue let "
+         "past unseen (failure = open)."},
         {"store_lost", "spackle_store_lost_records_total", "counter",
          "Records lost before the store (a full hand-over queue)."},
         {"store_written", "spackle_store_written_records_total", "counter",

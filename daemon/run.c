@@ -324,6 +324,9 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		goto out;
 	}
 	dm.steered = true;
+	if (dm.cfg.divert == CONFIG_DIVERT_FLOW)
+		for (i = 0; i < dm.nw; i++)
+			worker_ct_split(&dm.w[i]);
 	for (i = 0; i < dm.nw; i++) {
 		if (pthread_create(&dm.w[i].th, NULL, worker_main, &dm.w[i]) !=
 		    0) {

@@ -31,8 +31,11 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
 		    dm->ops->kernel_stats(dm->w[i].spec, &ks) == 0) {
 			d->queue_dropped += ks.dropped_full;
 			d->user_dropped += ks.dropped_user;
+			d->waiting += ks.waiting;
 		}
 	}
+	d->received = ds.received;
+	d->passed_unseen = dm->passed_unseen;
 	d->enobufs = ds.enobufs;
 	d->unanswered = ds.unanswered;
 	if (dm->store != NULL) {
@@ -88,42 +91,85 @@ daemon_ct_sync(struct daemon *dm)
 }
 
 /*
- * What is wrong with the steering as installed now (iptables firewall):
- * a JSON object per hook that is not as spackle installed it, NULL when
- * all are. Rules placed above spackle's are listed with their counters.
+ * The steering as installed now, both families' filter tables, with their
+ * counters (iptables firewall: what the second's checks read). false when
+ * there is nothing to read.
  */
-static json_t *
-daemon_steering_problems(struct daemon *dm)
+static bool
+daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
-	struct fw_ruleset rs = {0};
-	struct fw_steer_check chk = {0};
 	char err[512], *buf;
-	json_t *arr = NULL, *h;
-	size_t len, i;
+	size_t len;
 	unsigned f;
+	bool any = false;
 
+	if (!dm->steered || dm->cfg.firewall != CONFIG_FIREWALL_IPTABLES)
+		return false;
 	for (f = 0; f < 2; f++) {
 		if (steer_save(fams[f], &buf, &len, err, sizeof(err)) != 0)
 			continue;
-		if (fw_parse_save(buf, len, fams[f], "filter", &rs, err,
+		if (fw_parse_save(buf, len, fams[f], "filter", rs, err,
 		                  sizeof(err)) == 0)
-			fw_check_steering(&dm->cfg, fams[f], &rs, &chk);
+			any = true;
 		free(buf);
 	}
+	return any;
+}
+
+/*
+ * What the kernel sent to the queues and nobody saw: the queue rules'
+ * packets, read before the daemon's and the queues' counters (d), less
+ * what the daemon received, what waits and what the kernel dropped. With
+ * `failure = open` a full queue accepts the rest (NFQUEUE's fail-open),
+ * and the kernel counts that nowhere else; `spackle audit` computes the
+ * same. A steering put back from scratch starts its counters at 0 again:
+ * then only what grows from there counts.
+ */
+static void
+daemon_count_unseen(struct daemon *dm, const struct fw_ruleset *rs,
+                    struct daemon_drops *d)
+{
+	uint64_t sent = fw_rules_sum(rs, STEER_COMMENT_QUEUE) +
+	                fw_rules_sum(rs, STEER_COMMENT_DNS);
+	uint64_t seen =
+	        d->received + d->waiting + d->queue_dropped + d->user_dropped;
+	uint64_t now = sent > seen ? sent - seen : 0;
+
+	if (now > dm->unseen_last)
+		dm->passed_unseen += now - dm->unseen_last;
+	dm->unseen_last = now;
+	d->passed_unseen = dm->passed_unseen;
+}
+
+/*
+ * What is wrong with the steering as installed now (rs): a JSON object
+ * per hook that is not as spackle installed it, NULL when all are. Rules
+ * placed above spackle's are listed with their counters.
+ */
+static json_t *
+daemon_steering_problems(struct daemon *dm, const struct fw_ruleset *rs)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct fw_steer_check chk = {0};
+	json_t *arr = NULL, *h;
+	size_t i;
+	unsigned f;
+
+	for (f = 0; f < 2; f++)
+		fw_check_steering(&dm->cfg, fams[f], rs, &chk);
 	for (i = 0; i < chk.n; i++) {
 		const struct fw_hook_check *hc = &chk.v[i];
 
 		if (hc->ok)
 			continue;
-		if ((h = fw_hook_check_json(&rs, hc)) == NULL)
+		if ((h = fw_hook_check_json(rs, hc)) == NULL)
 			continue;
 		if (arr == NULL)
 			arr = json_array();
 		json_array_append_new(arr, h);
 	}
 	fw_steer_check_free(&chk);
-	fw_ruleset_free(&rs);
 	return arr;
 }
 
@@ -133,7 +179,7 @@ daemon_steering_problems(struct daemon *dm)
  * steering_repair the rules are put back at once.
  */
 static void
-daemon_check_steering(struct daemon *dm)
+daemon_check_steering(struct daemon *dm, const struct fw_ruleset *rs)
 {
 	json_t *probs, *o, *key, *h, *r;
 	char *text, err[512];
@@ -143,7 +189,7 @@ daemon_check_steering(struct daemon *dm)
 	if (!dm->steered ||
 	    steer_firewall(&dm->cfg) != CONFIG_FIREWALL_IPTABLES)
 		return;
-	if ((probs = daemon_steering_problems(dm)) == NULL) {
+	if ((probs = daemon_steering_problems(dm, rs)) == NULL) {
 		free(dm->tamper_seen);
 		dm->tamper_seen = NULL;
 		return;
@@ -227,18 +273,26 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *dm = arg;
 	struct daemon_drops now, *was = &dm->drops;
+	struct fw_ruleset rs = {0};
+	bool have_rules;
 	json_t *o;
 
 	(void)fd;
 	(void)what;
+	/* The rules' counters first: everything they counted is in the
+	 * daemon's and the queues' counters read after them. */
+	have_rules = daemon_read_steering(dm, &rs);
 	daemon_drops_now(dm, &now);
+	if (have_rules && dm->cfg.backend == CONFIG_BACKEND_NFQUEUE)
+		daemon_count_unseen(dm, &rs, &now);
 	if (now.enobufs > was->enobufs ||
 	    now.queue_dropped > was->queue_dropped ||
 	    now.user_dropped > was->user_dropped ||
 	    now.store_lost > was->store_lost ||
-	    now.unanswered > was->unanswered) {
+	    now.unanswered > was->unanswered ||
+	    now.passed_unseen > was->passed_unseen) {
 		o = json_pack(
-		        "{s:I,s:I,s:I,s:I,s:I}", "enobufs",
+		        "{s:I,s:I,s:I,s:I,s:I,s:I}", "enobufs",
 		        (json_int_t)(now.enobufs - was->enobufs),
 		        "queue_dropped",
 		        (json_int_t)(now.queue_dropped - was->queue_dropped),
@@ -247,7 +301,9 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 		        "store_lost",
 		        (json_int_t)(now.store_lost - was->store_lost),
 		        "unanswered",
-		        (json_int_t)(now.unanswered - was->unanswered));
+		        (json_int_t)(now.unanswered - was->unanswered),
+		        "passed_unseen",
+		        (json_int_t)(now.passed_unseen - was->passed_unseen));
 		if (o != NULL) {
 			char *text = json_dumps(o, JSON_COMPACT |
 			                                   JSON_PRESERVE_ORDER);
@@ -262,6 +318,8 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	*was = now;
 	if (sp_now_mono() >= dm->ct_next_ns)
 		daemon_ct_sync(dm);
-	daemon_check_steering(dm);
+	if (have_rules)
+		daemon_check_steering(dm, &rs);
+	fw_ruleset_free(&rs);
 	daemon_watchdog(dm);
 }

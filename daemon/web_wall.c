@@ -140,8 +140,8 @@ wall_counters(struct daemon *dm, const struct fw_ruleset *rs, bool read)
 	if (!read || dm->cfg.backend == CONFIG_BACKEND_TUN)
 		return json_pack("{s:n,s:[],s:s}", "adds_up", "lines", "note",
 		                 "the tunnel's counters: run spackle audit");
-	sent = fw_comment_sum(rs, STEER_COMMENT_QUEUE, NULL) +
-	       fw_comment_sum(rs, STEER_COMMENT_DNS, NULL);
+	sent = fw_rules_sum(rs, STEER_COMMENT_QUEUE) +
+	       fw_rules_sum(rs, STEER_COMMENT_DNS);
 	for (q = dm->cfg.queue_base; q <= STEER_DNS_QUEUE(&dm->cfg); q++) {
 		snprintf(spec, sizeof(spec), "%u", q);
 		if (dm->ops->kernel_stats == NULL ||
@@ -187,7 +187,8 @@ web_wall(struct web *w)
 	for (i = 0; i < dm->cfg.nexempt; i++) {
 		snprintf(comment, sizeof(comment), "%s%s", STEER_COMMENT_EXEMPT,
 		         dm->cfg.exempt[i]);
-		pk = read ? fw_comment_sum(&rs, comment, &by) : 0;
+		pk = read ? fw_rules_sum(&rs, comment) : 0;
+		by = read ? fw_rules_bytes(&rs, comment) : 0;
 		json_array_append_new(ex,
 		                      json_pack("{s:s,s:I,s:I}", "name",
 		                                dm->cfg.exempt[i], "packets",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/peer_reset.h"
 #include "spackle/steer.h" /* STEER_DNS_QUEUE: the queue DNS crosses */
 
 /* While processes exit (attribution may need to tell which one sent a
@@ -83,6 +84,24 @@ worker_decided(struct worker *w, const struct divert_packet *dp,
 		w->st.rejected++;
 }
 
+/* A held flow denied on its payload: its server's end too (peer_reset.h). */
+static void
+worker_reset_peer(struct worker *w, const struct divert_packet *p)
+{
+	char err[256];
+	uint64_t held;
+
+	if (w->reset != NULL && peer_reset_send(w->reset, p->data, p->caplen,
+	                                        err, sizeof(err)) == 0) {
+		w->st.peer_resets++;
+		return;
+	}
+	if (w->reset != NULL &&
+	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+		log_warn("queue %u: %s (%llu more not logged)", w->queue, err,
+		         (unsigned long long)held);
+}
+
 /*
  * What one read of the queue brought: classified as a burst (the flow
  * table's cache misses overlap), each packet's verdict from the policy,
@@ -131,6 +150,9 @@ worker_burst(const struct divert_packet *dp, size_t n, void *arg)
 				         w->queue, w->dm->ops->error(w->d),
 				         (unsigned long long)held);
 		}
+		for (k = 0; k < m; k++)
+			if (res[k].reset_peer && !w->pol.monitor)
+				worker_reset_peer(w, &dp[i + k]);
 	}
 }
 
@@ -330,14 +352,21 @@ worker_flow_ended(const struct flow *f, void *arg)
 {
 	struct worker *w = arg;
 	int rc;
+	bool stopping = w->ticks == UINT64_MAX && w->dm->store != NULL;
 
 	if (f->verdict == SP_VERDICT_NONE)
 		return;
+	/*
+	 * At shutdown every flow ends at once and may fill the hand-over:
+	 * then the writer catches up and the record goes again. The first
+	 * try is a retry's, so a record that then gets through is not
+	 * counted lost (it made "drops" events at every stop).
+	 */
 	rc = store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
 	                          classify_flow_exe(w->cls, f), w->rules,
-	                          STORE_FLOW_ENDED, 0);
-	/* At shutdown every flow ends at once: let the writer catch up. */
-	if (rc == -ENOBUFS && w->dm->store != NULL && w->ticks == UINT64_MAX) {
+	                          STORE_FLOW_ENDED,
+	                          stopping ? STORE_PUT_RETRY : 0);
+	if (rc == -ENOBUFS && stopping) {
 		store_sync(w->dm->store);
 		store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
 		                     classify_flow_exe(w->cls, f), w->rules,
@@ -444,6 +473,8 @@ worker_get_stats(struct worker *w, void *arg)
 	t->st.bursts += w->st.bursts;
 	t->st.capture_lost += w->st.capture_lost;
 	t->st.ct_ended += w->st.ct_ended;
+	t->st.ct_events += w->st.ct_events;
+	t->st.peer_resets += w->st.peer_resets;
 	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
 	worker_get_divert_stats(w, &t->ds);
 	flow_table_stats(classify_flows(w->cls), &fs);
@@ -612,6 +643,11 @@ worker_open(struct daemon *dm, struct worker *w)
 		cc.owner_gone = daemon_owner_gone;
 		cc.owner_arg = w;
 	}
+	/* Held flows denied on their payload: their servers' ends too. */
+	if ((w->reset = peer_reset_open(err, sizeof(err))) == NULL)
+		log_warn("queue %u: %s; a denied held flow's server keeps its "
+		         "end open",
+		         w->queue, err);
 	w->rules = dm->rules;
 	w->pol.dflt = dm->cfg.dflt;
 	w->pol.monitor = dm->cfg.mode == CONFIG_MODE_MONITOR;
@@ -682,6 +718,7 @@ worker_close(struct daemon *dm, struct worker *w)
 	if (w->ev_ct_rest)
 		event_free(w->ev_ct_rest);
 	ct_close(w->ct);
+	peer_reset_close(w->reset);
 	if (w->base)
 		event_base_free(w->base);
 	if (w->call_pipe[0] > 0) {

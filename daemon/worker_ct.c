@@ -2,19 +2,21 @@
 /* Flow mode's conntrack glue on a worker: destroy events end flows, the
  * main thread's dumps bring their counters, a reload rewrites their marks. */
 #include <errno.h>
+#include <linux/filter.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/daemon.h"
 #include "spackle/mark.h"
+#include "spackle/steer_text.h"
 
 /*
  * Flow mode: after reading conntrack's destroy events a worker waits this
- * long before it listens again. Every worker's socket gets every event
- * (one socket per worker, each reading on its own thread), so at a high
- * connection rate each event would wake every worker; resting lets the
- * 8 MiB socket buffer (CT_RCVBUF) gather them into one read. A flow ends
- * at most this much later.
+ * long before it listens again, so at a high connection rate the 8 MiB
+ * socket buffer (CT_RCVBUF) gathers them into one read rather than each
+ * waking the worker. A flow ends at most this much later. (Each worker's
+ * socket gets its own flows' events, worker_ct_split(), where the
+ * steering allows it; otherwise every worker gets every event.)
  */
 #define DAEMON_CT_REST_US 10000
 /*
@@ -87,12 +89,15 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	const struct timeval rest = {0, DAEMON_CT_REST_US};
 	uint64_t held;
+	int n;
 
 	(void)fd;
 	(void)what;
-	if (ct_read_events(w->ct, DAEMON_CT_EVENTS_BATCH, worker_ct_destroyed,
-	                   w) < 0 &&
-	    log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
+	n = ct_read_events(w->ct, DAEMON_CT_EVENTS_BATCH, worker_ct_destroyed,
+	                   w);
+	if (n > 0)
+		w->st.ct_events += (uint64_t)n;
+	else if (n < 0 && log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
 		log_warn("queue %u: conntrack events: %s", w->queue,
 		         ct_error(w->ct));
 	/* More waiting: on with them once the queue had its turn. */
@@ -100,6 +105,38 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 		event_active(w->ev_ct_rest, EV_TIMEOUT, 0);
 	else
 		event_add(w->ev_ct_rest, &rest);
+}
+
+/*
+ * Give the worker's conntrack socket the events of its own flows alone:
+ * the flows whose packets the steering's split sends to its queue, or, on
+ * the DNS queue, DNS flows (pfconf/queue_split.c). Without it every
+ * worker wakes for every flow's end. Only when the iptables steering's
+ * split decides the queue: nft's symhash is the kernel's own hash. A
+ * kernel that refuses the filter leaves every event to every worker, as
+ * before.
+ */
+void
+worker_ct_split(struct worker *w)
+{
+	const struct config *c = &w->dm->cfg;
+	struct sock_filter prog[STEER_CT_FILTER_MAX];
+	unsigned which = w->idx < c->queues ? w->idx : STEER_CT_DNS;
+	int n;
+
+	if (w->ct == NULL || c->firewall == CONFIG_FIREWALL_NFT ||
+	    (which != STEER_CT_DNS && c->queues < 2))
+		return;
+	n = steer_ct_event_filter(c->queues, which, prog, STEER_CT_FILTER_MAX);
+	if (n < 0 || ct_filter_events(w->ct, prog, (size_t)n) != 0) {
+		log_warn("queue %u: conntrack events: %s; every flow's end "
+		         "wakes this worker",
+		         w->queue,
+		         n < 0 ? "no event filter for this split"
+		               : ct_error(w->ct));
+		return;
+	}
+	w->ct_split = true;
 }
 
 /* The rest after a read is over: listen for destroy events again. */

@@ -454,3 +454,20 @@ fw_hook_check_json(const struct fw_ruleset *rs, const struct fw_hook_check *hc)
 	              above, "missing", missing, "extra", extra);
 	return h;
 }
+
+uint64_t
+fw_rules_sum(const struct fw_ruleset *rs, const char *comment)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		const struct fw_rule *r = &rs->v[i];
+
+		if (r->comment != NULL && strcmp(r->comment, comment) == 0 &&
+		    strncmp(r->chain, STEER_CHAIN_PREFIX,
+		            strlen(STEER_CHAIN_PREFIX)) == 0)
+			sum += r->packets;
+	}
+	return sum;
+}

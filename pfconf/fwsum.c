@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The counters of spackle's own rules, summed by their comment: what
- * `spackle audit` and the web monitor's wall reconcile (fwread.h). */
+/* The bytes of spackle's own rules, summed by their comment: what the
+ * web monitor's wall shows of each exemption (fwread.h; the packets are
+ * fw_rules_sum's, pfconf/fwcheck.c). */
 #include <string.h>
 
 #include "spackle/fwread.h"
 #include "spackle/steer_names.h"
 
 uint64_t
-fw_comment_sum(const struct fw_ruleset *rs, const char *comment,
-               uint64_t *bytes)
+fw_rules_bytes(const struct fw_ruleset *rs, const char *comment)
 {
-	uint64_t sum = 0, b = 0;
+	uint64_t sum = 0;
 	size_t i;
 
 	for (i = 0; i < rs->n; i++) {
@@ -18,12 +18,8 @@ fw_comment_sum(const struct fw_ruleset *rs, const char *comment,
 
 		if (r->comment != NULL && strcmp(r->comment, comment) == 0 &&
 		    strncmp(r->chain, STEER_CHAIN_PREFIX,
-		            strlen(STEER_CHAIN_PREFIX)) == 0) {
-			sum += r->packets;
-			b += r->bytes;
-		}
+		            strlen(STEER_CHAIN_PREFIX)) == 0)
+			sum += r->bytes;
 	}
-	if (bytes != NULL)
-		*bytes = b;
 	return sum;
 }

@@ -226,12 +226,19 @@ classify_packet(struct classifier *c, const struct packet *pkt,
 	 * the local side's packets are rejected (a TCP reset to the local
 	 * socket, which fails at once) rather than dropped in silence.
 	 */
-	if (v == SP_VERDICT_DENY && c->cfg.name_hold && dir == 0 &&
-	    f->key.proto == SP_PROTO_TCP && f->dir == SP_DIR_OUT) {
+	if ((v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT) &&
+	    c->cfg.name_hold && dir == 0 && f->key.proto == SP_PROTO_TCP &&
+	    f->dir == SP_DIR_OUT) {
 		const struct classify_extra *e = classify_extra_slot(c, f->id);
 
-		if (e->id == f->id && e->more != NULL && e->more->held)
+		if (e->id == f->id && e->more != NULL && e->more->held) {
 			v = SP_VERDICT_REJECT;
+			if (!(f->flags & FLOW_F_PEER_RESET) &&
+			    pkt->payload.len > 0) {
+				f->flags |= FLOW_F_PEER_RESET;
+				res->reset_peer = true;
+			}
+		}
 	}
 	flow_update(c->flows, f, pkt, dir, now_ns);
 	c->st.verdicts[v & 3]++;
@@ -247,6 +254,7 @@ classify_result_init(struct classify_result *res)
 	res->verdict = SP_VERDICT_NONE;
 	res->flow = NULL;
 	res->new_flow = false;
+	res->reset_peer = false;
 }
 
 void

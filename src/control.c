@@ -27,9 +27,6 @@ struct control {
 	bool have_group;
 };
 
-/* What a peer may do. */
-enum control_right { CONTROL_NONE = 0, CONTROL_READ, CONTROL_ALL };
-
 struct control_conn {
 	struct control *c;
 	enum control_right right;
@@ -106,52 +103,71 @@ control_done(struct bufferevent *bev, void *arg)
 	}
 }
 
+const struct control_command *
+control_parse(const struct control_command *cmds, size_t n,
+              enum control_right right, const char *line, json_t **req,
+              json_t **reply)
+{
+	const struct control_command *cmd = NULL;
+	json_error_t je;
+	const char *name;
+	size_t i;
+
+	*req = NULL;
+	*reply = NULL;
+	if (right == CONTROL_NONE) {
+		*reply = control_error("permission denied: only root and "
+		                       "members of group \"%s\" may ask",
+		                       CONTROL_GROUP);
+		return NULL;
+	}
+	*req = json_loads(line, 0, &je);
+	if (*req == NULL || !json_is_object(*req)) {
+		*reply = control_error("request is not a JSON object: %s",
+		                       *req == NULL ? je.text : "wrong type");
+		goto refused;
+	}
+	name = json_string_value(json_object_get(*req, "cmd"));
+	if (name == NULL) {
+		*reply = control_error("request has no \"cmd\" string%s", "");
+		goto refused;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			cmd = &cmds[i];
+	if (cmd == NULL) {
+		*reply = control_error("unknown command \"%s\"", name);
+		goto refused;
+	}
+	if (cmd->changes_state && right != CONTROL_ALL) {
+		*reply = control_error("permission denied: \"%s\" changes the "
+		                       "daemon's state and needs root",
+		                       name);
+		goto refused;
+	}
+	return cmd;
+refused:
+	json_decref(*req);
+	*req = NULL;
+	return NULL;
+}
+
 static void
 control_serve(struct control_conn *cc, struct bufferevent *bev,
               const char *line)
 {
-	const struct control_command *cmd = NULL;
-	json_error_t je;
+	const struct control_command *cmd;
 	json_t *req, *reply;
-	const char *name;
-	size_t i;
 
-	if (cc->right == CONTROL_NONE) {
-		control_reply(bev,
-		              control_error("permission denied: only root and "
-		                            "members of group \"%s\" may ask",
-		                            CONTROL_GROUP));
-		return;
+	cmd = control_parse(cc->c->cmds, cc->c->ncmds, cc->right, line, &req,
+	                    &reply);
+	if (cmd != NULL) {
+		reply = cmd->fn(req, cc->c->arg);
+		if (reply == NULL)
+			reply = control_error("\"%s\" failed: out of memory",
+			                      cmd->name);
+		json_decref(req);
 	}
-	req = json_loads(line, 0, &je);
-	if (req == NULL || !json_is_object(req)) {
-		reply = control_error("request is not a JSON object: %s",
-		                      req == NULL ? je.text : "wrong type");
-		goto out;
-	}
-	name = json_string_value(json_object_get(req, "cmd"));
-	if (name == NULL) {
-		reply = control_error("request has no \"cmd\" string%s", "");
-		goto out;
-	}
-	for (i = 0; i < cc->c->ncmds; i++)
-		if (strcmp(cc->c->cmds[i].name, name) == 0)
-			cmd = &cc->c->cmds[i];
-	if (cmd == NULL) {
-		reply = control_error("unknown command \"%s\"", name);
-		goto out;
-	}
-	if (cmd->changes_state && cc->right != CONTROL_ALL) {
-		reply = control_error("permission denied: \"%s\" changes the "
-		                      "daemon's state and needs root",
-		                      name);
-		goto out;
-	}
-	reply = cmd->fn(req, cc->c->arg);
-	if (reply == NULL)
-		reply = control_error("\"%s\" failed: out of memory", name);
-out:
-	json_decref(req);
 	control_reply(bev, reply);
 }
 

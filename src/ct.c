@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -819,4 +820,29 @@ ct_enable_acct(void)
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
+}
+
+int
+ct_filter_events(struct ct *c, const struct sock_filter *prog, size_t n)
+{
+	struct sock_fprog fp;
+
+	/* sock_fprog's pointer is not const; the kernel only reads it. */
+	fp.len = (unsigned short)n;
+	memcpy(&fp.filter, &prog, sizeof(prog));
+	if (c->ev == NULL || n == 0 || n > BPF_MAXINSNS) {
+		snprintf(c->err, sizeof(c->err),
+		         "conntrack: no event socket, or a filter of %zu "
+		         "instructions",
+		         n);
+		return -1;
+	}
+	if (setsockopt(mnl_socket_get_fd(c->ev), SOL_SOCKET, SO_ATTACH_FILTER,
+	               &fp, sizeof(fp)) != 0) {
+		snprintf(c->err, sizeof(c->err),
+		         "conntrack: the kernel refused the event filter: %s",
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -6,9 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "spackle/flow.h"
+#include "spackle/texttab.h"
 #include "src/history_int.h"
+
+#ifndef NS_PER_S
+#define NS_PER_S 1000000000ull
+#endif
 
 /* ---- flows ------------------------------------------------------------- */
 
@@ -138,48 +144,116 @@ log_csv(FILE *out, const struct store_flow *r)
 	        r->packets_out, r->packets_in, r->bytes_out, r->bytes_in);
 }
 
-static void
-log_text_header(FILE *out)
+/* `log`'s columns: what fits in 100 columns (the remote end by its name
+ * when it has one, else its address), and with --wide everything (the
+ * year, the local end, the address and the name, packets and bytes), every
+ * value whole. */
+static const struct texttab_col log_cols[] = {
+        {"first (UTC)", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"dir", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"proto", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"remote", TEXTTAB_CUT_ADDR, 20, 50, false},
+        {"verdict", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"rule", TEXTTAB_CUT_PATH, 14, 40, false},
+        {"process", TEXTTAB_CUT_PATH, 16, 0, false},
+};
+static const struct texttab_col log_cols_wide[] = {
+        {"first seen", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"dir", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"proto", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"local", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"remote", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"host", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"verdict", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"rule", TEXTTAB_CUT_NONE, 0, 0, false},
+        {"pkts out/in", TEXTTAB_CUT_NONE, 0, 0, true},
+        {"bytes out/in", TEXTTAB_CUT_NONE, 0, 0, true},
+        {"process", TEXTTAB_CUT_NONE, 0, 0, false},
+};
+
+/* a/b with thousands separators. */
+static const char *
+out_in(uint64_t a, uint64_t b, char *buf, size_t len)
 {
-	fprintf(out,
-	        "%-20s %-3s %-5s %-28s %-2s %-28s %-24s %-7s %-24s %-13s "
-	        "%-17s %s\n",
-	        "first seen", "dir", "proto", "local", "", "remote", "host",
-	        "verdict", "rule", "pkts out/in", "bytes out/in", "process");
+	char x[32], y[32];
+
+	snprintf(buf, len, "%s/%s", texttab_count(a, x, sizeof(x)),
+	         texttab_count(b, y, sizeof(y)));
+	return buf;
 }
 
-static void
-log_text(FILE *out, const struct store_flow *r)
+static const char *
+name_port(const char *name, unsigned port, char *buf, size_t len)
 {
-	char tb[32], lb[80], rb[80], pb[8], pk[48], by[48], who[64];
+	snprintf(buf, len, "%s:%u", name, port);
+	return buf;
+}
 
-	snprintf(pk, sizeof(pk), "%" PRIu64 "/%" PRIu64, r->packets_out,
-	         r->packets_in);
-	snprintf(by, sizeof(by), "%" PRIu64 "/%" PRIu64, r->bytes_out,
-	         r->bytes_in);
-	if (r->pid >= 0 && r->uid != FLOW_UID_UNKNOWN)
-		snprintf(who, sizeof(who), " (pid %d, uid %u)", r->pid, r->uid);
-	else if (r->uid != FLOW_UID_UNKNOWN)
-		snprintf(who, sizeof(who), " (uid %u)", r->uid);
+/* 11-28 10:00:00: the zone (UTC) is in the header, the year in --wide. */
+static const char *
+short_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / NS_PER_S);
+	struct tm tm;
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, len, "-");
 	else
-		who[0] = '\0';
-	fprintf(out,
-	        "%-20s %-3s %-5s %-28s %-2s %-28s %-24s %-7s %-24s %-13s %-17s "
-	        "%s%s%s%s\n",
-	        history_format_time(r->first_ns, tb, sizeof(tb)),
-	        sp_dir_name((enum sp_dir)r->dir),
-	        sp_proto_format(r->proto, pb, sizeof(pb)),
-	        endpoint(&r->local, r->local_port, lb, sizeof(lb)),
-	        r->dir == SP_DIR_IN ? "<-" : "->",
-	        endpoint(&r->remote, r->remote_port, rb, sizeof(rb)),
-	        r->host[0] ? r->host : "-",
-	        sp_verdict_name((enum sp_verdict)r->verdict),
-	        r->rule[0] ? r->rule : "-", pk, by, r->exe[0] ? r->exe : "-",
-	        who,
-	        (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
-	        : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
-	                                          : "",
-	        (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
+		strftime(buf, len, "%m-%d %H:%M:%S", &tm);
+	return buf;
+}
+
+static int
+log_text(struct texttab *t, bool wide, const struct store_flow *r)
+{
+	char tb[32], lb[80], rb[SP_NAME_MAX + 16], pb[8], pk[64], by[64];
+	char who[SP_PATH_MAX + 64], fl[32];
+	struct texttab_cell c[11];
+	size_t n = 0;
+
+	memset(c, 0, sizeof(c));
+
+	if (r->exe[0] && wide && r->pid >= 0 && r->uid != FLOW_UID_UNKNOWN)
+		snprintf(who, sizeof(who), "%s (pid %d, uid %u)", r->exe,
+		         r->pid, r->uid);
+	else if (r->exe[0] && wide && r->uid != FLOW_UID_UNKNOWN)
+		snprintf(who, sizeof(who), "%s (uid %u)", r->exe, r->uid);
+	else if (r->exe[0])
+		snprintf(who, sizeof(who), "%s", r->exe);
+	else if (r->uid != FLOW_UID_UNKNOWN)
+		snprintf(who, sizeof(who), "uid %u", r->uid);
+	else
+		snprintf(who, sizeof(who), "-");
+	c[n++].text = wide ? history_format_time(r->first_ns, tb, sizeof(tb))
+	                   : short_time(r->first_ns, tb, sizeof(tb));
+	c[n++].text = sp_dir_name((enum sp_dir)r->dir);
+	c[n++].text = sp_proto_format(r->proto, pb, sizeof(pb));
+	if (wide)
+		c[n++].text =
+		        endpoint(&r->local, r->local_port, lb, sizeof(lb));
+	if (wide || !r->host[0])
+		c[n++].text =
+		        endpoint(&r->remote, r->remote_port, rb, sizeof(rb));
+	else
+		c[n++].text =
+		        name_port(r->host, r->remote_port, rb, sizeof(rb));
+	if (wide)
+		c[n++].text = r->host[0] ? r->host : "-";
+	c[n++].text = sp_verdict_name((enum sp_verdict)r->verdict);
+	c[n++].text = r->rule[0] ? r->rule : "-";
+	if (wide)
+		c[n++].text =
+		        out_in(r->packets_out, r->packets_in, pk, sizeof(pk));
+	if (wide)
+		c[n++].text = out_in(r->bytes_out, r->bytes_in, by, sizeof(by));
+	c[n].text = who;
+	snprintf(fl, sizeof(fl), "%s%s",
+	         (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
+	         : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
+	                                           : "",
+	         (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
+	c[n].tail = fl[0] != '\0' ? fl : NULL;
+	return texttab_row(t, c);
 }
 
 struct log_ctx {
@@ -189,6 +263,8 @@ struct log_ctx {
 	long n;
 	size_t limit;
 	struct store_flow *keep; /* with limit: the latest matches */
+	struct texttab tab;      /* text: the table */
+	bool oom;
 };
 
 static void
@@ -210,7 +286,9 @@ log_one(struct log_ctx *x, const struct store_flow *r)
 		log_csv(x->out, r);
 		break;
 	case HISTORY_TEXT:
-		log_text(x->out, r);
+	case HISTORY_WIDE:
+		if (log_text(&x->tab, x->fmt == HISTORY_WIDE, r) != 0)
+			x->oom = true;
 		break;
 	}
 	x->n++;
@@ -231,31 +309,56 @@ log_visit(const struct store_flow *r, void *arg)
 	return (size_t)x->n >= x->limit ? 1 : 0;
 }
 
+/* Text: the rows kept are printed; -1 when out of memory. */
+static long
+log_end(struct log_ctx *x)
+{
+	if (x->fmt == HISTORY_TEXT || x->fmt == HISTORY_WIDE) {
+		if (texttab_end(&x->tab) != 0)
+			x->oom = true;
+		texttab_free(&x->tab);
+	}
+	return x->oom ? -1 : x->n;
+}
+
 long
 history_log(struct store_reader *r, const struct history_filter *f,
             size_t limit, enum history_format fmt, FILE *out)
 {
-	struct log_ctx x = {f, fmt, out, 0, limit, NULL};
+	struct log_ctx x;
 	long i, n;
 
+	memset(&x, 0, sizeof(x));
+	x.f = f;
+	x.fmt = fmt;
+	x.out = out;
+	x.limit = limit;
 	if (fmt == HISTORY_CSV)
 		fputs(csv_header, out);
 	else if (fmt == HISTORY_TEXT)
-		log_text_header(out);
+		texttab_init(&x.tab, log_cols,
+		             sizeof(log_cols) / sizeof(log_cols[0]),
+		             TEXTTAB_WIDTH, out);
+	else if (fmt == HISTORY_WIDE)
+		texttab_init(&x.tab, log_cols_wide,
+		             sizeof(log_cols_wide) / sizeof(log_cols_wide[0]),
+		             TEXTTAB_WIDE, out);
 	if (limit == 0) {
 		store_reader_flows(r, false, log_visit, &x, NULL);
-		return x.n;
+		return log_end(&x);
 	}
 	/* The latest `limit`: walk back from the newest, print oldest first. */
-	if ((x.keep = calloc(limit, sizeof(*x.keep))) == NULL)
+	if ((x.keep = calloc(limit, sizeof(*x.keep))) == NULL) {
+		log_end(&x);
 		return -1;
+	}
 	store_reader_flows(r, true, log_visit, &x, NULL);
 	n = x.n;
 	x.n = 0;
 	for (i = n - 1; i >= 0; i--)
 		log_one(&x, &x.keep[i]);
 	free(x.keep);
-	return x.n;
+	return log_end(&x);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -282,7 +385,7 @@ ev_print(struct ev_ctx *x, uint64_t ts_ns, uint8_t type, uint64_t flow_id,
 	size_t i;
 
 	history_format_time(ts_ns, tb, sizeof(tb));
-	if (x->fmt == HISTORY_TEXT) {
+	if (x->fmt == HISTORY_TEXT || x->fmt == HISTORY_WIDE) {
 		fprintf(x->out, "%-20s %-7s ", tb,
 		        store_event_name((enum store_event_type)type));
 		if (flow_id != 0)

@@ -147,6 +147,11 @@ struct classify_result {
 	enum sp_verdict verdict; /* SP_VERDICT_NONE: no flow (malformed) */
 	struct flow *flow;       /* NULL unless a flow took the packet */
 	bool new_flow;
+	/* A flow held for its name was denied on this payload packet: the
+	 * local end gets a reset by the reject, and the remote end, which
+	 * has an established connection, should get one too (the packet's
+	 * own sequence number resets it). Once per flow. */
+	bool reset_peer;
 };
 
 struct classifier;

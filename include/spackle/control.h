@@ -23,6 +23,22 @@ struct control_command {
 	json_t *(*fn)(const json_t *req, void *arg);
 };
 
+/* What a peer may do: nothing, ask, or also change the daemon's state. */
+enum control_right { CONTROL_NONE = 0, CONTROL_READ, CONTROL_ALL };
+
+/*
+ * One request line from a peer with the given right, against the n
+ * commands of cmds: the command it names, with the request in *req (the
+ * caller's to free); or NULL, with *req NULL and the error reply in *reply
+ * (the peer may not ask, the line is not a JSON object, it has no "cmd"
+ * string, the command is unknown, or it changes state and the peer may
+ * only ask).
+ */
+const struct control_command *control_parse(const struct control_command *cmds,
+                                            size_t n, enum control_right right,
+                                            const char *line, json_t **req,
+                                            json_t **reply);
+
 struct control;
 
 /*

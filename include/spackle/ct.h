@@ -65,6 +65,14 @@ bool ct_events_more(const struct ct *c);
 uint64_t ct_lost(const struct ct *c);
 
 /*
+ * Keep only the events a socket filter passes (classic BPF, n
+ * instructions; steer_ct_event_filter() makes one per worker). Events
+ * queued before the call may still come. 0, or -1 (err in ct_error()).
+ */
+struct sock_filter;
+int ct_filter_events(struct ct *c, const struct sock_filter *prog, size_t n);
+
+/*
  * The entry for k (either direction's tuple; the kernel hashes both) in
  * zone 0: 0 and *out, -ENOENT, or -1. An ICMP or ICMPv6 key is tried as an
  * echo request's tuple, then as an echo reply's (the reply direction's).

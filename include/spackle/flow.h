@@ -45,7 +45,9 @@ enum flow_flag {
 	FLOW_F_DNS = 1u << 4,       /* UDP or TCP to or from port 53 */
 	FLOW_F_EVICTED = 1u << 5,   /* set on the copy handed to a callback */
 	FLOW_F_NAME_WAIT = 1u << 6, /* decision held for a name (SNI/Host) */
-	FLOW_F_LOGGED = 1u << 7     /* its decision is in the decision log */
+	FLOW_F_LOGGED = 1u << 7,    /* its decision is in the decision log */
+	FLOW_F_PEER_RESET = 1u << 8 /* a held flow denied: its remote end
+	                               was asked to be reset */
 };
 
 /* Index 0 = original direction (first packet's sender), 1 = reply. */

@@ -99,10 +99,11 @@ int fw_parse_save(const char *text, size_t len, int family, const char *table,
                   struct fw_ruleset *rs, char *err, size_t errlen);
 void fw_ruleset_free(struct fw_ruleset *rs);
 
-/* Packets (and bytes into *bytes, when not NULL) of the rules in
- * spackle's chains whose comment is exactly comment (pfconf/fwsum.c). */
-uint64_t fw_comment_sum(const struct fw_ruleset *rs, const char *comment,
-                        uint64_t *bytes);
+/* The packets counted by spackle's rules (in its own chains) whose comment
+ * is `comment`: what the steering sent to the queues, for one. */
+uint64_t fw_rules_sum(const struct fw_ruleset *rs, const char *comment);
+/* The same rules' bytes (pfconf/fwsum.c): an exemption's traffic. */
+uint64_t fw_rules_bytes(const struct fw_ruleset *rs, const char *comment);
 
 /* One packet as a firewall hook would see it. */
 struct fw_pkt {

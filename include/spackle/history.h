@@ -51,7 +51,14 @@ char *history_format_time(uint64_t ns, char *buf, size_t len);
  */
 const char *history_domain(const char *host, char *buf, size_t len);
 
-enum history_format { HISTORY_TEXT = 0, HISTORY_JSON, HISTORY_CSV };
+/* Text fits in 100 columns (paths, names and addresses shortened, the
+ * local end and packets left out); wide text has every column, whole. */
+enum history_format {
+	HISTORY_TEXT = 0,
+	HISTORY_JSON,
+	HISTORY_CSV,
+	HISTORY_WIDE,
+};
 enum history_by { HISTORY_BY_PROCESS = 0, HISTORY_BY_HOST, HISTORY_BY_RULE };
 
 /* One flow as `spackle log --json` prints it (the fields of `conns

@@ -74,6 +74,22 @@ int steer_queue_bytecode(int family, unsigned queues, unsigned which,
                          FILE *out);
 
 /*
+ * The same split for conntrack's events (flow mode): a socket filter, for
+ * a ctnetlink event socket, that keeps an event when its flow's packets go
+ * to queue `which` of `queues` by the program above (by its original or
+ * its reply tuple, so a NATed flow is kept too), or, with which ==
+ * STEER_CT_DNS, when it is a DNS flow (TCP or UDP, port 53 at either
+ * end), which the DNS queue takes. An event without a tuple is kept. Each
+ * worker then reads the destroy events of its own flows instead of every
+ * one. Only for the iptables steering: nft's symhash is the kernel's own
+ * hash. Returns the number of instructions written, -EINVAL or -ENOSPC.
+ */
+#define STEER_CT_FILTER_MAX 256
+#define STEER_CT_DNS        (~0u)
+int steer_ct_event_filter(unsigned queues, unsigned which,
+                          struct sock_filter *out, size_t max);
+
+/*
  * `backend = tun` (pfconf/tun_text.c has the why): steer_iptables_text(),
  * steer_iptables_remove_text() and steer_nft_text() give these for such a
  * config. The marking chain, in table mangle, hooked into OUTPUT.

@@ -200,8 +200,9 @@ struct store_producer *store_producer(struct store *s, unsigned i);
 
 enum store_put_opt {
 	/*
-	 * A periodic update that the next sweep repeats: when the ring is
-	 * full, count it as `deferred`, not `lost`.
+	 * A record the caller puts again when the ring is full (a periodic
+	 * update the next sweep repeats, a shutdown's last record after the
+	 * writer caught up): count it as `deferred`, not `lost`.
 	 */
 	STORE_PUT_RETRY = 1u << 0,
 };

@@ -297,5 +297,49 @@ else
 	fail repair "the daemon did not start: $(tail -n 3 "$TMP/daemon-repair.err")"
 fi
 
+# --- 4: what a full queue let past, counted by the daemon ---------------------
+# With failure = open, a full queue accepts what it cannot hold, and the
+# kernel counts that nowhere the daemon reads: the daemon reads its queue
+# rules' counters each second and reports the difference, the figure audit
+# gives. The daemon is stopped (SIGSTOP) while 20,000 new flows come in
+# from B (a sender in A would wait on its own socket's buffer, which the
+# queued packets hold), so its queues fill for certain.
+
+unseen_agree() {
+	local st au
+
+	st=$(spk status -c "$CONF" --json | jq -r '.counters.passed_unseen // -1')
+	au=$(spk audit -c "$CONF" --json 2>/dev/null | jq -r '.counters.passed_unseen // -2')
+	echo "status=$st audit=$au" >"$TMP/unseen.last"
+	[ "$st" -gt 1000 ] && [ "$st" = "$au" ]
+}
+
+write_conf no
+if daemon_start overflow; then
+	kill -STOP "$DAEMON"
+	ip netns exec "$NSB" timeout 30 "$NETTOOL" udp-spray -a "$A4" \
+		-p "$P_RAW" -s "$B4" -n 20000 -d 10 -w 100 >"$TMP/spray.out" 2>&1
+	kill -CONT "$DAEMON"
+	if wait_for 100 unseen_agree; then
+		pass unseen-status "a full queue's fail-open, as status and audit count it: $(cat "$TMP/unseen.last")"
+	else
+		fail unseen-status "want status's passed_unseen over 1000 and equal to audit's: $(cat "$TMP/unseen.last" 2>/dev/null)"
+	fi
+	if grep -q '"passed_unseen":[1-9]' "$TMP/daemon-overflow.err"; then
+		pass unseen-log "the daemon's log: $(grep -o 'lost in the last second: .*' "$TMP/daemon-overflow.err" | head -n 1)"
+	else
+		fail unseen-log "no warning with passed_unseen in the daemon's log: $(tail -n 3 "$TMP/daemon-overflow.err")"
+	fi
+	if ip netns exec "$NSA" curl -s -m 5 "http://$METRICS/metrics" |
+		grep -Eq '^spackle_packets_passed_unseen_total [1-9]'; then
+		pass unseen-metric "spackle_packets_passed_unseen_total in /metrics"
+	else
+		fail unseen-metric "no spackle_packets_passed_unseen_total above 0 in /metrics"
+	fi
+	daemon_stop
+else
+	fail unseen-status "the daemon did not start: $(tail -n 3 "$TMP/daemon-overflow.err")"
+fi
+
 echo "# $npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

@@ -52,8 +52,11 @@ B4=192.0.2.2
 A6=2001:db8::1
 B6=2001:db8::2
 P_HTTP=8080
-# A denied TLS connection leaves its server waiting for a ClientHello that
-# never comes (only the local end is reset): one s_server per case.
+# One s_server per case (port P_TLS0 + N), each serving one client, but
+# cases 7 to 9: a single-threaded s_server for two clients, the first
+# denied or rejected on its name: spackle resets both ends, so the server
+# is free for the second at once (it waited for a ClientHello that never
+# came before).
 P_TLS0=8441
 # A reset must come well before a timeout would.
 RESET_MS=1500
@@ -76,14 +79,15 @@ now_ms() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# tls_server N ADDR: an s_server for case N on port P_TLS0 + N.
+# tls_server N ADDR [CLIENTS]: an s_server for case N on port P_TLS0 + N,
+# serving CLIENTS (1) one after the other.
 tls_server() {
-	local n=$1 addr=$2 port=$((P_TLS0 + $1))
+	local n=$1 addr=$2 port=$((P_TLS0 + $1)) clients=${3:-1}
 
 	case $addr in *:*) addr="[$addr]" ;; esac
 	ip netns exec "$NSB" timeout 120 openssl s_server -quiet \
 		-accept "$addr:$port" -cert "$TMP/cert.pem" \
-		-key "$TMP/key.pem" -naccept 1 </dev/null \
+		-key "$TMP/key.pem" -naccept "$clients" </dev/null \
 		>"$TMP/s_server-$n.out" 2>&1 &
 	PIDS+=("$!")
 	wait_for 50 eval "ip netns exec $NSB ss -Htln 'sport = :$port' | grep -q ."
@@ -154,9 +158,9 @@ fi
 mkdir -p "$TMP/rules" "$TMP/db"
 cat >"$TMP/rules/10-names.rules" <<EOF
 # written by tests/netns/names.sh
-allow out proto tcp to domain good.example port { $P_HTTP, 8440-8449 }
-deny out proto tcp to domain evil.example port { $P_HTTP, 8440-8449 }
-reject out proto tcp to { $B4, $B6 } port { $P_HTTP, 8440-8449 } note "no name"
+allow out proto tcp to domain good.example port { $P_HTTP, 8440-8459 }
+deny out proto tcp to domain evil.example port { $P_HTTP, 8440-8459 }
+reject out proto tcp to { $B4, $B6 } port { $P_HTTP, 8440-8459 } note "no name"
 EOF
 CONF=$TMP/spackle.conf
 cat >"$CONF" <<EOF
@@ -177,10 +181,12 @@ EOF
 ip netns exec "$NSB" "$BINDIR/sl-sink" "$B4" "$P_HTTP" "$TMP/http.log" 120 \
 	>"$TMP/sink.out" 2>&1 &
 PIDS+=("$!")
-for n in 1 2 3 4 5 6; do
+for n in 1 2 3 4 5 6 7 8 9; do
 	addr=$B4
-	[ "$n" = 6 ] && addr=$B6
-	if ! tls_server "$n" "$addr"; then
+	[ "$n" = 6 ] || [ "$n" = 8 ] && addr=$B6
+	clients=1
+	[ "$n" -ge 7 ] && clients=2
+	if ! tls_server "$n" "$addr" "$clients"; then
 		echo "FAIL setup: openssl s_server $n did not listen: $(cat "$TMP/s_server-$n.out")"
 		exit 2
 	fi
@@ -221,6 +227,20 @@ tls_check tls-sni-unknown-name 3 "$B4" other.example reset
 tls_check tls-no-sni 4 "$B4" - reset
 tls_check tls-sni-allowed-again 5 "$B4" GOOD.Example. ok
 tls_check tls6-sni-allowed 6 "$B6" api.good.example ok
+# Both ends reset: the single-threaded server answers its next client.
+tls_check tls-sni-denied-first 7 "$B4" www.evil.example reset
+tls_check tls-server-free-after-deny 7 "$B4" good.example ok
+tls_check tls6-sni-denied-first 8 "$B6" www.evil.example reset
+tls_check tls6-server-free-after-deny 8 "$B6" good.example ok
+# A reject rule (no name) resets both ends as well.
+tls_check tls-no-sni-first 9 "$B4" - reset
+tls_check tls-server-free-after-reject 9 "$B4" good.example ok
+st=$(spk status -c "$CONF" --json | jq -r '.counters.peer_resets // 0')
+if [ "$st" -eq 6 ]; then
+	pass peer-resets "status: $st servers reset (3 denied by name, 3 refused for no name or an unknown one)"
+else
+	fail peer-resets "want 6 servers reset in status (cases 2, 3, 4, 7, 8, 9), got $st"
+fi
 http_check http-host-allowed good.example:8080 ok
 http_check http-host-denied evil.example reset
 http_check http-host-unknown example.net reset

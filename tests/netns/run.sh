@@ -572,6 +572,45 @@ stale_cleaned_tun() {
 	fi
 }
 
+# widest: the longest line of stdin, in characters (LC_ALL=C text: one a
+# column).
+widest() {
+	awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }'
+}
+
+# text_views NAME: `conns` and `status` as a person reads them, each line
+# in 100 columns; conns has its header and the flow to P_ALLOW, allowed,
+# and with --wide the whole path of the rule; status's headings come in
+# order after what needs attention (or the line saying nothing does).
+text_views() {
+	local name=$1 out wide heads w
+
+	out=$(LC_ALL=C spk conns -c "$CONF")
+	wide=$(LC_ALL=C spk conns -c "$CONF" --wide)
+	w=$(printf '%s\n' "$out" | widest)
+	if [ "$w" -le 100 ] &&
+		printf '%s\n' "$out" | head -n 1 | grep -q '^dir proto local ' &&
+		printf '%s\n' "$out" | grep -Eq ":$P_ALLOW +allow " &&
+		printf '%s\n' "$wide" | grep -qF " $RULES/10-test.rules:"; then
+		pass "$name/conns-text" "$(printf '%s\n' "$out" | wc -l) lines, the widest $w columns"
+	else
+		fail "$name/conns-text" "want <= 100 columns ($w), the header, an allowed flow to port $P_ALLOW, and with --wide $RULES/10-test.rules:
+$out
+--- wide
+$wide"
+	fi
+	out=$(LC_ALL=C spk status -c "$CONF")
+	w=$(printf '%s\n' "$out" | widest)
+	heads=$(printf '%s\n' "$out" | awk 'NR > 4 && /^[a-z]/ { sub(/:.*/, ""); printf "%s,", $0 }')
+	if [ "$w" -le 100 ] && echo "$heads" | grep -Eq \
+		'^(attention|nothing needs attention),divert,flows,names,(conntrack,)?attribution,store,(capture,)?rules,steering,$'; then
+		pass "$name/status-text" "the widest line $w columns; $heads"
+	else
+		fail "$name/status-text" "want <= 100 columns ($w) and attention, divert, flows, names, (conntrack,) attribution, store, (capture,) rules, steering in order:
+$out"
+	fi
+}
+
 # conns_json: the live flows as one JSON array (an array, or one object a line).
 # The packets queue NUM has been given ("id_sequence" in the namespace's
 # /proc/net/netfilter/nfnetlink_queue), 0 when it is not bound.
@@ -759,6 +798,7 @@ scenario_enforce() {
 		fail enforce/conns-json "could not hold a connection to port $P_ALLOW"
 		flow=
 	fi
+	text_views enforce
 
 	# 4b: process rules, once attribution fills in `exe`.
 	if [ -n "$flow" ] && echo "$flow" | jqe '.exe != null' >/dev/null; then
@@ -949,6 +989,42 @@ ct_mark() {
 # Flow mode alone: the kernel passes a decided flow's later packets by its
 # conntrack mark. Counters still match what was sent, a reload re-decides a
 # live flow at once, and another program's mark bits are left alone.
+# ct_counter NAME: a counter of status --json (0 when absent).
+ct_counter() {
+	spk status -c "$CONF" --json | jq -r ".counters.$1 // 0"
+}
+
+# flow_events_split: each worker's conntrack socket gets its own flows'
+# destroy events (pfconf/queue_split.c's event filter): 12 UDP flows end
+# (A's UDP timeout at 1 s for the while), and the workers read fewer than
+# two events per flow ended, where without the split each of the three
+# would read every one.
+flow_ends_seen() {
+	[ $(($(ct_counter ct_flows_ended) - $1)) -ge 12 ]
+}
+flow_events_split() {
+	local split e0 r0 e1 r1 i old
+
+	split=$(ct_counter ct_split_workers)
+	e0=$(ct_counter ct_flows_ended)
+	r0=$(ct_counter ct_events_read)
+	old=$(in_a sysctl -n net.netfilter.nf_conntrack_udp_timeout)
+	in_a sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1
+	for i in $(seq 12); do
+		in_a "$NETTOOL" udp-send -a "$B4" -p "$P_ALLOW" -n 1 \
+			-T "split-$i" -w 1000 >/dev/null 2>&1
+	done
+	wait_for 300 flow_ends_seen "$e0"
+	in_a sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$old"
+	e1=$(($(ct_counter ct_flows_ended) - e0))
+	r1=$(($(ct_counter ct_events_read) - r0))
+	if [ "$split" = 3 ] && [ "$e1" -ge 12 ] && [ "$r1" -lt $((2 * e1)) ]; then
+		pass flow/ct-events-split "3 workers with an event filter; $e1 flows ended, $r1 destroy events read"
+	else
+		fail flow/ct-events-split "want 3 workers split, 12 or more flows ended and fewer than 2 events read a flow: $split split, $e1 ended, $r1 read"
+	fi
+}
+
 scenario_flow() {
 	local out flow n st mark
 
@@ -993,6 +1069,8 @@ scenario_flow() {
 	else
 		fail flow/foreign-mark "want mark 0x200001, got ${mark:-none}"
 	fi
+
+	flow_events_split
 
 	# A live TCP stream to P_RELOAD; a reload rejects the port: the
 	# stream stops at once (the kernel drops by the new mark).

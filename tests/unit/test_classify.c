@@ -563,6 +563,46 @@ test_strdup_failure_still_decides(void **state)
 	rules_free(rs);
 }
 
+/*
+ * A held flow refused on its payload asks, once, for its server's end to
+ * be reset (the worker sends it): by a deny or a reject rule; an allowed
+ * held flow and a flow refused on its first packet do not.
+ */
+static void
+test_held_refused_resets_peer(void **state)
+{
+	struct ruleset *rs = load("deny out proto tcp to domain evil.example\n"
+	                          "allow out proto tcp to domain good.example\n"
+	                          "reject out proto tcp to 203.0.113.40/29\n");
+	struct classify_result res;
+	struct classifier *c = make_with(rs, true, NULL, NULL);
+
+	(void)state;
+	send_syn(c, "203.0.113.41", 5030, T0, &res);
+	assert_false(res.reset_peer);
+	send_http(c, "203.0.113.41", 5030, "www.evil.example", T0 + 1000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_REJECT);
+	assert_true(res.reset_peer);
+	/* its retransmission: the server was asked once */
+	send_http(c, "203.0.113.41", 5030, "www.evil.example", T0 + 2000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_REJECT);
+	assert_false(res.reset_peer);
+
+	/* no name a rule knows: the address rule rejects, after the hold */
+	send_syn(c, "203.0.113.42", 5031, T0, &res);
+	send_http(c, "203.0.113.42", 5031, "other.example", T0 + 1000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_REJECT);
+	assert_true(res.reset_peer);
+
+	/* allowed by its name: nothing to reset */
+	send_syn(c, "203.0.113.43", 5032, T0, &res);
+	send_http(c, "203.0.113.43", 5032, "good.example", T0 + 1000, &res);
+	assert_int_equal(res.verdict, SP_VERDICT_ALLOW);
+	assert_false(res.reset_peer);
+	classify_free(c);
+	rules_free(rs);
+}
+
 int
 main(void)
 {
@@ -574,6 +614,7 @@ main(void)
 	        cmocka_unit_test(test_names_lock_free_while_matching),
 	        cmocka_unit_test(test_dns_flag),
 	        cmocka_unit_test(test_strdup_failure_still_decides),
+	        cmocka_unit_test(test_held_refused_resets_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

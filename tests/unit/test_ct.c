@@ -27,13 +27,13 @@
 #include <netinet/tcp.h>
 
 #include "guard.h"
+#include "own_netns.h"
 /* The parser's and the request path's static functions, as the fuzz
  * harnesses reach theirs; spackle_core's ct.o is then never linked. */
 #include "src/ct.c"
 
-#define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define WAIT_MS   2000
-#define MASK      0x00e00000u /* spackle's bits of a mark */
+#define WAIT_MS 2000
+#define MASK    0x00e00000u /* spackle's bits of a mark */
 
 /* ---- the namespace ------------------------------------------------------ */
 
@@ -46,48 +46,8 @@
 static struct {
 	bool ready;
 	char why[256];
-	dev_t host_dev;
-	ino_t host_ino;
 	int acct_first, acct_again;
 } ns;
-
-static bool
-in_own_netns(void)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st) < 0)
-		return false;
-	return st.st_dev != ns.host_dev || st.st_ino != ns.host_ino;
-}
-
-/* argv in this namespace, quietly; its exit status. */
-static int
-run(char *const argv[])
-{
-	pid_t pid;
-	int st, fd;
-
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (!in_own_netns())
-			_exit(250);
-		fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("PATH", TOOL_PATH, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static int
 write_sysctl(const char *path, const char *v)
@@ -108,44 +68,26 @@ group_setup(void **state)
 	/* lo up, an IPv6 address besides ::1 (an echo's reply tuple then
 	 * differs from its request's), and a rule using conntrack in each
 	 * family: without one, a namespace tracks nothing. */
-	static char *const cmds[][12] = {
-	        {"ip", "link", "set", "lo", "up", NULL},
-	        {"ip", "-6", "addr", "add", "fd00::2/128", "dev", "lo", "nodad",
-	         NULL},
-	        {"iptables", "-w", "-A", "OUTPUT", "-m", "conntrack",
-	         "--ctstate", "NEW,ESTABLISHED", "-j", "ACCEPT", NULL},
-	        {"ip6tables", "-w", "-A", "OUTPUT", "-m", "conntrack",
-	         "--ctstate", "NEW,ESTABLISHED", "-j", "ACCEPT", NULL},
-	};
-	struct stat st;
-	size_t i;
+	static char *const c_lo[] = {"ip", "link", "set", "lo", "up", NULL};
+	static char *const c_v6[] = {"ip",  "-6", "addr",  "add", "fd00::2/128",
+	                             "dev", "lo", "nodad", NULL};
+	static char *const c_t4[] = {
+	        "iptables", "-w",        "-A",        "OUTPUT",
+	        "-m",       "conntrack", "--ctstate", "NEW,ESTABLISHED",
+	        "-j",       "ACCEPT",    NULL};
+	static char *const c_t6[] = {
+	        "ip6tables", "-w",        "-A",        "OUTPUT",
+	        "-m",        "conntrack", "--ctstate", "NEW,ESTABLISHED",
+	        "-j",        "ACCEPT",    NULL};
+	static char *const *const cmds[] = {c_lo, c_v6, c_t4, c_t6};
 
 	(void)state;
-	if (geteuid() != 0) {
-		snprintf(ns.why, sizeof(ns.why),
-		         "needs root (a network namespace, iptables)");
+	if (!own_netns_enter(cmds, sizeof(cmds) / sizeof(cmds[0]), ns.why,
+	                     sizeof(ns.why))) {
+		if (geteuid() == 0 && strstr(ns.why, "failed in") != NULL)
+			strncat(ns.why, " (apt-get install iproute2 iptables)",
+			        sizeof(ns.why) - strlen(ns.why) - 1);
 		return 0;
-	}
-	if (stat("/proc/self/ns/net", &st) < 0) {
-		snprintf(ns.why, sizeof(ns.why), "no /proc/self/ns/net");
-		return 0;
-	}
-	ns.host_dev = st.st_dev;
-	ns.host_ino = st.st_ino;
-	if (unshare(CLONE_NEWNET) < 0 || !in_own_netns()) {
-		snprintf(ns.why, sizeof(ns.why),
-		         "unshare(CLONE_NEWNET) failed: %s", strerror(errno));
-		return 0;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (run(cmds[i]) != 0) {
-			snprintf(
-			        ns.why, sizeof(ns.why),
-			        "\"%s %s %s ...\" failed in the test namespace "
-			        "(apt-get install iproute2 iptables)",
-			        cmds[i][0], cmds[i][1], cmds[i][2]);
-			return 0;
-		}
 	}
 	/* Before any entry exists: accounting is given to entries created
 	 * while it is on. */
@@ -163,13 +105,7 @@ group_setup(void **state)
 	return 0;
 }
 
-#define NEED_NS()                                                              \
-	do {                                                                   \
-		if (!ns.ready) {                                               \
-			print_message("skipped: %s\n", ns.why);                \
-			skip();                                                \
-		}                                                              \
-	} while (0)
+#define NEED_NS() OWN_NETNS_NEED(ns.ready, ns.why)
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -491,21 +491,26 @@ test_log_formats(void **state)
 	                            "10000\n"));
 	free(out);
 
-	/* Text: a header and a line per flow. */
+	/* Text: a header and a line per flow (the layout: test_term.c). */
 	memset(&f, 0, sizeof(f));
 	f.process = "sshd";
 	out = log_text(HISTORY_TEXT, &f);
+	assert_non_null(strstr(out, "first (UTC)"));
+	assert_non_null(strstr(out, "11-28 10:05:00 in  tcp   "
+	                            "203.0.113.9:40000 "));
+	assert_non_null(strstr(out, " /usr/sbin/sshd\n"));
+	free(out);
+	/* Wide: the year, the local end, the pid and uid too. */
+	out = log_text(HISTORY_WIDE, &f);
 	assert_non_null(strstr(out, "first seen"));
 	assert_non_null(strstr(out, "2026-11-28T10:05:00Z in  tcp   "
-	                            "192.0.2.10:22"));
-	assert_non_null(strstr(out, "<- 203.0.113.9:40000"));
+	                            "192.0.2.10:22 203.0.113.9:40000 "));
 	assert_non_null(strstr(out, "/usr/sbin/sshd (pid 105, uid 0)"));
 	free(out);
 	memset(&f, 0, sizeof(f));
 	f.host = "2001:db8::1";
 	out = log_text(HISTORY_TEXT, &f);
-	assert_non_null(strstr(out, " [2001:db8:1::10]:50010 "));
-	assert_non_null(strstr(out, " -> [2001:db8::1]:443 "));
+	assert_non_null(strstr(out, " [2001:db8::1]:443 "));
 	free(out);
 }
 

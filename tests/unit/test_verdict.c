@@ -36,7 +36,7 @@ tcp(struct pkt *p, uint8_t flags, uint16_t dport)
 static struct classify_result
 result(struct flow *f, enum sp_verdict v)
 {
-	struct classify_result r = {PACKET_OK, v, f, false};
+	struct classify_result r = {PACKET_OK, v, f, false, false};
 
 	return r;
 }
@@ -84,7 +84,8 @@ static void
 test_no_flow_gets_default(void **state)
 {
 	struct verdict_policy pol = {SP_VERDICT_DENY, false, true};
-	struct classify_result r = {PACKET_SHORT, SP_VERDICT_NONE, NULL, false};
+	struct classify_result r = {PACKET_SHORT, SP_VERDICT_NONE, NULL, false,
+	                            false};
 	struct verdict_out o;
 	uint8_t junk[3] = {0x45, 0, 0};
 
