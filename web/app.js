@@ -54,13 +54,19 @@ function connKey(f, key) {
     case 'pid': return typeof f.pid === 'number' ? f.pid : -1;
     case 'user': return userName(f);
     case 'remote': return (hostOf(f) || rawNameOf(f) || '~' + (f.dst || '')).toLowerCase();
-    case 'dport': return typeof f.dport === 'number' ? f.dport : -1;
+    case 'dport': { const p = portOf(f); return typeof p === 'number' ? p : -1; }
     case 'age': return -(f.first_ns || 0);
     default: {
       const v = f[key];
       return typeof v === 'number' ? v : String(v === null || v === undefined ? '' : v);
     }
   }
+}
+
+// The port a person knows the flow by: the remote one for a connection
+// out, the local (service) one for a connection in.
+function portOf(f) {
+  return f.dir === 'in' ? f.sport : f.dport;
 }
 
 function haystack(f) {
@@ -80,7 +86,7 @@ function changeButtons(f, allowOnly, key) {
     type: 'button',
     className: 'act ' + (action === 'deny' ? 'act-deny' : 'act-allow') + (any ? ' act-any' : ''),
     disabled: can ? null : 'disabled',
-    title: can ? action + ' ' + f.exe + ' to ' + (any ? 'any host' : target) : why,
+    title: can ? action + ' ' + f.exe + (f.dir === 'in' ? ' from ' : ' to ') + (any ? 'any host' : target) : why,
     text: label,
     dataset: { action, any: any ? '1' : '0', flow: key },
   });
@@ -142,7 +148,8 @@ function fillConnRow(row, f) {
       })));
   }
   add(c.remote, el('span', { className: host || raw ? 'sub mono' : 'name mono', text: f.dst || '–' }));
-  setText(c.dport, f.dport === undefined || f.dport === null ? '–' : f.dport);
+  setText(c.dport, portOf(f) === undefined || portOf(f) === null ? '–' : portOf(f));
+  c.dport.title = f.dir === 'in' ? 'the local port (a connection in, from remote port ' + f.dport + ')' : '';
   setText(c.proto, f.proto || '–');
   setText(c.dir, f.dir || '–');
   clear(c.verdict);
@@ -212,6 +219,8 @@ function renderConns() {
 async function change(f, action, any) {
   if (state.busy) return;
   const body = { action, process: f.exe };
+  // an inbound flow's rule is an `in ... from` rule: the daemon writes it so
+  if (f.dir === 'in') body.dir = 'in';
   if (any) body.any = true;
   else if (hostOf(f)) body.host = hostOf(f);
   else body.address = f.dst;
@@ -298,7 +307,7 @@ function renderBlocked() {
       el('td', { className: 'num', text: f.pid === null || f.pid === undefined ? '–' : f.pid }),
       el('td', { className: 'nowrap', text: userName(f) }),
       remote,
-      el('td', { className: 'num mono', text: f.dport === null || f.dport === undefined ? '–' : f.dport }),
+      el('td', { className: 'num mono', text: portOf(f) === null || portOf(f) === undefined ? '–' : portOf(f) }),
       el('td', { text: f.proto || '–' }),
       el('td', null, el('span', { className: 'verdict ' + verdictClass(f.verdict), text: f.verdict || '–' })),
       el('td', { className: 'mono rule', title: f.rule || null, text: shortRule(f.rule) }),

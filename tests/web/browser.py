@@ -66,6 +66,19 @@ def nettool_connect(nettool, server, port, wait_ms=1500):
     return p.returncode, p.stdout.decode(errors="replace").strip()
 
 
+def connect_in(netns, nettool, local, port, wait_ms=1500):
+    """A connection in: nettool in the peer namespace to local:port."""
+    try:
+        p = subprocess.run(
+            ["ip", "netns", "exec", netns, nettool, "tcp-connect", "-a", local,
+             "-p", str(port), "-e", "-w", str(wait_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=wait_ms / 1000 * 3 + 5)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out"
+    return p.returncode, p.stdout.decode(errors="replace").strip()
+
+
 def python_connect(server, port):
     """Another program (this one) to the same host: True when it connects."""
     try:
@@ -86,11 +99,12 @@ def conns_row(proc, dst, port):
     })""" % (js(proc), js(dst), js(str(port)))
 
 
-def notice_text(b, kind, timeout=10):
+def notice_text(b, kind, timeout=10, contains=""):
+    """The notice's text once it is of kind (ok, error) and holds contains."""
     return b.wait_for(
         "(() => { const n = document.getElementById('notice');"
-        " return !n.hidden && n.classList.contains(%s) ? n.textContent : ''; })()"
-        % js(kind), timeout)
+        " return !n.hidden && n.classList.contains(%s) && n.textContent.includes(%s)"
+        " ? n.textContent : ''; })()" % (js(kind), js(contains)), timeout)
 
 
 def check_401(b, base):
@@ -142,6 +156,10 @@ def main():
     ap.add_argument("--deny-port", type=int, required=True)
     ap.add_argument("--pidfile", help="where to keep chromium's pid while it runs")
     ap.add_argument("--tmpdir", help="where to make chromium's user-data-dir")
+    ap.add_argument("--local", required=True, help="this namespace's address")
+    ap.add_argument("--in-port", type=int, required=True,
+                    help="nettool's server here, for a connection in")
+    ap.add_argument("--peer-ns", required=True, help="the server's namespace")
     ap.add_argument("--screenshot")
     ap.add_argument("--named-port", type=int,
                     help="with --screenshot: a flow named by a valid SNI too")
@@ -277,7 +295,7 @@ def run(b, a, base):
     b.wait_for(conns_row(nettool, a.server, a.port) + " !== undefined", 10)
     clicked = b.click(conns_row(nettool, a.server, a.port) +
                       ".querySelector('button[data-action=deny][data-any=\"0\"]')")
-    added = notice_text(b, "ok") if clicked else None
+    added = notice_text(b, "ok", contains="added") if clicked else None
     rid = b.eval("(() => { const u = document.querySelector('#notice button[data-undo]');"
                  " return u ? u.dataset.undo : ''; })()") if added else ""
     check("block/click", bool(added and rid),
@@ -344,6 +362,30 @@ def run(b, a, base):
     check("page/no-html-sinks", sinks == [] and nscripts >= 2,
           "no innerHTML, outerHTML, insertAdjacentHTML, document.write, eval or new Function"
           " in the %s scripts served" % nscripts if sinks == [] else "found: %s" % sinks)
+
+    # --- a connection in: block from that host, then undo from the notice --------
+    b.click("document.querySelector('.tab[data-view=conns]')")
+    row_in = """[...document.querySelectorAll('#conns tbody tr')].find(r =>
+        r.querySelector('td.proc .name').textContent === %s && r.children[6].textContent === 'in' &&
+        r.children[4].textContent === %s)""" % (js(nettool), js(str(a.in_port)))
+    listed = b.wait_for("!!" + row_in, 10)
+    clicked = listed and b.click(row_in + ".querySelector('button[data-action=deny][data-any=\"0\"]')")
+    added = notice_text(b, "ok", contains="deny in") if clicked else None
+    check("in/block-click", bool(added) and "deny in" in added,
+          "block on the connection in to %s's port %d: %s" % (
+              nettool, a.in_port, " ".join((added or "no row or no answer").split())))
+    if added:
+        rc, out = connect_in(a.peer_ns, a.nettool, a.local, a.in_port)
+        check("in/next-fails", rc != 0, "from %s to %s:%d after block: exit %d %s" % (
+            a.peer_ns, a.local, a.in_port, rc, out))
+        clicked = b.click("document.querySelector('#notice button[data-undo]')")
+        removed = b.wait_for("(() => { const n = document.getElementById('notice');"
+                             " return !n.hidden && n.textContent.includes('removed') ? n.textContent : ''; })()",
+                             10) if clicked else None
+        rc, out = connect_in(a.peer_ns, a.nettool, a.local, a.in_port)
+        check("in/undo-passes", bool(removed) and rc == 0,
+              "undo from the notice (%s), then: exit %d %s" % (
+                  " ".join((removed or "no answer").split()), rc, out))
 
     # --- over the whole visit ---------------------------------------------------------
     b.pump(1.0)

@@ -15,7 +15,8 @@
 #     among the top processes;
 #   * clicking "block" on that connection's row makes nettool's next
 #     connection to that host fail (another program still gets through),
-#     and "undo" in the Rules view lets it through again;
+#     and "undo" in the Rules view lets it through again; the same for a
+#     connection in, to nettool's server in A from B (undo from the notice);
 #   * a flow whose TLS SNI is `<img src=x onerror=alert(1)>`, and a program
 #     whose path holds `<svg onload=alert(3)>`, are shown as text in the
 #     Connections view: no element made of them, no dialog opened, no
@@ -73,6 +74,7 @@ P_SNI=7402 # the hostile ClientHello's server
 P_DENY=7403 # denied by a rule: blocked flows for the Blocked view
 P_UDP=7404
 P_NAMED=7405 # screenshot only: flows named by their first payload
+P_IN=7406 # a server in A: a connection in, blocked and let in again
 
 TMP=$(mktemp -d /tmp/spackle-wb.XXXXXX) || exit 2
 TMP=$(readlink -f "$TMP")
@@ -129,7 +131,8 @@ bg_b sni-server "$NETTOOL" tcp-server -a "$B4" -p "$P_SNI" -m echo -t 300
 bg_b deny-server "$NETTOOL" tcp-server -a "$B4" -p "$P_DENY" -m echo -t 300
 bg_b udp-server "$NETTOOL" udp-server -a "$B4" -p "$P_UDP" -t 300
 bg_b named-server "$NETTOOL" tcp-server -a "$B4" -p "$P_NAMED" -m echo -t 300
-for s in tcp-server sni-server deny-server udp-server named-server; do
+bg_a in-server "$NETTOOL" tcp-server -a "$A4" -p "$P_IN" -m echo -t 300
+for s in tcp-server sni-server deny-server udp-server named-server in-server; do
 	wait_for 50 grep -qs '^ready' "$TMP/$s.out" ||
 		{ echo "FAIL setup: $s: $(cat "$TMP/$s.out")"; exit 2; }
 done
@@ -168,9 +171,11 @@ if ! { mkdir -p "$HOSTILE_DIR" && cp "$NETTOOL" "$HOSTILE_DIR/nt<b>*x" &&
 fi
 bg_a held "$NETTOOL" tcp-connect -a "$B4" -p "$P_TCP" -e -w 2000 -H 280000
 bg_a held-hostile "$HOSTILE_DIR/nt<b>*x" tcp-connect -a "$B4" -p "$P_TCP" -w 2000 -H 280000
+bg_b held-in "$NETTOOL" tcp-connect -a "$A4" -p "$P_IN" -e -w 2000 -H 280000
 if ! { wait_for 50 grep -qs '^result=ok' "$TMP/held.out" &&
-	wait_for 50 grep -qs '^result=ok' "$TMP/held-hostile.out"; }; then
-	echo "FAIL setup: held connections: $(cat "$TMP/held.out" "$TMP/held-hostile.out")"
+	wait_for 50 grep -qs '^result=ok' "$TMP/held-hostile.out" &&
+	wait_for 50 grep -qs '^result=ok' "$TMP/held-in.out"; }; then
+	echo "FAIL setup: held connections: $(cat "$TMP/held.out" "$TMP/held-hostile.out" "$TMP/held-in.out")"
 	exit 2
 fi
 written() {
@@ -193,6 +198,7 @@ ip netns exec "$NSA" timeout -k 5 240 "$PY" -B "$HERE/browser.py" \
 	--url "$url" --nettool "$NETTOOL" --hostile-exe "$HOSTILE_DIR/nt<b>*x" \
 	--server "$B4" --port "$P_TCP" --sni-port "$P_SNI" --deny-port "$P_DENY" \
 	--pidfile "$TMP/chromium.pid" --tmpdir "$TMP" \
+	--local "$A4" --in-port "$P_IN" --peer-ns "$NSB" \
 	"${shot[@]}" >"$TMP/browser.out" 2>&1
 rc=$?
 cat "$TMP/browser.out"
