@@ -455,8 +455,9 @@ fw_hook_check_json(const struct fw_ruleset *rs, const struct fw_hook_check *hc)
 	return h;
 }
 
-uint64_t
-fw_rules_sum(const struct fw_ruleset *rs, const char *comment)
+/* The packets or the bytes of spackle's rules with this comment. */
+static uint64_t
+fw_rules_total(const struct fw_ruleset *rs, const char *comment, bool bytes)
 {
 	uint64_t sum = 0;
 	size_t i;
@@ -467,7 +468,19 @@ fw_rules_sum(const struct fw_ruleset *rs, const char *comment)
 		if (r->comment != NULL && strcmp(r->comment, comment) == 0 &&
 		    strncmp(r->chain, STEER_CHAIN_PREFIX,
 		            strlen(STEER_CHAIN_PREFIX)) == 0)
-			sum += r->packets;
+			sum += bytes ? r->bytes : r->packets;
 	}
 	return sum;
+}
+
+uint64_t
+fw_rules_sum(const struct fw_ruleset *rs, const char *comment)
+{
+	return fw_rules_total(rs, comment, false);
+}
+
+uint64_t
+fw_rules_bytes(const struct fw_ruleset *rs, const char *comment)
+{
+	return fw_rules_total(rs, comment, true);
 }

@@ -102,7 +102,7 @@ void fw_ruleset_free(struct fw_ruleset *rs);
 /* The packets counted by spackle's rules (in its own chains) whose comment
  * is `comment`: what the steering sent to the queues, for one. */
 uint64_t fw_rules_sum(const struct fw_ruleset *rs, const char *comment);
-/* The same rules' bytes (pfconf/fwsum.c): an exemption's traffic. */
+/* The same rules' bytes: an exemption's traffic. */
 uint64_t fw_rules_bytes(const struct fw_ruleset *rs, const char *comment);
 
 /* One packet as a firewall hook would see it. */
