@@ -58,7 +58,8 @@ build-san: deps-test $(BUILD_SAN)/Makefile
 # does). Ctrl-C removes its steering and leaves the firewall as it was.
 run: build
 	@./etc/add-user.sh
-	@sed -e 's|^rules = .*|rules = $(CURDIR)/rules|' \
+	@mkdir -p $(BUILD)/rules && cp -u rules/*.rules $(BUILD)/rules/
+	@sed -e 's|^rules = .*|rules = $(CURDIR)/$(BUILD)/rules|' \
 	     -e 's|^db = .*|db = $(CURDIR)/$(BUILD)/db|' \
 	     -e 's|^control = .*|control = $(CURDIR)/$(BUILD)/run/spackle.sock|' \
 	     etc/spackle.conf > $(BUILD)/spackle.conf
