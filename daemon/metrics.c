@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "spackle/config.h"
+#include "daemon/http.h"
 #include "daemon/metrics.h"
 
 #define METRICS_TIMEOUT_S 10
@@ -245,38 +246,18 @@ metrics_listen(struct event_base *base, const char *spec,
                json_t *(*status)(void *arg), void *arg, char *err,
                size_t errlen)
 {
-	struct sockaddr_storage ss;
 	struct metrics *m;
-	unsigned sslen;
-	bool loopback;
-	int fd = -1, one = 1;
 
-	if (config_metrics_addr(spec, &ss, &sslen, &loopback, err, errlen) != 0)
-		return NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->status = status;
 	m->arg = arg;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	            0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (ss.ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) !=
-	             0) ||
-	    bind(fd, (struct sockaddr *)&ss, sslen) != 0 ||
-	    listen(fd, 16) != 0) {
-		snprintf(err, errlen, "%s: %s", spec, strerror(errno));
-		goto fail;
+	if ((m->http = daemon_http_listen(base, spec, err, errlen)) == NULL) {
+		free(m);
+		return NULL;
 	}
-	if ((m->http = evhttp_new(base)) == NULL ||
-	    evhttp_accept_socket(m->http, fd) != 0) {
-		snprintf(err, errlen, "%s: cannot serve HTTP", spec);
-		goto fail;
-	}
-	fd = -1; /* the listener's now */
 	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
 	evhttp_set_max_body_size(m->http, METRICS_BODY_MAX);
 	evhttp_set_max_headers_size(m->http, 8192);
@@ -288,13 +269,6 @@ metrics_listen(struct event_base *base, const char *spec,
 	evhttp_set_cb(m->http, METRICS_PATH, metrics_reply, m);
 	evhttp_set_gencb(m->http, metrics_not_found, m);
 	return m;
-fail:
-	if (m->http != NULL)
-		evhttp_free(m->http);
-	if (fd >= 0)
-		close(fd);
-	free(m);
-	return NULL;
 }
 
 void

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/http.h"
 #include "daemon/web.h"
 #include "daemon/web_assets.h"
 
@@ -220,15 +221,8 @@ web_rules_file(struct web *w, uid_t uid, gid_t gid, char *err, size_t errlen)
 struct web *
 web_listen(struct daemon *dm, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
 	struct web *w;
-	unsigned sslen;
-	bool loopback;
-	int fd = -1, one = 1;
 
-	if (config_metrics_addr(dm->cfg.web, &ss, &sslen, &loopback, err,
-	                        errlen) != 0)
-		return NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -242,24 +236,9 @@ web_listen(struct daemon *dm, char *err, size_t errlen)
 	if (web_token_write(dm->cfg.web_token, w->token, err, errlen) != 0 ||
 	    web_rules_file(w, dm->uid, dm->gid, err, errlen) != 0)
 		goto fail;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	            0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (ss.ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) !=
-	             0) ||
-	    bind(fd, (struct sockaddr *)&ss, sslen) != 0 ||
-	    listen(fd, 16) != 0) {
-		snprintf(err, errlen, "%s: %s", dm->cfg.web, strerror(errno));
+	if ((w->http = daemon_http_listen(dm->base, dm->cfg.web, err,
+	                                  errlen)) == NULL)
 		goto fail;
-	}
-	if ((w->http = evhttp_new(dm->base)) == NULL ||
-	    evhttp_accept_socket(w->http, fd) != 0) {
-		snprintf(err, errlen, "%s: cannot serve HTTP", dm->cfg.web);
-		goto fail;
-	}
-	fd = -1;
 	evhttp_set_timeout(w->http, WEB_TIMEOUT_S);
 	evhttp_set_max_body_size(w->http, WEB_BODY_MAX);
 	evhttp_set_max_headers_size(w->http, WEB_HEADER_MAX);
@@ -275,8 +254,6 @@ web_listen(struct daemon *dm, char *err, size_t errlen)
 fail:
 	if (w->http != NULL)
 		evhttp_free(w->http);
-	if (fd >= 0)
-		close(fd);
 	free(w);
 	return NULL;
 }
