@@ -92,29 +92,30 @@ daemon_ct_sync(struct daemon *dm)
 
 /*
  * The steering as installed now, both families' filter tables, with their
- * counters (iptables firewall: what the second's checks read). false when
- * there is nothing to read.
+ * counters (iptables firewall: what the second's checks read). Which
+ * families were read (bit 0 IPv4, bit 1 IPv6); 0 when none.
  */
-static bool
+static const int daemon_fams[2] = {AF_INET, AF_INET6};
+
+static unsigned
 daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs)
 {
-	static const int fams[2] = {AF_INET, AF_INET6};
 	char err[512], *buf;
 	size_t len;
-	unsigned f;
-	bool any = false;
+	unsigned f, read = 0;
 
 	if (!dm->steered || dm->cfg.firewall != CONFIG_FIREWALL_IPTABLES)
-		return false;
+		return 0;
 	for (f = 0; f < 2; f++) {
-		if (steer_save(fams[f], &buf, &len, err, sizeof(err)) != 0)
+		if (steer_save(daemon_fams[f], &buf, &len, err, sizeof(err)) !=
+		    0)
 			continue;
-		if (fw_parse_save(buf, len, fams[f], "filter", rs, err,
+		if (fw_parse_save(buf, len, daemon_fams[f], "filter", rs, err,
 		                  sizeof(err)) == 0)
-			any = true;
+			read |= 1u << f;
 		free(buf);
 	}
-	return any;
+	return read;
 }
 
 /*
@@ -123,12 +124,13 @@ daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs)
  * what the daemon received, what waits and what the kernel dropped. With
  * `failure = open` a full queue accepts the rest (NFQUEUE's fail-open),
  * and the kernel counts that nowhere else; `spackle audit` computes the
- * same. A steering put back from scratch starts its counters at 0 again:
- * then only what grows from there counts.
+ * same. A steering put back from scratch starts its counters at 0 again,
+ * and a family whose rules could not be read this time leaves its queue
+ * rules out of the sum: then only what grows from there counts.
  */
 static void
 daemon_count_unseen(struct daemon *dm, const struct fw_ruleset *rs,
-                    struct daemon_drops *d)
+                    unsigned families, struct daemon_drops *d)
 {
 	uint64_t sent = fw_rules_sum(rs, STEER_COMMENT_QUEUE) +
 	                fw_rules_sum(rs, STEER_COMMENT_DNS);
@@ -136,28 +138,33 @@ daemon_count_unseen(struct daemon *dm, const struct fw_ruleset *rs,
 	        d->received + d->waiting + d->queue_dropped + d->user_dropped;
 	uint64_t now = sent > seen ? sent - seen : 0;
 
-	if (now > dm->unseen_last)
+	/* The first count starts from the rules' install, at 0. */
+	if (now > dm->unseen_last &&
+	    (families == dm->unseen_families || dm->unseen_families == 0))
 		dm->passed_unseen += now - dm->unseen_last;
 	dm->unseen_last = now;
+	dm->unseen_families = families;
 	d->passed_unseen = dm->passed_unseen;
 }
 
 /*
- * What is wrong with the steering as installed now (rs): a JSON object
- * per hook that is not as spackle installed it, NULL when all are. Rules
- * placed above spackle's are listed with their counters.
+ * What is wrong with the steering as installed now (rs, with the families
+ * in `read`): a JSON object per hook that is not as spackle installed it,
+ * NULL when all are. Rules placed above spackle's are listed with their
+ * counters.
  */
 static json_t *
-daemon_steering_problems(struct daemon *dm, const struct fw_ruleset *rs)
+daemon_steering_problems(struct daemon *dm, const struct fw_ruleset *rs,
+                         unsigned read)
 {
-	static const int fams[2] = {AF_INET, AF_INET6};
 	struct fw_steer_check chk = {0};
 	json_t *arr = NULL, *h;
 	size_t i;
 	unsigned f;
 
 	for (f = 0; f < 2; f++)
-		fw_check_steering(&dm->cfg, fams[f], rs, &chk);
+		if (read & (1u << f))
+			fw_check_steering(&dm->cfg, daemon_fams[f], rs, &chk);
 	for (i = 0; i < chk.n; i++) {
 		const struct fw_hook_check *hc = &chk.v[i];
 
@@ -179,7 +186,8 @@ daemon_steering_problems(struct daemon *dm, const struct fw_ruleset *rs)
  * steering_repair the rules are put back at once.
  */
 static void
-daemon_check_steering(struct daemon *dm, const struct fw_ruleset *rs)
+daemon_check_steering(struct daemon *dm, const struct fw_ruleset *rs,
+                      unsigned read)
 {
 	json_t *probs, *o, *key, *h, *r;
 	char *text, err[512];
@@ -189,7 +197,7 @@ daemon_check_steering(struct daemon *dm, const struct fw_ruleset *rs)
 	if (!dm->steered ||
 	    steer_firewall(&dm->cfg) != CONFIG_FIREWALL_IPTABLES)
 		return;
-	if ((probs = daemon_steering_problems(dm, rs)) == NULL) {
+	if ((probs = daemon_steering_problems(dm, rs, read)) == NULL) {
 		free(dm->tamper_seen);
 		dm->tamper_seen = NULL;
 		return;
@@ -274,17 +282,17 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *dm = arg;
 	struct daemon_drops now, *was = &dm->drops;
 	struct fw_ruleset rs = {0};
-	bool have_rules;
+	unsigned families;
 	json_t *o;
 
 	(void)fd;
 	(void)what;
 	/* The rules' counters first: everything they counted is in the
 	 * daemon's and the queues' counters read after them. */
-	have_rules = daemon_read_steering(dm, &rs);
+	families = daemon_read_steering(dm, &rs);
 	daemon_drops_now(dm, &now);
-	if (have_rules && dm->cfg.backend == CONFIG_BACKEND_NFQUEUE)
-		daemon_count_unseen(dm, &rs, &now);
+	if (families && dm->cfg.backend == CONFIG_BACKEND_NFQUEUE)
+		daemon_count_unseen(dm, &rs, families, &now);
 	if (now.enobufs > was->enobufs ||
 	    now.queue_dropped > was->queue_dropped ||
 	    now.user_dropped > was->user_dropped ||
@@ -318,8 +326,8 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	*was = now;
 	if (sp_now_mono() >= dm->ct_next_ns)
 		daemon_ct_sync(dm);
-	if (have_rules)
-		daemon_check_steering(dm, &rs);
+	if (families)
+		daemon_check_steering(dm, &rs, families);
 	fw_ruleset_free(&rs);
 	daemon_watchdog(dm);
 }
