@@ -222,9 +222,10 @@ classify_packet(struct classifier *c, const struct packet *pkt,
 		classify_name_decide(c, f, pkt, dir, now_ns);
 	v = (enum sp_verdict)f->verdict;
 	/*
-	 * A held flow denied on its payload has an established connection:
+	 * A held flow refused on its payload has an established connection:
 	 * the local side's packets are rejected (a TCP reset to the local
-	 * socket, which fails at once) rather than dropped in silence.
+	 * socket, which fails at once) rather than dropped in silence, and
+	 * the caller is asked, once, to reset the remote end too.
 	 */
 	if ((v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT) &&
 	    c->cfg.name_hold && dir == 0 && f->key.proto == SP_PROTO_TCP &&
