@@ -41,6 +41,7 @@ function renderStatus() {
 
 const BLOCKED_LIMIT = 200;
 const connRows = new Map(); // flowKey -> {tr, c, sig, f}
+let connsHeld = false; // the pointer is over the Connections rows
 
 // A live flow's key: its five-tuple and id. The id alone will not do: it
 // is a 64-bit number, and JSON.parse rounds ids past 2^53 onto each other.
@@ -161,7 +162,7 @@ function fillConnRow(row, f) {
   add(c.actions, changeButtons(f, false, flowKey(f)));
 }
 
-function renderConns() {
+function renderConns(force) {
   const body = $('conns').tBodies[0];
   const q = state.filter.trim().toLowerCase();
   let list = state.conns;
@@ -179,6 +180,26 @@ function renderConns() {
     return r * d;
   });
   const shown = list.slice(0, MAX_ROWS);
+  if (connsHeld && !force && body.children.length) {
+    // the pointer is over the rows: each keeps its place (a button aimed at
+    // is not moved from under the click); new and ended flows wait until
+    // the pointer leaves
+    const live = new Map(shown.map((f) => [flowKey(f), f]));
+    let waiting = 0;
+    for (const [id, row] of connRows) {
+      const f = live.get(id);
+      if (f) {
+        row.f = f;
+        fillConnRow(row, f);
+      }
+      row.tr.classList.toggle('ended', !f);
+    }
+    for (const id of live.keys()) if (!connRows.has(id)) waiting++;
+    setText($('conns-summary'), 'held while the pointer is over the list' +
+      (waiting ? ' (' + fmtInt(waiting) + ' new waiting)' : ''));
+    setText($('n-conns'), fmtInt(total));
+    return;
+  }
   const keep = new Set();
   let i = 0;
   for (const f of shown) {
@@ -191,7 +212,8 @@ function renderConns() {
     }
     row.f = f;
     fillConnRow(row, f);
-    // move only what is out of place: a row under the pointer stays put
+    row.tr.classList.remove('ended');
+    // move only what is out of place (a focused button keeps its focus)
     if (body.children[i] !== row.tr) body.insertBefore(row.tr, body.children[i] || null);
     i++;
   }
@@ -457,7 +479,7 @@ function init() {
         state.sortDir = ['bytes_out', 'bytes_in', 'age'].includes(th.dataset.key) ? -1 : 1;
         if (th.dataset.key === 'age') state.sortDir = 1;
       }
-      renderConns();
+      renderConns(true);
     };
     th.addEventListener('click', sort);
     th.addEventListener('keydown', (e) => {
@@ -469,9 +491,14 @@ function init() {
   }
   $('filter').addEventListener('input', (e) => {
     state.filter = e.target.value;
-    renderConns();
+    renderConns(true);
   });
   $('rules-filter').addEventListener('input', () => renderRules(true));
+  $('conns').tBodies[0].addEventListener('pointerenter', () => { connsHeld = true; });
+  $('conns').tBodies[0].addEventListener('pointerleave', () => {
+    connsHeld = false;
+    renderConns();
+  });
   $('conns').tBodies[0].addEventListener('click', (ev) => onTableClick(ev, (id) => {
     const r = connRows.get(id);
     return r ? r.f : null;

@@ -225,6 +225,27 @@ def run(b, a, base):
     b.eval("(() => { const i = document.getElementById('filter'); i.value = '';"
            " i.dispatchEvent(new Event('input')); })()")
 
+    # With the pointer over the rows they keep their places while flows
+    # come (newest first: a new one would go on top), so a button aimed at
+    # is not moved from under the click; leaving the list brings them in.
+    order = ("[...document.querySelectorAll('#conns tbody tr')].map(r =>"
+             " [1, 3, 4, 6].map(i => r.children[i].textContent).join(' '))")
+    summary = "document.getElementById('conns-summary').textContent"
+    b.pump(1.2)
+    b.click("document.querySelector('#conns tbody tr:nth-child(2) td.proc')")
+    before = b.eval(order)
+    nettool_connect(a.nettool, a.server, a.port)
+    b.pump(2.5)
+    during = b.eval(order)
+    held = b.eval(summary)
+    b.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 5, "y": 5})
+    b.pump(1.5)
+    after = b.eval(order)
+    check("conns/held", bool(before) and during == before and "held" in (held or "") and
+          after and after[0] not in before and "live flow" in b.eval(summary),
+          "under the pointer %d rows kept their order through a new connection (%r); "
+          "after it left, on top: %r" % (len(before or []), held, (after or ["none"])[0]))
+
     mode = b.eval("document.getElementById('status').textContent")
     check("status", "enforce" in (mode or "") and "updated" in (mode or ""),
           "the status line: %r" % " ".join((mode or "").split()))
@@ -364,7 +385,11 @@ def run(b, a, base):
           " in the %s scripts served" % nscripts if sinks == [] else "found: %s" % sinks)
 
     # --- a connection in: block from that host, then undo from the notice --------
+    # (as a person looking for one connection among many would: narrow the
+    # list to its port first)
     b.click("document.querySelector('.tab[data-view=conns]')")
+    b.click("document.getElementById('filter')")
+    b.call("Input.insertText", {"text": str(a.in_port)})
     row_in = """[...document.querySelectorAll('#conns tbody tr')].find(r =>
         r.querySelector('td.proc .name').textContent === %s && r.children[6].textContent === 'in' &&
         r.children[4].textContent === %s)""" % (js(nettool), js(str(a.in_port)))
@@ -373,7 +398,8 @@ def run(b, a, base):
     added = notice_text(b, "ok", contains="deny in") if clicked else None
     check("in/block-click", bool(added) and "deny in" in added,
           "block on the connection in to %s's port %d: %s" % (
-              nettool, a.in_port, " ".join((added or "no row or no answer").split())))
+              nettool, a.in_port, " ".join((added or "row listed %s, clicked %s, notice %r" % (
+                  bool(listed), bool(clicked), b.eval("document.getElementById('notice').textContent"))).split())))
     if added:
         rc, out = connect_in(a.peer_ns, a.nettool, a.local, a.in_port)
         check("in/next-fails", rc != 0, "from %s to %s:%d after block: exit %d %s" % (

@@ -284,19 +284,31 @@ class Browser:
     def click(self, selector_expr):
         """A real mouse click (moved, pressed, released) at the middle of
         the element that selector_expr (a JavaScript expression giving an
-        element) names, scrolled into view first. False if there is none."""
-        rect = self.eval("""(() => {
+        element) names, scrolled into view first. As a person does, the
+        pointer rests on the element first and the button is pressed only
+        once the element is still the one under it (a live page may have
+        moved it in between). False if there is none."""
+        measure = """(() => {
             const e = %s;
             if (!e) return null;
-            e.scrollIntoView({block: 'center', inline: 'nearest'});
+            if (%%s) e.scrollIntoView({block: 'center', inline: 'nearest'});
             const r = e.getBoundingClientRect();
-            return {x: r.left + r.width / 2, y: r.top + r.height / 2,
-                    w: r.width, h: r.height};
-        })()""" % selector_expr)
-        if not rect or rect["w"] <= 0 or rect["h"] <= 0:
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            const at = document.elementFromPoint(x, y);
+            return {x: x, y: y, w: r.width, h: r.height,
+                    under: !!at && (at === e || e.contains(at))};
+        })()""" % selector_expr
+        rect = self.eval(measure % "true")
+        for _ in range(10):
+            if not rect or rect["w"] <= 0 or rect["h"] <= 0:
+                return False
+            x, y = rect["x"], rect["y"]
+            self.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+            rect = self.eval(measure % "false")
+            if rect and rect["under"] and (rect["x"], rect["y"]) == (x, y):
+                break
+        else:
             return False
-        x, y = rect["x"], rect["y"]
-        self.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
         self.call("Input.dispatchMouseEvent", {
             "type": "mousePressed", "x": x, "y": y, "button": "left", "clickCount": 1})
         self.call("Input.dispatchMouseEvent", {
