@@ -191,6 +191,29 @@ audit_print(const struct audit *a)
 	json_decref(out);
 }
 
+/* What the daemon keeps of a hidden flow (daemon_audit_flow()). */
+static json_t *
+tell_flow(const json_t *o)
+{
+	static const char *const keys[] = {"dir", "proto", "src",     "sport",
+	                                   "dst", "dport", "packets", "bytes",
+	                                   "pid", "uid",   "exe",     "cause"};
+	json_t *t = json_object(), *v;
+	size_t i;
+
+	for (i = 0; t != NULL && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((v = json_object_get(o, keys[i])) != NULL)
+			json_object_set(t, keys[i], v);
+	return t;
+}
+
+/* The request's length as control_request() sends it. */
+static size_t
+tell_len(const json_t *req)
+{
+	return json_dumpb(req, NULL, 0, JSON_COMPACT);
+}
+
 /*
  * Tell the daemon what a watch found, so its status and metrics show the
  * last audit's hidden flows. Only when a daemon answered status: without
@@ -202,21 +225,30 @@ audit_tell_daemon(struct audit *a)
 	json_t *req, *r, *flows;
 	const char *why;
 	char err[512] = "out of memory";
-	size_t i;
+	size_t i, n = json_array_size(a->hidden);
 
 	if (a->status == NULL)
 		return;
 	/* The hidden flows themselves (at most AUDIT_TELL_FLOWS), for the
-	 * store: `spackle log` shows them beside the flows that crossed. */
+	 * store: `spackle log` shows them beside the flows that crossed.
+	 * Only the keys it keeps, and as many as one request holds. */
 	flows = json_array();
-	for (i = 0; flows != NULL && i < json_array_size(a->hidden) &&
-	            i < AUDIT_TELL_FLOWS;
-	     i++)
-		json_array_append(flows, json_array_get(a->hidden, i));
+	for (i = 0; flows != NULL && i < n && i < AUDIT_TELL_FLOWS; i++)
+		json_array_append_new(flows,
+		                      tell_flow(json_array_get(a->hidden, i)));
 	req = json_pack("{s:s,s:I,s:b,s:I,s:o*}", "cmd", "audit", "hidden",
-	                (json_int_t)json_array_size(a->hidden), "holes",
-	                a->holes, "watch_s", (json_int_t)a->watch, "flows",
-	                flows);
+	                (json_int_t)n, "holes", a->holes, "watch_s",
+	                (json_int_t)a->watch, "flows", flows);
+	while (req != NULL && flows != NULL && json_array_size(flows) > 0 &&
+	       tell_len(req) >= CONTROL_LINE_MAX - 1)
+		json_array_remove(flows, json_array_size(flows) - 1);
+	if (flows != NULL && json_array_size(flows) < n)
+		json_array_append_new(
+		        a->notes,
+		        json_sprintf(
+		                "the daemon was told of %zu of the %zu "
+		                "hidden flows (one request holds %d bytes)",
+		                json_array_size(flows), n, CONTROL_LINE_MAX));
 	r = req != NULL ? control_request(a->cfg.control, req, err, sizeof(err))
 	                : NULL;
 	if (r == NULL || json_object_get(r, "error") != NULL) {
