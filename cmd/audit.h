@@ -21,6 +21,8 @@
 #define AUDIT_GRACE_MS   300    /* after the tap, before reading the divert */
 #define AUDIT_PSOCK_MAX  256    /* packet sockets listed at most */
 #define AUDIT_TELL_FLOWS 256    /* hidden flows told to the daemon at most */
+#define AUDIT_EARLY_MAX  512    /* flows looked up while the tap runs */
+#define AUDIT_EARLY_MS   100    /* the deadline of one such lookup */
 
 struct audit {
 	struct config cfg;
@@ -40,6 +42,17 @@ struct audit {
 
 /* ---- the counters (cmd/audit_counters.c) -------------------------------- */
 
+/* Both families' filter (tun: mangle) tables into rs (freed first), notes
+ * on what could not be read into a->notes; false when none was read. */
+bool audit_read_ruleset(struct audit *a, struct fw_ruleset *rs);
+/*
+ * What spackle's queues let past unseen up to now, as the counters part
+ * counts it: the queue rules' packets in rs (read just before) against
+ * what the daemon received and the queues hold or dropped. -1 when that
+ * cannot be told (the daemon does not answer; the tunnel backend).
+ */
+int64_t audit_unseen(const struct audit *a, const struct fw_ruleset *rs);
+
 /*
  * The kernel's counters for spackle's queue rules against the daemon's
  * and the queues' own: a->counters filled, a->rs and a->have_rules read,
@@ -52,13 +65,6 @@ void audit_counters(struct audit *a);
 
 /* spackle's rules first and whole in every hook: a->steering and a->chk. */
 void audit_steering(struct audit *a);
-/* The first rule above spackle's in hook that matches p as surely as
- * `want` (FW_YES, or FW_MAYBE for YES or MAYBE), or NULL. */
-const struct fw_rule *audit_rule_above(const struct audit *a, const char *hook,
-                                       const struct fw_pkt *p,
-                                       enum fw_match want);
-/* Does hook of family hold a jump to spackle's chain? */
-bool audit_hook_jumped(const struct audit *a, const char *hook, int family);
 
 /* ---- the wire (cmd/audit_tap.c) ----------------------------------------- */
 
@@ -74,6 +80,8 @@ struct wflow {
 	/* Filled when it is judged. */
 	uint64_t dpkts[2]; /* what crossed the divert, each way */
 	bool found;        /* the divert knew the flow */
+	int32_t early;     /* its lookup while the tap ran (struct wire's
+	                      on_new): an index of the caller's, -1 none */
 };
 
 /* The flows the taps saw. Start from all zeroes; free with audit_wire_free. */
@@ -89,6 +97,11 @@ struct wire {
 	struct sp_addr *local; /* this host's addresses */
 	size_t nlocal;
 	int ifindex; /* of the tap being read */
+	/* Called once for each new flow that this host sent first (TCP or
+	 * UDP, not forwarded), while its sender may still live; it sets
+	 * f->early. NULL: none. */
+	void (*on_new)(struct wflow *f, void *arg);
+	void *on_new_arg;
 };
 
 /* This host's addresses (every interface's, with the IPv4 broadcasts and
@@ -102,6 +115,55 @@ int audit_local_addrs(struct wire *w);
  */
 int audit_wire_watch(struct wire *w, unsigned secs, json_t *notes);
 void audit_wire_free(struct wire *w);
+
+/* ---- why a flow was hidden, and who sent it (cmd/audit_cause.c) --------- */
+
+/* A rule placed before spackle's jump, as read after the watch. */
+struct audit_above {
+	const struct fw_rule *r;
+	const char *hook; /* OUTPUT, INPUT, FORWARD */
+	uint64_t delta;   /* its packets over the watch */
+	bool known;       /* delta known: read before and after the watch */
+	uint64_t claimed; /* of delta, put on hidden flows it surely took */
+};
+
+/* What the kernel counted over a watch: read before and after the tap. */
+struct audit_ev {
+	struct fw_ruleset before, after;
+	bool have_before, have_after;
+	struct fw_steer_check chk;   /* of after (else of a->rs) */
+	const struct fw_ruleset *rs; /* what chk indexes */
+	struct audit_above *ab;      /* every hook's rules above, in order */
+	size_t nab;
+	/* What the queues had let past unseen (audit_unseen) before and
+	 * after: -1 the daemon did not answer, -2 cannot be told. */
+	int64_t unseen0, unseen1;
+};
+
+/* One direction of a hidden flow whose cause is being decided. */
+struct audit_hid {
+	const struct wflow *f;
+	int dir;     /* 0 sent by this host, 1 received */
+	json_t *o;   /* its entry of a->hidden */
+	int64_t uid; /* its socket's owner, -1 unknown */
+	bool socket; /* an IP socket of this host held it (at a lookup) */
+	const struct audit_above *rule; /* the rule above that took it */
+	bool done;                      /* its cause is decided */
+};
+
+/* The counters before the tap: rules and queues. */
+void audit_ev_before(struct audit *a, struct audit_ev *ev);
+/* And after it (once the daemon had time to count its last packets). */
+void audit_ev_after(struct audit *a, struct audit_ev *ev);
+void audit_ev_free(struct audit_ev *ev);
+/*
+ * Each hidden direction's cause (cause, why and what applies of rule,
+ * rule_at, rule_packets, rule_delta, socket_inode, packet_sockets) from
+ * the evidence of the watch; a process only where it ties one to the
+ * flow (docs/audit.md, "How a cause and a process are decided").
+ */
+void audit_causes(struct audit *a, struct audit_ev *ev, struct audit_hid *h,
+                  size_t n);
 
 /* ---- hidden flows (cmd/audit_hidden.c) ---------------------------------- */
 

@@ -16,10 +16,9 @@
 #include "spackle/fwread.h"
 #include "spackle/steer.h"
 
-/* Read both families' filter (tun: mangle) tables into a->rs; false
- * when none. */
-static bool
-audit_read_rules(struct audit *a)
+/* Both families' filter (tun: mangle) tables into rs (cmd/audit.h). */
+bool
+audit_read_ruleset(struct audit *a, struct fw_ruleset *rs)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
 	char err[1024], *buf;
@@ -27,7 +26,7 @@ audit_read_rules(struct audit *a)
 	unsigned k;
 	bool any = false;
 
-	fw_ruleset_free(&a->rs);
+	fw_ruleset_free(rs);
 	for (k = 0; k < 2; k++) {
 		if (steer_save(fams[k], &buf, &len, err, sizeof(err)) != 0) {
 			if (k == 0)
@@ -40,13 +39,19 @@ audit_read_rules(struct audit *a)
 		                  a->cfg.backend == CONFIG_BACKEND_TUN
 		                          ? "mangle"
 		                          : "filter",
-		                  &a->rs, err, sizeof(err)) != 0)
+		                  rs, err, sizeof(err)) != 0)
 			json_array_append_new(a->notes, json_string(err));
 		else
 			any = true;
 		free(buf);
 	}
 	return any;
+}
+
+static bool
+audit_read_rules(struct audit *a)
+{
+	return audit_read_ruleset(a, &a->rs);
 }
 
 /*
@@ -208,4 +213,40 @@ audit_counters(struct audit *a)
 	json_object_set_new(c, "exempt", ex);
 	if (!adds_up || !daemon || qdrop + udrop + enobufs + unseen > 0)
 		a->holes = true;
+}
+
+/* What the queues let past unseen up to now (cmd/audit.h). */
+int64_t
+audit_unseen(const struct audit *a, const struct fw_ruleset *rs)
+{
+	const struct divert_ops *ops =
+	        divert_backend(config_backend_name(a->cfg.backend));
+	struct divert_kernel_stats ks;
+	char spec[16], err[512];
+	uint64_t sent, rest = 0;
+	json_t *st;
+	const json_t *ctr;
+	unsigned q;
+
+	if (a->cfg.backend == CONFIG_BACKEND_TUN)
+		return -1;
+	/* In the counters part's order: the rules, the queues, the
+	 * daemon, so that what the rules counted has been received. */
+	sent = fw_rules_sum(rs, STEER_COMMENT_QUEUE) +
+	       fw_rules_sum(rs, STEER_COMMENT_DNS);
+	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
+		snprintf(spec, sizeof(spec), "%u", q);
+		if (ops == NULL || ops->kernel_stats == NULL ||
+		    ops->kernel_stats(spec, &ks) != 0)
+			continue;
+		rest += ks.waiting + ks.dropped_full + ks.dropped_user;
+	}
+	st = control_call(a->cfg.control, "status", err, sizeof(err));
+	if (st == NULL || (ctr = json_object_get(st, "counters")) == NULL) {
+		json_decref(st);
+		return -1;
+	}
+	rest += (uint64_t)json_integer_value(json_object_get(ctr, "received"));
+	json_decref(st);
+	return sent > rest ? (int64_t)(sent - rest) : 0;
 }

@@ -181,93 +181,6 @@ seen_lookup(const struct divert_seen *s, const struct wflow *f,
 	return mid > lo;
 }
 
-/* ---- packet sockets ----------------------------------------------------- */
-
-struct psock {
-	uint64_t inode;
-	int ifindex; /* 0: every interface */
-	int32_t pid; /* -1 unknown */
-	uint32_t uid;
-	char exe[SP_PATH_MAX];
-};
-
-/* /proc/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode */
-static size_t
-psocks_read(struct psock *v, size_t max)
-{
-	char line[512];
-	unsigned long long ino;
-	unsigned iface, user;
-	size_t n = 0;
-	FILE *f;
-
-	if ((f = fopen("/proc/net/packet", "re")) == NULL)
-		return 0;
-	while (n < max && fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%*s %*s %*s %*s %u %*s %*s %u %llu", &iface,
-		           &user, &ino) != 3)
-			continue;
-		v[n].inode = ino;
-		v[n].ifindex = (int)iface;
-		v[n].uid = user;
-		v[n].pid = -1;
-		v[n].exe[0] = '\0';
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-/* Who holds each packet socket: one walk of every process's fds. */
-static void
-psocks_owners(struct psock *v, size_t n)
-{
-	char path[64], link[64];
-	struct dirent *de, *fe;
-	DIR *d, *fd;
-	unsigned long long ino;
-	size_t i, left = n;
-	int32_t pid, self = (int32_t)getpid();
-	ssize_t len;
-
-	if (n == 0 || (d = opendir("/proc")) == NULL)
-		return;
-	while (left > 0 && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		pid = (int32_t)strtol(de->d_name, NULL, 10);
-		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-		if ((fd = opendir(path)) == NULL)
-			continue;
-		while ((fe = readdir(fd)) != NULL) {
-			snprintf(path, sizeof(path), "/proc/%d/fd/%.16s",
-			         (int)pid, fe->d_name);
-			len = readlink(path, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) != 1)
-				continue;
-			for (i = 0; i < n; i++) {
-				if (v[i].inode != ino || v[i].pid >= 0)
-					continue;
-				/* Our own taps are not the hole. */
-				v[i].pid = pid == self ? 0 : pid;
-				if (pid != self) {
-					snprintf(path, sizeof(path),
-					         "/proc/%d/exe", (int)pid);
-					len = readlink(path, v[i].exe,
-					               sizeof(v[i].exe) - 1);
-					v[i].exe[len > 0 ? len : 0] = '\0';
-				}
-				left--;
-			}
-		}
-		closedir(fd);
-	}
-	closedir(d);
-}
-
 /* ---- judging a flow ----------------------------------------------------- */
 
 static json_t *
@@ -319,147 +232,135 @@ exempted(const struct audit *a, const struct wflow *f)
 	return NULL;
 }
 
-/* The process behind a hidden flow's local socket, into o; its uid. */
+/* Lookups made while the tap ran, one per new flow this host sent. */
+struct early {
+	struct proc_query *pq;
+	struct proc_owner *v[AUDIT_EARLY_MAX];
+	size_t n;
+};
+
+static void
+flow_to_proc(const struct wflow *f, struct proc_flow *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->proto = f->proto;
+	fl->local = f->local;
+	fl->remote = f->remote;
+	fl->lport = f->lport;
+	fl->rport = f->rport;
+	fl->uid_hint = fl->gid_hint = UINT32_MAX;
+	/* sent_after_ns 0: a socket already gone is not put on a process
+	 * by its user's exits alone (the audit knows no user for it). */
+}
+
+/* struct wire's on_new: who holds the new flow's socket, now. */
+static void
+early_lookup(struct wflow *f, void *arg)
+{
+	struct early *e = arg;
+	struct proc_owner *po;
+	struct proc_flow fl;
+
+	if (e->pq == NULL || e->n == AUDIT_EARLY_MAX ||
+	    (po = malloc(sizeof(*po))) == NULL)
+		return;
+	flow_to_proc(f, &fl);
+	proc_lookup(e->pq, &fl, po);
+	if (po->how != PROC_HOW_SOCKET && po->how != PROC_HOW_EXITED &&
+	    po->inode == 0 && po->uid == UINT32_MAX) {
+		free(po);
+		return;
+	}
+	f->early = (int32_t)e->n;
+	e->v[e->n++] = po;
+}
+
+static void
+early_free(struct early *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->v[i]);
+	e->n = 0;
+}
+
+/*
+ * The process behind a hidden flow's local socket, into o: the one that
+ * holds it now, else the one the lookup found while the tap ran (the
+ * socket held then, or found with no holder and put on the one process of
+ * its user that had just exited: docs/attribution.md, step 4); else none.
+ * Returns the socket's owner uid (-1 unknown); *socket: an IP socket of
+ * the flow was found at either lookup.
+ */
 static int64_t
-owner_json(struct proc_query *pq, const struct wflow *f, json_t *o)
+owner_json(struct proc *proc, struct proc_query *pq, const struct wflow *f,
+           const struct proc_owner *early, json_t *o, bool *socket)
 {
 	struct proc_owner *po = malloc(sizeof(*po));
+	const struct proc_owner *who = NULL;
 	struct proc_flow fl;
+	const char *ev = NULL;
 	int64_t uid = -1;
 
+	*socket = false;
 	json_object_set_new(o, "pid", json_null());
 	json_object_set_new(o, "exe", json_null());
 	json_object_set_new(o, "uid", json_null());
-	if (po == NULL || pq == NULL ||
+	json_object_set_new(o, "process_evidence", json_null());
+	if (po == NULL ||
 	    (f->proto != SP_PROTO_TCP && f->proto != SP_PROTO_UDP) || f->fwd) {
 		free(po);
 		return -1;
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.proto = f->proto;
-	fl.local = f->local;
-	fl.remote = f->remote;
-	fl.lport = f->lport;
-	fl.rport = f->rport;
-	fl.uid_hint = fl.gid_hint = UINT32_MAX;
-	if (proc_lookup(pq, &fl, po) == PROC_HOW_SOCKET) {
-		json_object_set_new(o, "pid", json_integer(po->pid));
-		json_object_set_new(o, "exe", json_string(po->exe));
-		json_object_set_new(o, "uid", json_integer(po->uid));
-		json_object_set_new(o, "cmdline", json_string(po->cmdline));
-		uid = po->uid;
-	} else if (po->uid != UINT32_MAX) {
-		json_object_set_new(o, "uid", json_integer(po->uid));
-		uid = po->uid;
+	memset(po, 0, sizeof(*po));
+	po->how = PROC_HOW_NONE;
+	po->uid = UINT32_MAX;
+	if (pq != NULL) {
+		flow_to_proc(f, &fl);
+		proc_lookup(pq, &fl, po);
 	}
-	json_object_set_new(
-	        o, "socket",
-	        json_boolean(po->how == PROC_HOW_SOCKET || po->inode != 0));
+	if (po->how == PROC_HOW_SOCKET) {
+		who = po;
+		ev = "holds the flow's socket";
+	} else if (early != NULL && early->how == PROC_HOW_SOCKET) {
+		who = early;
+		ev = "held the flow's socket when the tap saw its first "
+		     "packet";
+	} else if (early != NULL && early->how == PROC_HOW_EXITED) {
+		who = early;
+		ev = "the flow's socket had no holder when the tap saw its "
+		     "first packet: the one process of its user that had "
+		     "just exited";
+	} else if (po->how == PROC_HOW_EXITED) {
+		who = po;
+		ev = "the flow's socket has no holder: the one process of its "
+		     "user that had just exited";
+	}
+	if (who != NULL) {
+		json_object_set_new(o, "pid", json_integer(who->pid));
+		json_object_set_new(o, "exe", json_string(who->exe));
+		json_object_set_new(o, "cmdline", json_string(who->cmdline));
+		json_object_set_new(o, "process_evidence", json_string(ev));
+		json_object_set_new(
+		        o, "exited",
+		        json_boolean(who->how == PROC_HOW_EXITED ||
+		                     proc_pid_exited(proc, who->pid)));
+	}
+	if (who != NULL && who->uid != UINT32_MAX)
+		uid = who->uid;
+	else if (po->uid != UINT32_MAX)
+		uid = po->uid;
+	else if (early != NULL && early->uid != UINT32_MAX)
+		uid = early->uid;
+	if (uid >= 0)
+		json_object_set_new(o, "uid", json_integer(uid));
+	*socket = po->how == PROC_HOW_SOCKET || po->inode != 0 ||
+	          (early != NULL &&
+	           (early->how == PROC_HOW_SOCKET || early->inode != 0));
+	json_object_set_new(o, "socket", json_boolean(*socket));
 	free(po);
 	return uid;
-}
-
-/* A packet socket of another process that can send on f's interface. */
-static const struct psock *
-psock_of(const struct wflow *f, const struct psock *ps, size_t nps)
-{
-	size_t i;
-
-	for (i = 0; i < nps; i++)
-		if (ps[i].pid > 0 &&
-		    (ps[i].ifindex == 0 || ps[i].ifindex == f->ifindex))
-			return &ps[i];
-	return NULL;
-}
-
-/* Why did direction dir of f skip the divert? Sets o's cause keys. */
-static void
-audit_cause(struct audit *a, const struct wflow *f, int dir, int64_t uid,
-            const struct psock *ps, size_t nps, json_t *o)
-{
-	const char *hook = dir == 0 ? "OUTPUT" : "INPUT";
-	int family = f->local.family == AF_INET ? AF_INET : AF_INET6;
-	struct fw_pkt p;
-	const struct fw_rule *r;
-	const struct psock *q;
-	char desc[512];
-	bool socket = json_is_true(json_object_get(o, "socket"));
-
-	if (f->fwd) {
-		json_object_set_new(o, "cause", json_string("forward"));
-		json_object_set_new(
-		        o, "why",
-		        json_string((a->cfg.hooks & CONFIG_HOOK_FORWARD)
-		                            ? "a forwarded packet that did not "
-		                              "reach the forward hook's divert"
-		                            : "a forwarded path: the config "
-		                              "does not divert the forward "
-		                              "hook"));
-		return;
-	}
-	if (!audit_hook_jumped(a, hook, family)) {
-		json_object_set_new(o, "cause", json_string("no steering"));
-		json_object_set_new(o, "why",
-		                    json_sprintf("%s has no jump to spackle's "
-		                                 "chain",
-		                                 hook));
-		return;
-	}
-	memset(&p, 0, sizeof(p));
-	p.family = family;
-	p.proto = f->proto;
-	p.src = dir == 0 ? f->local : f->remote;
-	p.dst = dir == 0 ? f->remote : f->local;
-	p.sport = dir == 0 ? f->lport : f->rport;
-	p.dport = dir == 0 ? f->rport : f->lport;
-	{
-		static char ifn[IF_NAMESIZE];
-
-		if (if_indextoname((unsigned)f->ifindex, ifn) != NULL) {
-			if (dir == 0)
-				p.out_if = ifn;
-			else
-				p.in_if = ifn;
-		}
-	}
-	p.uid = dir == 0 ? uid : -1;
-	/* A rule that surely matches; else a packet socket (a frame that no
-	 * hook saw cannot have been let past by a rule); else a rule that
-	 * may match. */
-	if ((r = audit_rule_above(a, hook, &p, FW_YES)) != NULL ||
-	    (!(dir == 0 && !socket && psock_of(f, ps, nps) != NULL) &&
-	     (r = audit_rule_above(a, hook, &p, FW_MAYBE)) != NULL)) {
-		fw_rule_describe(r, desc, sizeof(desc));
-		json_object_set_new(o, "cause", json_string("rule above"));
-		json_object_set_new(o, "rule", json_string(r->spec));
-		json_object_set_new(
-		        o, "why",
-		        json_sprintf("a rule placed before spackle's "
-		                     "in %s lets it past: %s",
-		                     hook, desc));
-		json_object_set_new(o, "rule_packets",
-		                    json_integer((json_int_t)r->packets));
-		return;
-	}
-	if (dir == 0 && !socket && (q = psock_of(f, ps, nps)) != NULL) {
-		json_object_set_new(o, "cause", json_string("packet socket"));
-		json_object_set_new(
-		        o, "why",
-		        json_string("sent through an AF_PACKET "
-		                    "socket, which skips netfilter "
-		                    "(no IP socket holds the flow)"));
-		json_object_set_new(o, "pid", json_integer(q->pid));
-		json_object_set_new(o, "exe", json_string(q->exe));
-		json_object_set_new(o, "uid", json_integer(q->uid));
-		json_object_set_new(o, "socket_inode",
-		                    json_integer((json_int_t)q->inode));
-		return;
-	}
-	json_object_set_new(o, "cause", json_string("unknown"));
-	json_object_set_new(o, "why",
-	                    json_string("no rule above spackle's, "
-	                                "exemption or packet "
-	                                "socket explains it"));
 }
 
 /* Hidden flows: on the wire, never across the divert. */
@@ -470,23 +371,44 @@ audit_hidden(struct audit *a)
 	struct divert_seen seen;
 	struct store_reader *sr = NULL;
 	struct proc *proc = NULL;
-	struct proc_query *pq = NULL;
-	struct proc_config pc = {.timeout_ms = 500};
-	struct psock *ps;
-	size_t nps = 0, i;
+	/* Exec and exit events from before the tap on: a process that
+	 * starts and ends during the watch is known by its exec. */
+	struct proc_config pc = {.timeout_ms = AUDIT_EARLY_MS,
+	                         .events = true,
+	                         .initial_scan = true,
+	                         .infer_exited = true};
+	struct early *er = calloc(1, sizeof(*er));
+	struct audit_ev ev;
+	struct audit_hid *hv = NULL, *nv;
+	size_t nh = 0, caph = 0, i;
 	char err[1024];
 	uint64_t start;
 	json_t *conns, *o;
 	int dir, ntaps;
 	const char *ex;
+	bool sock;
 
 	memset(&w, 0, sizeof(w));
 	memset(&seen, 0, sizeof(seen));
-	if (audit_local_addrs(&w) != 0) {
+	if (er == NULL || audit_local_addrs(&w) != 0) {
 		json_array_append_new(
 		        a->notes, json_string("cannot list local addresses"));
+		free(er);
+		audit_wire_free(&w);
 		return -1;
 	}
+	if (proc_new(&proc, &pc, err, sizeof(err)) == 0) {
+		if (err[0] != '\0')
+			json_array_append_new(
+			        a->notes, json_sprintf("processes: %s", err));
+		er->pq = proc_query_new(proc, err, sizeof(err));
+	} else {
+		json_array_append_new(a->notes,
+		                      json_sprintf("processes: %s", err));
+	}
+	w.on_new = early_lookup;
+	w.on_new_arg = er;
+	audit_ev_before(a, &ev);
 	start = sp_now_wall();
 	seen.since_ns = start;
 	ntaps = audit_wire_watch(&w, a->watch, a->notes);
@@ -494,12 +416,18 @@ audit_hidden(struct audit *a)
 		json_array_append_new(
 		        a->notes, json_string("no interface could be tapped "
 		                              "(libpcap; root needed)"));
+		audit_ev_free(&ev);
+		proc_query_free(er->pq);
+		early_free(er);
+		free(er);
 		audit_wire_free(&w);
+		proc_free(proc);
 		return -1;
 	}
 	/* What crossed the divert meanwhile: give the last packets time to
 	 * be counted and the store its flush. */
 	usleep((AUDIT_GRACE_MS + 2 * a->cfg.store_flush_ms) * 1000u);
+	audit_ev_after(a, &ev);
 	conns = control_call(a->cfg.control, "conns", err, sizeof(err));
 	if (conns != NULL)
 		seen_from_conns(&seen, json_object_get(conns, "conns"));
@@ -514,17 +442,9 @@ audit_hidden(struct audit *a)
 	else
 		json_array_append_new(a->notes, json_sprintf("store: %s", err));
 	seen_sort(&seen);
-	if (proc_new(&proc, &pc, err, sizeof(err)) == 0)
-		pq = proc_query_new(proc, err, sizeof(err));
-	ps = calloc(AUDIT_PSOCK_MAX, sizeof(*ps));
-	if (ps != NULL) {
-		nps = psocks_read(ps, AUDIT_PSOCK_MAX);
-		psocks_owners(ps, nps);
-	}
 
 	for (i = 0; i < w.n; i++) {
 		struct wflow *f = &w.v[i];
-		int64_t uid = -2;
 
 		f->found = seen_lookup(&seen, f, f->dpkts);
 		for (dir = 0; dir < 2; dir++) {
@@ -545,15 +465,34 @@ audit_hidden(struct audit *a)
 				json_array_append_new(a->exempt, o);
 				continue;
 			}
-			if (uid == -2)
-				uid = owner_json(pq, f, o);
-			else
-				owner_json(pq, f, o);
-			audit_cause(a, f, dir, uid, ps, nps, o);
-			json_array_append_new(a->hidden, o);
-			a->holes = true;
+			if (nh == caph) {
+				caph = caph ? 2 * caph : 64;
+				nv = realloc(hv, caph * sizeof(*hv));
+				if (nv == NULL) {
+					json_decref(o);
+					break;
+				}
+				hv = nv;
+			}
+			memset(&hv[nh], 0, sizeof(hv[nh]));
+			hv[nh].f = f;
+			hv[nh].dir = dir;
+			hv[nh].o = o;
+			hv[nh].uid = owner_json(proc, er->pq, f,
+			                        f->early >= 0 ? er->v[f->early]
+			                                      : NULL,
+			                        o, &sock);
+			hv[nh].socket = sock;
+			nh++;
 		}
 	}
+	audit_causes(a, &ev, hv, nh);
+	for (i = 0; i < nh; i++) {
+		json_array_append_new(a->hidden, hv[i].o);
+		a->holes = true;
+	}
+	free(hv);
+	audit_ev_free(&ev);
 	json_object_set_new(a->counters, "wire",
 	                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "seconds",
 	                              (json_int_t)a->watch, "interfaces",
@@ -561,8 +500,9 @@ audit_hidden(struct audit *a)
 	                              (json_int_t)w.packets, "flows",
 	                              (json_int_t)w.n, "flows_not_kept",
 	                              (json_int_t)w.dropped));
-	free(ps);
-	proc_query_free(pq);
+	proc_query_free(er->pq);
+	early_free(er);
+	free(er);
 	proc_free(proc);
 	store_reader_close(sr);
 	free(seen.v);

@@ -133,7 +133,7 @@ wire_packet(const struct divert_packet *dp, void *arg)
 	const struct sp_addr *l, *r;
 	uint16_t lp, rp;
 	int dir;
-	bool fwd = false;
+	bool fwd = false, fresh = false;
 
 	w->packets++;
 	if (packet_parse_frame(dp->link, dp->data, dp->caplen, &pkt) !=
@@ -199,10 +199,16 @@ wire_packet(const struct divert_packet *dp, void *arg)
 		f->rport = rp;
 		f->fwd = fwd;
 		f->ifindex = w->ifindex;
+		f->early = -1;
 		wire_index_put(w, w->idx, w->idxcap, w->n - 1);
+		fresh = true;
 	}
 	f->pkts[dir]++;
 	f->bytes[dir] += dp->wirelen;
+	/* Sent by this host: ask who sent it now, while it may still live. */
+	if (fresh && dir == 0 && !fwd && w->on_new != NULL &&
+	    (f->proto == SP_PROTO_TCP || f->proto == SP_PROTO_UDP))
+		w->on_new(f, w->on_new_arg);
 }
 
 /* What the tap read: a burst, each packet as above. */
