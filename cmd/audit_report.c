@@ -121,6 +121,7 @@ audit_print_text(const struct audit *a)
 		json_array_foreach(a->hidden, i, o)
 		{
 			const json_t *pid = json_object_get(o, "pid");
+			const char *ev;
 
 			printf("  %s %s %s:%lld -> %s:%lld on %s, %lld "
 			       "packets, %lld bytes\n",
@@ -138,11 +139,26 @@ audit_print_text(const struct audit *a)
 			               json_object_get(o, "packets")),
 			       (long long)json_integer_value(
 			               json_object_get(o, "bytes")));
+			ev = json_string_value(
+			        json_object_get(o, "process_evidence"));
 			if (json_is_integer(pid))
-				printf("    process: %s (pid %lld, uid %lld)\n",
+				printf("    process: %s (pid %lld, uid "
+				       "%lld%s)%s%s"
+				       "\n",
 				       json_string_value(
 				               json_object_get(o, "exe")),
 				       (long long)json_integer_value(pid),
+				       (long long)json_integer_value(
+				               json_object_get(o, "uid")),
+				       json_is_true(
+				               json_object_get(o, "exited"))
+				               ? ", exited"
+				               : "",
+				       ev != NULL ? ": " : "",
+				       ev != NULL ? ev : "");
+			else if (json_is_integer(json_object_get(o, "uid")))
+				printf("    process: unknown (its socket's uid "
+				       "%lld)\n",
 				       (long long)json_integer_value(
 				               json_object_get(o, "uid")));
 			else
