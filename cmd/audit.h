@@ -101,6 +101,9 @@ struct wire {
 	 * UDP, not forwarded), while its sender may still live; it sets
 	 * f->early. NULL: none. */
 	void (*on_new)(struct wflow *f, void *arg);
+	/* Called before each wait for packets (at most 100 ms apart), with
+	 * on_new_arg; the taps are open. NULL: none. */
+	void (*on_tick)(void *arg);
 	void *on_new_arg;
 };
 
@@ -138,6 +141,7 @@ struct audit_ev {
 	/* What the queues had let past unseen (audit_unseen) before and
 	 * after: -1 the daemon did not answer, -2 cannot be told. */
 	int64_t unseen0, unseen1;
+	struct psock_watch *pw; /* packet sockets seen during the watch */
 };
 
 /* One direction of a hidden flow whose cause is being decided. */
@@ -153,6 +157,9 @@ struct audit_hid {
 
 /* The counters before the tap: rules and queues. */
 void audit_ev_before(struct audit *a, struct audit_ev *ev);
+/* During it (the taps open): the packet sockets that exist now, so that
+ * one that comes and goes during the watch is not missed. */
+void audit_ev_tick(struct audit_ev *ev);
 /* And after it (once the daemon had time to count its last packets). */
 void audit_ev_after(struct audit *a, struct audit_ev *ev);
 void audit_ev_free(struct audit_ev *ev);

@@ -22,10 +22,24 @@
 
 /* ---- the counters before and after ------------------------------------- */
 
+/* The packet sockets seen while the tap ran, but the audit's own. */
+struct psock_watch {
+	uint64_t own[2 * AUDIT_TAPS_MAX];
+	size_t nown;
+	bool own_read;
+	struct {
+		uint64_t inode;
+		int ifindex;
+	} v[AUDIT_PSOCK_MAX];
+	size_t n;
+	bool full; /* more than v holds: each one may be the sender */
+};
+
 void
 audit_ev_before(struct audit *a, struct audit_ev *ev)
 {
 	memset(ev, 0, sizeof(*ev));
+	ev->pw = calloc(1, sizeof(*ev->pw));
 	ev->have_before = audit_read_ruleset(a, &ev->before);
 	ev->unseen0 = a->cfg.backend == CONFIG_BACKEND_TUN
 	                      ? -2
@@ -110,6 +124,7 @@ audit_ev_after(struct audit *a, struct audit_ev *ev)
 void
 audit_ev_free(struct audit_ev *ev)
 {
+	free(ev->pw);
 	free(ev->ab);
 	fw_steer_check_free(&ev->chk);
 	fw_ruleset_free(&ev->before);
@@ -217,17 +232,79 @@ psocks_owners(struct psock *v, size_t n)
 	closedir(d);
 }
 
+/* The socket inodes the audit itself holds (its taps). */
+static void
+own_sockets(struct psock_watch *pw)
+{
+	char path[64], link[64];
+	unsigned long long ino;
+	struct dirent *fe;
+	ssize_t len;
+	DIR *d;
+
+	pw->own_read = true;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((fe = readdir(d)) != NULL && pw->nown < 2 * AUDIT_TAPS_MAX) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%.16s", fe->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%llu]", &ino) == 1)
+			pw->own[pw->nown++] = ino;
+	}
+	closedir(d);
+}
+
+/* The packet sockets that exist now, into the watch's list (cmd/audit.h). */
+void
+audit_ev_tick(struct audit_ev *ev)
+{
+	struct psock_watch *pw = ev->pw;
+	struct psock ps[64];
+	size_t n, i, k;
+
+	if (pw == NULL)
+		return;
+	if (!pw->own_read)
+		own_sockets(pw);
+	n = psocks_read(ps, sizeof(ps) / sizeof(ps[0]));
+	if (n == sizeof(ps) / sizeof(ps[0]))
+		pw->full = true;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < pw->nown && pw->own[k] != ps[i].inode; k++)
+			;
+		if (k < pw->nown)
+			continue;
+		for (k = 0; k < pw->n && pw->v[k].inode != ps[i].inode; k++)
+			;
+		if (k < pw->n)
+			continue;
+		if (pw->n == AUDIT_PSOCK_MAX) {
+			pw->full = true;
+			continue;
+		}
+		pw->v[pw->n].inode = ps[i].inode;
+		pw->v[pw->n].ifindex = ps[i].ifindex;
+		pw->n++;
+	}
+}
+
 /*
  * The processes other than the audit that hold a packet socket able to
- * send on ifindex (bound to it, or to none): how many, and the one when
- * there is exactly one (*one, else NULL). Sockets of unknown holders
- * count: they may be the one.
+ * send on ifindex (bound to it, or to none) at the end, and the packet
+ * sockets seen during the watch that were gone by then (their holders
+ * unknown): how many, and the one when there is exactly one and its
+ * holder is known (*one, else NULL). Without the watch's list (pw NULL)
+ * none is named: a sender may have come and gone.
  */
 static size_t
-psock_candidates(const struct psock *ps, size_t nps, int ifindex,
+psock_candidates(const struct psock *ps, size_t nps,
+                 const struct psock_watch *pw, int ifindex,
                  const struct psock **one)
 {
-	size_t i, j, n = 0;
+	size_t i, j, k, n = 0;
 
 	*one = NULL;
 	for (i = 0; i < nps; i++) {
@@ -244,7 +321,22 @@ psock_candidates(const struct psock *ps, size_t nps, int ifindex,
 		n++;
 		*one = &ps[i];
 	}
-	if (n != 1 || (*one)->pid < 0)
+	if (pw != NULL) {
+		for (k = 0; k < pw->n; k++) {
+			if (pw->v[k].ifindex != 0 &&
+			    pw->v[k].ifindex != ifindex)
+				continue;
+			for (i = 0; i < nps && ps[i].inode != pw->v[k].inode;
+			     i++)
+				;
+			if (i == nps)
+				n++;
+		}
+		if (pw->full)
+			n++;
+	}
+	if (n != 1 || pw == NULL || !pw->own_read || *one == NULL ||
+	    (*one)->pid < 0)
 		*one = NULL;
 	return n;
 }
@@ -420,16 +512,16 @@ hid_rest(struct audit *a, const struct audit_ev *ev, struct audit_hid *h,
 		                       hook));
 		return;
 	}
-	ncand = psock_candidates(ps, nps, h->f->ifindex, &one);
+	ncand = psock_candidates(ps, nps, ev->pw, h->f->ifindex, &one);
 	set_cause(o, "packet socket",
 	          json_sprintf("no IP socket holds it, no rule before "
 	                       "spackle's in OUTPUT counted it and no queue "
 	                       "let it past: it never crossed the hook, "
 	                       "written to %s past netfilter (an AF_PACKET "
-	                       "socket); %zu process%s other than the audit "
-	                       "hold%s a packet socket there",
-	                       ifn, ncand, ncand == 1 ? "" : "es",
-	                       ncand == 1 ? "s" : ""));
+	                       "socket); %zu packet socket%s other than the "
+	                       "audit's %s there during the watch",
+	                       ifn, ncand, ncand == 1 ? "" : "s",
+	                       ncand == 1 ? "was" : "were"));
 	json_object_set_new(o, "packet_sockets",
 	                    json_integer((json_int_t)ncand));
 	if (one == NULL)

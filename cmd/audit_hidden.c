@@ -235,6 +235,7 @@ exempted(const struct audit *a, const struct wflow *f)
 /* Lookups made while the tap ran, one per new flow this host sent. */
 struct early {
 	struct proc_query *pq;
+	struct audit_ev *ev; /* the packet sockets seen meanwhile */
 	struct proc_owner *v[AUDIT_EARLY_MAX];
 	size_t n;
 };
@@ -268,11 +269,23 @@ early_lookup(struct wflow *f, void *arg)
 	proc_lookup(e->pq, &fl, po);
 	if (po->how != PROC_HOW_SOCKET && po->how != PROC_HOW_EXITED &&
 	    po->inode == 0 && po->uid == UINT32_MAX) {
+		/* No IP socket: a packet socket's frame? Note the packet
+		 * sockets while its sender may still hold one. */
+		audit_ev_tick(e->ev);
 		free(po);
 		return;
 	}
 	f->early = (int32_t)e->n;
 	e->v[e->n++] = po;
+}
+
+/* struct wire's on_tick. */
+static void
+early_tick(void *arg)
+{
+	struct early *e = arg;
+
+	audit_ev_tick(e->ev);
 }
 
 static void
@@ -406,9 +419,11 @@ audit_hidden(struct audit *a)
 		json_array_append_new(a->notes,
 		                      json_sprintf("processes: %s", err));
 	}
-	w.on_new = early_lookup;
-	w.on_new_arg = er;
 	audit_ev_before(a, &ev);
+	er->ev = &ev;
+	w.on_new = early_lookup;
+	w.on_tick = early_tick;
+	w.on_new_arg = er;
 	start = sp_now_wall();
 	seen.since_ns = start;
 	ntaps = audit_wire_watch(&w, a->watch, a->notes);

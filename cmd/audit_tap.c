@@ -361,6 +361,8 @@ audit_wire_watch(struct wire *w, unsigned secs, json_t *notes)
 	if_freenameindex(ifs);
 	end = sp_now_mono() + (uint64_t)secs * 1000000000ull;
 	while (sp_now_mono() < end) {
+		if (w->on_tick != NULL)
+			w->on_tick(w->on_new_arg);
 		ms = (int)((end - sp_now_mono()) / 1000000ull) + 1;
 		if (poll(pfd, n, ms > 100 ? 100 : ms) < 0 && errno != EINTR)
 			break;
