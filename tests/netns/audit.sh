@@ -360,7 +360,8 @@ fi
 # socket, or its user's one exit), else unknown; tcpdump never. Frames that
 # nettool packet-send writes meanwhile (past netfilter) have cause "packet
 # socket", and no process: two hold packet sockets there, and the audit
-# cannot tell which wrote them.
+# cannot tell which wrote them; so do those of a sender that exits before
+# the watch ends, tcpdump then the only holder left.
 
 packet_sockets() {
 	ip netns exec "$NSA" awk 'NR > 1' /proc/net/packet | wc -l
@@ -445,6 +446,25 @@ else
 		pass sniffed/raw-unknown "$(jq -c --arg p "$P_RAW" '[.hidden[] | select((.dport | tostring) == $p)][0] | {dport, packets, cause, pid, packet_sockets}' "$j")"
 	else
 		fail sniffed/raw-unknown "want the frames to port $P_RAW with cause packet socket and no process: $(jq -c --arg p "$P_RAW" '[.hidden[] | select((.dport | tostring) == $p)]' "$j" 2>/dev/null | head -c 600)"
+	fi
+	# A raw sender that comes and goes during the watch, tcpdump the
+	# only packet socket left at its end: still no process named.
+	wait_for 100 eval '[ "$(packet_sockets)" -le "$np1" ]'
+	audit_json sniffed2 &
+	apid=$!
+	PIDS+=("$apid")
+	wait_for 50 eval '[ "$(packet_sockets)" -ge $((np1 + 2)) ]'
+	ip netns exec "$NSA" "$NETTOOL" packet-send -I "$VA" -a "$B4" \
+		-p "$P_RAW" -d 1 -i 100 >/dev/null 2>&1
+	wait "$apid"
+	j=$TMP/audit-sniffed2.json
+	if jq_ok 'any(.hidden[]; (.dport | tostring) == $p
+		and .cause == "packet socket" and .pid == null
+		and .packet_sockets >= 2)' "$j" --arg p "$P_RAW" &&
+		jq_ok 'all(.hidden[]; .pid != $s)' "$j" --argjson s "$SNIFFER"; then
+		pass sniffed/raw-gone "$(jq -c --arg p "$P_RAW" '[.hidden[] | select((.dport | tostring) == $p)][0] | {dport, packets, cause, pid, packet_sockets}' "$j")"
+	else
+		fail sniffed/raw-gone "want the frames of a sender gone by the end with no process (tcpdump stayed): $(jq -c --arg p "$P_RAW" '[.hidden[] | select((.dport | tostring) == $p)]' "$j" 2>/dev/null | head -c 600)"
 	fi
 	daemon_stop
 fi
