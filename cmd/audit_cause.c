@@ -477,8 +477,8 @@ set_cause(json_t *o, const char *cause, json_t *why)
  * ps: the packet sockets (NULL when they could not be listed).
  */
 static void
-hid_rest(struct audit *a, const struct audit_ev *ev, struct audit_hid *h,
-         const struct psock *ps, size_t nps)
+hid_rest(const struct audit_ev *ev, struct audit_hid *h, const struct psock *ps,
+         size_t nps)
 {
 	const char *hook = h->dir == 0 ? "OUTPUT" : "INPUT";
 	char ifn[IF_NAMESIZE] = "?";
@@ -486,7 +486,6 @@ hid_rest(struct audit *a, const struct audit_ev *ev, struct audit_hid *h,
 	json_t *o = h->o;
 	size_t ncand;
 
-	(void)a;
 	if_indextoname((unsigned)h->f->ifindex, ifn);
 	if (ev->unseen0 == -1 || ev->unseen1 == -1) {
 		set_cause(o, "queue bypass",
@@ -589,7 +588,7 @@ audit_causes(struct audit *a, struct audit_ev *ev, struct audit_hid *h,
 		if (h[i].rule != NULL)
 			set_rule_cause(&h[i]);
 		else if (json_object_get(h[i].o, "cause") == NULL)
-			hid_rest(a, ev, &h[i], ps, nps);
+			hid_rest(ev, &h[i], ps, nps);
 	}
 	free(ps);
 }
