@@ -461,7 +461,7 @@ probe_fail_closed() {
 
 probe_malformed() {
 	local name fam why r0 m0 r1 m1 dr dm src dst n=50 reached=0 counted=0
-	local dropped=() wrong=() kinds=0
+	local dropped=() wrong=() kinds=0 why
 
 	while read -r name fam why; do
 		kinds=$((kinds + 1))
@@ -512,7 +512,10 @@ probe_malformed() {
 	samplers_stop
 	status_cond
 	latency_cond
-	NOTE="malformed: $reached of $kinds kinds reached the queue; never reached it: ${dropped[*]:-none} (the kernel holds a first fragment for reassembly before the input hook; in flow mode conntrack's IPv6 defragmenter drops extension-header chains it cannot walk)"
+	why="the kernel holds a first fragment for reassembly before the input hook"
+	[ "$MODE" = flow ] &&
+		why="$why; conntrack's IPv6 defragmenter drops extension-header chains it cannot walk"
+	NOTE="malformed: $reached of $kinds kinds reached the queue; never reached it: ${dropped[*]:-none} ($why)"
 }
 
 probe_control() {
