@@ -5,6 +5,9 @@
 #   make run    install dependencies, build, run spackle (WEB=127.0.0.1:3031
 #               also serves the web monitor)
 #   make test   install dependencies, build (plain and sanitized), run ctest
+#   make stress install dependencies, build, run tests/stress/stress.sh (root:
+#               floods, malformed frames, control-socket abuse, reload storm,
+#               SIGKILL loop, in namespaces; 5 to 12 minutes; one table)
 
 BUILD      ?= build
 BUILD_SAN  ?= build-san
@@ -28,8 +31,8 @@ PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
 # on the host).
 PKGS_BENCH = iperf3 jq iproute2
 
-.PHONY: all deps deps-test build build-san run demo test fuzz bench format \
-	format-check clean
+.PHONY: all deps deps-test build build-san run demo test stress fuzz bench \
+	format format-check clean
 
 all: build
 
@@ -89,6 +92,15 @@ demo: build
 test: deps-test build build-san
 	cd $(BUILD) && ctest --output-on-failure
 	cd $(BUILD_SAN) && ctest --output-on-failure
+
+# Hostile load in namespaces, both divert modes; docs/reliability.md says
+# what each figure means. Exits non-zero when a probe fails a condition.
+stress: deps-test build
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "stress: needs root (network namespaces)"; exit 1; \
+	fi
+	tests/stress/stress.sh $(BUILD)/spackle $(BUILD)/tests/netns/nettool \
+		$(BUILD)/tests/stress/abuse
 
 # Longer fuzzing: every harness for FUZZ_SECONDS, corpus grows in build-san.
 fuzz: build-san

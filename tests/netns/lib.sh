@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers shared by the namespace tests (run.sh, names.sh, shortlived.sh,
-# crash.sh, audit.sh, service.sh): results, the namespace pair, background
+# crash.sh, audit.sh, service.sh) and tests/stress/stress.sh: results, the namespace pair, background
 # commands and the daemon,
 # bounded waits, process checks, clean-up of namespaces and processes.
 # The sourcing script sets NSA, NSB, TMP, the PIDS array and the npass and
@@ -33,12 +33,11 @@ alive() {
 	[ -n "$1" ] && kill -0 "$1" 2>/dev/null
 }
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
+# stop_pids: SIGTERM to every process in PIDS, SIGKILL to one still there
+# 3 s later; PIDS is emptied.
+stop_pids() {
 	local p
 
-	set +e
-	trap - EXIT INT TERM
 	for p in "${PIDS[@]}"; do
 		alive "$p" && kill -TERM "$p" 2>/dev/null
 	done
@@ -46,6 +45,14 @@ cleanup() {
 		wait_for 30 eval "! alive $p" || kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	PIDS=()
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	set +e
+	trap - EXIT INT TERM
+	stop_pids
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
 	if [ "${SPACKLE_NETNS_KEEP:-0}" = 1 ]; then

@@ -52,7 +52,7 @@ struct nt_opts {
 	const char *log;
 	const char *mode;
 	const char *iface;    /* -I */
-	const char *src;      /* -s: udp-spray's first source address */
+	const char *src;      /* -s: udp-spray's, syn-flood's first source */
 	unsigned lifetime_s;  /* -t: servers and sink exit after this */
 	unsigned wait_ms;     /* -w: connect, echo and error wait */
 	unsigned hold_ms;     /* -H: keep a connection open after the result */
@@ -139,6 +139,10 @@ nt_usage(void)
 	      "of -n source\n"
 	      "              ends, raw socket, IPv4, root; counts the "
 	      "answers)\n"
+	      "  syn-flood   -a ADDR -p PORT -s SRC [-k ADDRS] [-n SYNS] "
+	      "[-r PER_S] [-d S]\n"
+	      "              (the same with TCP SYNs, from addresses no "
+	      "host holds)\n"
 	      "service manager:\n"
 	      "  notify-sink -a SOCKET_PATH [-t S]   (sd_notify messages, a "
 	      "line each)\n",
@@ -997,9 +1001,50 @@ nt_udp_flood(const struct nt_opts *o)
 	return NT_OK;
 }
 
-/* udp-spray's datagrams: IPv4 and UDP headers, then the payload. */
-#define NT_SPRAY_HDR   28
+/*
+ * udp-spray's datagrams and syn-flood's segments: an IPv4 header, then a UDP
+ * header and the payload, or a TCP header with SYN and no payload.
+ */
+#define NT_SPRAY_IP    20
+#define NT_SPRAY_UDP   8
+#define NT_SPRAY_TCP   20
 #define NT_SPRAY_PORT0 1024u
+
+/* The one's complement sum of n bytes at p (RFC 1071), added to sum. */
+static uint32_t
+nt_sum16(const uint8_t *p, size_t n, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t
+nt_sum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The TCP checksum of the segment after the IPv4 header h (RFC 793 3.1). */
+static void
+nt_tcp4_checksum(uint8_t *h, size_t l4len)
+{
+	uint16_t sum;
+
+	h[NT_SPRAY_IP + 16] = 0;
+	h[NT_SPRAY_IP + 17] = 0;
+	sum = nt_sum_fold(nt_sum16(h + NT_SPRAY_IP, l4len,
+	                           nt_sum16(h + 12, 8, 0) + IPPROTO_TCP +
+	                                   (uint32_t)l4len));
+	h[NT_SPRAY_IP + 16] = (uint8_t)(sum >> 8);
+	h[NT_SPRAY_IP + 17] = (uint8_t)sum;
+}
 
 /* Count the answers from dst:port waiting on the raw socket r. */
 static void
@@ -1024,16 +1069,46 @@ nt_spray_drain(int r, uint32_t dst, uint16_t port, unsigned long long *answered)
 	}
 }
 
+/* One packet of the batch: the headers that stay the same for every flow. */
+static size_t
+nt_spray_template(uint8_t *h, int proto, struct in_addr dst, uint16_t dport,
+                  unsigned len)
+{
+	size_t l4 = proto == IPPROTO_TCP ? NT_SPRAY_TCP : NT_SPRAY_UDP + len;
+	uint16_t tot = htons((uint16_t)(NT_SPRAY_IP + l4));
+	uint16_t ulen = htons((uint16_t)l4);
+
+	h[0] = 0x45; /* IPv4, 20-byte header */
+	memcpy(h + 2, &tot, 2);
+	h[8] = 64; /* TTL */
+	h[9] = (uint8_t)proto;
+	/* the kernel fills in the id and the header checksum */
+	memcpy(h + 16, &dst, 4);
+	memcpy(h + NT_SPRAY_IP + 2, &dport, 2);
+	if (proto == IPPROTO_TCP) {
+		h[NT_SPRAY_IP + 12] = 5 << 4; /* data offset: 20 bytes */
+		h[NT_SPRAY_IP + 13] = 0x02;   /* SYN */
+		h[NT_SPRAY_IP + 14] = 0xfa;   /* window 64240 */
+		h[NT_SPRAY_IP + 15] = 0xf0;
+	} else {
+		memcpy(h + NT_SPRAY_IP + 4, &ulen, 2);
+		/* UDP checksum 0: none (RFC 768) */
+		memset(h + NT_SPRAY_IP + NT_SPRAY_UDP, 'x', len);
+	}
+	return NT_SPRAY_IP + l4;
+}
+
 /*
- * udp-spray: one datagram from each of -n source ends (address SRC + i % k,
- * port 1024 + i / k) to ADDR:PORT, -r a second at most, for -d seconds at
- * most; then -w ms for the answers. A raw socket, so no socket per flow:
- * the sources are addresses of this host that nothing listens on.
+ * udp-spray and syn-flood: one datagram (or SYN) from each of -n source ends
+ * (address SRC + i % k, port 1024 + i / k) to ADDR:PORT, -r a second at
+ * most, for -d seconds at most; then -w ms for the answers. A raw socket,
+ * so no socket per flow: the sources are addresses nothing listens on
+ * (for a SYN flood, addresses no host holds: the answers go nowhere).
  */
 static int
-nt_udp_spray(const struct nt_opts *o)
+nt_spray(const struct nt_opts *o, int proto)
 {
-	static uint8_t pkts[NT_BATCH][NT_SPRAY_HDR + 1024];
+	static uint8_t pkts[NT_BATCH][NT_SPRAY_IP + NT_SPRAY_UDP + 1024];
 	struct mmsghdr msgs[NT_BATCH];
 	struct iovec iov[NT_BATCH];
 	struct sockaddr_in to;
@@ -1041,7 +1116,8 @@ nt_udp_spray(const struct nt_opts *o)
 	unsigned long long sent = 0, answered = 0, errors = 0;
 	uint64_t t0, end, quiet;
 	unsigned port, per_src, i;
-	uint16_t tot, ulen, dport;
+	uint16_t dport;
+	size_t plen = 0;
 	int s, r, size = 32 << 20;
 
 	memset(&to, 0, sizeof(to));
@@ -1049,8 +1125,8 @@ nt_udp_spray(const struct nt_opts *o)
 	if (o->src == NULL || !nt_parse_uint(o->port, 65535, &port) ||
 	    inet_pton(AF_INET, o->addr, &to.sin_addr) != 1 ||
 	    inet_pton(AF_INET, o->src, &src0) != 1 || o->len > 1024) {
-		fputs("nettool: udp-spray needs IPv4 -a and -s, -L at most "
-		      "1024\n",
+		fputs("nettool: udp-spray and syn-flood need IPv4 -a and -s, "
+		      "-L at most 1024\n",
 		      stderr);
 		return NT_USAGE;
 	}
@@ -1063,7 +1139,7 @@ nt_udp_spray(const struct nt_opts *o)
 		return NT_USAGE;
 	}
 	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	r = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	r = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, proto);
 	if (s < 0 || r < 0) {
 		printf("result=error errno=%d\n", errno);
 		return NT_ERROR;
@@ -1071,24 +1147,12 @@ nt_udp_spray(const struct nt_opts *o)
 	if (setsockopt(r, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(r, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	dport = htons((uint16_t)port);
-	tot = htons((uint16_t)(NT_SPRAY_HDR + o->len));
-	ulen = htons((uint16_t)(8 + o->len));
 	for (i = 0; i < NT_BATCH; i++) {
-		uint8_t *h = pkts[i];
-
-		memset(h, 0, sizeof(pkts[i]));
-		h[0] = 0x45; /* IPv4, 20-byte header */
-		memcpy(h + 2, &tot, 2);
-		h[8] = 64; /* TTL */
-		h[9] = IPPROTO_UDP;
-		/* the kernel fills in the id and the header checksum */
-		memcpy(h + 16, &to.sin_addr, 4);
-		memcpy(h + 22, &dport, 2);
-		memcpy(h + 24, &ulen, 2);
-		/* UDP checksum 0: none (RFC 768) */
-		memset(h + NT_SPRAY_HDR, 'x', o->len);
-		iov[i].iov_base = h;
-		iov[i].iov_len = NT_SPRAY_HDR + o->len;
+		memset(pkts[i], 0, sizeof(pkts[i]));
+		plen = nt_spray_template(pkts[i], proto, to.sin_addr, dport,
+		                         o->len);
+		iov[i].iov_base = pkts[i];
+		iov[i].iov_len = plen;
 		memset(&msgs[i], 0, sizeof(msgs[i]));
 		msgs[i].msg_hdr.msg_name = &to;
 		msgs[i].msg_hdr.msg_namelen = sizeof(to);
@@ -1107,9 +1171,14 @@ nt_udp_spray(const struct nt_opts *o)
 			                   (uint32_t)(f % o->srcs));
 			uint16_t sp =
 			        htons((uint16_t)(NT_SPRAY_PORT0 + f / o->srcs));
+			uint32_t seq = htonl((uint32_t)(f * 2654435761u));
 
 			memcpy(pkts[n] + 12, &a, 4);
-			memcpy(pkts[n] + 20, &sp, 2);
+			memcpy(pkts[n] + NT_SPRAY_IP, &sp, 2);
+			if (proto != IPPROTO_TCP)
+				continue;
+			memcpy(pkts[n] + NT_SPRAY_IP + 4, &seq, 4);
+			nt_tcp4_checksum(pkts[n], plen - NT_SPRAY_IP);
 		}
 		k = sendmmsg(s, msgs, n, 0);
 		if (k > 0)
@@ -1155,6 +1224,18 @@ nt_udp_spray(const struct nt_opts *o)
 	close(s);
 	close(r);
 	return sent > 0 ? NT_OK : NT_ERROR;
+}
+
+static int
+nt_udp_spray(const struct nt_opts *o)
+{
+	return nt_spray(o, IPPROTO_UDP);
+}
+
+static int
+nt_syn_flood(const struct nt_opts *o)
+{
+	return nt_spray(o, IPPROTO_TCP);
 }
 
 struct nt_rate {
@@ -1367,7 +1448,7 @@ nt_ping(const struct nt_opts *o)
 	struct pollfd pfd;
 	uint8_t pkt[64], back[256];
 	unsigned i, replies = 0;
-	uint32_t sum;
+	uint16_t sum;
 	static uint64_t sent_ns[65536]; /* by sequence number */
 	uint64_t deadline, rtt, max_rtt = 0;
 	ssize_t n;
@@ -1392,12 +1473,9 @@ nt_ping(const struct nt_opts *o)
 		pkt[5] = (uint8_t)getpid();
 		pkt[6] = (uint8_t)(i >> 8);
 		pkt[7] = (uint8_t)i;
-		for (sum = 0, n = 0; n < (ssize_t)sizeof(pkt); n += 2)
-			sum += (uint32_t)(pkt[n] << 8 | pkt[n + 1]);
-		while (sum >> 16)
-			sum = (sum & 0xffff) + (sum >> 16);
-		pkt[2] = (uint8_t)(~sum >> 8);
-		pkt[3] = (uint8_t)~sum;
+		sum = nt_sum_fold(nt_sum16(pkt, sizeof(pkt), 0));
+		pkt[2] = (uint8_t)(sum >> 8);
+		pkt[3] = (uint8_t)sum;
 		if (sendto(s, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
 		           sizeof(to)) < 0)
 			break;
@@ -1495,7 +1573,7 @@ static const struct nt_command nt_commands[] = {
         {"packet-send", nt_packet_send}, {"ping", nt_ping},
         {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
         {"tcp-latency", nt_tcp_latency}, {"notify-sink", nt_notify_sink},
-        {"udp-spray", nt_udp_spray},
+        {"udp-spray", nt_udp_spray},     {"syn-flood", nt_syn_flood},
 };
 
 int

@@ -1,0 +1,673 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# make stress (issue 17): spackle under hostile load, in network namespaces
+# it creates and deletes. Six probes, each in both divert modes (packet,
+# flow), each against a fresh daemon, store and pair of namespaces:
+#
+#   syn-flood   300,000 SYNs from 240 spoofed sources of the peer's own
+#               range (nettool syn-flood), as fast as the sender goes, at
+#               most 15 s, at a listening port of the daemon's host
+#   fail-open   a UDP flood with a new flow per datagram (nettool
+#               udp-spray, 200,000 flows, at most 10 s), failure = open
+#   fail-closed the same, failure = closed
+#   malformed   23 kinds of frame (tests/stress/abuse.c frames), 50 of each,
+#               written to the daemon host's interface from the peer, then
+#               all of them again as a burst
+#   control     the control socket: 200 peers of random bytes, a 10 MB
+#               line, 100 cut JSON requests, 500 idle peers held 5 s
+#   reload      200 rule reloads alternating a good and a bad file while a
+#               TCP stream runs
+#   sigkill     20 SIGKILLs of the daemon under a stream of new connections
+#
+# Before each probe 20 connections are made and found in `spackle log`
+# (the history); during it an ordinary connection (connect and one echo)
+# is timed every 200 ms and `spackle status` asked every 500 ms. It prints
+# one line per check (PASS, FAIL, or MEASURED for a condition the project
+# does not meet yet), then one table, one row per probe and mode, then the
+# conditions measured but not yet required.
+#
+# Usage: stress.sh SPACKLE NETTOOL ABUSE   (as root)
+#
+#   STRESS_MODES     divert modes (packet flow)
+#   STRESS_PROBES    probes (syn-flood fail-open fail-closed malformed
+#                    control reload sigkill)
+#   STRESS_SYN_RATE  the SYN flood's rate, per second (0: as fast as it goes)
+#   STRESS_TABLE     also write the table to this file
+#   SPACKLE_NETNS_KEEP  1: keep the temporary directory
+#
+# Addresses: 192.0.2.0/24 and 2001:db8::/64 only, in namespaces joined by
+# veth with no route out; the machine's own namespace and firewall are
+# never changed. Every loop is bounded in count and time; the EXIT trap
+# stops what it started and deletes the namespaces.
+# Exit 0 when every required condition held, 1 when one failed, 2 when the
+# set-up failed, 77 when not root.
+set -u
+
+if [ $# -ne 3 ]; then
+	echo "usage: $0 SPACKLE NETTOOL ABUSE" >&2
+	exit 2
+fi
+SPACKLE=$(readlink -f "$1")
+NETTOOL=$(readlink -f "$2")
+ABUSE=$(readlink -f "$3")
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: not root (network namespaces)"
+	exit 77
+fi
+for tool in ip iptables jq mdb_stat timeout awk; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "FAIL setup: $tool not found (make stress installs it)"
+		exit 2
+	fi
+done
+
+MODES=${STRESS_MODES:-packet flow}
+PROBES=${STRESS_PROBES:-syn-flood fail-open fail-closed malformed control reload sigkill}
+SYN_RATE=${STRESS_SYN_RATE:-0}
+ID=$$
+VA=spsa$ID
+VB=spsb$ID
+A4=192.0.2.1
+B4=192.0.2.2
+A6=2001:db8::1
+B6=2001:db8::2
+SYN_SRC=192.0.2.10 # 240 sources: .10 to .249, held by no host
+SPRAY_SRC=192.0.2.16
+P_ECHO=7401   # B: echo server (ordinary connections, the stream)
+P_HIST=7402   # B: the history's connections
+P_LOAD=7403   # B: closes at once (the SIGKILL probe's load)
+P_REJECT=7404 # B: a rule rejects it
+P_SYN=7405    # A: the SYN flood's listener
+P_SPRAY=7406  # A: the UDP flood's sink
+HIST=20
+
+TMP=$(mktemp -d /tmp/spackle-stress.XXXXXX) || exit 2
+TMP=$(readlink -f "$TMP")
+PIDS=()
+NSA=
+NSB=
+DAEMON=
+npass=0
+nfail=0
+ROWS=()
+NOTES=()
+NOTYET=()
+T_START=$(date +%s)
+
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/../netns/lib.sh"
+daemon_user || { echo "FAIL setup: the user spackle"; exit 2; }
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- conditions ------------------------------------------------------------------
+# req NAME OK DETAIL: a pass condition of the current row (OK: 1 or 0).
+# meas NAME OK DETAIL: measured, not yet required: shown, never a failure.
+
+req() {
+	if [ "$2" = 1 ]; then
+		pass "$ROW/$1" "$3"
+	else
+		fail "$ROW/$1" "$3"
+		ROW_FAILED+=("$1")
+	fi
+}
+
+meas() {
+	if [ "$2" = 1 ]; then
+		echo "MEASURED $ROW/$1: met: $3"
+	else
+		echo "MEASURED $ROW/$1: not met (not yet required): $3"
+		NOTYET+=("$ROW/$1: $3")
+		ROW_NOTYET=1
+	fi
+}
+
+# jst FILTER, jau FILTER: a figure of the row's status --json, audit --json.
+jst() {
+	jq -r "$1" "$TMP/status.json" 2>/dev/null || echo '?'
+}
+
+jau() {
+	jq -r "$1" "$TMP/audit.json" 2>/dev/null || echo '?'
+}
+
+# --- the pair, the servers, the daemon ---------------------------------------------
+
+probe_up() {
+	NSA=spackle-st-a-$ID-$1
+	NSB=spackle-st-b-$ID-$1
+	ns_pair || return 1
+	bg_b echo-server "$NETTOOL" tcp-server -a "$B4" -p "$P_ECHO" -t 600
+	bg_b hist-server "$NETTOOL" tcp-server -a "$B4" -p "$P_HIST" -t 600 \
+		-m close
+	bg_b load-server "$NETTOOL" tcp-server -a "$B4" -p "$P_LOAD" -t 600 \
+		-m close
+	bg_b reject-server "$NETTOOL" tcp-server -a "$B4" -p "$P_REJECT" \
+		-t 600 -m close
+	bg_a syn-server "$NETTOOL" tcp-server -a "$A4" -p "$P_SYN" -t 600 \
+		-m close
+	bg_a spray-sink "$NETTOOL" udp-sink -a "$A4" -p "$P_SPRAY" -t 600 \
+		-i 600000
+	for s in echo-server hist-server load-server reject-server syn-server \
+		spray-sink; do
+		wait_for 50 grep -qs '^ready' "$TMP/$s.out" || return 1
+	done
+}
+
+probe_down() {
+	stop_pids
+	ip netns del "$NSA" 2>/dev/null
+	ip netns del "$NSB" 2>/dev/null
+	DAEMON=
+}
+
+# write_conf NAME FAILURE DB_MAX_SIZE: the daemon's config for one probe,
+# its own store and control socket.
+write_conf() {
+	CONF=$TMP/$1.conf
+	DB=$TMP/db-$1
+	mkdir -p "$DB"
+	cat >"$CONF" <<EOF
+mode = enforce
+divert = $MODE
+default = allow
+failure = $2
+rules = $TMP/rules
+db = $DB
+db_max_size = $3
+control = $TMP/$1.sock
+queues = 2
+hooks = out, in
+exempt = lo
+store_flush_ms = 100
+EOF
+}
+
+good_rules() {
+	printf '# stress, good (%s)\nreject out proto tcp to %s port %s\nallow out proto tcp to %s port %s\n' \
+		"$1" "$B4" "$P_REJECT" "$B4" "$P_ECHO" >"$TMP/rules/10-stress.rules"
+}
+
+bad_rules() {
+	good_rules bad
+	echo "allow out proto tcp to $B4 port 99999 garbage" >>"$TMP/rules/10-stress.rules"
+}
+
+daemon_stop() {
+	[ -n "$DAEMON" ] || return 0
+	kill -TERM "$DAEMON" 2>/dev/null
+	wait_for 300 eval "! alive $DAEMON" || kill -KILL "$DAEMON" 2>/dev/null
+	wait "$DAEMON" 2>/dev/null
+}
+
+# mem PID: "VmRSS RssAnon" in KiB.
+mem() {
+	awk '$1 == "VmRSS:" { r = $2 } $1 == "RssAnon:" { a = $2 }
+		END { printf "%d %d\n", r, a }' "/proc/$1/status" 2>/dev/null ||
+		echo "0 0"
+}
+
+status_json() {
+	spk status -c "$CONF" --json 2>/dev/null
+}
+
+counter() {
+	status_json | jq -r ".counters.$1 // 0" 2>/dev/null
+}
+
+# The history: HIST connections to B's history port, all in `spackle log`.
+hist_count() {
+	timeout -k 1 20 "$SPACKLE" log --db "$DB" --csv 2>/dev/null |
+		awk -F, -v p="$P_HIST" 'NR > 1 && $8 == p { print $3 }' |
+		sort -u | wc -l
+}
+
+make_history() {
+	local i
+
+	for ((i = 0; i < HIST; i++)); do
+		ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" \
+			-p "$P_HIST" -w 2000 >/dev/null 2>&1
+	done
+	# shellcheck disable=SC2016 # expanded by eval, each try
+	wait_for 50 eval '[ "$(hist_count)" -ge $HIST ]'
+}
+
+# --- samplers: ordinary connections and status, while a probe runs ------------------
+
+samplers_start() {
+	rm -f "$TMP/stop"
+	: >"$TMP/lat.out"
+	: >"$TMP/status.out"
+	# Bounded: at most 1500 samples (5 min), until the stop file.
+	# shellcheck disable=SC2016 # the inner shell's variables
+	ip netns exec "$NSA" bash -c '
+		for ((i = 0; i < 1500; i++)); do
+			[ -e "$1" ] && break
+			"$2" tcp-connect -a "$3" -p "$4" -e -w 3000
+			sleep 0.2
+		done' _ "$TMP/stop" "$NETTOOL" "$B4" "$P_ECHO" \
+		>"$TMP/lat.out" 2>&1 &
+	SAMPLER=$!
+	PIDS+=("$SAMPLER")
+	(
+		for ((i = 0; i < 600; i++)); do
+			[ -e "$TMP/stop" ] && break
+			t0=$(date +%s%N)
+			timeout -k 1 15 "$SPACKLE" status -c "$CONF" --json \
+				>/dev/null 2>&1
+			rc=$?
+			echo "$rc $((($(date +%s%N) - t0) / 1000000))"
+			sleep 0.5
+		done
+	) >"$TMP/status.out" 2>&1 &
+	POLLER=$!
+	PIDS+=("$POLLER")
+}
+
+samplers_stop() {
+	touch "$TMP/stop"
+	wait_for 100 eval "! alive $SAMPLER && ! alive $POLLER"
+	wait "$SAMPLER" "$POLLER" 2>/dev/null
+	read -r LAT_N LAT_FAIL LAT_MAX < <(awk '
+		/^result=/ { n++; if ($1 != "result=ok") f++
+			for (i = 1; i <= NF; i++) if ($i ~ /^connect_ms=/) {
+				v = substr($i, 12) + 0; if (v > m) m = v } }
+		END { printf "%d %d %.0f\n", n, f, m }' "$TMP/lat.out")
+	read -r ST_N ST_FAIL ST_MAX < <(awk '
+		{ n++; if ($1 != 0) f++; if ($2 > m) m = $2 }
+		END { printf "%d %d %d\n", n, f, m }' "$TMP/status.out")
+}
+
+# --- one row -------------------------------------------------------------------------
+
+# row PROBE FAILURE DB_MAX_SIZE BODY: a fresh pair, daemon and history,
+# BODY, then the figures of the table and the conditions every probe
+# shares. HISTORY and LATENCY (req or meas) say whether the history must
+# survive the probe and ordinary connections stay within 100 ms.
+row() {
+	local probe=$1 failure=$2 dbsize=$3 body=$4 up=no hist_after
+	local rss0 anon0 rss1 anon1 heap
+	local qd_d qd_a un_d un_a lost malf result t0
+
+	ROW=$MODE/$probe
+	ROW_FAILED=()
+	ROW_NOTYET=0
+	NOTE=
+	LAT_N=0 LAT_FAIL=0 LAT_MAX=0 ST_N=0 ST_FAIL=0 ST_MAX=0
+	t0=$(date +%s)
+	echo "# $ROW"
+	if ! probe_up "$probe"; then
+		fail "$ROW/setup" "namespaces or servers"
+		probe_down
+		ROWS+=("$probe|$MODE|-|-|-|-|-|-|-|-|-|-|FAIL (set-up)")
+		return
+	fi
+	write_conf "$probe-$MODE" "$failure" "$dbsize"
+	good_rules start
+	if ! daemon_start "$probe-$MODE"; then
+		fail "$ROW/start" "the daemon did not start: $(tail -n 2 "$TMP/daemon-$probe-$MODE.err")"
+		probe_down
+		ROWS+=("$probe|$MODE|no|-|-|-|-|-|-|-|-|-|FAIL (start)")
+		return
+	fi
+	make_history
+	req history-made "$([ "$(hist_count)" -ge "$HIST" ] && echo 1 || echo 0)" \
+		"$HIST connections before the probe, $(hist_count) in spackle log"
+	read -r rss0 anon0 < <(mem "$DAEMON")
+
+	"$body"
+
+	# The daemon after the probe: alive, answering, its store readable.
+	if alive "$DAEMON" && status_json >"$TMP/status.json" &&
+		jq -e .counters "$TMP/status.json" >/dev/null 2>&1; then
+		up=yes
+	fi
+	req daemon-up "$([ "$up" = yes ] && echo 1 || echo 0)" \
+		"alive and answering status after the probe: $up"
+	read -r rss1 anon1 < <(mem "$DAEMON")
+	spk audit -c "$CONF" --json >"$TMP/audit.json" 2>/dev/null
+	qd_d=$(jst '.counters.queue_dropped + .counters.user_dropped')
+	qd_a=$(jau '.counters.queue_dropped + .counters.socket_dropped')
+	un_d=$(jst '.counters.passed_unseen')
+	un_a=$(jau '.counters.passed_unseen')
+	lost=$(jst '.counters.store_lost')
+	req no-store-lost "$([ "$lost" = 0 ] && echo 1 || echo 0)" \
+		"store_lost $lost: no record refused by a full queue to the store"
+	malf=$(jst '.counters.malformed')
+	if mdb_stat -e "$DB" >"$TMP/mdb.out" 2>&1 &&
+		timeout -k 1 60 "$SPACKLE" log --db "$DB" --csv >/dev/null 2>"$TMP/log.err"; then
+		req store-readable 1 "mdb_stat -e and spackle log read the store"
+	else
+		req store-readable 0 "$(head -n 2 "$TMP/mdb.out" "$TMP/log.err")"
+	fi
+	hist_after=$(hist_count)
+	history_cond "$hist_after"
+	daemon_stop
+	probe_down
+
+	if [ "${#ROW_FAILED[@]}" -gt 0 ]; then
+		result="FAIL: ${ROW_FAILED[*]}"
+	elif [ "$ROW_NOTYET" = 1 ]; then
+		result="pass (+not yet)"
+	else
+		result=pass
+	fi
+	# After a SIGKILL loop the daemon is another process than before.
+	heap=$(((anon1 - anon0) / 1024))
+	[ "$probe" = sigkill ] && heap="n/a"
+	ROWS+=("$probe|$MODE|$up|$((ST_N - ST_FAIL))/$ST_N ${ST_MAX}ms|$qd_d/$qd_a|$un_d/$un_a|$lost|$malf|$((rss0 / 1024))→$((rss1 / 1024))|$heap|$LAT_MAX/$LAT_FAIL|$hist_after/$HIST|$result")
+	[ -n "$NOTE" ] && NOTES+=("$MODE/$NOTE")
+	echo "# $ROW: $(($(date +%s) - t0)) s"
+}
+
+# history_cond KEPT: whether the history must survive this probe. A flood
+# of flows that never complete fills the store and pruning takes the
+# oldest first (issue 17, 1): measured until flood aggregates land.
+history_cond() {
+	case $HISTORY in
+	req) req history "$([ "$1" -ge "$HIST" ] && echo 1 || echo 0)" \
+		"$1 of the $HIST flows recorded before the probe still in spackle log" ;;
+	*) meas history "$([ "$1" -ge "$HIST" ] && echo 1 || echo 0)" \
+		"$1 of the $HIST flows recorded before the probe still in spackle log" ;;
+	esac
+}
+
+# Ordinary connections: the table shows the worst; issue 17 (3) asks for
+# 100 ms in both modes.
+latency_cond() {
+	"$LATENCY" latency-100ms "$([ "$LAT_MAX" -le 100 ] && [ "$LAT_FAIL" = 0 ] && echo 1 || echo 0)" \
+		"worst ordinary connect $LAT_MAX ms, $LAT_FAIL of $LAT_N failed"
+}
+
+status_cond() {
+	req status-answers "$([ "$ST_N" -gt 0 ] && [ "$ST_FAIL" = 0 ] && echo 1 || echo 0)" \
+		"$((ST_N - ST_FAIL)) of $ST_N status calls answered, the slowest in $ST_MAX ms"
+}
+
+# --- the probes ------------------------------------------------------------------------
+
+probe_syn_flood() {
+	samplers_start
+	ip netns exec "$NSB" timeout -k 1 30 "$NETTOOL" syn-flood -a "$A4" \
+		-p "$P_SYN" -s "$SYN_SRC" -k 240 -n 300000 -d 15 -r "$SYN_RATE" \
+		-w 0 >"$TMP/syn.out" 2>&1
+	sleep 2 # what the flood queued drains; the samplers go on
+	samplers_stop
+	NOTE="syn-flood: $(grep -o 'sent=[0-9]* .*' "$TMP/syn.out")"
+	status_cond
+	latency_cond
+	# The daemon adds what it finds unseen each second and never takes
+	# back: a packet in flight while it reads may stay counted.
+	wait_for 30 unseen_agree
+	meas unseen-agrees "$(unseen_agree && echo 1 || echo 0)" \
+		"passed_unseen (what the SYN-ACKs and the flood's overflow let past) as the daemon and the audit count it: $(cat "$TMP/unseen.last")"
+}
+
+# spray FAILURE: 200,000 new UDP flows as fast as the sender goes, 10 s at
+# most; what reached the sink.
+spray() {
+	samplers_start
+	ip netns exec "$NSB" timeout -k 1 30 "$NETTOOL" udp-spray -a "$A4" \
+		-p "$P_SPRAY" -s "$SPRAY_SRC" -k 32 -n 200000 -d 10 -w 0 \
+		>"$TMP/spray.out" 2>&1
+	sleep 2
+	samplers_stop
+	status_cond
+	latency_cond
+}
+
+# The daemon's count of what passed unseen settles once a second after the
+# flood: it must then equal the audit's (issue 17, 2).
+unseen_agree() {
+	local d a
+
+	d=$(counter passed_unseen)
+	a=$(spk audit -c "$CONF" --json 2>/dev/null | jq -r '.counters.passed_unseen // -1')
+	echo "daemon $d, audit $a" >"$TMP/unseen.last"
+	[ -n "$d" ] && [ "$d" = "$a" ]
+}
+
+probe_fail_open() {
+	local d
+
+	spray
+	wait_for 50 unseen_agree
+	d=$(counter passed_unseen)
+	req unseen-reported "$(unseen_agree && echo 1 || echo 0)" \
+		"passed_unseen as the daemon and the audit count it: $(cat "$TMP/unseen.last")"
+	req no-queue-drop "$([ "$(counter queue_dropped)" = 0 ] && echo 1 || echo 0)" \
+		"fail-open drops nothing in the queue: queue_dropped $(counter queue_dropped)"
+	meas overflowed "$([ "${d:-0}" -gt 0 ] && echo 1 || echo 0)" \
+		"the queue overflowed (passed_unseen $d > 0), so the probe tested fail-open"
+	NOTE="fail-open: udp-spray $(grep -o 'sent=[0-9]* .*' "$TMP/spray.out")"
+}
+
+probe_fail_closed() {
+	local dd
+
+	spray
+	dd=$(counter queue_dropped)
+	wait_for 50 unseen_agree
+	req nothing-unseen "$([ "$(counter passed_unseen)" = 0 ] && unseen_agree && echo 1 || echo 0)" \
+		"fail-closed lets nothing past unseen: $(cat "$TMP/unseen.last")"
+	meas overflowed "$([ "${dd:-0}" -gt 0 ] && echo 1 || echo 0)" \
+		"the queue overflowed (queue_dropped $dd > 0), so the probe tested fail-closed"
+	NOTE="fail-closed: udp-spray $(grep -o 'sent=[0-9]* .*' "$TMP/spray.out")"
+}
+
+probe_malformed() {
+	local name fam why r0 m0 r1 m1 dr dm src dst n=50 reached=0 counted=0
+	local dropped=() wrong=() kinds=0 why
+
+	while read -r name fam why; do
+		kinds=$((kinds + 1))
+		if [ "$fam" = 6 ]; then
+			src=$B6 dst=$A6
+		else
+			src=$B4 dst=$A4
+		fi
+		r0=$(counter received)
+		m0=$(counter malformed)
+		ip netns exec "$NSB" timeout -k 1 10 "$ABUSE" frames -I "$VB" \
+			-s "$src" -a "$dst" -m "$name" -n "$n" >/dev/null 2>&1
+		# shellcheck disable=SC2016 # expanded by eval, each try
+		wait_for 20 eval '[ "$(counter received)" -ge $((r0 + n)) ]'
+		sleep 0.2 # none still on its way
+		r1=$(counter received)
+		m1=$(counter malformed)
+		dr=$((r1 - r0))
+		dm=$((m1 - m0))
+		echo "# malformed $name: received +$dr, malformed +$dm ($why)" >>"$TMP/malformed.txt"
+		if [ "$dr" -lt "$n" ]; then
+			dropped+=("$name")
+		elif [[ $name == ok-* ]]; then
+			reached=$((reached + 1))
+			[ "$dm" -lt "$n" ] && counted=$((counted + 1)) ||
+				wrong+=("$name:+$dm")
+		else
+			reached=$((reached + 1))
+			[ "$dm" -ge "$n" ] && counted=$((counted + 1)) ||
+				wrong+=("$name:+$dm")
+		fi
+	done < <("$ABUSE" kinds)
+	cat "$TMP/malformed.txt"
+	req counted "$([ "${#wrong[@]}" = 0 ] && [ "$reached" -gt 2 ] && echo 1 || echo 0)" \
+		"$kinds kinds of $n frames: $reached reached the queue and $counted of them were counted right (malformed, or not for ok-udp4/6)${wrong:+; wrong: ${wrong[*]}}"
+	# Then every kind again, as one burst, while the samplers run.
+	samplers_start
+	while read -r name fam why; do
+		if [ "$fam" = 6 ]; then
+			src=$B6 dst=$A6
+		else
+			src=$B4 dst=$A4
+		fi
+		ip netns exec "$NSB" timeout -k 1 10 "$ABUSE" frames -I "$VB" \
+			-s "$src" -a "$dst" -m "$name" -n 2000 >/dev/null 2>&1
+	done < <("$ABUSE" kinds)
+	sleep 2
+	samplers_stop
+	status_cond
+	latency_cond
+	why="the kernel holds a first fragment for reassembly before the input hook"
+	[ "$MODE" = flow ] &&
+		why="$why; conntrack's IPv6 defragmenter drops extension-header chains it cannot walk"
+	NOTE="malformed: $reached of $kinds kinds reached the queue; never reached it: ${dropped[*]:-none} ($why)"
+}
+
+probe_control() {
+	local sock=$TMP/control-$MODE.sock out=$TMP/abuse.out
+
+	samplers_start
+	{
+		timeout -k 1 60 "$ABUSE" control -a "$sock" -m junk -n 200 \
+			-L 4096 -w 3000
+		timeout -k 1 60 "$ABUSE" control -a "$sock" -m long -n 1 \
+			-L 10485760 -w 10000
+		timeout -k 1 60 "$ABUSE" control -a "$sock" -m truncated \
+			-n 100 -w 3000
+		timeout -k 1 60 "$ABUSE" control -a "$sock" -m idle -n 500 \
+			-H 5000
+	} >"$out" 2>&1
+	samplers_stop
+	sed 's/^/# /' "$out"
+	status_cond
+	latency_cond
+	# Every abusive peer answered or closed within its wait; every idle
+	# one accepted and held (the daemon closes idle peers after 10 s).
+	req peers-handled "$(awk '
+		/mode=idle/ { ok = ok && /refused=0 / && /connected=500 /; next }
+		/^result=/ { ok = ok && / open=0 / && / refused=0 / }
+		BEGIN { ok = 1 } END { print ok && NR == 4 ? 1 : 0 }' "$out")" \
+		"$(awk '{ printf "%s; ", $0 }' "$out" | sed 's/result=ok //g')"
+}
+
+probe_reload() {
+	local i rc ok_good=0 ok_bad=0 checks=0 checks_ok=0 r echoes
+
+	samplers_start
+	bg_a stream "$NETTOOL" tcp-stream -a "$B4" -p "$P_ECHO" -d 300 -i 20 \
+		-w 3000
+	STREAM=${PIDS[-1]}
+	wait_for 50 grep -qs '^connected' "$TMP/stream.out"
+	for ((i = 1; i <= 200; i++)); do
+		if ((i % 2)); then
+			good_rules "$i"
+			spk rules reload -c "$CONF" >/dev/null 2>"$TMP/reload.err" &&
+				ok_good=$((ok_good + 1))
+		else
+			bad_rules
+			spk rules reload -c "$CONF" >/dev/null 2>"$TMP/reload.err"
+			rc=$?
+			[ "$rc" = 1 ] && grep -q '10-stress.rules:[0-9]*:[0-9]*' "$TMP/reload.err" &&
+				ok_bad=$((ok_bad + 1))
+		fi
+		# Every 20th, after a bad file: the old rules still decide.
+		if ((i % 20 == 0)); then
+			checks=$((checks + 1))
+			r=$(ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" \
+				-p "$P_REJECT" -w 2000 2>/dev/null)
+			[[ $r == result=refused* ]] &&
+				ip netns exec "$NSA" "$NETTOOL" tcp-connect -a "$B4" \
+					-p "$P_ECHO" -w 2000 >/dev/null 2>&1 &&
+				checks_ok=$((checks_ok + 1))
+		fi
+	done
+	kill -TERM "$STREAM" 2>/dev/null
+	wait_for 50 eval "! alive $STREAM"
+	samplers_stop
+	status_cond
+	latency_cond
+	req reloads "$([ "$ok_good" = 100 ] && [ "$ok_bad" = 100 ] && echo 1 || echo 0)" \
+		"$ok_good of 100 good files loaded (exit 0), $ok_bad of 100 bad ones refused (exit 1, FILE:LINE:COL)"
+	req rules-kept "$([ "$checks_ok" = "$checks" ] && echo 1 || echo 0)" \
+		"$checks_ok of $checks checks after a bad file: the reject and the allow still held"
+	echoes=$(grep -o 'echoes=[0-9]*' "$TMP/stream.out" | cut -d= -f2)
+	req stream-whole "$(grep -q '^result=ok' "$TMP/stream.out" && [ "${echoes:-0}" -gt 100 ] && echo 1 || echo 0)" \
+		"the stream through the storm: $(grep '^result=' "$TMP/stream.out"), every echo byte for byte"
+}
+
+probe_sigkill() {
+	local r kills=0 started=0 store_ok=0 hist_ok=0 jumps_ok=0 h
+
+	bg_a load "$NETTOOL" tcp-latency -a "$B4" -p "$P_LOAD" -n 1000000 -w 500
+	samplers_start
+	for ((r = 1; r <= 20; r++)); do
+		sleep "0.$((RANDOM % 800 + 200))"
+		kill -KILL "$DAEMON"
+		wait "$DAEMON" 2>/dev/null
+		kills=$((kills + 1))
+		if mdb_stat -e "$DB" >/dev/null 2>&1 &&
+			timeout -k 1 30 "$SPACKLE" log --db "$DB" --csv >/dev/null 2>&1; then
+			store_ok=$((store_ok + 1))
+		fi
+		h=$(hist_count)
+		[ "$h" -ge "$HIST" ] && hist_ok=$((hist_ok + 1))
+		daemon_start "$probe-$MODE-$r" && started=$((started + 1))
+		# The restart put back exactly one jump per hook and family.
+		[ "$(ip netns exec "$NSA" iptables -S | grep -c -- '-j SPACKLE-')" = 2 ] &&
+			[ "$(ip netns exec "$NSA" ip6tables -S | grep -c -- '-j SPACKLE-')" = 2 ] &&
+			jumps_ok=$((jumps_ok + 1))
+	done
+	samplers_stop
+	latency_cond
+	req store-after-kills "$([ "$store_ok" = "$kills" ] && echo 1 || echo 0)" \
+		"after $store_ok of $kills kills mdb_stat -e and spackle log read the store"
+	req restarts "$([ "$started" = "$kills" ] && [ "$jumps_ok" = "$kills" ] && echo 1 || echo 0)" \
+		"$started of $kills restarts answered status; $jumps_ok had one jump per hook and family"
+	req history-each-kill "$([ "$hist_ok" = "$kills" ] && echo 1 || echo 0)" \
+		"after $hist_ok of $kills kills the $HIST flows recorded first were in spackle log"
+	NOTE="sigkill: $kills kills; the status column counts calls made while no daemon ran (not a condition); RSS is the first daemon's before, the last one's after"
+}
+
+# --- run -------------------------------------------------------------------------------
+
+mkdir -p "$TMP/rules"
+for MODE in $MODES; do
+	for p in $PROBES; do
+		case $p in
+		# The floods against issue 17's 16 MiB store, which they fill
+		# in seconds; history and latency measured, not yet required.
+		syn-flood | fail-open | fail-closed)
+			failure=open
+			[ "$p" = fail-closed ] && failure=closed
+			HISTORY=meas LATENCY=meas row "$p" "$failure" 16M \
+				"probe_${p//-/_}"
+			;;
+		# The others against the default 1 GiB map: the SIGKILL
+		# probe's load would otherwise fill a small one and pruning,
+		# not the crashes, would take the history.
+		malformed | control | reload)
+			HISTORY=req LATENCY=req row "$p" open 1G "probe_$p"
+			;;
+		sigkill) HISTORY=req LATENCY=meas row sigkill open 1G probe_sigkill ;;
+		*)
+			echo "FAIL setup: unknown probe \"$p\""
+			exit 2
+			;;
+		esac
+	done
+done
+
+# --- the table ---------------------------------------------------------------------------
+
+{
+	echo
+	echo "make stress: $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo "?"), $(nproc) cores, $(($(date +%s) - T_START)) s"
+	printf '%s\n' "probe|mode|up|status ok, slowest|q.drop d/a|unseen d/a|st.lost|malformed|RSS MiB|heap +MiB|conn worst ms/failed|history|result" \
+		"${ROWS[@]}" | column -t -s '|'
+	echo
+	echo "d/a: as the daemon counts it (status --json) / as spackle audit counts it"
+	printf '%s\n' "${NOTES[@]}"
+	if [ "${#NOTYET[@]}" -gt 0 ]; then
+		echo
+		echo "measured, not yet required (not met in this run):"
+		printf '  %s\n' "${NOTYET[@]}"
+	fi
+} | tee "${STRESS_TABLE:-/dev/null}"
+
+echo "# $npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]
