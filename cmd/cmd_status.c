@@ -251,6 +251,7 @@ static void
 attention(const json_t *r, const json_t *c, struct items *it)
 {
 	const json_t *audit = json_object_get(r, "audit");
+	const json_t *steer = json_object_get(r, "steering");
 	struct item *i;
 	size_t k;
 
@@ -267,6 +268,14 @@ attention(const json_t *r, const json_t *c, struct items *it)
 		texttab_count(uval(json_object_get(audit, "hidden")), i->val,
 		              sizeof(i->val));
 		i->why = "flows the last audit saw pass without spackle";
+	}
+	if (json_is_false(json_object_get(steer, "in_place")) &&
+	    (i = item_add(it, "steering")) != NULL) {
+		uint64_t n = uval(json_object_get(steer, "hooks")),
+		         ok = uval(json_object_get(steer, "hooks_in_place"));
+
+		texttab_count(n > ok ? n - ok : 1, i->val, sizeof(i->val));
+		i->why = "hooks without spackle's jump first";
 	}
 	if (json_is_true(json_object_get(audit, "holes")) &&
 	    (i = item_add(it, "audit holes")) != NULL) {
@@ -332,6 +341,33 @@ print_attention(const struct items *a, unsigned kw, unsigned vw, FILE *out)
 }
 
 /* The first lines: who, how, what rules; then the attribution's state. */
+/* The daemon's state and its steering's, when the daemon says them. */
+static void
+print_state(const json_t *r, FILE *out)
+{
+	const json_t *st = json_object_get(r, "steering");
+	const json_t *in = json_object_get(st, "in_place");
+	uint64_t hooks = uval(json_object_get(st, "hooks"));
+
+	if (json_object_get(r, "state") == NULL)
+		return;
+	fprintf(out, "state %s, steering ", query_gets(r, "state"));
+	if (json_is_true(in))
+		fprintf(out, "in place in all %" PRIu64 " hooks", hooks);
+	else if (json_is_false(in) && hooks > 0)
+		fprintf(out, "NOT in place: %" PRIu64 " of %" PRIu64 " hooks",
+		        uval(json_object_get(st, "hooks_in_place")), hooks);
+	else if (json_is_false(in))
+		fprintf(out, "NOT in place");
+	else
+		fprintf(out, "not checked (the firewall's rules are not "
+		             "read back)");
+	if (json_object_get(st, "checked_ms_ago") != NULL)
+		fprintf(out, ", checked %" PRIu64 " ms ago",
+		        uval(json_object_get(st, "checked_ms_ago")));
+	fputc('\n', out);
+}
+
 static void
 print_head(const json_t *r, FILE *out)
 {
@@ -340,6 +376,7 @@ print_head(const json_t *r, FILE *out)
 	fprintf(out, "spackle %s, pid %" JSON_INTEGER_FORMAT ", up %s\n",
 	        query_gets(r, "version"), query_geti(r, "pid"),
 	        duration(uval(json_object_get(r, "uptime")), up, sizeof(up)));
+	print_state(r, out);
 	fprintf(out, "mode %s, divert %s, default %s, failure %s\n",
 	        query_gets(r, "mode"), query_gets(r, "divert"),
 	        query_gets(r, "default"), query_gets(r, "failure"));

@@ -88,6 +88,41 @@ daemon_status_store(struct daemon *dm, json_t *c)
 	}
 }
 
+/*
+ * Whether every hook's steering is in place, as the last check (once a
+ * second, and once at start) found it: in_place is true when every hook
+ * of every family was read and is whole and first, false when one is
+ * not, null when the firewall's rules are not read back (nft) or could
+ * not be read.
+ */
+static json_t *
+daemon_status_steering(struct daemon *dm)
+{
+	unsigned want = 3u; /* IPv4 and IPv6: both are steered */
+	uint64_t now = sp_now_mono();
+	json_t *s = json_object(), *in;
+
+	if (!dm->steered)
+		in = json_false();
+	else if (dm->steer_checked_ns == 0 ||
+	         dm->cfg.firewall != CONFIG_FIREWALL_IPTABLES)
+		in = json_null();
+	else if (dm->steer_hooks_ok < dm->steer_hooks)
+		in = json_false();
+	else if ((dm->steer_families & want) != want)
+		in = json_null();
+	else
+		in = json_true();
+	json_object_set_new(s, "in_place", in);
+	if (dm->steer_checked_ns != 0) {
+		SET_U64(s, "hooks", dm->steer_hooks);
+		SET_U64(s, "hooks_in_place", dm->steer_hooks_ok);
+		SET_U64(s, "checked_ms_ago",
+		        (now - dm->steer_checked_ns) / 1000000);
+	}
+	return s;
+}
+
 json_t *
 daemon_status(const json_t *req, void *arg)
 {
@@ -190,6 +225,12 @@ daemon_status(const json_t *req, void *arg)
 	o = json_object();
 	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
 	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "state",
+	                    json_string(dm->state == DAEMON_RUNNING ? "running"
+	                                : dm->state == DAEMON_STOPPING
+	                                        ? "stopping"
+	                                        : "starting"));
+	json_object_set_new(o, "steering", daemon_status_steering(dm));
 	json_object_set_new(o, "mode",
 	                    json_string(dm->cfg.mode == CONFIG_MODE_MONITOR
 	                                        ? "monitor"

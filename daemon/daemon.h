@@ -145,6 +145,13 @@ struct daemon {
 	uint64_t ct_dump_ns;       /* how long the last dump took */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
+	/* What status says of the daemon and its steering: starting until
+	 * the steering is in place and every queue is served, stopping from
+	 * the stop signal; the hooks as the last check (watch.c) found
+	 * them, which families it read, and when (monotonic, 0 never). */
+	enum { DAEMON_STARTING, DAEMON_RUNNING, DAEMON_STOPPING } state;
+	unsigned steer_hooks, steer_hooks_ok, steer_families;
+	uint64_t steer_checked_ns;
 	char *tamper_seen; /* the steering's last problem, NULL when ok */
 	uint64_t tampers;  /* times the steering was found changed */
 	/* What the steering sent to the queues and nobody saw (watch.c):
@@ -240,6 +247,8 @@ void daemon_ct_sync(struct daemon *dm);
 /* The main thread's second: drops, flow mode's conntrack dump, the
  * steering check, the watchdog. */
 void daemon_tick(evutil_socket_t fd, short what, void *arg);
+/* The steering check alone, once the steering is installed. */
+void daemon_check_steering_now(struct daemon *dm);
 
 /* ---- answers.c: the control socket's commands ------------------------- */
 

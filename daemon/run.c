@@ -44,6 +44,7 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: removing steering and stopping",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sd_notify(0, "STOPPING=1");
+	dm->state = DAEMON_STOPPING;
 	event_base_loopbreak(dm->base);
 }
 
@@ -324,6 +325,7 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		goto out;
 	}
 	dm.steered = true;
+	daemon_check_steering_now(&dm);
 	if (dm.cfg.divert == CONFIG_DIVERT_FLOW)
 		for (i = 0; i < dm.nw; i++)
 			worker_ct_split(&dm.w[i]);
@@ -354,7 +356,10 @@ daemon_run(const char *conf_path, const struct config *cfg)
 	         dm.cfg.failure == CONFIG_FAILURE_OPEN ? "open" : "closed",
 	         rules_count(dm.rules), dm.cfg.rules, dm.cfg.control);
 	/* Ready (Type=notify): the steering is in place and every queue is
-	 * served, so what the unit orders after spackle is filtered. */
+	 * served, so what the unit orders after spackle is filtered. The
+	 * control socket, bound earlier, answers from here on: a request
+	 * sent while starting waits for this. */
+	dm.state = DAEMON_RUNNING;
 	{
 		uint64_t usec;
 

@@ -165,6 +165,12 @@ daemon_steering_problems(struct daemon *dm, const struct fw_ruleset *rs,
 	for (f = 0; f < 2; f++)
 		if (read & (1u << f))
 			fw_check_steering(&dm->cfg, daemon_fams[f], rs, &chk);
+	dm->steer_hooks = (unsigned)chk.n;
+	dm->steer_hooks_ok = 0;
+	dm->steer_families = read;
+	dm->steer_checked_ns = sp_now_mono();
+	for (i = 0; i < chk.n; i++)
+		dm->steer_hooks_ok += chk.v[i].ok;
 	for (i = 0; i < chk.n; i++) {
 		const struct fw_hook_check *hc = &chk.v[i];
 
@@ -274,6 +280,19 @@ daemon_watchdog(struct daemon *dm)
 	}
 	dm->stalled = 0;
 	sd_notify(0, "WATCHDOG=1");
+}
+
+/* The steering checked once, as soon as it is installed: status's first
+ * answer says whether every hook is in place. */
+void
+daemon_check_steering_now(struct daemon *dm)
+{
+	struct fw_ruleset rs = {0};
+	unsigned families = daemon_read_steering(dm, &rs);
+
+	if (families)
+		daemon_check_steering(dm, &rs, families);
+	fw_ruleset_free(&rs);
 }
 
 void

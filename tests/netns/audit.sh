@@ -172,6 +172,14 @@ if ! daemon_start clean; then
 	echo "FAIL setup: the daemon did not start: $(tail -n 3 "$TMP/daemon-clean.err")"
 	exit 2
 fi
+# Ready means steered: the first answer already says every hook is in place.
+st=$(spk status -c "$CONF" --json)
+if printf '%s' "$st" | jqe '.state == "running" and .steering.in_place == true
+	and .steering.hooks > 0 and .steering.hooks_in_place == .steering.hooks' >/dev/null; then
+	pass ready "status: $(printf '%s' "$st" | jq -c '{state, steering}')"
+else
+	fail ready "want state running and the steering in place: $(printf '%s' "$st" | jq -c '{state, steering}' 2>/dev/null)"
+fi
 ordinary $((WATCH + 4))
 sleep 1
 if [ "$DEMO" = 1 ]; then
@@ -259,6 +267,14 @@ if wait_for 30 eval "spk log -c '$CONF' --events --json | jqe 'any(.[]; .type ==
 else
 	fail holes/tamper-event "no tamper event in spackle log --events"
 fi
+# status says so too: the steering is not in place in one hook, and the
+# text puts it under attention.
+if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == false and .steering.hooks_in_place < .steering.hooks' >/dev/null 2>&1" &&
+	spk status -c "$CONF" | grep -Eq "^  steering +1  hooks without spackle's jump first"; then
+	pass holes/status-steering "$(spk status -c "$CONF" --json | jq -c .steering); $(spk status -c "$CONF" | grep -E '^state ')"
+else
+	fail holes/status-steering "want steering.in_place false and an attention line: $(spk status -c "$CONF" --json | jq -c .steering 2>/dev/null)"
+fi
 # The daemon was told: its metrics and status carry the audit's findings,
 # and the store keeps them as an audit event.
 nh=$(jq '.hidden | length' "$j" 2>/dev/null)
@@ -296,6 +312,11 @@ if daemon_start repair; then
 		--uid-owner "$HOLE_UID" -j ACCEPT
 	if wait_for 50 eval "ip netns exec $NSA iptables -S OUTPUT | sed -n 2p | grep -q -- '-j SPACKLE-OUT'"; then
 		pass repair "spackle's jump is rule 1 of OUTPUT again: $(ip netns exec "$NSA" iptables -S OUTPUT | sed -n '2,3p' | tr '\n' ';')"
+		if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == true' >/dev/null 2>&1"; then
+			pass repair/status "status says the steering is in place again: $(spk status -c "$CONF" --json | jq -c .steering)"
+		else
+			fail repair/status "$(spk status -c "$CONF" --json | jq -c .steering 2>/dev/null)"
+		fi
 	else
 		fail repair "OUTPUT after 5 s: $(ip netns exec "$NSA" iptables -S OUTPUT | tr '\n' ';')"
 	fi

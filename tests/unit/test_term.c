@@ -508,6 +508,13 @@ test_status_text(void **state)
 	assert_true(strstr(att, "queue_dropped") <
 	            strstr(att, "attrib_timeouts"));
 	assert_true(strstr(att, "attrib_timeouts") < strstr(att, "\ndivert\n"));
+	/* The steering, not in place in one hook of four. */
+	assert_non_null(strstr(out, "\nstate running, steering NOT in place: "
+	                            "3 of 4 hooks"));
+	l = line_with(att, "  steering ");
+	assert_non_null(l);
+	assert_non_null(strstr(l, " 1  hooks without spackle's jump first"));
+	free(l);
 	assert_null(strstr(out, "nothing needs attention"));
 	/* Counters with separators, right-aligned, under their heading. */
 	assert_non_null(strstr(out, "  received                  48,213,907"));
@@ -528,7 +535,13 @@ test_status_text(void **state)
 	/* Nothing wrong: one line says so, first. */
 	json_object_set_new(c, "queue_dropped", json_integer(0));
 	json_object_set_new(c, "attrib_timeouts", json_integer(0));
+	json_object_set_new(json_object_get(r, "steering"), "in_place",
+	                    json_true());
+	json_object_set_new(json_object_get(r, "steering"), "hooks_in_place",
+	                    json_integer(4));
 	out = status_out(r);
+	assert_non_null(strstr(out, "\nstate running, steering in place in "
+	                            "all 4 hooks, checked 412 ms ago\n"));
 	headings(out, h, sizeof(h));
 	assert_true(strncmp(h, "nothing needs attention,divert,", 31) == 0);
 	free(out);
