@@ -601,7 +601,7 @@ $wide"
 	fi
 	out=$(LC_ALL=C spk status -c "$CONF")
 	w=$(printf '%s\n' "$out" | widest)
-	heads=$(printf '%s\n' "$out" | awk 'NR > 4 && /^[a-z]/ { sub(/:.*/, ""); printf "%s,", $0 }')
+	heads=$(printf '%s\n' "$out" | awk 'body && /^[a-z]/ { sub(/:.*/, ""); printf "%s,", $0 } /^$/ { body = 1 }')
 	if [ "$w" -le 100 ] && echo "$heads" | grep -Eq \
 		'^(attention|nothing needs attention),divert,flows,names,(conntrack,)?attribution,store,(capture,)?rules,steering,$'; then
 		pass "$name/status-text" "the widest line $w columns; $heads"
