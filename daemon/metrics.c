@@ -161,6 +161,14 @@ metrics_render(const json_t *status)
 		fputs("spackle_rules_loaded ", f);
 		metric_value(f, v);
 	}
+	v = json_object_get(json_object_get(status, "steering"), "in_place");
+	if (json_is_boolean(v)) {
+		metric_head(f, "spackle_steering_in_place", "gauge",
+		            "1 when spackle's jump is whole and first in every "
+		            "hook, as the last check (each second) found it.");
+		fputs("spackle_steering_in_place ", f);
+		metric_value(f, v);
+	}
 	metric_head(
 	        f, "spackle_packets_total", "counter",
 	        "Packets that crossed the divert, by the verdict they got.");

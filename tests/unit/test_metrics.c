@@ -21,6 +21,7 @@ static const char status_text[] =
         "\"received\":125,\"flows_live\":9,\"queue_dropped\":4,"
         "\"enobufs\":1,\"store_lost\":5,\"tamper_events\":6,"
         "\"decisions\":11},"
+        "\"steering\":{\"in_place\":false,\"hooks\":4,\"hooks_in_place\":3},"
         "\"audit\":{\"hidden\":2,\"holes\":true,\"at_ns\":1796000000123456789}"
         "}";
 
@@ -65,6 +66,7 @@ test_render(void **state)
 	assert_int_equal(sample(text, "spackle_tamper_events_total"), 6);
 	assert_int_equal(sample(text, "spackle_audit_hidden_flows"), 2);
 	assert_int_equal(sample(text, "spackle_audit_holes"), 1);
+	assert_int_equal(sample(text, "spackle_steering_in_place"), 0);
 	assert_int_equal(sample(text, "spackle_audit_timestamp_seconds"),
 	                 1796000000);
 	assert_int_equal(sample(text, "spackle_uptime_seconds"), 42);
