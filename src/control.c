@@ -82,12 +82,22 @@ control_reply(struct bufferevent *bev, json_t *reply)
 	json_decref(reply);
 }
 
+/* An error reply. What it quotes of the request may cut a UTF-8
+ * character (jansson's "near '...'" is cut by bytes, and the request may
+ * hold none): then its bytes above 127 are written as '?', so the reply
+ * is still made and still says where. */
 static json_t *
 control_error(const char *fmt, const char *a)
 {
-	char buf[512];
+	char buf[512], *p;
+	json_t *r;
 
 	snprintf(buf, sizeof(buf), fmt, a);
+	if ((r = json_pack("{s:s}", "error", buf)) != NULL)
+		return r;
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p > 127)
+			*p = '?';
 	return json_pack("{s:s}", "error", buf);
 }
 
