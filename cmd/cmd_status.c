@@ -340,7 +340,6 @@ print_attention(const struct items *a, unsigned kw, unsigned vw, FILE *out)
 	}
 }
 
-/* The first lines: who, how, what rules; then the attribution's state. */
 /* The daemon's state and its steering's, when the daemon says them. */
 static void
 print_state(const json_t *r, FILE *out)
@@ -368,6 +367,7 @@ print_state(const json_t *r, FILE *out)
 	fputc('\n', out);
 }
 
+/* The first lines: who, in what state, how, what rules. */
 static void
 print_head(const json_t *r, FILE *out)
 {
