@@ -25,6 +25,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "../tools/argnum.h"
+
 /*
  * Every client prints one line of `key=value` pairs that starts with
  * `result=`, and exits with the code of that result, so a shell script can
@@ -149,22 +151,6 @@ nt_usage(void)
 	      stderr);
 }
 
-static bool
-nt_parse_uint(const char *s, unsigned long max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
 static int
 nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 {
@@ -215,7 +201,7 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			o->echo = true;
 			continue;
 		case 'u':
-			if (!nt_parse_uint(optarg, 65535, &v))
+			if (!argnum_uint(optarg, 65535, &v))
 				goto bad;
 			o->uid = v;
 			continue;
@@ -263,7 +249,7 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			nt_usage();
 			return -1;
 		}
-		if (!nt_parse_uint(optarg, max, dst))
+		if (!argnum_uint(optarg, max, dst))
 			goto bad;
 	}
 	if (optind != argc) {
@@ -1122,7 +1108,7 @@ nt_spray(const struct nt_opts *o, int proto)
 
 	memset(&to, 0, sizeof(to));
 	to.sin_family = AF_INET;
-	if (o->src == NULL || !nt_parse_uint(o->port, 65535, &port) ||
+	if (o->src == NULL || !argnum_uint(o->port, 65535, &port) ||
 	    inet_pton(AF_INET, o->addr, &to.sin_addr) != 1 ||
 	    inet_pton(AF_INET, o->src, &src0) != 1 || o->len > 1024) {
 		fputs("nettool: udp-spray and syn-flood need IPv4 -a and -s, "
@@ -1396,7 +1382,7 @@ nt_packet_send(const struct nt_opts *o)
 	int n;
 
 	if (o->iface == NULL || o->addr == NULL || o->port == NULL ||
-	    !nt_parse_uint(o->port, 65535, &port)) {
+	    !argnum_uint(o->port, 65535, &port)) {
 		nt_usage();
 		return NT_USAGE;
 	}

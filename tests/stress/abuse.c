@@ -21,6 +21,8 @@
 
 #include <linux/if_ether.h>
 
+#include "../tools/argnum.h"
+
 /*
  * Usage:
  *   abuse frames  -I IFACE -s SRC -a DST -m KIND [-n N]
@@ -603,22 +605,6 @@ ab_control(const struct ab_opts *o)
 	return t.connected ? 0 : 3;
 }
 
-static bool
-ab_uint(const char *s, unsigned long max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -648,19 +634,20 @@ main(int argc, char **argv)
 			o.mode = optarg;
 			break;
 		case 'n':
-			if (!ab_uint(optarg, AB_MAX_N, &o.n) || o.n == 0)
+			if (!argnum_uint(optarg, AB_MAX_N, &o.n) || o.n == 0)
 				goto bad;
 			break;
 		case 'L':
-			if (!ab_uint(optarg, AB_MAX_LEN, &o.len) || o.len == 0)
+			if (!argnum_uint(optarg, AB_MAX_LEN, &o.len) ||
+			    o.len == 0)
 				goto bad;
 			break;
 		case 'H':
-			if (!ab_uint(optarg, 600000, &o.hold_ms))
+			if (!argnum_uint(optarg, 600000, &o.hold_ms))
 				goto bad;
 			break;
 		case 'w':
-			if (!ab_uint(optarg, 600000, &o.wait_ms))
+			if (!argnum_uint(optarg, 600000, &o.wait_ms))
 				goto bad;
 			break;
 		default:
