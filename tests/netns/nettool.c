@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 
 #include "../tools/argnum.h"
+#include "../tools/inetsum.h"
 
 /*
  * Every client prints one line of `key=value` pairs that starts with
@@ -997,26 +998,6 @@ nt_udp_flood(const struct nt_opts *o)
 #define NT_SPRAY_PORT0 1024u
 
 /* The one's complement sum of n bytes at p (RFC 1071), added to sum. */
-static uint32_t
-nt_sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-nt_sum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* The TCP checksum of the segment after the IPv4 header h (RFC 793 3.1). */
 static void
 nt_tcp4_checksum(uint8_t *h, size_t l4len)
@@ -1025,9 +1006,9 @@ nt_tcp4_checksum(uint8_t *h, size_t l4len)
 
 	h[NT_SPRAY_IP + 16] = 0;
 	h[NT_SPRAY_IP + 17] = 0;
-	sum = nt_sum_fold(nt_sum16(h + NT_SPRAY_IP, l4len,
-	                           nt_sum16(h + 12, 8, 0) + IPPROTO_TCP +
-	                                   (uint32_t)l4len));
+	sum = inetsum_fold(inetsum_add(h + NT_SPRAY_IP, l4len,
+	                               inetsum_add(h + 12, 8, 0) + IPPROTO_TCP +
+	                                       (uint32_t)l4len));
 	h[NT_SPRAY_IP + 16] = (uint8_t)(sum >> 8);
 	h[NT_SPRAY_IP + 17] = (uint8_t)sum;
 }
@@ -1459,7 +1440,7 @@ nt_ping(const struct nt_opts *o)
 		pkt[5] = (uint8_t)getpid();
 		pkt[6] = (uint8_t)(i >> 8);
 		pkt[7] = (uint8_t)i;
-		sum = nt_sum_fold(nt_sum16(pkt, sizeof(pkt), 0));
+		sum = inetsum_fold(inetsum_add(pkt, sizeof(pkt), 0));
 		pkt[2] = (uint8_t)(sum >> 8);
 		pkt[3] = (uint8_t)sum;
 		if (sendto(s, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,

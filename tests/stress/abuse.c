@@ -22,6 +22,7 @@
 #include <linux/if_ether.h>
 
 #include "../tools/argnum.h"
+#include "../tools/inetsum.h"
 
 /*
  * Usage:
@@ -79,21 +80,6 @@ struct ab_ip {
 	uint8_t src[16], dst[16];
 };
 
-static uint16_t
-ab_csum(const uint8_t *p, size_t n)
-{
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void
 ab_put16(uint8_t *p, unsigned v)
 {
@@ -124,7 +110,7 @@ ab_ip_header(uint8_t *p, const struct ab_ip *ip, int proto, size_t len,
 	p[9] = (uint8_t)proto;
 	memcpy(p + 12, ip->src, 4);
 	memcpy(p + 16, ip->dst, 4);
-	ab_put16(p + 10, ab_csum(p, 20));
+	ab_put16(p + 10, inetsum_fold(inetsum_add(p, 20, 0)));
 	return 20;
 }
 
@@ -158,20 +144,14 @@ static void
 ab_udp_checksum(uint8_t *p, size_t n, const struct ab_ip *ip)
 {
 	size_t alen = ip->family == AF_INET6 ? 16 : 4;
-	uint8_t *pseudo = malloc(2 * alen + 4 + n);
 	uint16_t sum;
 
-	if (pseudo == NULL)
-		return;
-	memcpy(pseudo, ip->src, alen);
-	memcpy(pseudo + alen, ip->dst, alen);
-	pseudo[2 * alen] = 0;
-	pseudo[2 * alen + 1] = IPPROTO_UDP;
-	ab_put16(pseudo + 2 * alen + 2, (unsigned)n);
-	memcpy(pseudo + 2 * alen + 4, p, n);
-	sum = ab_csum(pseudo, 2 * alen + 4 + n);
+	/* the pseudo-header (addresses, protocol, length), then the datagram */
+	sum = inetsum_fold(inetsum_add(
+	        p, n,
+	        inetsum_add(ip->src, alen, inetsum_add(ip->dst, alen, 0)) +
+	                IPPROTO_UDP + (uint32_t)n));
 	ab_put16(p + 6, sum == 0 ? 0xffff : sum);
-	free(pseudo);
 }
 
 /* An IPv6 extension header of 8 bytes (a PadN option), next `nh`. */
