@@ -210,6 +210,17 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);
+	/* Flows that never completed, past the budget (incomplete.h). */
+	if (dm->store != NULL && dm->cfg.incomplete_budget > 0) {
+		SET_U64(c, "incomplete_budget", dm->cfg.incomplete_budget);
+		SET_U64(c, "incomplete_pending",
+		        sum.inc.pending + sum.inc.ended);
+		SET_U64(c, "incomplete_deferred", sum.inc.deferred);
+		SET_U64(c, "incomplete_promoted", sum.inc.promoted);
+		SET_U64(c, "incomplete_folded", sum.inc.folded);
+		SET_U64(c, "incomplete_aggregates", sum.inc.aggregates);
+		SET_U64(c, "incomplete_unkept", sum.inc.unkept);
+	}
 	/* The kernel's queue drops, as the last second's tick read them,
 	 * and what a full queue let past unseen (failure = open). */
 	SET_U64(c, "passed_unseen", dm->drops.passed_unseen);

@@ -22,6 +22,7 @@
 #include "spackle/ct_table.h"
 #include "spackle/declog.h"
 #include "spackle/handoff.h"
+#include "spackle/incomplete.h"
 #include "spackle/log.h"
 #include "spackle/proc.h"
 #include "spackle/store.h"
@@ -96,6 +97,8 @@ struct worker {
 	struct peer_reset *reset; /* NULL: cannot reset servers */
 	/* The store: this worker's queue to the writer, and its sweep. */
 	struct store_producer *sp;
+	/* Flows that never complete, past a budget: aggregated. */
+	struct incomplete *inc;
 	/* Its queue to the hand-over's writer (capture, decision log), and
 	 * the room a decision log entry is encoded in. */
 	struct handoff_producer *hp;
@@ -228,6 +231,7 @@ void worker_swap_rules(struct worker *w, void *arg);
 struct daemon_totals {
 	struct worker_stats st;
 	struct divert_stats ds;
+	struct incomplete_stats inc;
 	uint64_t live, evicted, created, dns_answers, decisions;
 	uint64_t name_holds, names_sni, names_http, names_missing, renewed;
 };

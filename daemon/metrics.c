@@ -68,6 +68,12 @@ static const struct metric_def metric_defs[] = {
          "Records written to the store."},
         {"store_errors", "spackle_store_errors_total", "counter",
          "Store transactions that failed."},
+        {"incomplete_folded", "spackle_incomplete_flows_folded_total",
+         "counter",
+         "Flows that never completed, past the budget, kept in "
+         "aggregates rather than one by one."},
+        {"incomplete_aggregates", "spackle_store_aggregates_total", "counter",
+         "Aggregate records of incomplete flows written."},
         {"tamper_events", "spackle_tamper_events_total", "counter",
          "Times the steering was found changed by someone else."},
         {"steering_repairs", "spackle_steering_repairs_total", "counter",

@@ -62,15 +62,19 @@ worker_decided(struct worker *w, const struct divert_packet *dp,
 			w->st.monitor_would_reject++;
 	}
 	/* Every decision is kept: the store writes a flow record when the
-	 * flow is decided, while it lives, and when it ends. */
-	if (res->new_flow && res->flow != NULL)
+	 * flow is decided, while it lives, and when it ends; past the budget
+	 * of incomplete flows, when it completes (incomplete.h). */
+	if (res->flow != NULL &&
+	    (res->new_flow ? incomplete_admit(w->inc, res->flow)
+	                   : incomplete_progress(w->inc, res->flow)))
 		store_put_flow_entry(
 		        w->sp, res->flow, classify_flow_host(w->cls, res->flow),
 		        classify_flow_exe(w->cls, res->flow), w->rules, 0, 0);
 	/* The decision log: once, when the flow is decided (a held flow at
-	 * its payload). */
+	 * its payload, a deferred one when it completes). */
 	if (dm->dlog != NULL && res->flow != NULL &&
-	    !(res->flow->flags & (FLOW_F_NAME_WAIT | FLOW_F_LOGGED))) {
+	    !(res->flow->flags &
+	      (FLOW_F_NAME_WAIT | FLOW_F_LOGGED | FLOW_F_DEFERRED))) {
 		res->flow->flags |= FLOW_F_LOGGED;
 		worker_log_decision(w, res->flow, "decision");
 	}
@@ -300,13 +304,29 @@ static void
 worker_sweep_one(struct flow *f, void *arg)
 {
 	struct sweep_ctx *x = arg;
+	bool due = incomplete_progress(x->w->inc, f);
 
-	if (f->verdict == SP_VERDICT_NONE ||
-	    !store_flow_due(f, x->tick, x->now))
+	/* In flow mode conntrack's counters say a flow completed. */
+	if (due && x->w->dm->dlog != NULL && !(f->flags & FLOW_F_LOGGED)) {
+		f->flags |= FLOW_F_LOGGED;
+		worker_log_decision(x->w, f, "decision");
+	}
+	if (!due &&
+	    (f->verdict == SP_VERDICT_NONE || (f->flags & FLOW_F_DEFERRED) ||
+	     !store_flow_due(f, x->tick, x->now)))
 		return;
 	store_put_flow_entry(x->w->sp, f, classify_flow_host(x->w->cls, f),
 	                     classify_flow_exe(x->w->cls, f), x->w->rules, 0,
-	                     STORE_PUT_RETRY);
+	                     due ? 0 : STORE_PUT_RETRY);
+}
+
+/* A minute's aggregate of incomplete flows, into the store. */
+static void
+worker_put_aggregate(const struct store_flow *r, void *arg)
+{
+	struct worker *w = arg;
+
+	store_put_flow(w->sp, r, w->ticks == UINT64_MAX ? STORE_PUT_RETRY : 0);
 }
 
 static void
@@ -319,6 +339,7 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	atomic_store(&w->beat_ns, sp_now_mono());
 	classify_expire(w->cls, x.now);
+	incomplete_tick(w->inc, x.now, false, worker_put_aggregate, w);
 	/* A tenth of the live flows a second: counters reach the store
 	 * about every ten seconds while a flow lives (in flow mode, as the
 	 * main thread's last conntrack dump brought them). */
@@ -346,15 +367,24 @@ worker_name_seen(const struct sp_addr *addr, const char *name,
 	               sp_now_wall() + keep * NS_PER_S);
 }
 
-/* A flow leaves the table (expiry, eviction, shutdown): its final record. */
+/* A flow leaves the table (expiry, eviction, shutdown): its final record,
+ * or its share of an aggregate (incomplete.h). */
 static void
 worker_flow_ended(const struct flow *f, void *arg)
 {
 	struct worker *w = arg;
+	struct store_flow r;
+	char rule[SP_PATH_MAX + 16];
 	int rc;
 	bool stopping = w->ticks == UINT64_MAX && w->dm->store != NULL;
 
 	if (f->verdict == SP_VERDICT_NONE)
+		return;
+	store_flow_from_entry(&r, f, classify_flow_host(w->cls, f),
+	                      classify_flow_exe(w->cls, f), w->rules, rule,
+	                      sizeof(rule));
+	r.flags |= STORE_FLOW_ENDED;
+	if (!incomplete_end(w->inc, f, &r))
 		return;
 	/*
 	 * At shutdown every flow ends at once and may fill the hand-over:
@@ -362,15 +392,10 @@ worker_flow_ended(const struct flow *f, void *arg)
 	 * try is a retry's, so a record that then gets through is not
 	 * counted lost (it made "drops" events at every stop).
 	 */
-	rc = store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
-	                          classify_flow_exe(w->cls, f), w->rules,
-	                          STORE_FLOW_ENDED,
-	                          stopping ? STORE_PUT_RETRY : 0);
+	rc = store_put_flow(w->sp, &r, stopping ? STORE_PUT_RETRY : 0);
 	if (rc == -ENOBUFS && stopping) {
 		store_sync(w->dm->store);
-		store_put_flow_entry(w->sp, f, classify_flow_host(w->cls, f),
-		                     classify_flow_exe(w->cls, f), w->rules,
-		                     STORE_FLOW_ENDED, 0);
+		store_put_flow(w->sp, &r, 0);
 	}
 }
 
@@ -432,6 +457,7 @@ worker_stop(struct worker *w, void *arg)
 	/* Every live flow ends here: their final records go to the store. */
 	w->ticks = UINT64_MAX;
 	classify_flush(w->cls);
+	incomplete_tick(w->inc, sp_now_wall(), true, worker_put_aggregate, w);
 	event_base_loopbreak(w->base);
 }
 
@@ -489,6 +515,19 @@ worker_get_stats(struct worker *w, void *arg)
 	t->names_http += cs.names_http;
 	t->names_missing += cs.names_missing;
 	t->renewed += cs.renewed;
+	{
+		struct incomplete_stats is;
+
+		incomplete_stats(w->inc, &is);
+		t->inc.pending += is.pending;
+		t->inc.ended += is.ended;
+		t->inc.deferred += is.deferred;
+		t->inc.promoted += is.promoted;
+		t->inc.folded += is.folded;
+		t->inc.unkept += is.unkept;
+		t->inc.aggregates += is.aggregates;
+		t->inc.keys += is.keys;
+	}
 }
 
 struct conns_ctx {
@@ -653,6 +692,11 @@ worker_open(struct daemon *dm, struct worker *w)
 	w->pol.monitor = dm->cfg.mode == CONFIG_MODE_MONITOR;
 	w->pol.flow_marks = dm->cfg.divert == CONFIG_DIVERT_FLOW &&
 	                    dm->ops->verdict_mark != NULL;
+	if (w->sp != NULL && dm->cfg.incomplete_budget > 0 &&
+	    (w->inc = incomplete_new(dm->cfg.incomplete_budget)) == NULL) {
+		log_err("queue %u: out of memory", w->queue);
+		return -1;
+	}
 	if ((w->cls = classify_new(&cc)) == NULL) {
 		log_err("queue %u: out of memory for the flow table", w->queue);
 		return -1;
@@ -726,6 +770,7 @@ worker_close(struct daemon *dm, struct worker *w)
 		close(w->call_pipe[1]);
 	}
 	classify_free(w->cls);
+	incomplete_free(w->inc);
 	proc_query_free(w->pq);
 	free(w->po);
 	if (w->d != NULL)

@@ -31,4 +31,8 @@ void **history_map_values(const struct history_map *m);
 /* Free the keys and values, free_val (may be NULL) first on each value. */
 void history_map_free(struct history_map *m, void (*free_val)(void *));
 
+/* The remote end as `top --by host` and the web's traffic name it: its
+ * name, else its address, or an aggregate's network ("198.51.100.0/24"). */
+const char *history_host_key(const struct store_flow *r, char *buf, size_t len);
+
 #endif

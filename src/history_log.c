@@ -29,6 +29,69 @@ endpoint(const struct sp_addr *a, uint16_t port, char *buf, size_t len)
 	return buf;
 }
 
+/* One side of an aggregate: "198.51.100.0/24", "192.0.2.1:80", "*:80",
+ * "[2001:db8::]/64"; the port left out when any (0). */
+static const char *
+agg_side(const struct sp_addr *a, unsigned plen, uint16_t port, char *buf,
+         size_t len)
+{
+	char ab[64], net[80];
+	unsigned full = a->family == AF_INET ? 32 : 128;
+
+	if (plen == 0)
+		snprintf(net, sizeof(net), "*");
+	else if (plen >= full)
+		snprintf(net, sizeof(net),
+		         a->family == AF_INET6 && port ? "[%s]" : "%s",
+		         sp_addr_format(a, ab, sizeof(ab)));
+	else
+		snprintf(net, sizeof(net), "%s/%u",
+		         sp_addr_format(a, ab, sizeof(ab)), plen);
+	if (port != 0)
+		snprintf(buf, len, "%s:%u", net, port);
+	else
+		snprintf(buf, len, "%s", net);
+	return buf;
+}
+
+const char *
+history_host_key(const struct store_flow *r, char *buf, size_t len)
+{
+	char ab[64];
+
+	if (r->host[0])
+		snprintf(buf, len, "%s", r->host);
+	else if (!(r->flags & STORE_FLOW_AGGREGATE))
+		snprintf(buf, len, "%s",
+		         sp_addr_format(&r->remote, ab, sizeof(ab)));
+	else if (r->remote_plen == 0)
+		snprintf(buf, len, "(any address)");
+	else
+		agg_side(&r->remote, r->remote_plen, 0, buf, len);
+	return buf;
+}
+
+const char *
+history_aggregate_text(const struct store_flow *r, char *buf, size_t len)
+{
+	char from[96], to[96];
+	bool out = r->dir == SP_DIR_OUT;
+
+	if (out) {
+		agg_side(&r->local, r->local_plen, 0, from, sizeof(from));
+		agg_side(&r->remote, r->remote_plen, r->remote_port, to,
+		         sizeof(to));
+	} else {
+		agg_side(&r->remote, r->remote_plen, 0, from, sizeof(from));
+		agg_side(&r->local, r->local_plen, r->local_port, to,
+		         sizeof(to));
+	}
+	snprintf(buf, len, "%" PRIu64 " incomplete flow%s from %s to %s",
+	         r->flows, r->flows == 1 ? "" : "s", from,
+	         strncmp(to, "*:", 2) == 0 ? to + 1 : to);
+	return buf;
+}
+
 json_t *
 history_flow_json(const struct store_flow *r)
 {
@@ -69,6 +132,18 @@ history_flow_json(const struct store_flow *r)
 	                    json_boolean(r->flags & STORE_FLOW_HIDDEN));
 	json_object_set_new(o, "ended",
 	                    json_boolean(r->flags & STORE_FLOW_ENDED));
+	/* Many flows that never completed: how many, and how much of each
+	 * address they shared (src and dst are then networks). Other records
+	 * print as they did before aggregates. */
+	if (r->flags & STORE_FLOW_AGGREGATE) {
+		json_object_set_new(o, "aggregate", json_true());
+		json_object_set_new(o, "flows",
+		                    json_integer((json_int_t)r->flows));
+		json_object_set_new(o, "src_prefix",
+		                    json_integer(r->local_plen));
+		json_object_set_new(o, "dst_prefix",
+		                    json_integer(r->remote_plen));
+	}
 	json_object_set_new(o, "packets_out",
 	                    json_integer((json_int_t)r->packets_out));
 	json_object_set_new(o, "packets_in",
@@ -112,20 +187,36 @@ csv_field(FILE *out, const char *s, bool last)
 static const char csv_header[] =
         "first,last,id,proto,src,sport,dst,dport,dir,pid,exe,uid,host,"
         "verdict,rule,monitor,ended,packets_out,packets_in,bytes_out,"
-        "bytes_in\n";
+        "bytes_in,flows\n";
+
+/* An address, as a network (a/plen) in an aggregate that shared less. */
+static const char *
+csv_addr(const struct store_flow *r, const struct sp_addr *a, unsigned plen,
+         char *buf, size_t len)
+{
+	char ab[64];
+
+	if (!(r->flags & STORE_FLOW_AGGREGATE) ||
+	    plen >= (a->family == AF_INET ? 32u : 128u))
+		return sp_addr_format(a, buf, len);
+	snprintf(buf, len, "%s/%u", sp_addr_format(a, ab, sizeof(ab)), plen);
+	return buf;
+}
 
 static void
 log_csv(FILE *out, const struct store_flow *r)
 {
-	char b[64], pb[8];
+	char b[80], pb[8];
 
 	csv_field(out, history_format_time(r->first_ns, b, sizeof(b)), false);
 	csv_field(out, history_format_time(r->last_ns, b, sizeof(b)), false);
 	fprintf(out, "%" PRIu64 ",", r->id);
 	csv_field(out, sp_proto_format(r->proto, pb, sizeof(pb)), false);
-	csv_field(out, sp_addr_format(&r->local, b, sizeof(b)), false);
+	csv_field(out, csv_addr(r, &r->local, r->local_plen, b, sizeof(b)),
+	          false);
 	fprintf(out, "%u,", r->local_port);
-	csv_field(out, sp_addr_format(&r->remote, b, sizeof(b)), false);
+	csv_field(out, csv_addr(r, &r->remote, r->remote_plen, b, sizeof(b)),
+	          false);
 	fprintf(out, "%u,", r->remote_port);
 	csv_field(out, sp_dir_name((enum sp_dir)r->dir), false);
 	if (r->pid >= 0)
@@ -138,10 +229,13 @@ log_csv(FILE *out, const struct store_flow *r)
 	csv_field(out, r->host, false);
 	csv_field(out, sp_verdict_name((enum sp_verdict)r->verdict), false);
 	csv_field(out, r->rule, false);
-	fprintf(out, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+	fprintf(out,
+	        "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+	        "\n",
 	        (r->flags & STORE_FLOW_MONITOR) ? "true" : "false",
 	        (r->flags & STORE_FLOW_ENDED) ? "true" : "false",
-	        r->packets_out, r->packets_in, r->bytes_out, r->bytes_in);
+	        r->packets_out, r->packets_in, r->bytes_out, r->bytes_in,
+	        (r->flags & STORE_FLOW_AGGREGATE) ? r->flows : 1);
 }
 
 /* `log`'s columns: what fits in 100 columns (the remote end by its name
@@ -207,8 +301,9 @@ static int
 log_text(struct texttab *t, bool wide, const struct store_flow *r)
 {
 	char tb[32], lb[80], rb[SP_NAME_MAX + 16], pb[8], pk[64], by[64];
-	char who[SP_PATH_MAX + 64], fl[32];
+	char who[SP_PATH_MAX + 64], fl[256];
 	struct texttab_cell c[11];
+	bool agg = (r->flags & STORE_FLOW_AGGREGATE) != 0;
 	size_t n = 0;
 
 	memset(c, 0, sizeof(c));
@@ -229,9 +324,14 @@ log_text(struct texttab *t, bool wide, const struct store_flow *r)
 	c[n++].text = sp_dir_name((enum sp_dir)r->dir);
 	c[n++].text = sp_proto_format(r->proto, pb, sizeof(pb));
 	if (wide)
-		c[n++].text =
-		        endpoint(&r->local, r->local_port, lb, sizeof(lb));
-	if (wide || !r->host[0])
+		c[n++].text = agg ? agg_side(&r->local, r->local_plen,
+		                             r->local_port, lb, sizeof(lb))
+		                  : endpoint(&r->local, r->local_port, lb,
+		                             sizeof(lb));
+	if (agg)
+		c[n++].text = agg_side(&r->remote, r->remote_plen,
+		                       r->remote_port, rb, sizeof(rb));
+	else if (wide || !r->host[0])
 		c[n++].text =
 		        endpoint(&r->remote, r->remote_port, rb, sizeof(rb));
 	else
@@ -247,11 +347,24 @@ log_text(struct texttab *t, bool wide, const struct store_flow *r)
 	if (wide)
 		c[n++].text = out_in(r->bytes_out, r->bytes_in, by, sizeof(by));
 	c[n].text = who;
-	snprintf(fl, sizeof(fl), "%s%s",
-	         (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
-	         : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
-	                                           : "",
-	         (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
+	/* An aggregate says what it is: in full with --wide, else how many
+	 * (the remote column has the network). */
+	if (agg && wide) {
+		char at[200];
+
+		snprintf(fl, sizeof(fl), " [%s]%s",
+		         history_aggregate_text(r, at, sizeof(at)),
+		         (r->flags & STORE_FLOW_MONITOR) ? " [monitor]" : "");
+	} else if (agg)
+		snprintf(fl, sizeof(fl), " [%" PRIu64 " incomplete flows]%s",
+		         r->flows,
+		         (r->flags & STORE_FLOW_MONITOR) ? " [monitor]" : "");
+	else
+		snprintf(fl, sizeof(fl), "%s%s",
+		         (r->flags & STORE_FLOW_HIDDEN)    ? " [hidden]"
+		         : (r->flags & STORE_FLOW_MONITOR) ? " [monitor]"
+		                                           : "",
+		         (r->flags & STORE_FLOW_ENDED) ? "" : " [live]");
 	c[n].tail = fl[0] != '\0' ? fl : NULL;
 	return texttab_row(t, c);
 }

@@ -98,7 +98,9 @@ sugg_visit(const struct store_flow *r, void *arg)
 	const char *k;
 	bool in = r->dir == SP_DIR_IN;
 
-	if (!history_match(x->f, r))
+	/* Aggregates of flows that never completed name no one thing a rule
+	 * could be about (a flood, a scan). */
+	if (!history_match(x->f, r) || (r->flags & STORE_FLOW_AGGREGATE))
 		return 0;
 	if (r->flags & STORE_FLOW_HIDDEN) {
 		x->left_hidden++;

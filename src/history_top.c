@@ -12,6 +12,7 @@
 struct top_row {
 	const char *key; /* the table's */
 	uint64_t flows, verdicts[4];
+	uint64_t incomplete; /* of flows: those in aggregates */
 	uint64_t packets_out, packets_in, bytes_out, bytes_in;
 	uint64_t first_ns, last_ns;
 };
@@ -26,8 +27,6 @@ struct top_ctx {
 static void
 top_key(const struct store_flow *r, enum history_by by, char *buf, size_t len)
 {
-	char ab[64];
-
 	switch (by) {
 	case HISTORY_BY_PROCESS:
 		if (r->exe[0])
@@ -38,10 +37,7 @@ top_key(const struct store_flow *r, enum history_by by, char *buf, size_t len)
 			snprintf(buf, len, "(unknown process)");
 		break;
 	case HISTORY_BY_HOST:
-		snprintf(buf, len, "%s",
-		         r->host[0]
-		                 ? r->host
-		                 : sp_addr_format(&r->remote, ab, sizeof(ab)));
+		history_host_key(r, buf, len);
 		break;
 	case HISTORY_BY_RULE:
 		snprintf(buf, len, "%s", r->rule[0] ? r->rule : "(none)");
@@ -57,6 +53,7 @@ top_visit(const struct store_flow *r, void *arg)
 	struct top_row *row;
 	const char *k;
 	bool created;
+	uint64_t n;
 
 	if (!history_match(x->f, r))
 		return 0;
@@ -70,8 +67,12 @@ top_visit(const struct store_flow *r, void *arg)
 		row->key = k;
 		row->first_ns = r->first_ns;
 	}
-	row->flows++;
-	row->verdicts[r->verdict < 4 ? r->verdict : 0]++;
+	/* An aggregate stands for its many flows. */
+	n = (r->flags & STORE_FLOW_AGGREGATE) ? r->flows : 1;
+	row->flows += n;
+	if (r->flags & STORE_FLOW_AGGREGATE)
+		row->incomplete += n;
+	row->verdicts[r->verdict < 4 ? r->verdict : 0] += n;
 	row->packets_out += r->packets_out;
 	row->packets_in += r->packets_in;
 	row->bytes_out += r->bytes_out;
@@ -149,6 +150,9 @@ history_top(struct store_reader *r, const struct history_filter *f,
 			        o, "flows",
 			        json_integer((json_int_t)rows[i]->flows));
 			json_object_set_new(
+			        o, "incomplete",
+			        json_integer((json_int_t)rows[i]->incomplete));
+			json_object_set_new(
 			        o, "allow",
 			        json_integer((json_int_t)rows[i]->verdicts[1]));
 			json_object_set_new(
@@ -183,16 +187,17 @@ history_top(struct store_reader *r, const struct history_filter *f,
 		free(s);
 		json_decref(arr);
 	} else {
-		fprintf(out, "%-40s %7s %7s %7s %7s %9s %9s %9s %9s\n",
-		        bynames[by], "flows", "allow", "deny", "reject",
-		        "pkts out", "pkts in", "bytes out", "bytes in");
+		fprintf(out, "%-40s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n",
+		        bynames[by], "flows", "incompl", "allow", "deny",
+		        "reject", "pkts out", "pkts in", "bytes out",
+		        "bytes in");
 		for (i = 0; i < x.m.n; i++)
 			fprintf(out,
 			        "%-40s %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-			        " %7" PRIu64 " %9s %9s %9s %9s\n",
+			        " %7" PRIu64 " %7" PRIu64 " %9s %9s %9s %9s\n",
 			        rows[i]->key, rows[i]->flows,
-			        rows[i]->verdicts[1], rows[i]->verdicts[2],
-			        rows[i]->verdicts[3],
+			        rows[i]->incomplete, rows[i]->verdicts[1],
+			        rows[i]->verdicts[2], rows[i]->verdicts[3],
 			        human(rows[i]->packets_out, b1, sizeof(b1)),
 			        human(rows[i]->packets_in, b2, sizeof(b2)),
 			        human(rows[i]->bytes_out, b3, sizeof(b3)),

@@ -103,8 +103,8 @@ traffic_visit(const struct store_flow *r, void *arg)
 {
 	struct traffic_ctx *x = arg;
 	struct traffic_row *p, *h;
-	char key[SP_PATH_MAX + 32], ab[64];
-	uint64_t wout, win;
+	char key[SP_PATH_MAX + 32];
+	uint64_t wout, win, n;
 	double frac;
 	size_t b;
 
@@ -119,8 +119,10 @@ traffic_visit(const struct store_flow *r, void *arg)
 	b = r->first_ns >= x->from
 	            ? (size_t)((r->first_ns - x->from) / x->bucket)
 	            : 0;
+	/* An aggregate stands for its many flows. */
+	n = (r->flags & STORE_FLOW_AGGREGATE) ? r->flows : 1;
 	if (b < x->nb)
-		x->flows[b]++;
+		x->flows[b] += n;
 	traffic_spread(x, r, x->out, x->in, NULL);
 	if (r->exe[0])
 		snprintf(key, sizeof(key), "%s", r->exe);
@@ -132,9 +134,7 @@ traffic_visit(const struct store_flow *r, void *arg)
 		x->oom = true;
 		return 1;
 	}
-	snprintf(key, sizeof(key), "%s",
-	         r->host[0] ? r->host
-	                    : sp_addr_format(&r->remote, ab, sizeof(ab)));
+	history_host_key(r, key, sizeof(key));
 	if ((h = traffic_row(x, &x->hosts, key, false)) == NULL) {
 		x->oom = true;
 		return 1;
@@ -144,10 +144,10 @@ traffic_visit(const struct store_flow *r, void *arg)
 	frac = traffic_share(x, r);
 	wout = (uint64_t)((double)r->bytes_out * frac);
 	win = (uint64_t)((double)r->bytes_in * frac);
-	p->flows++;
+	p->flows += n;
 	p->bytes_out += wout;
 	p->bytes_in += win;
-	h->flows++;
+	h->flows += n;
 	h->bytes_out += wout;
 	h->bytes_in += win;
 	return 0;

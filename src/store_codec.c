@@ -46,8 +46,12 @@ str_len(const char *s)
  *   56 first_ns  64 last_ns  72 packets_out  80 packets_in
  *   88 bytes_out  96 bytes_in  104 u16 exe len  106 u16 host len
  *   108 u16 rule len  110 zero  112 exe NUL host NUL rule NUL
+ * and, for flag STORE_FLOW_AGGREGATE (1 << 3) alone, 10 bytes after the
+ * strings: u64 flows, u8 local prefix length, u8 remote prefix length (a
+ * reader older than aggregates reads the record and not these).
  */
 #define FLOW_V1_FIXED 112
+#define FLOW_V1_AGG   10
 /*
  * v0 (before the schema had a version): no format byte, no flags:
  *   0 proto  1 dir  2 verdict  3 family  4 local[16]  20 remote[16]
@@ -57,11 +61,17 @@ str_len(const char *s)
  */
 #define FLOW_V0_FIXED 96
 
+static size_t
+agg_len(const struct store_flow *r)
+{
+	return (r->flags & STORE_FLOW_AGGREGATE) ? FLOW_V1_AGG : 0;
+}
+
 size_t
 store_flow_size(const struct store_flow *r)
 {
 	return FLOW_V1_FIXED + str_len(r->exe) + str_len(r->host) +
-	       str_len(r->rule) + 3;
+	       str_len(r->rule) + 3 + agg_len(r);
 }
 
 static uint8_t *
@@ -78,7 +88,7 @@ store_flow_encode(const struct store_flow *r, uint8_t *buf, size_t len)
 {
 	size_t ne = str_len(r->exe), nh = str_len(r->host);
 	size_t nr = str_len(r->rule);
-	size_t need = FLOW_V1_FIXED + ne + nh + nr + 3;
+	size_t need = FLOW_V1_FIXED + ne + nh + nr + 3 + agg_len(r);
 	uint8_t *p;
 
 	if (len < need)
@@ -108,7 +118,12 @@ store_flow_encode(const struct store_flow *r, uint8_t *buf, size_t len)
 	p = buf + FLOW_V1_FIXED;
 	p = put_str(p, r->exe, ne);
 	p = put_str(p, r->host, nh);
-	put_str(p, r->rule, nr);
+	p = put_str(p, r->rule, nr);
+	if (agg_len(r) > 0) {
+		put64(p, r->flows);
+		p[8] = r->local_plen;
+		p[9] = r->remote_plen;
+	}
 	return need;
 }
 
@@ -172,6 +187,15 @@ flow_decode_v1(const uint8_t *p, size_t len, struct store_flow *r)
 	    (r->host = get_str(p, len, &off, get16(p + 106))) == NULL ||
 	    (r->rule = get_str(p, len, &off, get16(p + 108))) == NULL)
 		return false;
+	if (r->flags & STORE_FLOW_AGGREGATE) {
+		if (len - off < FLOW_V1_AGG)
+			return false;
+		r->flows = get64(p + off);
+		r->local_plen = p[off + 8];
+		r->remote_plen = p[off + 9];
+		if (r->local_plen > 128 || r->remote_plen > 128)
+			return false;
+	}
 	return true;
 }
 

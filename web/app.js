@@ -66,6 +66,13 @@ function connKey(f, key) {
 
 // The port a person knows the flow by: the remote one for a connection
 // out, the local (service) one for a connection in.
+// An aggregate's side: its network, or "any" when its flows shared none.
+function aggNet(addr, plen) {
+  if (!addr || plen === 0) return 'any';
+  const full = addr.includes(':') ? 128 : 32;
+  return plen >= full ? addr : addr + '/' + plen;
+}
+
 function portOf(f) {
   return f.dir === 'in' ? f.sport : f.dport;
 }
@@ -319,9 +326,14 @@ function renderBlocked() {
     const raw = rawNameOf(f);
     if (host) add(remote, el('span', { className: 'name mono', text: host }));
     else if (raw) add(remote, el('span', { className: 'name mono unverified', text: raw }));
-    add(remote, el('span', { className: host || raw ? 'sub mono' : 'name mono', text: f.dst || '–' }));
+    // An aggregate: many flows that never completed (a flood, a scan),
+    // from a network; no rule to offer for it.
+    const agg = f.aggregate === true;
+    const dst = agg ? aggNet(f.dst, f.dst_prefix) : f.dst;
+    add(remote, el('span', { className: host || raw ? 'sub mono' : 'name mono', text: dst || '–' }));
     const proc = el('td', { className: 'proc', title: typeof f.cmdline === 'string' ? f.cmdline : null },
       el('span', { className: 'name', text: procName(f) }),
+      agg ? el('span', { className: 'sub aggregate', text: fmtInt(f.flows) + ' incomplete flows' }) : null,
       f.exe ? el('span', { className: 'sub mono path' }, pathText(f.exe)) : null);
     frag.appendChild(el('tr', null,
       el('td', { className: 'num', text: fmtWhen(f.first_ns) }),
@@ -333,7 +345,7 @@ function renderBlocked() {
       el('td', { text: f.proto || '–' }),
       el('td', null, el('span', { className: 'verdict ' + verdictClass(f.verdict), text: f.verdict || '–' })),
       el('td', { className: 'mono rule', title: f.rule || null, text: shortRule(f.rule) }),
-      el('td', { className: 'actions' }, changeButtons(f, true, 'b' + i))));
+      el('td', { className: 'actions' }, agg ? null : changeButtons(f, true, 'b' + i))));
   });
   clear(body);
   body.appendChild(frag);

@@ -39,15 +39,19 @@ enum flow_class {
 enum flow_flag {
 	/* 1u << 0 is free: a flow seen on a tap only never enters a table;
 	 * the store marks its record STORE_FLOW_HIDDEN (audit's report). */
-	FLOW_F_MONITOR = 1u << 1,   /* decided in monitor mode */
-	FLOW_F_LOCAL_A = 1u << 2,   /* key.a is the local side */
-	FLOW_F_ORIG_A = 1u << 3,    /* key.a sent the first packet */
-	FLOW_F_DNS = 1u << 4,       /* UDP or TCP to or from port 53 */
-	FLOW_F_EVICTED = 1u << 5,   /* set on the copy handed to a callback */
-	FLOW_F_NAME_WAIT = 1u << 6, /* decision held for a name (SNI/Host) */
-	FLOW_F_LOGGED = 1u << 7,    /* its decision is in the decision log */
-	FLOW_F_PEER_RESET = 1u << 8 /* a held flow denied: its remote end
-	                               was asked to be reset */
+	FLOW_F_MONITOR = 1u << 1,    /* decided in monitor mode */
+	FLOW_F_LOCAL_A = 1u << 2,    /* key.a is the local side */
+	FLOW_F_ORIG_A = 1u << 3,     /* key.a sent the first packet */
+	FLOW_F_DNS = 1u << 4,        /* UDP or TCP to or from port 53 */
+	FLOW_F_EVICTED = 1u << 5,    /* set on the copy handed to a callback */
+	FLOW_F_NAME_WAIT = 1u << 6,  /* decision held for a name (SNI/Host) */
+	FLOW_F_LOGGED = 1u << 7,     /* its decision is in the decision log */
+	FLOW_F_PEER_RESET = 1u << 8, /* a held flow denied: its remote end
+	                                was asked to be reset */
+	/* incomplete.h: its record is written, it counts against the budget
+	 * until it completes; or its record waits for it to complete. */
+	FLOW_F_UNANSWERED = 1u << 9,
+	FLOW_F_DEFERRED = 1u << 10,
 };
 
 /* Index 0 = original direction (first packet's sender), 1 = reply. */

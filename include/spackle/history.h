@@ -64,6 +64,10 @@ enum history_by { HISTORY_BY_PROCESS = 0, HISTORY_BY_HOST, HISTORY_BY_RULE };
 /* One flow as `spackle log --json` prints it (the fields of `conns
  * --json` the store keeps, and first/last as text). NULL out of memory. */
 json_t *history_flow_json(const struct store_flow *r);
+/* An aggregate record (STORE_FLOW_AGGREGATE) in words: "1200 incomplete
+ * flows from 198.51.100.0/24 to 192.0.2.1:80". */
+const char *history_aggregate_text(const struct store_flow *r, char *buf,
+                                   size_t len);
 
 /*
  * The web monitor's views of the store (src/history_web.c), as JSON:

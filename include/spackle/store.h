@@ -84,6 +84,8 @@ enum store_flow_flag {
 	STORE_FLOW_MONITOR = 1u << 1, /* monitor mode: verdict is what enforce
 	                                 mode would have done; it was let be */
 	STORE_FLOW_ENDED = 1u << 2, /* the flow left the table: final record */
+	STORE_FLOW_AGGREGATE = 1u << 3, /* many flows that never completed
+	                                   (spackle/incomplete.h) */
 };
 
 /*
@@ -107,6 +109,10 @@ struct store_flow {
 	const char *exe;  /* executable path */
 	const char *host; /* the remote name it was decided with */
 	const char *rule; /* deciding rule as FILE:LINE, or "default" */
+	/* STORE_FLOW_AGGREGATE: how many flows, and how many leading bits of
+	 * each address they shared (in its family; 0: any). Else 0. */
+	uint64_t flows;
+	uint8_t local_plen, remote_plen;
 };
 
 enum store_event_type {

@@ -488,7 +488,7 @@ test_log_formats(void **state)
 	assert_true(strncmp(out, "first,last,id,proto,src,sport,", 30) == 0);
 	assert_non_null(strstr(out, ",\"/opt/we\"\"ird/app\",1000,X.io,"
 	                            "allow,default,false,true,10,20,1000,"
-	                            "10000\n"));
+	                            "10000,1\n"));
 	free(out);
 
 	/* Text: a header and a line per flow (the layout: test_term.c). */

@@ -239,6 +239,25 @@ test_encode_bounds(void **state)
 	/* A string length pointing past the end is refused. */
 	buf[104] = 0xff;
 	assert_false(store_flow_decode(1, 7, buf, n, &d));
+
+	/* An aggregate carries its count and prefix lengths after the
+	 * strings; cut short, or with a prefix past 128, it is refused. */
+	make_flow(&r, 8, 3, true);
+	r.flags = STORE_FLOW_AGGREGATE | STORE_FLOW_ENDED;
+	r.flows = 123456;
+	r.local_plen = 32;
+	r.remote_plen = 24;
+	n = store_flow_encode(&r, buf, sizeof(buf));
+	assert_int_equal(n, store_flow_size(&r));
+	assert_true(store_flow_decode(1, 8, buf, n, &d));
+	assert_flow_equal(&r, &d);
+	assert_int_equal(d.flows, 123456);
+	assert_int_equal(d.local_plen, 32);
+	assert_int_equal(d.remote_plen, 24);
+	for (cut = n - 10; cut < n; cut++)
+		assert_false(store_flow_decode(1, 8, buf, cut, &d));
+	buf[n - 1] = 129;
+	assert_false(store_flow_decode(1, 8, buf, n, &d));
 }
 
 static void

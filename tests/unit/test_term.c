@@ -155,7 +155,8 @@ log_out(enum history_format fmt)
 }
 
 /* --json and --csv: whole values, the bytes they were before the text
- * views changed (the golden files were written by the code before). */
+ * views changed (the golden files were written by the code before; the
+ * CSV has had a last column, flows, since aggregates). */
 static void
 test_log_json_csv_unchanged(void **state)
 {
