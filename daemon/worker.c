@@ -378,8 +378,10 @@ worker_flow_ended(const struct flow *f, void *arg)
 	int rc;
 	bool stopping = w->ticks == UINT64_MAX && w->dm->store != NULL;
 
-	if (f->verdict == SP_VERDICT_NONE)
+	if (f->verdict == SP_VERDICT_NONE) {
+		incomplete_forget(w->inc, f);
 		return;
+	}
 	store_flow_from_entry(&r, f, classify_flow_host(w->cls, f),
 	                      classify_flow_exe(w->cls, f), w->rules, rule,
 	                      sizeof(rule));

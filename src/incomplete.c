@@ -279,6 +279,13 @@ incomplete_end(struct incomplete *in, const struct flow *f,
 	return false;
 }
 
+void
+incomplete_forget(struct incomplete *in, const struct flow *f)
+{
+	if (in != NULL && (f->flags & FLOW_F_UNANSWERED))
+		in->st.pending--;
+}
+
 /* An aggregate as its record: the sides the key names, what all its flows
  * shared, unknown what they did not. */
 static void

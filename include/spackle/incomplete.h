@@ -66,6 +66,10 @@ bool incomplete_progress(struct incomplete *in, struct flow *f);
 bool incomplete_end(struct incomplete *in, const struct flow *f,
                     const struct store_flow *r);
 
+/* f leaves the table undecided (held for a name that never came): it gives
+ * its place in the budget back; no record is written of it. */
+void incomplete_forget(struct incomplete *in, const struct flow *f);
+
 /*
  * Once a second: when the minute (wall clock now_ns) changed since the
  * aggregates began, hand each to emit (an ended record, flag
