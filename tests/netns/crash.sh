@@ -197,12 +197,16 @@ if [ "$nfail" -eq 0 ]; then
 fi
 # A clean stop loses nothing: every live flow's last record reaches the
 # store, even when they overflow the hand-over (a 64 KiB store_queue, 3,000
-# live UDP flows), and no "drops" event claims otherwise.
+# live UDP flows), and no "drops" event claims otherwise. The datagrams are
+# never answered: with aggregates on, all but the budget's would fold into
+# one record at the stop and the hand-over would never overflow, so they
+# are off here (incomplete_budget = 0); kept counts flows (the CSV's last
+# column) either way.
 kill -TERM "$CLIENT" 2>/dev/null
 wait "$CLIENT" 2>/dev/null
 rm -rf "$DB" && mkdir -p "$DB"
 cp "$CONF" "$TMP/stop.conf"
-echo "store_queue = 64K" >>"$TMP/stop.conf"
+printf 'store_queue = 64K\nincomplete_budget = 0\n' >>"$TMP/stop.conf"
 ip netns exec "$NSA" "$SPACKLE" run -c "$TMP/stop.conf" \
 	>>"$TMP/daemon.out" 2>>"$TMP/daemon-stop.err" &
 daemon=$!
@@ -217,7 +221,8 @@ if wait_for 100 eval "spk status -c '$TMP/stop.conf' >/dev/null 2>&1"; then
 		jq -s '[.[] | if type == "array" then .[] else . end |
 			select(.type == "drops")] | length')
 	kept=$(spk log --db "$DB" --csv 2>/dev/null |
-		awk -F, -v p=9 'NR > 1 && $4 == "udp" && $6 == p' | wc -l)
+		awk -F, -v p=9 'NR > 1 && $4 == "udp" && $6 == p { n += $NF }
+			END { print n + 0 }')
 	if [ "${live:-0}" -ge 3000 ] && [ "$drops" = 0 ] && [ "$kept" -ge 3000 ]; then
 		pass stop-keeps-all "$live live flows at SIGTERM, $kept records of them in the store, no drops event"
 	else
