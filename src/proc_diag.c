@@ -23,9 +23,14 @@ diag_addr(const struct sp_addr *a, bool v4, __be32 out[4])
 		memcpy(out, a->b, 16);
 }
 
-/* One exact request; 0 found, -ENOENT, -ETIMEDOUT, -errno. */
+/* What one request asks for: the flow's own socket; one bound to any
+ * address and port (UDP's unconnected sockets); the listener on the
+ * flow's local address and port (a TCP connection not accepted yet). */
+enum diag_ask { DIAG_EXACT, DIAG_WILDCARD, DIAG_LISTENER };
+
+/* One request; 0 found, -ENOENT, -ETIMEDOUT, -errno. */
 static int
-diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
+diag_one(struct proc_query *q, const struct proc_flow *fl, enum diag_ask ask,
          uint64_t deadline, uint64_t *inode, uint32_t *uid, uint8_t *state,
          uint64_t *cookie)
 {
@@ -46,11 +51,13 @@ diag_one(struct proc_query *q, const struct proc_flow *fl, bool wildcard,
 	size_t rem;
 	int ms;
 
-	if (wildcard) {
+	if (ask != DIAG_EXACT) {
 		memset(&any, 0, sizeof(any));
 		any.family = fl->local.family;
-		local = remote = &any;
+		remote = &any;
 		rport = 0;
+		if (ask == DIAG_WILDCARD)
+			local = &any;
 	}
 	memset(&req, 0, sizeof(req));
 	req.nlh.nlmsg_len = sizeof(req);
@@ -126,9 +133,34 @@ proc_diag_find(struct proc_query *q, const struct proc_flow *fl,
 {
 	int rc;
 
-	rc = diag_one(q, fl, false, deadline, inode, uid, state, cookie);
+	rc = diag_one(q, fl, DIAG_EXACT, deadline, inode, uid, state, cookie);
 	if (rc == -ENOENT && fl->proto == SP_PROTO_UDP)
-		rc = diag_one(q, fl, true, deadline, inode, uid, state, cookie);
+		rc = diag_one(q, fl, DIAG_WILDCARD, deadline, inode, uid, state,
+		              cookie);
+	/*
+	 * A connection the kernel holds for its listener until accept() (a
+	 * request socket, the SYN answered; or a child waiting in the accept
+	 * queue) has no file, as a closing one has, and a request socket
+	 * reports uid 0. Its owner is the listener's: when one listens on
+	 * the flow's local address and port, that is the answer. Before
+	 * this, a SYN flood's retransmitted SYN-ACKs each held a worker
+	 * 20 ms waiting for an exit that could not come.
+	 */
+	if (rc == 0 && fl->proto == SP_PROTO_TCP && *inode == 0 &&
+	    *state != PROC_TCP_TIME_WAIT) {
+		uint64_t l_inode, l_cookie;
+		uint32_t l_uid;
+		uint8_t l_state;
+
+		if (diag_one(q, fl, DIAG_LISTENER, deadline, &l_inode, &l_uid,
+		             &l_state, &l_cookie) == 0 &&
+		    l_state == PROC_TCP_LISTEN && l_inode != 0) {
+			*inode = l_inode;
+			*uid = l_uid;
+			*state = l_state;
+			*cookie = l_cookie;
+		}
+	}
 	return rc;
 }
 

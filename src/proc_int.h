@@ -30,21 +30,22 @@
  * others.
  */
 
-#define NS_PER_MS         1000000ull
-#define NS_PER_S          1000000000ull
-#define PROC_RECENT       64   /* processes that forked or exec'd lately */
-#define PROC_ACTIVE       64   /* processes found owning sockets lately */
-#define PROC_EXITS        1024 /* exits remembered, with their times */
-#define PROC_FOUND        512  /* socket inodes recorded per fd table read */
-#define PROC_FDS_MAX      (1 << 20) /* fds read per process at most */
-#define PROC_FDS_KEPT     (1 << 16) /* fd numbers kept per process */
-#define PROC_SOCKFDS      8 /* fds where a process held sockets, to try first */
-#define PROC_GUESS_OWNERS 4 /* latest socket owners guessed at first */
-#define PROC_KIN_MAX      16 /* relatives read to count a socket's holders */
-#define PROC_CN_BUF       16384
-#define PROC_TCP_LISTEN   10
-#define PROC_CPUS_MAX     1024 /* CPUs that may have an exec reader */
-#define PROC_READERS_MAX  256
+#define NS_PER_MS          1000000ull
+#define NS_PER_S           1000000000ull
+#define PROC_RECENT        64   /* processes that forked or exec'd lately */
+#define PROC_ACTIVE        64   /* processes found owning sockets lately */
+#define PROC_EXITS         1024 /* exits remembered, with their times */
+#define PROC_FOUND         512  /* socket inodes recorded per fd table read */
+#define PROC_FDS_MAX       (1 << 20) /* fds read per process at most */
+#define PROC_FDS_KEPT      (1 << 16) /* fd numbers kept per process */
+#define PROC_SOCKFDS       8 /* fds where a process held sockets, to try first */
+#define PROC_GUESS_OWNERS  4  /* latest socket owners guessed at first */
+#define PROC_KIN_MAX       16 /* relatives read to count a socket's holders */
+#define PROC_CN_BUF        16384
+#define PROC_TCP_TIME_WAIT 6
+#define PROC_TCP_LISTEN    10
+#define PROC_CPUS_MAX      1024 /* CPUs that may have an exec reader */
+#define PROC_READERS_MAX   256
 
 /* One process (thread group). */
 struct pentry {

@@ -234,6 +234,41 @@ test_tcp(void **state)
 	free(o);
 }
 
+/*
+ * A connection waiting in the accept queue, seen from the server's side
+ * (its packets reach spackle before the server accepts it): the kernel's
+ * socket has no file yet, as a closing one has. Its owner is the
+ * listener's process, found at once; before, this was taken for a socket
+ * closed by an exiting process and waited for an exit.
+ */
+static void
+test_accept_queue(void **state)
+{
+	struct fixture *fx = *state;
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct proc_owner *o = malloc(sizeof(*o));
+	struct proc_flow cl, sv;
+	uint16_t port;
+	int f, ls, cs;
+
+	assert_non_null(o);
+	for (f = 0; f < 2; f++) {
+		ls = listener(fams[f], SOCK_STREAM, &port);
+		cs = connect_to(fams[f], SOCK_STREAM, port); /* not accepted */
+		flow_of(cs, SP_PROTO_TCP, &cl);
+		sv = cl;
+		sv.local = cl.remote;
+		sv.lport = cl.rport;
+		sv.remote = cl.local;
+		sv.rport = cl.lport;
+		assert_int_equal(proc_lookup(fx->q, &sv, o), PROC_HOW_SOCKET);
+		expect_me(o);
+		close(cs);
+		close(ls);
+	}
+	free(o);
+}
+
 /* In a child: run as uid alone, a user no other process of the machine
  * runs as (the test runs as root). */
 static void
@@ -814,6 +849,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_tcp),
+	        cmocka_unit_test(test_accept_queue),
 	        cmocka_unit_test(test_reused_fd),
 	        cmocka_unit_test(test_udp),
 	        cmocka_unit_test(test_gone),
