@@ -450,7 +450,7 @@ daemon_conns(const json_t *req, void *arg)
 	(void)req;
 	/* Flow mode: the kernel passed most packets; conntrack counted
 	 * them. One dump now, so the answer is as fresh as the question. */
-	daemon_ct_sync(dm);
+	daemon_ct_sync(dm, true);
 	for (i = 0; i < dm->nw; i++)
 		worker_run(&dm->w[i], worker_get_conns, arr);
 	return json_pack("{s:o}", "conns", arr);

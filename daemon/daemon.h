@@ -93,6 +93,10 @@ struct worker {
 	 * later packets the kernel passes by their mark. */
 	struct ct *ct;
 	struct event *ev_ct, *ev_ct_rest;
+	/* A dump being synced in slices: its table and the next slot. */
+	struct event *ev_ct_sync;
+	struct ct_table *sync_t;
+	uint32_t sync_at;
 	bool ct_split; /* its socket gets its own flows' events alone */
 	struct peer_reset *reset; /* NULL: cannot reset servers */
 	/* The store: this worker's queue to the writer, and its sweep. */
@@ -190,6 +194,8 @@ void worker_ct_remark(struct worker *w, struct flow *f);
  * flow: counters, and the end of flows whose entry is gone. Run on the
  * worker's thread through worker_run(). */
 void worker_ct_sync(struct worker *w, void *arg);
+void worker_ct_sync_start(struct worker *w, void *arg);
+void worker_ct_sync_slice(evutil_socket_t fd, short what, void *arg);
 
 /* ---- flowlog.c: a flow as JSON, the decision log, store events -------- */
 
@@ -246,8 +252,10 @@ void worker_get_conns(struct worker *w, void *arg);
 /* Drops as they stand now. */
 void daemon_drops_now(struct daemon *dm, struct daemon_drops *d);
 /* Flow mode: one conntrack dump, applied by every worker to its flows
- * (counters, ends); nothing otherwise. */
-void daemon_ct_sync(struct daemon *dm);
+ * (counters, ends); nothing otherwise. whole: every worker applies it
+ * before this returns (an answer about the flows follows); else each
+ * does it in slices between its packets. */
+void daemon_ct_sync(struct daemon *dm, bool whole);
 /* The main thread's second: drops, flow mode's conntrack dump, the
  * steering check, the watchdog. */
 void daemon_tick(evutil_socket_t fd, short what, void *arg);

@@ -64,7 +64,7 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
  * about its flows one by one.
  */
 void
-daemon_ct_sync(struct daemon *dm)
+daemon_ct_sync(struct daemon *dm, bool whole)
 {
 	struct ct_table *t;
 	uint64_t t0 = sp_now_mono(), took, gap;
@@ -86,7 +86,8 @@ daemon_ct_sync(struct daemon *dm)
 		return;
 	}
 	for (i = 0; i < dm->nw; i++)
-		worker_run(&dm->w[i], worker_ct_sync, t);
+		worker_run(&dm->w[i],
+		           whole ? worker_ct_sync : worker_ct_sync_start, t);
 	ct_table_free(t);
 }
 
@@ -344,7 +345,7 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	*was = now;
 	if (sp_now_mono() >= dm->ct_next_ns)
-		daemon_ct_sync(dm);
+		daemon_ct_sync(dm, false);
 	if (families)
 		daemon_check_steering(dm, &rs, families);
 	fw_ruleset_free(&rs);

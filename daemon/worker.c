@@ -728,6 +728,8 @@ worker_open(struct daemon *dm, struct worker *w)
 	                           worker_ct_readable, w)) == NULL ||
 	     (w->ev_ct_rest = event_new(w->base, -1, 0, worker_ct_listen, w)) ==
 	             NULL ||
+	     (w->ev_ct_sync = event_new(w->base, -1, 0, worker_ct_sync_slice,
+	                                w)) == NULL ||
 	     event_add(w->ev_ct, NULL) != 0))
 		return -1;
 	{
@@ -763,6 +765,10 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_ct);
 	if (w->ev_ct_rest)
 		event_free(w->ev_ct_rest);
+	if (w->ev_ct_sync)
+		event_free(w->ev_ct_sync);
+	ct_table_free(w->sync_t);
+	w->sync_t = NULL;
 	ct_close(w->ct);
 	peer_reset_close(w->reset);
 	if (w->base)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The conntrack snapshot: an open-addressing hash of one dump's entries. */
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@ struct ct_table {
 	struct ct_entry *v; /* cap slots; proto 0 marks an empty one */
 	size_t cap, n;
 	uint64_t taken_ns;
+	atomic_uint refs;
 };
 
 /* The hashed part of a key: proto, addresses and ports, no padding. */
@@ -65,13 +67,21 @@ ct_table_new(size_t hint, uint64_t taken_ns)
 	}
 	t->cap = cap;
 	t->taken_ns = taken_ns;
+	atomic_init(&t->refs, 1);
 	return t;
+}
+
+void
+ct_table_hold(struct ct_table *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
 void
 ct_table_free(struct ct_table *t)
 {
-	if (t == NULL)
+	if (t == NULL ||
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	free(t->v);
 	free(t);

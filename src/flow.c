@@ -739,6 +739,19 @@ flow_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *arg),
 	}
 }
 
+uint32_t
+flow_walk(struct flow_table *t, uint32_t from, uint32_t n,
+          void (*fn)(struct flow *f, void *arg), void *arg)
+{
+	uint32_t i,
+	        end = from < t->cap && n < t->cap - from ? from + n : t->cap;
+
+	for (i = from; i < end; i++)
+		if (t->pool[i].cls != FLOW_FREE)
+			fn(&t->pool[i], arg);
+	return end < t->cap ? end : 0;
+}
+
 void
 flow_table_stats(const struct flow_table *t, struct flow_stats *st)
 {

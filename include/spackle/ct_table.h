@@ -12,8 +12,12 @@
 struct ct_table;
 
 /* An empty table for about hint entries (it grows), taken at taken_ns
- * (wall clock). NULL when out of memory. */
+ * (wall clock), with one reference. NULL when out of memory. */
 struct ct_table *ct_table_new(size_t hint, uint64_t taken_ns);
+/* One more reference, for another thread that reads it later (a filled
+ * table is only read: any number of threads may read it at once). */
+void ct_table_hold(struct ct_table *t);
+/* Drop a reference; the last one frees the table. */
 void ct_table_free(struct ct_table *t);
 
 /* Add e (a later entry with the same tuple replaces it). 0, or -1 when

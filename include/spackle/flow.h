@@ -154,6 +154,15 @@ void flow_set_evict_cb(struct flow_table *t, flow_cb cb, void *arg);
 /* Visit every live flow in creation order is not promised; any order. */
 void flow_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *arg),
                   void *arg);
+/*
+ * A walk in slices, for a caller that must not hold its thread for a whole
+ * table: visit the live flows among the n slots from slot `from` on; the
+ * slot to go on from, or 0 when the walk reached the end. Between slices
+ * flows may come and go: one that comes may be visited or not, one that
+ * went is not. fn may end the flow it is given.
+ */
+uint32_t flow_walk(struct flow_table *t, uint32_t from, uint32_t n,
+                   void (*fn)(struct flow *f, void *arg), void *arg);
 
 void flow_table_stats(const struct flow_table *t, struct flow_stats *st);
 
