@@ -21,6 +21,7 @@
 #include "spackle/ct.h"
 #include "spackle/ct_table.h"
 #include "spackle/declog.h"
+#include "spackle/fwread.h"
 #include "spackle/handoff.h"
 #include "spackle/incomplete.h"
 #include "spackle/log.h"
@@ -163,16 +164,16 @@ struct daemon {
 	uint64_t tampers;  /* times the steering was found changed */
 	/* What the steering sent to the queues and nobody saw (watch.c):
 	 * the total, and the rules' figure it last grew from. */
-	uint64_t passed_unseen, unseen_last;
-	unsigned unseen_families; /* the families it last counted, 0 none */
-	uint64_t repairs;         /* times it was put back (steering_repair) */
-	bool watchdog;            /* the service manager wants WATCHDOG=1 */
-	unsigned stalled;         /* a worker that stopped ticking, + 1 */
-	struct declog *dlog;      /* `log`, or NULL */
-	struct metrics *metrics;  /* `metrics`, or NULL */
-	struct web *web;          /* `web`, or NULL (daemon/web.h) */
-	json_t *last_audit;       /* what `spackle audit` last reported */
-	uid_t uid;                /* `user`'s, the daemon's after set-up */
+	uint64_t passed_unseen;
+	struct fw_unseen unseen; /* what its counting has seen so far */
+	uint64_t repairs;        /* times it was put back (steering_repair) */
+	bool watchdog;           /* the service manager wants WATCHDOG=1 */
+	unsigned stalled;        /* a worker that stopped ticking, + 1 */
+	struct declog *dlog;     /* `log`, or NULL */
+	struct metrics *metrics; /* `metrics`, or NULL */
+	struct web *web;         /* `web`, or NULL (daemon/web.h) */
+	json_t *last_audit;      /* what `spackle audit` last reported */
+	uid_t uid;               /* `user`'s, the daemon's after set-up */
 	gid_t gid;
 };
 

@@ -125,9 +125,11 @@ daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs)
  * what the daemon received, what waits and what the kernel dropped. With
  * `failure = open` a full queue accepts the rest (NFQUEUE's fail-open),
  * and the kernel counts that nowhere else; `spackle audit` computes the
- * same. A steering put back from scratch starts its counters at 0 again,
- * and a family whose rules could not be read this time leaves its queue
- * rules out of the sum: then only what grows from there counts.
+ * same. What stays unseen over two reads counts (fw_unseen_update): a
+ * packet in flight between the reads never does. A steering put back
+ * from scratch starts its counters at 0 again, and a family whose rules
+ * could not be read this time leaves its queue rules out of the sum: then
+ * only what grows from there counts.
  */
 static void
 daemon_count_unseen(struct daemon *dm, const struct fw_ruleset *rs,
@@ -137,14 +139,8 @@ daemon_count_unseen(struct daemon *dm, const struct fw_ruleset *rs,
 	                fw_rules_sum(rs, STEER_COMMENT_DNS);
 	uint64_t seen =
 	        d->received + d->waiting + d->queue_dropped + d->user_dropped;
-	uint64_t now = sent > seen ? sent - seen : 0;
 
-	/* The first count starts from the rules' install, at 0. */
-	if (now > dm->unseen_last &&
-	    (families == dm->unseen_families || dm->unseen_families == 0))
-		dm->passed_unseen += now - dm->unseen_last;
-	dm->unseen_last = now;
-	dm->unseen_families = families;
+	dm->passed_unseen = fw_unseen_update(&dm->unseen, sent, seen, families);
 	d->passed_unseen = dm->passed_unseen;
 }
 

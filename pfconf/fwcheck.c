@@ -484,3 +484,27 @@ fw_rules_bytes(const struct fw_ruleset *rs, const char *comment)
 {
 	return fw_rules_total(rs, comment, true);
 }
+
+uint64_t
+fw_unseen_update(struct fw_unseen *u, uint64_t sent, uint64_t seen,
+                 unsigned families)
+{
+	uint64_t now, settled;
+
+	if (u->families != 0 &&
+	    (families != u->families || sent < u->sent_last)) {
+		/* This read is the new epoch's zero. */
+		u->base = u->total;
+		u->seen0 = seen > sent ? seen - sent : 0;
+		u->prev = 0;
+	}
+	u->families = families;
+	u->sent_last = sent;
+	seen -= seen < u->seen0 ? seen : u->seen0;
+	now = sent > seen ? sent - seen : 0;
+	settled = now < u->prev ? now : u->prev;
+	if (u->base + settled > u->total)
+		u->total = u->base + settled;
+	u->prev = now;
+	return u->total;
+}

@@ -105,6 +105,28 @@ uint64_t fw_rules_sum(const struct fw_ruleset *rs, const char *comment);
 /* The same rules' bytes: an exemption's traffic. */
 uint64_t fw_rules_bytes(const struct fw_ruleset *rs, const char *comment);
 
+/*
+ * What passed the queues unseen (fail-open), counted once a second from
+ * the queue rules' packets (`sent`, read first) and what the queues and
+ * the daemon account for (`seen`: received, waiting, dropped, read after).
+ * A packet between the rule and the queue when they are read looks
+ * unseen for that one read, so only what stays unseen over two reads in a
+ * row is counted: the total never takes a packet back, and a packet in
+ * flight never enters it. Counters that start again (a steering put back,
+ * `sent` going down, or other `families` read) start a new epoch: only
+ * what grows from there is added. Zero it to start.
+ */
+struct fw_unseen {
+	uint64_t total; /* what passed unseen, all epochs */
+	uint64_t base;  /* total when this epoch began */
+	uint64_t seen0; /* `seen` when it began (0: from the install) */
+	uint64_t sent_last, prev;
+	unsigned families; /* read this epoch; 0 before the first read */
+};
+/* One read; the total after it. */
+uint64_t fw_unseen_update(struct fw_unseen *u, uint64_t sent, uint64_t seen,
+                          unsigned families);
+
 /* One packet as a firewall hook would see it. */
 struct fw_pkt {
 	int family;

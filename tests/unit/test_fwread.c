@@ -1528,6 +1528,47 @@ kernel_child(void)
  * Root only: in a network namespace of its own (unshare in a forked
  * child, gone when the child exits), install, break, check and repair.
  */
+/*
+ * passed_unseen as the daemon counts it each second: a packet between the
+ * queue rule and the queue when the counters are read is not counted
+ * (it is seen at the next read), what stays unseen is, once, and the
+ * total never goes down, also when the counters start again.
+ */
+static void
+test_unseen(void **state)
+{
+	struct fw_unseen u = {0};
+
+	(void)state;
+	/* The first read: 100 sent, all seen. */
+	assert_int_equal(fw_unseen_update(&u, 100, 100, 3), 0);
+	/* 7 in flight at one read, seen at the next: never counted. The old
+	 * running sum counted them at every such read. */
+	assert_int_equal(fw_unseen_update(&u, 207, 200, 3), 0);
+	assert_int_equal(fw_unseen_update(&u, 300, 300, 3), 0);
+	assert_int_equal(fw_unseen_update(&u, 405, 400, 3), 0);
+	assert_int_equal(fw_unseen_update(&u, 500, 500, 3), 0);
+	/* A full queue lets 1,000 past: counted once it held over two reads,
+	 * a second late, and not again. */
+	assert_int_equal(fw_unseen_update(&u, 2500, 1500, 3), 0);
+	assert_int_equal(fw_unseen_update(&u, 2600, 1600, 3), 1000);
+	assert_int_equal(fw_unseen_update(&u, 2700, 1700, 3), 1000);
+	/* In flight on top of it: still 1,000. */
+	assert_int_equal(fw_unseen_update(&u, 2809, 1800, 3), 1000);
+	assert_int_equal(fw_unseen_update(&u, 2900, 1900, 3), 1000);
+	/* The steering put back: its counters start at 0 while the daemon's
+	 * go on. Nothing is taken back, and only what grows counts. */
+	assert_int_equal(fw_unseen_update(&u, 50, 1950, 3), 1000);
+	assert_int_equal(fw_unseen_update(&u, 150, 2050, 3), 1000);
+	assert_int_equal(fw_unseen_update(&u, 450, 2150, 3), 1000);
+	assert_int_equal(fw_unseen_update(&u, 550, 2250, 3), 1200);
+	/* One family could not be read: a new epoch again. */
+	assert_int_equal(fw_unseen_update(&u, 300, 2300, 1), 1200);
+	assert_int_equal(fw_unseen_update(&u, 400, 2400, 1), 1200);
+	assert_int_equal(fw_unseen_update(&u, 420, 2400, 1), 1200);
+	assert_int_equal(fw_unseen_update(&u, 430, 2400, 1), 1220);
+}
+
 static void
 test_kernel(void **state)
 {
@@ -1597,6 +1638,7 @@ main(void)
 	        cmocka_unit_test(test_check_normalised),
 	        cmocka_unit_test(test_check_errors),
 	        cmocka_unit_test(test_repair_nft),
+	        cmocka_unit_test(test_unseen),
 	        cmocka_unit_test(test_kernel),
 	};
 
