@@ -355,6 +355,24 @@ classify_stats(const struct classifier *c, struct classify_stats *st)
 	*st = c->st;
 }
 
+void
+classify_memory(const struct classifier *c, struct classify_memory *m)
+{
+	size_t cap = c->cfg.flows.max_flows ? c->cfg.flows.max_flows
+	                                    : SP_FLOWS_DEFAULT;
+
+	m->flows_cap = cap;
+	m->tables = cap * flow_table_bytes_per_flow() +
+	            (c->extra_mask + 1) * sizeof(*c->extra);
+	m->carried = c->nmore;
+	m->carried_bytes = c->nmore * sizeof(struct classify_more);
+	m->strings = c->strs.n;
+	m->strings_bytes =
+	        c->strs.bytes +
+	        (c->strs.v != NULL ? (c->strs.mask + 1) * sizeof(*c->strs.v)
+	                           : 0);
+}
+
 struct flow_table *
 classify_flows(struct classifier *c)
 {

@@ -173,7 +173,7 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns,
 	/* The host is the name that was asked for: names.h hands the newest
 	 * answer's chain out question first. Out of memory, the flow keeps
 	 * the host (and its source) it had: decided all the same. */
-	if (classify_extra_set(&e->host, n > 0 ? names[0] : NULL) &&
+	if (classify_extra_share(c, &e->host, n > 0 ? names[0] : NULL) &&
 	    e->more != NULL)
 		e->more->host_src = src;
 }
@@ -333,9 +333,9 @@ classify_decide(struct classifier *c, struct flow *f,
 		f->uid = own->uid;
 		if (own->how != CLASSIFY_ATTRIB_NONE &&
 		    (m = classify_extra_more(c, f)) != NULL) {
-			classify_extra_set(&m->exe,
-			                   own->exe[0] ? own->exe : NULL);
-			classify_extra_set(&m->cmdline, own->cmdline[0]
+			classify_extra_share(c, &m->exe,
+			                     own->exe[0] ? own->exe : NULL);
+			classify_extra_share(c, &m->cmdline, own->cmdline[0]
 			                                        ? own->cmdline
 			                                        : NULL);
 			m->ppid = own->ppid;

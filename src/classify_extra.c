@@ -16,13 +16,125 @@ classify_extra_slot(const struct classifier *c, uint64_t id)
 	return &c->extra[i];
 }
 
+/* ---- shared strings ---- */
+
+/* v's slot: the string, or the empty slot where it would go. */
+static size_t
+str_slot(const struct classify_strs *t, const char *v, uint32_t h)
+{
+	size_t i = h & t->mask;
+
+	while (t->v[i].s != NULL &&
+	       (t->v[i].hash != h || strcmp(t->v[i].s, v) != 0))
+		i = (i + 1) & t->mask;
+	return i;
+}
+
+static bool
+str_grow(struct classify_strs *t)
+{
+	struct classify_str *old = t->v;
+	size_t oldn = old == NULL ? 0 : t->mask + 1, n = oldn ? oldn * 2 : 64;
+	size_t i, j;
+
+	if ((t->v = calloc(n, sizeof(*t->v))) == NULL) {
+		t->v = old;
+		return false;
+	}
+	t->mask = n - 1;
+	for (i = 0; i < oldn; i++) {
+		if (old[i].s == NULL)
+			continue;
+		for (j = old[i].hash & t->mask; t->v[j].s != NULL;
+		     j = (j + 1) & t->mask)
+			;
+		t->v[j] = old[i];
+	}
+	free(old);
+	return true;
+}
+
+/* The shared copy of v, one more flow holding it; NULL out of memory. */
+static char *
+str_get(struct classifier *c, const char *v)
+{
+	struct classify_strs *t = &c->strs;
+	uint32_t h = (uint32_t)sp_hash(v, strlen(v), c->seed);
+	struct classify_str *e;
+
+	if ((t->n + 1) * 2 > (t->v == NULL ? 0 : t->mask + 1) && !str_grow(t))
+		return NULL;
+	e = &t->v[str_slot(t, v, h)];
+	if (e->s == NULL) {
+		if ((e->s = strdup(v)) == NULL)
+			return NULL;
+		e->refs = 0;
+		e->hash = h;
+		t->n++;
+		t->bytes += strlen(v) + 1;
+	}
+	e->refs++;
+	return e->s;
+}
+
+/* One flow fewer holds v (a shared copy, or NULL). */
 static void
-more_free(struct classify_more *m)
+str_put(struct classifier *c, char *v)
+{
+	struct classify_strs *t = &c->strs;
+	uint32_t h;
+	size_t i, j, k;
+
+	if (v == NULL)
+		return;
+	h = (uint32_t)sp_hash(v, strlen(v), c->seed);
+	for (i = h & t->mask; t->v[i].s != v; i = (i + 1) & t->mask)
+		;
+	if (--t->v[i].refs > 0)
+		return;
+	t->n--;
+	t->bytes -= strlen(v) + 1;
+	free(v);
+	t->v[i].s = NULL;
+	/* Backward-shift deletion, as for the flows' entries. */
+	for (j = i;;) {
+		j = (j + 1) & t->mask;
+		if (t->v[j].s == NULL)
+			break;
+		k = t->v[j].hash & t->mask;
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && k <= i && k > j)) {
+			t->v[i] = t->v[j];
+			t->v[j].s = NULL;
+			i = j;
+		}
+	}
+}
+
+bool
+classify_extra_share(struct classifier *c, char **slot, const char *v)
+{
+	char *s = NULL;
+
+	if (*slot != NULL && v != NULL && strcmp(*slot, v) == 0)
+		return true;
+	if (v != NULL && (s = str_get(c, v)) == NULL)
+		return false;
+	str_put(c, *slot);
+	*slot = s;
+	return true;
+}
+
+/* ---- the flows' entries ---- */
+
+static void
+more_free(struct classifier *c, struct classify_more *m)
 {
 	if (m == NULL)
 		return;
-	free(m->exe);
-	free(m->cmdline);
+	c->nmore--;
+	str_put(c, m->exe);
+	str_put(c, m->cmdline);
 	free(m->name);
 	free(m->name_raw);
 	free(m);
@@ -38,8 +150,11 @@ classify_extra_more(struct classifier *c, const struct flow *f)
 		e->host = NULL;
 		e->more = NULL;
 	}
-	if (e->more == NULL && (e->more = calloc(1, sizeof(*e->more))) != NULL)
+	if (e->more == NULL &&
+	    (e->more = calloc(1, sizeof(*e->more))) != NULL) {
 		e->more->ppid = -1;
+		c->nmore++;
+	}
 	return e->more;
 }
 
@@ -51,8 +166,8 @@ classify_extra_del(struct classifier *c, uint64_t id)
 
 	if (e->id == 0)
 		return;
-	free(e->host);
-	more_free(e->more);
+	str_put(c, e->host);
+	more_free(c, e->more);
 	memset(e, 0, sizeof(*e));
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	i = (size_t)(e - c->extra);
@@ -78,9 +193,11 @@ classify_extra_clear(struct classifier *c)
 	size_t i;
 
 	for (i = 0; i <= c->extra_mask; i++) {
-		free(c->extra[i].host);
-		more_free(c->extra[i].more);
+		str_put(c, c->extra[i].host);
+		more_free(c, c->extra[i].more);
 	}
+	free(c->strs.v);
+	memset(&c->strs, 0, sizeof(c->strs));
 }
 
 bool

@@ -39,6 +39,24 @@ struct classify_extra {
 	struct classify_more *more;
 };
 
+/*
+ * The strings flows share (a host, a process's exe and cmdline), each
+ * kept once per classifier with a count of the flows holding it: a busy
+ * process's thousands of flows, or a flood's to one listener, hold one
+ * copy, not one each. Open addressing by the string's hash.
+ */
+struct classify_str {
+	char *s; /* NULL: an empty slot */
+	uint32_t refs;
+	uint32_t hash;
+};
+
+struct classify_strs {
+	struct classify_str *v;
+	size_t mask, n;
+	size_t bytes; /* of the strings held */
+};
+
 struct classifier {
 	struct classify_config cfg;
 	struct flow_table *flows;
@@ -47,6 +65,8 @@ struct classifier {
 	struct packet_stats pst;
 	struct classify_extra *extra;
 	size_t extra_mask;
+	struct classify_strs strs;
+	size_t nmore; /* extra entries with a struct classify_more */
 	uint64_t seed;
 	uint32_t *name_rules; /* rules naming hosts or domains */
 	size_t nname_rules;
@@ -81,6 +101,9 @@ void classify_extra_clear(struct classifier *c);
 /* Keep a copy of v (NULL: none) in *slot. Out of memory: false, and *slot
  * keeps what it held. */
 bool classify_extra_set(char **slot, const char *v);
+/* The same with the classifier's shared copy of v (a host, exe, cmdline):
+ * *slot must hold one too, or NULL. */
+bool classify_extra_share(struct classifier *c, char **slot, const char *v);
 
 /* ---- classify_decide.c ---- */
 

@@ -230,6 +230,21 @@ size_t classify_expire(struct classifier *c, uint64_t now_ns);
 void classify_flush(struct classifier *c);
 
 void classify_stats(const struct classifier *c, struct classify_stats *st);
+/*
+ * What a classifier holds in memory, in bytes: the tables sized at start
+ * for its flow cap (allocated once), and what grows with the flows in
+ * them (a record per flow with a process or name beside it, and the
+ * strings those share: one copy per distinct host, exe and cmdline).
+ */
+struct classify_memory {
+	size_t tables;        /* flow table and the map beside it */
+	size_t carried;       /* flows with a process or name beside */
+	size_t carried_bytes; /* their records */
+	size_t strings;       /* distinct shared strings */
+	size_t strings_bytes; /* their bytes */
+	size_t flows_cap;
+};
+void classify_memory(const struct classifier *c, struct classify_memory *m);
 struct flow_table *classify_flows(struct classifier *c);
 /*
  * The remote name a live flow was decided with (NULL when its address had

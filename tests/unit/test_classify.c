@@ -568,6 +568,101 @@ test_strdup_failure_still_decides(void **state)
  * be reset (the worker sends it): by a deny or a reject rule; an allowed
  * held flow and a flow refused on its first packet do not.
  */
+/* The owner hook of test_shared_strings: even source ports belong to one
+ * busy process, odd ones to another. */
+static bool
+busy_owner(const struct flow *f, const struct classify_input *in,
+           struct classify_owner *out, void *arg)
+{
+	const struct sp_addr *addr;
+	uint16_t port;
+	bool odd;
+
+	flow_local(f, &addr, &port);
+	odd = port % 2 != 0;
+	(void)in;
+	(void)arg;
+	out->pid = odd ? 200 : 100;
+	out->uid = 1000;
+	out->how = CLASSIFY_ATTRIB_SOCKET;
+	snprintf(out->exe, sizeof(out->exe), "%s",
+	         odd ? "/usr/bin/other" : "/usr/bin/busy");
+	snprintf(out->cmdline, sizeof(out->cmdline), "%s --serve",
+	         odd ? "other" : "busy");
+	return true;
+}
+
+/*
+ * A busy process's flows (or a flood's to one listener) share one copy
+ * of its exe, its cmdline and their host's name: what the classifier
+ * holds grows by a small record per flow, not by the strings, and the
+ * copies go when the last flow holding them ends.
+ */
+static void
+test_shared_strings(void **state)
+{
+	struct ruleset *rs = load("deny out to domain blocked.example\n");
+	struct classifier *c;
+	struct classify_config cc;
+	struct classify_memory m;
+	struct classify_flow_info a, b;
+	struct classify_result res;
+	struct flow *fl[600];
+	struct frame q, an;
+	unsigned i;
+
+	(void)state;
+	memset(&cc, 0, sizeof(cc));
+	cc.rules = rs;
+	cc.dflt = SP_VERDICT_ALLOW;
+	cc.flows.max_flows = 1024;
+	cc.owner = busy_owner;
+	c = classify_new(&cc);
+	assert_non_null(c);
+	/* the query's own flow (odd port) is the other process's */
+	dns_pair(&q, &an, 4101, "www.blocked.example", "203.0.113.40");
+	feed(c, &q, T0);
+	feed(c, &an, T0 + 1000);
+	for (i = 0; i < 600; i++) {
+		send_syn(c, "203.0.113.40", (uint16_t)(10000 + i),
+		         T0 + 2000 + i, &res);
+		assert_int_equal(res.verdict, SP_VERDICT_DENY);
+		fl[i] = res.flow;
+	}
+	classify_memory(c, &m);
+	assert_int_equal(m.carried, 601);
+	/* one host, two exes, two cmdlines */
+	assert_int_equal(m.strings, 5);
+	assert_true(m.strings_bytes < 4096);
+	classify_flow_info(c, fl[0], &a);
+	classify_flow_info(c, fl[598], &b);
+	assert_string_equal(a.exe, "/usr/bin/busy");
+	assert_string_equal(b.cmdline, "busy --serve");
+	assert_ptr_equal(a.exe, b.exe);
+	assert_ptr_equal(a.cmdline, b.cmdline);
+	assert_ptr_equal(a.host, b.host);
+	classify_flow_info(c, fl[599], &b);
+	assert_string_equal(b.exe, "/usr/bin/other");
+	assert_string_equal(b.host, "www.blocked.example");
+	/* the even flows end: the odd ones keep theirs */
+	for (i = 0; i < 600; i += 2)
+		classify_end(c, fl[i]);
+	classify_memory(c, &m);
+	assert_int_equal(m.carried, 301);
+	assert_int_equal(m.strings, 3);
+	classify_flow_info(c, fl[1], &a);
+	assert_string_equal(a.exe, "/usr/bin/other");
+	assert_string_equal(a.host, "www.blocked.example");
+	for (i = 1; i < 600; i += 2)
+		classify_end(c, fl[i]);
+	/* what the DNS query's flow holds stays */
+	classify_memory(c, &m);
+	assert_int_equal(m.carried, 1);
+	assert_int_equal(m.strings, 2);
+	classify_free(c);
+	rules_free(rs);
+}
+
 static void
 test_held_refused_resets_peer(void **state)
 {
@@ -613,6 +708,7 @@ main(void)
 	        cmocka_unit_test(test_cut_versus_snapped),
 	        cmocka_unit_test(test_names_lock_free_while_matching),
 	        cmocka_unit_test(test_dns_flag),
+	        cmocka_unit_test(test_shared_strings),
 	        cmocka_unit_test(test_strdup_failure_still_decides),
 	        cmocka_unit_test(test_held_refused_resets_peer),
 	};
