@@ -22,7 +22,7 @@ PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libbpf-dev bpftool clang
 # (the last three: attribution's eBPF program; without them the build goes
 # on without it, docs/attribution.md)
-PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump \
+PKGS_TEST  = libclang-rt-14-dev libcmocka-dev lmdb-utils tcpdump conntrack \
 	iproute2 jq openssl curl groff-base man-db \
 	chromium python3-websocket
 # (the last two: tests/web, the web monitor in a headless browser)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control socket's answers, on the main thread: status, conns, the
  * audit's report, and a reload of the rules. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,61 @@ daemon_status_steering(struct daemon *dm)
 	return s;
 }
 
+/*
+ * What the daemon holds in memory against memory_max: the anonymous
+ * memory now and at most (read by the tick), malloc's view, and each
+ * part's bound from the plan (memplan.h) beside what it holds now.
+ */
+static json_t *
+daemon_status_memory(struct daemon *dm, const struct daemon_totals *sum)
+{
+	struct mallinfo2 mi = mallinfo2();
+	uint64_t anon = daemon_anon_bytes();
+	json_t *m = json_object(), *p = json_object(), *x;
+
+	SET_U64(m, "max", dm->mem.max);
+	SET_U64(m, "bound", dm->mem.bound);
+	SET_U64(m, "anon", anon);
+	SET_U64(m, "anon_peak",
+	        anon > dm->mem_anon_peak ? anon : dm->mem_anon_peak);
+	SET_U64(m, "heap_in_use", mi.uordblks + mi.hblkhd);
+	SET_U64(m, "heap_free", mi.fordblks);
+	SET_U64(m, "trims", dm->mem_trims);
+	SET_U64(m, "trimmed", dm->mem_trimmed);
+	SET_U64(m, "flows_per_worker", dm->mem.flows);
+	x = json_object();
+	SET_U64(x, "bound", dm->mem.flow_bytes);
+	SET_U64(x, "bytes", sum->mem.tables + sum->mem.carried_bytes);
+	SET_U64(x, "flows", sum->live);
+	SET_U64(x, "cap", sum->mem.flows_cap);
+	json_object_set_new(p, "flows", x);
+	x = json_object();
+	SET_U64(x, "bound", dm->mem.string_bytes);
+	SET_U64(x, "bytes", sum->mem.strings_bytes);
+	SET_U64(x, "strings", sum->mem.strings);
+	SET_U64(x, "refused", sum->strings_refused);
+	json_object_set_new(p, "strings", x);
+	x = json_object();
+	SET_U64(x, "bound", dm->mem.name_bytes);
+	json_object_set_new(p, "names", x);
+	x = json_object();
+	SET_U64(x, "bound", dm->mem.store_bytes);
+	json_object_set_new(p, "store_queues", x);
+	if (dm->ct != NULL) {
+		x = json_object();
+		SET_U64(x, "bound", dm->mem.ct_bytes);
+		SET_U64(x, "entries", dm->ct_dump_n);
+		SET_U64(x, "entries_max", dm->mem.ct_entries);
+		SET_U64(x, "cut", dm->ct_partial);
+		json_object_set_new(p, "ct_dumps", x);
+	}
+	x = json_object();
+	SET_U64(x, "bound", dm->mem.base_bytes);
+	json_object_set_new(p, "rest", x);
+	json_object_set_new(m, "parts", p);
+	return m;
+}
+
 json_t *
 daemon_status(const json_t *req, void *arg)
 {
@@ -235,6 +291,7 @@ daemon_status(const json_t *req, void *arg)
 	}
 	o = json_object();
 	json_object_set_new(o, "version", json_string(SPACKLE_VERSION));
+	json_object_set_new(o, "memory", daemon_status_memory(dm, &sum));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "state",
 	                    json_string(dm->state == DAEMON_RUNNING ? "running"

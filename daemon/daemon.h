@@ -25,6 +25,7 @@
 #include "spackle/handoff.h"
 #include "spackle/incomplete.h"
 #include "spackle/log.h"
+#include "spackle/memplan.h"
 #include "spackle/proc.h"
 #include "spackle/store.h"
 #include "spackle/verdict.h"
@@ -148,9 +149,17 @@ struct daemon {
 	 * thread: the workers never touch a file. */
 	struct handoff *ho;
 	unsigned sink_cap, sink_dlog;
-	struct ct *ct;             /* flow mode: the main thread's dumps */
-	uint64_t ct_next_ns;       /* when the tick dumps next (monotonic) */
-	uint64_t ct_dump_ns;       /* how long the last dump took */
+	struct ct *ct;       /* flow mode: the main thread's dumps */
+	uint64_t ct_next_ns; /* when the tick dumps next (monotonic) */
+	uint64_t ct_dump_ns; /* how long the last dump took */
+	size_t ct_dump_n;    /* entries the last dump kept */
+	uint64_t ct_partial; /* dumps cut at the plan's ct_entries */
+	/* memory_max shared out among the parts (memplan.h), and what the
+	 * tick (watch.c) measured: anonymous memory now and at most, and
+	 * what malloc_trim gave back. */
+	struct memplan mem;
+	uint64_t mem_anon, mem_anon_peak, mem_trims, mem_trimmed;
+	uint64_t mem_trim_ns;      /* the last trim (monotonic) */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */
 	/* What status says of the daemon and its steering: starting until
@@ -239,6 +248,8 @@ struct daemon_totals {
 	struct worker_stats st;
 	struct divert_stats ds;
 	struct incomplete_stats inc;
+	struct classify_memory mem; /* summed over the workers */
+	uint64_t strings_refused;
 	uint64_t live, evicted, created, dns_answers, decisions;
 	uint64_t name_holds, names_sni, names_http, names_missing, renewed;
 };
@@ -252,6 +263,8 @@ void worker_get_conns(struct worker *w, void *arg);
 
 /* Drops as they stand now. */
 void daemon_drops_now(struct daemon *dm, struct daemon_drops *d);
+/* The process's anonymous memory (RssAnon), bytes; 0 unknown. */
+uint64_t daemon_anon_bytes(void);
 /* Flow mode: one conntrack dump, applied by every worker to its flows
  * (counters, ends); nothing otherwise. whole: every worker applies it
  * before this returns (an answer about the flows follows); else each

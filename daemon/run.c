@@ -107,6 +107,25 @@ daemon_handoff_open(struct daemon *dm, char *err, size_t errlen)
 	return handoff_start(dm->ho, err, errlen);
 }
 
+/*
+ * Flow mode: the most entries the kernel's conntrack table holds here,
+ * which bounds what a dump brings (memplan.h); the kernel's usual default
+ * when it cannot be read.
+ */
+static size_t
+daemon_ct_max(void)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_max", "re");
+	unsigned long long n = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n > 0 && n < (1ull << 26) ? (size_t)n : 262144;
+}
+
 int
 daemon_run(const char *conf_path, const struct config *cfg)
 {
@@ -251,6 +270,16 @@ daemon_run(const char *conf_path, const struct config *cfg)
 	 * into them, and while root may still be needed for it: the
 	 * balanced ones, then the DNS queue. */
 	dm.nw = dm.cfg.queues + 1;
+	if (memplan_make(dm.cfg.memory_max, dm.nw, dm.cfg.store_queue,
+	                 dm.ct != NULL ? daemon_ct_max() : 0, &dm.mem, err,
+	                 sizeof(err)) != 0) {
+		log_err("%s: %s", dm.conf_path, err);
+		goto out;
+	}
+	if (dm.mem.flows < SP_FLOWS_DEFAULT)
+		log_info("memory_max = %lluM: %u flows per worker",
+		         (unsigned long long)(dm.cfg.memory_max >> 20),
+		         dm.mem.flows);
 	if ((dm.w = calloc(dm.nw, sizeof(*dm.w))) == NULL)
 		goto out;
 	for (i = 0; i < dm.nw; i++) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The main thread's second: what was lost, flow mode's conntrack dump,
  * whether the steering is still first and whole, the service watchdog. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,10 @@ daemon_ct_sync(struct daemon *dm, bool whole)
 
 	if (dm->ct == NULL)
 		return;
-	t = ct_table_dump(dm->ct, sp_now_wall(), err, sizeof(err));
+	/* Sized for what the last dump brought and an eighth more; at most
+	 * what the memory plan gives the dumps. */
+	t = ct_table_dump(dm->ct, dm->ct_dump_n + dm->ct_dump_n / 8 + 1024,
+	                  dm->mem.ct_entries, sp_now_wall(), err, sizeof(err));
 	took = sp_now_mono() - t0;
 	gap = took * DAEMON_CT_DUMP_SHARE;
 	gap = gap < NS_PER_S                ? NS_PER_S
@@ -85,6 +89,12 @@ daemon_ct_sync(struct daemon *dm, bool whole)
 		log_warn("flow mode: conntrack dump: %s", err);
 		return;
 	}
+	dm->ct_dump_n = ct_table_count(t);
+	if (ct_table_partial(t) && dm->ct_partial++ == 0)
+		log_warn("flow mode: the conntrack table holds more than the "
+		         "%zu entries memory_max leaves a dump; flows whose "
+		         "entry is past them end by their events only",
+		         dm->mem.ct_entries);
 	for (i = 0; i < dm->nw; i++)
 		worker_run(&dm->w[i],
 		           whole ? worker_ct_sync : worker_ct_sync_start, t);
@@ -292,6 +302,53 @@ daemon_check_steering_now(struct daemon *dm)
 	fw_ruleset_free(&rs);
 }
 
+/* The process's anonymous memory (RssAnon), bytes; 0 unknown. */
+uint64_t
+daemon_anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/*
+ * Once a second: the daemon's memory against its cap. What the flows of
+ * a flood took is freed when they end, but malloc keeps it in its arenas
+ * (one per thread); past DAEMON_TRIM_FREE bytes kept free it is given
+ * back to the system, at most every DAEMON_TRIM_GAP_NS.
+ */
+#define DAEMON_TRIM_FREE   (16ull << 20)
+#define DAEMON_TRIM_GAP_NS (5 * NS_PER_S)
+
+static void
+daemon_memory_tick(struct daemon *dm)
+{
+	struct mallinfo2 mi = mallinfo2();
+	uint64_t anon = daemon_anon_bytes(), now = sp_now_mono(), after;
+
+	if (mi.fordblks > DAEMON_TRIM_FREE &&
+	    now - dm->mem_trim_ns >= DAEMON_TRIM_GAP_NS) {
+		malloc_trim(0);
+		dm->mem_trim_ns = now;
+		dm->mem_trims++;
+		after = daemon_anon_bytes();
+		if (after < anon)
+			dm->mem_trimmed += anon - after;
+		anon = after;
+	}
+	dm->mem_anon = anon;
+	if (anon > dm->mem_anon_peak)
+		dm->mem_anon_peak = anon;
+}
+
 void
 daemon_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -345,5 +402,6 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 	if (families)
 		daemon_check_steering(dm, &rs, families);
 	fw_ruleset_free(&rs);
+	daemon_memory_tick(dm);
 	daemon_watchdog(dm);
 }

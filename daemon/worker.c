@@ -517,6 +517,18 @@ worker_get_stats(struct worker *w, void *arg)
 	t->names_http += cs.names_http;
 	t->names_missing += cs.names_missing;
 	t->renewed += cs.renewed;
+	t->strings_refused += cs.strings_refused;
+	{
+		struct classify_memory m;
+
+		classify_memory(w->cls, &m);
+		t->mem.tables += m.tables;
+		t->mem.carried += m.carried;
+		t->mem.carried_bytes += m.carried_bytes;
+		t->mem.strings += m.strings;
+		t->mem.strings_bytes += m.strings_bytes;
+		t->mem.flows_cap += m.flows_cap;
+	}
 	{
 		struct incomplete_stats is;
 
@@ -652,6 +664,9 @@ worker_open(struct daemon *dm, struct worker *w)
 	cc.names_lock = &dm->names_mu;
 	cc.ended = worker_flow_ended;
 	cc.ended_arg = w;
+	/* What memory_max leaves the flow table (run.c). */
+	cc.flows.max_flows = dm->mem.flows;
+	cc.strings_max = MEMPLAN_STRINGS;
 	/* In flow mode a held flow's handshake passes a packet at a time
 	 * (STEER_MARK_ONCE), so its payload still comes to the divert. */
 	cc.name_hold = true;

@@ -210,8 +210,10 @@ worker_ct_sync_one(struct flow *f, void *arg)
 		return;
 	}
 	/* One that began less than a second before the dump (or after it)
-	 * may not have an entry in it yet. */
-	if (ct_table_taken(x->t) <= f->first_ns + NS_PER_S)
+	 * may not have an entry in it yet; a dump cut at its most
+	 * (memory_max) may have left its entry out. */
+	if (ct_table_taken(x->t) <= f->first_ns + NS_PER_S ||
+	    ct_table_partial(x->t))
 		return;
 	x->w->st.ct_ended++;
 	classify_end(x->w->cls, f);

@@ -373,6 +373,19 @@ classify_memory(const struct classifier *c, struct classify_memory *m)
 	                           : 0);
 }
 
+size_t
+classify_bytes_per_flow(size_t cap)
+{
+	size_t n = 2;
+
+	while (n < cap * 2)
+		n <<= 1;
+	/* A record's malloc carries up to 16 bytes beside it. */
+	return flow_table_bytes_per_flow() +
+	       (n + cap - 1) / cap * sizeof(struct classify_extra) +
+	       sizeof(struct classify_more) + 16;
+}
+
 struct flow_table *
 classify_flows(struct classifier *c)
 {

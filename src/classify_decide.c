@@ -335,9 +335,9 @@ classify_decide(struct classifier *c, struct flow *f,
 		    (m = classify_extra_more(c, f)) != NULL) {
 			classify_extra_share(c, &m->exe,
 			                     own->exe[0] ? own->exe : NULL);
-			classify_extra_share(c, &m->cmdline, own->cmdline[0]
-			                                        ? own->cmdline
-			                                        : NULL);
+			classify_extra_share(c, &m->cmdline,
+			                     own->cmdline[0] ? own->cmdline
+			                                     : NULL);
 			m->ppid = own->ppid;
 			m->nprocs = own->nprocs;
 			m->attrib = (uint8_t)own->how;

@@ -66,6 +66,11 @@ str_get(struct classifier *c, const char *v)
 		return NULL;
 	e = &t->v[str_slot(t, v, h)];
 	if (e->s == NULL) {
+		if (c->cfg.strings_max != 0 &&
+		    t->bytes + strlen(v) + 1 > c->cfg.strings_max) {
+			c->st.strings_refused++;
+			return NULL;
+		}
 		if ((e->s = strdup(v)) == NULL)
 			return NULL;
 		e->refs = 0;

@@ -13,6 +13,7 @@
 #include "spackle/capture.h"
 #include "spackle/config.h"
 #include "spackle/incomplete.h"
+#include "spackle/memplan.h"
 #include "src/config_int.h"
 #include "spackle/store.h"
 
@@ -48,6 +49,7 @@ config_defaults(struct config *c)
 	c->store_flush_ms = STORE_DEFAULT_FLUSH_MS;
 	c->store_flush_records = STORE_DEFAULT_FLUSH_RECORDS;
 	c->store_queue = STORE_DEFAULT_QUEUE;
+	c->memory_max = MEMPLAN_DEFAULT;
 	c->incomplete_budget = INCOMPLETE_DEFAULT_BUDGET;
 	c->capture_max_size = CAPTURE_DEFAULT_MAX_SIZE;
 	c->capture_keep = CAPTURE_DEFAULT_KEEP;
@@ -467,7 +469,10 @@ config_set(struct config_ctx *x, const char *key, char *v)
 		if (config_scaled(x, key, v, false, STORE_MIN_QUEUE, 1ull << 30,
 		                  &q))
 			c->store_queue = (unsigned)q;
-	} else if (strcmp(key, "incomplete_budget") == 0)
+	} else if (strcmp(key, "memory_max") == 0)
+		config_scaled(x, key, v, false, 16ull << 20, 1ull << 40,
+		              &c->memory_max);
+	else if (strcmp(key, "incomplete_budget") == 0)
 		config_uint(x, key, v, 0, INCOMPLETE_MAX_BUDGET,
 		            &c->incomplete_budget);
 	else if (strcmp(key, "capture_denied") == 0)
@@ -641,6 +646,7 @@ config_print(FILE *f, const struct config *c)
 	fprintf(f, "store_flush_records = %u\n", c->store_flush_records);
 	fprintf(f, "store_queue = %u\n", c->store_queue);
 	fprintf(f, "incomplete_budget = %u\n", c->incomplete_budget);
+	fprintf(f, "memory_max = %llu\n", (unsigned long long)c->memory_max);
 	if (c->capture_denied[0] != '\0')
 		fprintf(f, "capture_denied = %s\n", c->capture_denied);
 	fprintf(f, "capture_max_size = %llu\n",

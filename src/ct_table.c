@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The conntrack snapshot: an open-addressing hash of one dump's entries. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,9 +12,33 @@
 struct ct_table {
 	struct ct_entry *v; /* cap slots; proto 0 marks an empty one */
 	size_t cap, n;
+	size_t max;   /* entries kept at most */
+	bool partial; /* an entry past max was left out */
 	uint64_t taken_ns;
 	atomic_uint refs;
 };
+
+/* Slots for n entries: a power of two, at most three quarters full, so a
+ * probe ends soon. */
+static size_t
+ct_table_slots(size_t n)
+{
+	size_t cap = 64;
+
+	while (cap / 4 * 3 < n && cap < ((size_t)1 << 30))
+		cap <<= 1;
+	return cap;
+}
+
+size_t
+ct_table_bytes_max(size_t entries)
+{
+	size_t cap = ct_table_slots(entries);
+
+	/* While it grows the old slots are held beside the new. */
+	return sizeof(struct ct_table) +
+	       (cap + cap / 2) * sizeof(struct ct_entry);
+}
 
 /* The hashed part of a key: proto, addresses and ports, no padding. */
 static uint64_t
@@ -55,17 +81,16 @@ struct ct_table *
 ct_table_new(size_t hint, uint64_t taken_ns)
 {
 	struct ct_table *t = calloc(1, sizeof(*t));
-	size_t cap = 64;
+	size_t cap = ct_table_slots(hint);
 
 	if (t == NULL)
 		return NULL;
-	while (cap < 2 * hint && cap < ((size_t)1 << 30))
-		cap <<= 1;
 	if ((t->v = calloc(cap, sizeof(*t->v))) == NULL) {
 		free(t);
 		return NULL;
 	}
 	t->cap = cap;
+	t->max = SIZE_MAX;
 	t->taken_ns = taken_ns;
 	atomic_init(&t->refs, 1);
 	return t;
@@ -114,8 +139,12 @@ ct_table_add(struct ct_table *t, const struct ct_entry *e)
 	 * empty slot. */
 	if (e->key.proto == 0)
 		return 0;
-	/* At most half full, so a probe ends soon. */
-	if (2 * (t->n + 1) > t->cap && ct_table_grow(t) != 0)
+	if (t->n >= t->max) {
+		if (ct_table_slot(t->v, t->cap, &e->key)->key.proto == 0) {
+			t->partial = true;
+			return 0;
+		}
+	} else if (t->cap / 4 * 3 < t->n + 1 && ct_table_grow(t) != 0)
 		return -1;
 	slot = ct_table_slot(t->v, t->cap, &e->key);
 	if (slot->key.proto == 0)
@@ -150,6 +179,18 @@ ct_table_find(const struct ct_table *t, const struct ct_key *k, int *dir)
 	return NULL;
 }
 
+void
+ct_table_limit(struct ct_table *t, size_t max)
+{
+	t->max = max;
+}
+
+bool
+ct_table_partial(const struct ct_table *t)
+{
+	return t != NULL && t->partial;
+}
+
 size_t
 ct_table_count(const struct ct_table *t)
 {
@@ -177,14 +218,17 @@ ct_table_fill_one(const struct ct_entry *e, void *arg)
 }
 
 struct ct_table *
-ct_table_dump(struct ct *c, uint64_t now_ns, char *err, size_t errlen)
+ct_table_dump(struct ct *c, size_t hint, size_t max, uint64_t now_ns, char *err,
+              size_t errlen)
 {
-	struct ct_table_fill x = {ct_table_new(1024, now_ns), false};
+	struct ct_table_fill x = {ct_table_new(hint < max ? hint : max, now_ns),
+	                          false};
 
 	if (x.t == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ct_table_limit(x.t, max);
 	if (ct_dump(c, ct_table_fill_one, &x) != 0 || x.oom) {
 		snprintf(err, errlen, "%s",
 		         x.oom ? "out of memory" : ct_error(c));

@@ -94,6 +94,23 @@ fail:
 	return NULL;
 }
 
+size_t
+names_bytes_max(size_t cap)
+{
+	size_t nb = 1, bytes;
+
+	if (cap == 0)
+		cap = SP_NAMES_DEFAULT;
+	bytes = cap * NAMES_BYTES_PER_ADDR;
+	while (nb < cap)
+		nb <<= 1;
+	if (bytes < SP_NAMES_PER_ADDR * (SP_NAME_MAX + 1))
+		bytes = SP_NAMES_PER_ADDR * (SP_NAME_MAX + 1);
+	/* A name's malloc carries up to 16 bytes beside it. */
+	return sizeof(struct names_cache) + cap * sizeof(struct names_entry) +
+	       nb * sizeof(uint32_t) + bytes + cap * SP_NAMES_PER_ADDR * 16;
+}
+
 void
 names_free(struct names_cache *c)
 {

@@ -91,6 +91,9 @@ struct classify_config {
 	size_t nlocal;
 	struct flow_config flows;
 	size_t names_cap; /* 0: SP_NAMES_DEFAULT */
+	/* Bytes of shared strings (hosts, exes, cmdlines) kept at most; past
+	 * it a flow keeps none (decided all the same). 0: no limit. */
+	size_t strings_max;
 	/*
 	 * Workers of one daemon share one name cache, so an answer read by one
 	 * names the flows of all: give it here with the lock that guards it
@@ -130,11 +133,12 @@ struct classify_stats {
 	uint64_t decisions;
 	uint64_t verdicts[4]; /* packets by enum sp_verdict */
 	uint64_t dns_answers, dns_bad;
-	uint64_t name_holds;    /* flows held for a name */
-	uint64_t names_sni;     /* held flows decided with a TLS SNI */
-	uint64_t names_http;    /* ... with an HTTP Host */
-	uint64_t names_missing; /* ... with no name (none in the payload) */
-	uint64_t renewed;       /* flows decided anew: a new socket */
+	uint64_t name_holds;      /* flows held for a name */
+	uint64_t names_sni;       /* held flows decided with a TLS SNI */
+	uint64_t names_http;      /* ... with an HTTP Host */
+	uint64_t names_missing;   /* ... with no name (none in the payload) */
+	uint64_t renewed;         /* flows decided anew: a new socket */
+	uint64_t strings_refused; /* a string not kept: strings_max reached */
 };
 
 /*
@@ -245,6 +249,10 @@ struct classify_memory {
 	size_t flows_cap;
 };
 void classify_memory(const struct classifier *c, struct classify_memory *m);
+/* The most a classifier with a table of cap flows holds per flow, in
+ * bytes, its shared strings aside: the table, the map beside it, and a
+ * record for each flow with a process or a name. */
+size_t classify_bytes_per_flow(size_t cap);
 struct flow_table *classify_flows(struct classifier *c);
 /*
  * The remote name a live flow was decided with (NULL when its address had

@@ -111,6 +111,7 @@ struct config {
 	unsigned store_flush_records; /* or when a queue holds this many */
 	unsigned store_queue;         /* bytes of each producer's queue */
 	unsigned incomplete_budget;   /* per worker; 0: no aggregates */
+	uint64_t memory_max;          /* bytes the daemon holds at most */
 	char capture_denied[SP_PATH_MAX]; /* pcap of denied packets; "" off */
 	uint64_t capture_max_size;        /* bytes per file */
 	unsigned capture_keep;            /* rotated files kept */

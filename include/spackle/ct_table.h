@@ -4,6 +4,7 @@
 #ifndef SPACKLE_CT_TABLE_H
 #define SPACKLE_CT_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,9 +36,18 @@ const struct ct_entry *ct_table_find(const struct ct_table *t,
 size_t ct_table_count(const struct ct_table *t);
 uint64_t ct_table_taken(const struct ct_table *t);
 
-/* Fill a new table from one dump through c: NULL with ct_error(c) or
- * "out of memory" in err. */
-struct ct_table *ct_table_dump(struct ct *c, uint64_t now_ns, char *err,
-                               size_t errlen);
+/* Keep at most max entries: a new tuple past it is left out, and the
+ * table is partial (SIZE_MAX until set). */
+void ct_table_limit(struct ct_table *t, size_t max);
+/* Whether an entry was left out: a tuple not found may then still be in
+ * the kernel's table. */
+bool ct_table_partial(const struct ct_table *t);
+/* The most a table of at most `entries` entries holds in memory while it
+ * is filled, in bytes. */
+size_t ct_table_bytes_max(size_t entries);
+/* Fill a new table from one dump through c, sized for about hint entries,
+ * keeping at most max: NULL with ct_error(c) or "out of memory" in err. */
+struct ct_table *ct_table_dump(struct ct *c, size_t hint, size_t max,
+                               uint64_t now_ns, char *err, size_t errlen);
 
 #endif

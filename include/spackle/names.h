@@ -47,6 +47,9 @@ struct names_cache;
 
 /* cap: addresses kept at most; the least recently added is dropped first. */
 struct names_cache *names_new(size_t cap);
+/* The most a cache of cap addresses holds in memory, its names with it,
+ * in bytes (each name's allocation counted at 16 bytes over its length). */
+size_t names_bytes_max(size_t cap);
 void names_free(struct names_cache *c);
 
 /* Add name for addr, valid for ttl seconds from now_ns (0 ttl: 1 second). */

@@ -102,12 +102,56 @@ test_grows_and_replaces(void **state)
 	ct_table_free(t);
 }
 
+/*
+ * A table limited to what memory_max leaves a dump keeps that many
+ * entries: a new tuple past them is left out and marks the table partial
+ * (the sync then ends no flow for a missing entry); a tuple already in it
+ * is still brought up to date. Its memory stays under ct_table_bytes_max.
+ */
+static void
+test_limit(void **state)
+{
+	struct ct_table *t = ct_table_new(4, 1);
+	struct ct_entry e;
+	const struct ct_entry *got;
+	int dir;
+	uint32_t i;
+
+	(void)state;
+	assert_non_null(t);
+	ct_table_limit(t, 100);
+	for (i = 0; i < 100; i++) {
+		e = entry(17, 0xc0000201, (uint16_t)(1000 + i), 0xc0000202, 53,
+		          i);
+		assert_int_equal(ct_table_add(t, &e), 0);
+	}
+	assert_false(ct_table_partial(t));
+	assert_int_equal(ct_table_count(t), 100);
+	e = entry(17, 0xc0000201, 5000, 0xc0000202, 53, 7);
+	assert_int_equal(ct_table_add(t, &e), 0);
+	assert_true(ct_table_partial(t));
+	assert_int_equal(ct_table_count(t), 100);
+	assert_null(ct_table_find(t, &e.key, &dir));
+	e = entry(17, 0xc0000201, 1042, 0xc0000202, 53, 999);
+	assert_int_equal(ct_table_add(t, &e), 0);
+	got = ct_table_find(t, &e.key, &dir);
+	assert_non_null(got);
+	assert_int_equal(got->packets[0], 999);
+	assert_int_equal(ct_table_count(t), 100);
+	ct_table_free(t);
+	/* the bound: every slot's entry, and the old slots while growing */
+	assert_true(ct_table_bytes_max(100) >= 100 * sizeof(struct ct_entry));
+	assert_true(ct_table_bytes_max(262144) < 64u << 20);
+	assert_true(ct_table_bytes_max(262144) > ct_table_bytes_max(100000));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_find_both_ways),
 	        cmocka_unit_test(test_grows_and_replaces),
+	        cmocka_unit_test(test_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
