@@ -666,7 +666,7 @@ worker_open(struct daemon *dm, struct worker *w)
 	cc.ended_arg = w;
 	/* What memory_max leaves the flow table (run.c). */
 	cc.flows.max_flows = dm->mem.flows;
-	cc.strings_max = MEMPLAN_STRINGS;
+	cc.strings_max = dm->mem.strings;
 	/* In flow mode a held flow's handshake passes a packet at a time
 	 * (STEER_MARK_ONCE), so its payload still comes to the divert. */
 	cc.name_hold = true;

@@ -27,7 +27,10 @@ memplan_make(uint64_t max, unsigned workers, uint64_t store_queue,
 	memset(p, 0, sizeof(*p));
 	p->max = max;
 	p->workers = workers;
-	p->string_bytes = (uint64_t)workers * MEMPLAN_STRINGS;
+	p->strings = MEMPLAN_STRINGS_ALL / (workers ? workers : 1);
+	if (p->strings > MEMPLAN_STRINGS)
+		p->strings = MEMPLAN_STRINGS;
+	p->string_bytes = (uint64_t)workers * p->strings;
 	p->name_bytes = names_bytes_max(SP_NAMES_DEFAULT);
 	p->store_bytes = (uint64_t)(workers + 2) * store_queue;
 	p->base_bytes = MEMPLAN_BASE;

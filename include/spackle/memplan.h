@@ -16,8 +16,10 @@
  * libevent, the rules, control and web peers, the incomplete flows' book,
  * the program itself; measured at 12 to 20 MiB on start (2026-12-06). */
 #define MEMPLAN_BASE (40ull << 20)
-/* Shared strings (hosts, exes, cmdlines) per worker. */
-#define MEMPLAN_STRINGS (8ull << 20)
+/* Shared strings (hosts, exes, cmdlines) per worker, and over all of
+ * them (many queues get less each). */
+#define MEMPLAN_STRINGS     (8ull << 20)
+#define MEMPLAN_STRINGS_ALL (64ull << 20)
 /* The fewest flows per worker a plan gives; below it memory_max is too
  * small. */
 #define MEMPLAN_FLOWS_MIN 1024u
@@ -27,6 +29,7 @@ struct memplan {
 	uint64_t max;      /* memory_max */
 	unsigned workers;  /* each with a flow table */
 	uint32_t flows;    /* per worker: a power of two */
+	uint64_t strings;  /* shared strings' bytes per worker */
 	size_t ct_entries; /* a conntrack dump keeps at most; 0: no dumps */
 	/* Each part's bound, in bytes. */
 	uint64_t flow_bytes;   /* the flow tables and what flows carry */

@@ -99,6 +99,15 @@ test_too_small(void **state)
 	assert_non_null(strstr(err, "memory_max = 32M is too small"));
 	assert_non_null(strstr(err, "3 workers need at least"));
 	assert_non_null(strstr(err, "store queues 20M"));
+	/* the most queues (64, and the DNS worker) still start under the
+	 * default: the strings' share is split, the tables shrink */
+	assert_int_equal(memplan_make(MEMPLAN_DEFAULT, 65, 4 * MiB, 262144, &p,
+	                              err, sizeof(err)),
+	                 0);
+	sum_is_bound(&p);
+	assert_true(p.strings < MEMPLAN_STRINGS);
+	assert_true(p.string_bytes <= MEMPLAN_STRINGS_ALL);
+	assert_true(p.flows >= MEMPLAN_FLOWS_MIN);
 	/* 9 workers with 64 MiB store queues do not fit in 512M either */
 	assert_int_equal(memplan_make(MEMPLAN_DEFAULT, 9, 64 * MiB, 0, &p, err,
 	                              sizeof(err)),
