@@ -158,7 +158,7 @@ struct daemon {
 	 * tick (watch.c) measured: anonymous memory now and at most, and
 	 * what malloc_trim gave back. */
 	struct memplan mem;
-	uint64_t mem_anon, mem_anon_peak, mem_trims, mem_trimmed;
+	uint64_t mem_anon_peak, mem_trims, mem_trimmed;
 	uint64_t mem_trim_ns;      /* the last trim (monotonic) */
 	struct event *ev_tick;     /* the main thread's second */
 	struct daemon_drops drops; /* as the last tick saw them */

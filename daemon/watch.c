@@ -344,7 +344,6 @@ daemon_memory_tick(struct daemon *dm)
 			dm->mem_trimmed += anon - after;
 		anon = after;
 	}
-	dm->mem_anon = anon;
 	if (anon > dm->mem_anon_peak)
 		dm->mem_anon_peak = anon;
 }

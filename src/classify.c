@@ -27,19 +27,30 @@ classify_flow_ended(const struct flow *f, void *arg)
 	classify_extra_del(c, f->id);
 }
 
+/* The extra map's slots for a table of cap flows: a power of two, at
+ * most half full. */
+static size_t
+classify_extra_slots(size_t cap)
+{
+	size_t n = 2;
+
+	while (n < cap * 2)
+		n <<= 1;
+	return n;
+}
+
 struct classifier *
 classify_new(const struct classify_config *cfg)
 {
 	struct classifier *c;
-	size_t cap, n = 2;
+	size_t cap, n;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->cfg = *cfg;
 	c->seed = sp_now_mono() ^ (uintptr_t)c;
 	cap = cfg->flows.max_flows ? cfg->flows.max_flows : SP_FLOWS_DEFAULT;
-	while (n < cap * 2)
-		n <<= 1;
+	n = classify_extra_slots(cap);
 	c->extra_mask = n - 1;
 	c->extra = calloc(n, sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
@@ -376,10 +387,8 @@ classify_memory(const struct classifier *c, struct classify_memory *m)
 size_t
 classify_bytes_per_flow(size_t cap)
 {
-	size_t n = 2;
+	size_t n = classify_extra_slots(cap);
 
-	while (n < cap * 2)
-		n <<= 1;
 	/* A record's malloc carries up to 16 bytes beside it. */
 	return flow_table_bytes_per_flow() +
 	       (n + cap - 1) / cap * sizeof(struct classify_extra) +
