@@ -11,7 +11,8 @@
 #   defaults: build/spackle, build/tests/netns/nettool (or
 #             build/bench/divert/nettool), build/bench/divert/nfq_accept
 #   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
-#   BENCH_CONNECTS   sequential connects for the latency row (2000)
+#   BENCH_CONNECTS   sequential connects for the latency rows (2000)
+#   BENCH_HELD       connections the busy process keeps open (1000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq spackle
 #                    spackle-nostore spackle-flow spackle-tun opensnitch);
@@ -20,7 +21,7 @@
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
 #                    measure what the privilege drop costs)
-#   BENCH_ROWS       which traffic rows (bulk udp rate latency)
+#   BENCH_ROWS       which traffic rows (bulk udp rate latency busy)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
 #                    each spackle column to PREFIX.COLUMN.json
 #
@@ -42,7 +43,8 @@ SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-2000}
 THREADS=${BENCH_THREADS:-4}
 COLUMNS_RUN=${BENCH_COLUMNS:-none nfq spackle spackle-nostore spackle-flow spackle-tun opensnitch}
-ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency}
+ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
+HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
 
@@ -69,6 +71,7 @@ A6=2001:db8::1
 B6=2001:db8::2
 P_IPERF=5201
 P_TCP=7100
+P_HOLD=7101
 P_UDP=7200
 QUEUE=0
 TUN_DEV=spackle0
@@ -168,7 +171,11 @@ ns_up() {
 		return 1
 	bg "tcp-server-$1" "$NSB" "$NETTOOL" tcp-server -a "$B4" -p "$P_TCP" \
 		-m close -t 600
-	wait_for 50 grep -qs '^ready' "$TMP/tcp-server-$1.out"
+	wait_for 50 grep -qs '^ready' "$TMP/tcp-server-$1.out" || return 1
+	# The busy process's connections: an echo server keeps them open.
+	bg "hold-server-$1" "$NSB" "$NETTOOL" tcp-server -a "$B4" -p "$P_HOLD" \
+		-m echo -t 600
+	wait_for 50 grep -qs '^ready' "$TMP/hold-server-$1.out"
 }
 
 # cpu_ticks PID: utime + stime of the process (all its threads).
@@ -373,6 +380,21 @@ row_latency() {
 	fi
 }
 
+# The same sequential connects from a process that first opened BENCH_HELD
+# connections and keeps them open (a browser, a database): what finding
+# the owner of a new socket costs when its process holds many.
+row_busy() {
+	local out
+
+	out=$(in_a "$NETTOOL" tcp-latency -a "$B4" -p "$P_TCP" -n "$CONNECTS" \
+		-K "$HELD" -P "$P_HOLD" -w 3000)
+	if [[ $out =~ p50_us=([0-9.]+).*p99_us=([0-9.]+) ]]; then
+		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+	else
+		echo "n/a n/a"
+	fi
+}
+
 # want_row ROW: is ROW among BENCH_ROWS?
 want_row() {
 	[[ " $ROWS_RUN " == *" $1 "* ]]
@@ -473,6 +495,7 @@ for c in $COLUMNS_RUN; do
 	t0=0
 	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
 	V[$col,bulk]="-" V[$col,udp]="-" V[$col,rate]="-" V[$col,p50]="-" V[$col,p99]="-"
+	V[$col,bp50]="-" V[$col,bp99]="-"
 	burst_mark "$c"
 	want_row bulk && V[$col,bulk]=$(row_tcp_bulk "$col") &&
 		burst_row "$c" "$col" bulk
@@ -482,6 +505,9 @@ for c in $COLUMNS_RUN; do
 	want_row latency &&
 		read -r "V[$col,p50]" "V[$col,p99]" <<<"$(row_latency)" &&
 		burst_row "$c" "$col" latency
+	want_row busy &&
+		read -r "V[$col,bp50]" "V[$col,bp99]" <<<"$(row_busy)" &&
+		burst_row "$c" "$col" busy
 	if [ -n "$BENCH_STATUS" ] && [[ $c == spackle* ]]; then
 		in_a "$SPACKLE" status -c "$TMP/spackle.conf" --json \
 			>"$BENCH_STATUS.$c.json" 2>&1
@@ -540,7 +566,10 @@ done
 printf '\n'
 for r in "bulk|TCP bulk, Gbit/s|" "udp|UDP 64 B delivered, kpkt/s|" \
 	"rate|new TCP connections/s|" "p50|connect() p50, us|" \
-	"p99|connect() p99, us|" "cpu|filter CPU, s|noratio" \
+	"p99|connect() p99, us|" \
+	"bp50|connect() p50, $HELD held, us|" \
+	"bp99|connect() p99, $HELD held, us|" \
+	"cpu|filter CPU, s|noratio" \
 	"queued|packets queued|noratio" "drops|queue drops|noratio" \
 	"unqueued|passed unqueued (fail-open)|noratio"; do
 	IFS='|' read -r key label opt <<<"$r"
@@ -570,7 +599,7 @@ for n in "${NAMES[@]}"; do
 done
 printf '\n'
 for r in "bulk|TCP bulk" "udp|UDP 64 B" "rate|new TCP connections" \
-	"latency|sequential connects"; do
+	"latency|sequential connects" "busy|connects, $HELD held"; do
 	IFS='|' read -r key label <<<"$r"
 	want_row "$key" || continue
 	printf '%-30s' "$label"
@@ -601,7 +630,8 @@ if [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ]; then
 		"${NAMES[COL_TUN - 1]}" "${NAMES[COL_PACKET - 1]}"
 	for r in "bulk|TCP bulk, Gbit/s" "udp|UDP 64 B delivered, kpkt/s" \
 		"rate|new TCP connections/s" "p50|connect() p50, us" \
-		"p99|connect() p99, us" "cpu|filter CPU, s"; do
+		"p99|connect() p99, us" "bp50|connect() p50, $HELD held, us" \
+		"bp99|connect() p99, $HELD held, us" "cpu|filter CPU, s"; do
 		IFS='|' read -r key label <<<"$r"
 		printf '%-30s%s\n' "$label" "$(tun_ratio "$key")"
 	done

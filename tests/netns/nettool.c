@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -42,6 +43,8 @@ enum nt_result {
 };
 
 #define NT_MAX_CLIENTS 1024
+/* tcp-latency -K: connections a busy process keeps open. */
+#define NT_MAX_HELD    10000
 #define NT_BATCH       64
 #define NT_MSG_LEN     16
 #define NT_LINE_MAX    256
@@ -54,20 +57,22 @@ struct nt_opts {
 	const char *tag;
 	const char *log;
 	const char *mode;
-	const char *iface;    /* -I */
-	const char *src;      /* -s: udp-spray's, syn-flood's first source */
-	unsigned lifetime_s;  /* -t: servers and sink exit after this */
-	unsigned wait_ms;     /* -w: connect, echo and error wait */
-	unsigned hold_ms;     /* -H: keep a connection open after the result */
-	unsigned count;       /* -n */
-	unsigned duration_s;  /* -d */
-	unsigned interval_ms; /* -i */
-	unsigned len;         /* -L */
-	unsigned threads;     /* -j */
-	unsigned srcs;        /* -k: udp-spray's source addresses */
-	unsigned rate;        /* -r: udp-spray's flows a second, 0 no limit */
-	long uid;             /* -u, -1 when absent */
-	bool echo;            /* -e */
+	const char *iface;     /* -I */
+	const char *src;       /* -s: udp-spray's, syn-flood's first source */
+	unsigned lifetime_s;   /* -t: servers and sink exit after this */
+	unsigned wait_ms;      /* -w: connect, echo and error wait */
+	unsigned hold_ms;      /* -H: keep a connection open after the result */
+	unsigned count;        /* -n */
+	unsigned duration_s;   /* -d */
+	unsigned interval_ms;  /* -i */
+	unsigned len;          /* -L */
+	unsigned threads;      /* -j */
+	unsigned srcs;         /* -k: udp-spray's source addresses */
+	unsigned rate;         /* -r: udp-spray's flows a second, 0 no limit */
+	unsigned held;         /* -K: tcp-latency's connections kept open */
+	const char *held_port; /* -P: where they go (an echo server) */
+	long uid;              /* -u, -1 when absent */
+	bool echo;             /* -e */
 };
 
 static volatile sig_atomic_t nt_stop;
@@ -136,6 +141,9 @@ nt_usage(void)
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
 	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n"
+	      "              [-K HELD -P PORT2]   (first open HELD "
+	      "connections to\n"
+	      "              ADDR PORT2 and keep them open: a busy process)\n"
 	      "  udp-spray   -a ADDR -p PORT -s SRC [-k ADDRS] [-n FLOWS] "
 	      "[-r PER_S]\n"
 	      "              [-d S] [-w MS] [-L LEN]   (a datagram from each "
@@ -172,7 +180,8 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 	o->srcs = 1;
 	o->uid = -1;
 	while ((c = getopt(argc, argv,
-	                   "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:s:k:r:e")) != -1) {
+	                   "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:s:k:r:K:P:e")) !=
+	       -1) {
 		unsigned *dst = NULL;
 		unsigned long max = UINT_MAX;
 
@@ -197,6 +206,9 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			continue;
 		case 's':
 			o->src = optarg;
+			continue;
+		case 'P':
+			o->held_port = optarg;
 			continue;
 		case 'e':
 			o->echo = true;
@@ -245,6 +257,10 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 		case 'r':
 			dst = &o->rate;
 			max = 10000000;
+			break;
+		case 'K':
+			dst = &o->held;
+			max = NT_MAX_HELD;
 			break;
 		default:
 			nt_usage();
@@ -1274,9 +1290,47 @@ nt_cmp_u64(const void *a, const void *b)
 }
 
 /*
+ * tcp-latency -K: open n connections to o's address and -P port (an echo
+ * server keeps them established) before the measured connects, so that
+ * they come from a process that holds many sockets, as a browser or a
+ * database does. Their fds in held (n of them), or -1 with why.
+ */
+static int
+nt_hold_open(const struct nt_opts *o, unsigned n, int *held)
+{
+	struct nt_opts h = *o;
+	struct sockaddr_storage ss;
+	struct rlimit rl;
+	socklen_t len;
+	unsigned i;
+	int err;
+
+	h.port = o->held_port != NULL ? o->held_port : o->port;
+	if (nt_resolve(&h, SOCK_STREAM, &ss, &len) < 0)
+		return -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64) {
+		rl.rlim_cur = n + 64 < rl.rlim_max ? n + 64 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < n; i++) {
+		if ((held[i] = nt_connect(&ss, len, o->wait_ms, &err)) < 0) {
+			fprintf(stderr,
+			        "nettool: holding connection %u of %u to %s "
+			        "port %s: %s\n",
+			        i + 1, n, h.addr, h.port, strerror(err));
+			while (i > 0)
+				close(held[--i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * tcp-latency: -n sequential connects, each timed until it completes. With
  * -o LOG, a line per completed connect: its wall-clock time (ns) and local
- * port, written at once (a reader may look while it runs).
+ * port, written at once (a reader may look while it runs). With -K, from
+ * a process holding that many other connections open (nt_hold_open).
  */
 static int
 nt_tcp_latency(const struct nt_opts *o)
@@ -1286,7 +1340,7 @@ nt_tcp_latency(const struct nt_opts *o)
 	socklen_t len, llen;
 	uint64_t *lat, t0;
 	unsigned i, n = 0, failed = 0;
-	int s, err, logfd = -1, k;
+	int s, err, logfd = -1, k, *held;
 	char line[64], host[INET6_ADDRSTRLEN];
 	unsigned port;
 
@@ -1299,9 +1353,12 @@ nt_tcp_latency(const struct nt_opts *o)
 		return NT_ERROR;
 	}
 	lat = calloc(o->count, sizeof(*lat));
-	if (lat == NULL) {
+	held = calloc(o->held + 1, sizeof(*held));
+	if (lat == NULL || held == NULL || nt_hold_open(o, o->held, held) < 0) {
 		if (logfd >= 0)
 			close(logfd);
+		free(lat);
+		free(held);
 		return NT_ERROR;
 	}
 	for (i = 0; i < o->count && !nt_stop; i++) {
@@ -1329,6 +1386,9 @@ nt_tcp_latency(const struct nt_opts *o)
 	}
 	if (logfd >= 0)
 		close(logfd);
+	for (i = 0; i < o->held; i++)
+		close(held[i]);
+	free(held);
 	if (n == 0) {
 		printf("result=error n=0 failed=%u\n", failed);
 		free(lat);
