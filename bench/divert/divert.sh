@@ -485,7 +485,7 @@ for c in $COLUMNS_RUN; do
 	fi
 	start_filter "$c"
 	if [ -n "$NA" ]; then
-		for r in bulk udp rate p50 p99 cpu queued drops unqueued; do
+		for r in bulk udp rate p50 p99 bp50 bp99 cpu queued drops unqueued; do
 			V[$col,$r]="n/a"
 		done
 		NOTES+=("$name: n/a ($NA)")
