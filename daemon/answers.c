@@ -42,6 +42,7 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	ATTRIB("attrib_cache_hits", sock_hits);
 	ATTRIB("attrib_bpf_hits", bpf_hits);
 	ATTRIB("attrib_bpf_misses", bpf_misses);
+	ATTRIB("attrib_bpf_conn_hits", bpf_conn_hits);
 	ATTRIB("attrib_scans", scans);
 	ATTRIB("attrib_scanned_processes", scanned_procs);
 	ATTRIB("attrib_scanned_fds", scanned_fds);

@@ -15,6 +15,10 @@
 
 #include <linux/netlink.h>
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* asm-generic/socket.h, Linux 5.14 */
+#endif
+
 #include "proc_int.h"
 
 static size_t
@@ -52,6 +56,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 		p->cfg.socks_max = PROC_SOCKS_DEFAULT;
 	p->cn_fd = -1;
 	p->bpf_map_fd = -1;
+	p->bpf_conns_fd = -1;
 	p->stop_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
 	atomic_init(&p->stop, false);
@@ -201,6 +206,7 @@ struct proc_query *
 proc_query_new(struct proc *p, char *err, size_t errlen)
 {
 	struct proc_query *q = calloc(1, sizeof(*q));
+	socklen_t len;
 
 	if (q == NULL) {
 		snprintf(err, errlen, "attribution: out of memory");
@@ -220,6 +226,12 @@ proc_query_new(struct proc *p, char *err, size_t errlen)
 		proc_query_free(q);
 		return NULL;
 	}
+	/* Before Linux 5.14 there is no such option: the connections map is
+	 * then not asked (q->netns 0), sock_diag and the socket map are. */
+	len = sizeof(q->netns);
+	if (getsockopt(q->fd, SOL_SOCKET, SO_NETNS_COOKIE, &q->netns, &len) !=
+	    0)
+		q->netns = 0;
 	return q;
 }
 
@@ -301,10 +313,60 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 }
 
 /*
+ * Does the creator the eBPF program recorded live on: not exited (an exit
+ * event, or no such pid without events)? Without the lock.
+ */
+static bool
+bpf_rec_alive(struct proc *p, const struct proc_bpf_rec *r)
+{
+	if (r->tgid <= 0 || proc_pid_exited(p, r->tgid))
+		return false;
+	return p->st.events_on || kill(r->tgid, 0) == 0 || errno != ESRCH;
+}
+
+/* And is its pid not used again since (a fork of it seen after the socket
+ * was made)? With p->mu held. */
+static bool
+bpf_rec_fresh(struct proc *p, const struct proc_bpf_rec *r)
+{
+	const struct pentry *e = proc_pget(p, r->tgid);
+
+	return e == NULL || e->start_ns <= r->created_ns;
+}
+
+/*
+ * Step 1a: an outgoing TCP connection's creator from the eBPF connections
+ * map, by its addresses and ports, before sock_diag is asked anything.
+ * The socket's inode is not known then, so neither is whether other
+ * processes hold it too: nprocs says the one. True when out is filled.
+ */
+static bool
+lookup_bpf_conn(struct proc_query *q, const struct proc_flow *fl,
+                uint64_t deadline, struct proc_owner *out)
+{
+	struct proc *p = q->p;
+	struct proc_bpf_rec r;
+	bool ok;
+
+	if (proc_bpf_conn(p, q->netns, fl, &r) != 1 || !bpf_rec_alive(p, &r))
+		return false;
+	pthread_mutex_lock(&p->mu);
+	ok = bpf_rec_fresh(p, &r);
+	if (ok)
+		p->st.bpf_conn_hits++;
+	pthread_mutex_unlock(&p->mu);
+	if (!ok)
+		return false;
+	out->uid = r.uid;
+	out->nprocs = 1;
+	owner_fill(q, r.tgid, deadline, out);
+	return true;
+}
+
+/*
  * Step 1b: the socket's creator from the eBPF map, when the program knows
- * the socket and its creator lives on: not exited (an exit event, or no
- * such pid without events), and not a pid used again since (a fork of it
- * seen after the socket was made). True when out is filled.
+ * the socket and its creator lives on (bpf_rec_alive, bpf_rec_fresh).
+ * True when out is filled.
  */
 static bool
 lookup_bpf(struct proc_query *q, uint64_t cookie, uint64_t inode,
@@ -312,19 +374,13 @@ lookup_bpf(struct proc_query *q, uint64_t cookie, uint64_t inode,
 {
 	struct proc *p = q->p;
 	struct proc_bpf_rec r;
-	const struct pentry *e;
 	unsigned live = 0;
 	int32_t pid;
 	bool ok;
 
-	ok = proc_bpf_owner(p, cookie, &r) == 1 && r.tgid > 0 &&
-	     !proc_pid_exited(p, r.tgid);
-	if (ok && !p->st.events_on && kill(r.tgid, 0) != 0 && errno == ESRCH)
-		ok = false;
+	ok = proc_bpf_owner(p, cookie, &r) == 1 && bpf_rec_alive(p, &r);
 	pthread_mutex_lock(&p->mu);
-	if (ok && (e = proc_pget(p, r.tgid)) != NULL &&
-	    e->start_ns > r.created_ns)
-		ok = false;
+	ok = ok && bpf_rec_fresh(p, &r);
 	if (ok) {
 		live = proc_holders_live(p, inode, &pid);
 		p->st.bpf_hits++;
@@ -354,6 +410,9 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	bool can_infer, lost;
 	int rc;
 
+	if (p->bpf_conns_fd >= 0 && fl->proto == SP_PROTO_TCP &&
+	    lookup_bpf_conn(q, fl, deadline, out))
+		return PROC_HOW_SOCKET;
 	t_diag = sp_now_mono();
 	rc = proc_diag_find(q, fl, deadline, &inode, &suid, &state, &cookie);
 	can_infer = p->cfg.infer_exited && p->st.events_on;

@@ -139,7 +139,7 @@ int
 proc_bpf_open(struct proc *p, char *why, size_t whylen)
 {
 	struct attrib_bpf *obj;
-	struct bpf_link *lc = NULL, *lr = NULL;
+	struct bpf_link *lc = NULL, *lr = NULL, *lk = NULL;
 	char cg[1024];
 	int cfd = -1, err;
 
@@ -171,14 +171,23 @@ proc_bpf_open(struct proc *p, char *why, size_t whylen)
 		         strerror(errno));
 		goto fail;
 	}
+	lk = bpf_program__attach_cgroup(obj->progs.attrib_connect, cfd);
+	if (lk == NULL) {
+		snprintf(why, whylen, "attaching sockops to cgroup %s: %s", cg,
+		         strerror(errno));
+		goto fail;
+	}
 	close(cfd);
 	obj->links.attrib_sock_create = lc;
 	obj->links.attrib_sock_release = lr;
+	obj->links.attrib_connect = lk;
 	p->bpf_obj = obj;
 	p->bpf_map_fd = bpf_map__fd(obj->maps.owners);
+	p->bpf_conns_fd = bpf_map__fd(obj->maps.conns);
 	return 0;
 fail:
 	bpf_link__destroy(lc);
+	bpf_link__destroy(lr);
 	if (cfd >= 0)
 		close(cfd);
 	attrib_bpf__destroy(obj);
@@ -216,6 +225,7 @@ proc_bpf_close(struct proc *p)
 		attrib_bpf__destroy(p->bpf_obj);
 	p->bpf_obj = NULL;
 	p->bpf_map_fd = -1;
+	p->bpf_conns_fd = -1;
 }
 
 int
@@ -226,6 +236,33 @@ proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out)
 	if (p->bpf_map_fd < 0)
 		return 0;
 	if (bpf_map_lookup_elem(p->bpf_map_fd, &cookie, &o) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	out->tgid = (int32_t)o.tgid;
+	out->tid = (int32_t)o.pid;
+	out->uid = o.uid;
+	out->gid = o.gid;
+	out->created_ns = o.created_ns;
+	memcpy(out->comm, o.comm, sizeof(o.comm));
+	out->comm[sizeof(out->comm) - 1] = '\0';
+	return 1;
+}
+
+int
+proc_bpf_conn(struct proc *p, uint64_t netns, const struct proc_flow *fl,
+              struct proc_bpf_rec *out)
+{
+	struct attrib_bpf_conn k;
+	struct attrib_bpf_owner o;
+
+	if (p->bpf_conns_fd < 0 || netns == 0 || fl->proto != SP_PROTO_TCP)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	k.netns = netns;
+	memcpy(k.local, fl->local.b, sizeof(k.local));
+	memcpy(k.remote, fl->remote.b, sizeof(k.remote));
+	k.lport = fl->lport;
+	k.rport = fl->rport;
+	if (bpf_map_lookup_elem(p->bpf_conns_fd, &k, &o) != 0)
 		return errno == ENOENT ? 0 : -errno;
 	out->tgid = (int32_t)o.tgid;
 	out->tid = (int32_t)o.pid;
@@ -260,6 +297,7 @@ void
 proc_bpf_close(struct proc *p)
 {
 	p->bpf_map_fd = -1;
+	p->bpf_conns_fd = -1;
 }
 
 int
@@ -267,6 +305,17 @@ proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out)
 {
 	(void)p;
 	(void)cookie;
+	(void)out;
+	return 0;
+}
+
+int
+proc_bpf_conn(struct proc *p, uint64_t netns, const struct proc_flow *fl,
+              struct proc_bpf_rec *out)
+{
+	(void)p;
+	(void)netns;
+	(void)fl;
 	(void)out;
 	return 0;
 }

@@ -118,6 +118,7 @@ struct proc {
 	 * by proc_start only, before any lookup). */
 	void *bpf_obj;
 	int bpf_map_fd;
+	int bpf_conns_fd; /* TCP connections -> creator; -1 when off */
 	char method[320];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -169,6 +170,9 @@ struct proc_query {
 	struct proc *p;
 	int fd;
 	uint32_t seq;
+	/* The cookie of the network namespace the query looks in (its
+	 * sock_diag socket's, SO_NETNS_COOKIE); 0 unknown. */
+	uint64_t netns;
 	uint32_t *mark; /* per process slot: the scan that listed it */
 	uint32_t markgen;
 	int32_t *cand;
@@ -229,6 +233,11 @@ void proc_bpf_close(struct proc *p);
 /* The creator of the socket with this cookie: 1 found, 0 not, -errno. One
  * bpf(2) call on the map's fd, no lock. */
 int proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out);
+/* The creator of the socket of this outgoing TCP connection in network
+ * namespace netns, by its addresses and ports: 1 found, 0 not, -errno. One
+ * bpf(2) call, no lock, no sock_diag. */
+int proc_bpf_conn(struct proc *p, uint64_t netns, const struct proc_flow *fl,
+                  struct proc_bpf_rec *out);
 
 /* ---- proc_scan.c: steps 2 and 3 ------------------------------------------ */
 

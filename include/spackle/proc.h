@@ -125,6 +125,8 @@ struct proc_stats {
 	uint64_t socks_flushed;   /* the inode cache filled up */
 	uint64_t bpf_hits;        /* owners found by the eBPF map */
 	uint64_t bpf_misses;      /* sockets it did not know (or stale) */
+	uint64_t bpf_conn_hits;   /* TCP connections found by the connections
+	                             map, sock_diag not asked */
 	bool events_on;
 	bool bpf_on; /* the eBPF method is in use */
 };

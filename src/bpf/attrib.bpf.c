@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Attribution without scanning: every TCP and UDP socket a process creates,
- * by its socket cookie -> the process (docs/attribution.md, "The bpf
+ * by its socket cookie -> the process, and every TCP connection it opens,
+ * by its addresses and ports -> the same (docs/attribution.md, "The bpf
  * method"). Compiled with clang -target bpf; loaded by src/proc_bpf.c. */
 #include "vmlinux.h"
 
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "attrib_bpf.h"
@@ -19,6 +21,32 @@ struct {
 	__type(key, __u64);
 	__type(value, struct attrib_bpf_owner);
 } owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ATTRIB_BPF_CONNS_MAX);
+	__type(key, struct attrib_bpf_conn);
+	__type(value, struct attrib_bpf_owner);
+} conns SEC(".maps");
+
+/* An IPv4 address (network order) as ::ffff:a.b.c.d. */
+static __always_inline void
+v4_mapped(__u8 out[16], __u32 a)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &a, 4);
+}
+
+static __always_inline void
+v6_copy(__u8 out[16], __u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	__builtin_memcpy(out, &w0, 4);
+	__builtin_memcpy(out + 4, &w1, 4);
+	__builtin_memcpy(out + 8, &w2, 4);
+	__builtin_memcpy(out + 12, &w3, 4);
+}
 
 static __always_inline int
 wanted(const struct bpf_sock *sk)
@@ -52,6 +80,64 @@ attrib_sock_create(struct bpf_sock *sk)
 	o.created_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
 	bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY);
+	return 1;
+}
+
+/* A TCP connection's key, from its sock_ops context; 0 when it is not IPv4
+ * or IPv6. */
+static __always_inline int
+conn_key(struct bpf_sock_ops *ops, struct attrib_bpf_conn *k)
+{
+	if (ops->family == SP_AF_INET) {
+		v4_mapped(k->local, ops->local_ip4);
+		v4_mapped(k->remote, ops->remote_ip4);
+	} else if (ops->family == SP_AF_INET6) {
+		v6_copy(k->local, ops->local_ip6[0], ops->local_ip6[1],
+		        ops->local_ip6[2], ops->local_ip6[3]);
+		v6_copy(k->remote, ops->remote_ip6[0], ops->remote_ip6[1],
+		        ops->remote_ip6[2], ops->remote_ip6[3]);
+	} else {
+		return 0;
+	}
+	k->netns = bpf_get_netns_cookie(ops);
+	k->lport = (__u16)ops->local_port;
+	/* remote_port: network order, in the upper half on little endian */
+	k->rport = (__u16)bpf_ntohl(ops->remote_port);
+	return 1;
+}
+
+/*
+ * tcp_connect(), as the SYN is about to be sent (the local port chosen):
+ * the connection's addresses and ports -> its socket's creator, so that
+ * the daemon finds the owner of an outgoing connection in one lookup,
+ * without asking sock_diag for the socket first; and the state changes of
+ * the socket asked for. When it closes (TCP_CLOSE: reset, or handed to a
+ * TIME_WAIT socket), the connection leaves the map: a later connection
+ * with the same addresses and ports (accepted, say) is not this one.
+ * Always 1.
+ */
+SEC("sockops")
+int
+attrib_connect(struct bpf_sock_ops *ops)
+{
+	struct attrib_bpf_conn k = {};
+	struct attrib_bpf_owner *o;
+	__u64 cookie;
+
+	if (ops->op == BPF_SOCK_OPS_STATE_CB) {
+		if (ops->args[1] == BPF_TCP_CLOSE && conn_key(ops, &k))
+			bpf_map_delete_elem(&conns, &k);
+		return 1;
+	}
+	if (ops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	cookie = bpf_get_socket_cookie(ops);
+	if ((o = bpf_map_lookup_elem(&owners, &cookie)) == NULL ||
+	    !conn_key(ops, &k))
+		return 1;
+	bpf_map_update_elem(&conns, &k, o, BPF_ANY);
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
+	                                       BPF_SOCK_OPS_STATE_CB_FLAG);
 	return 1;
 }
 

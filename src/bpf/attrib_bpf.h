@@ -6,6 +6,8 @@
 
 /* Sockets remembered at once; the least recently used goes first. */
 #define ATTRIB_BPF_SOCKS_MAX 262144
+/* TCP connections remembered by their addresses and ports, the same. */
+#define ATTRIB_BPF_CONNS_MAX 262144
 #define ATTRIB_BPF_COMM_LEN  16
 
 /*
@@ -20,6 +22,22 @@ struct attrib_bpf_owner {
 	__u32 uid, gid;   /* its uid and gid then */
 	__u64 created_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	char comm[ATTRIB_BPF_COMM_LEN];
+};
+
+/*
+ * The key of the connections map: a TCP connection this host opened, as
+ * its first packet leaves. Addresses as struct sp_addr holds them (IPv4
+ * as ::ffff:a.b.c.d), ports in host order, and the network namespace's
+ * cookie (SO_NETNS_COOKIE): the same addresses and ports may be in use in
+ * another namespace. Every byte is set (no padding), so a key made here
+ * and one made by the loader compare equal.
+ */
+struct attrib_bpf_conn {
+	__u64 netns;
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 lport, rport;
+	__u32 zero;
 };
 
 #endif

@@ -269,14 +269,15 @@ run_method() {
 	fi
 
 	# What a user checks: status names the method, and with bpf the
-	# map found owners (the TCP clients' sockets are alive at their SYN;
-	# a UDP sender's socket is mostly gone before its lookup, step 4).
+	# maps found owners (the TCP clients' connections by the connections
+	# map, at their SYN; a UDP sender's socket is mostly gone before its
+	# lookup, step 4).
 	text=$(spk status -c "$CONF")
-	hits=$(($(c attrib_bpf_hits)))
+	hits=$(($(c attrib_bpf_hits) + $(c attrib_bpf_conn_hits)))
 	if [ "$M" = bpf ]; then
 		if echo "$text" | grep -q "^attribution: bpf (cgroup sock_create)" &&
 			[ "$hits" -gt 0 ]; then
-			pass "$M method" "status says bpf (cgroup sock_create), $hits bpf hits, $(c attrib_bpf_misses) misses"
+			pass "$M method" "status says bpf (cgroup sock_create), $hits bpf hits ($(c attrib_bpf_conn_hits) by connection), $(c attrib_bpf_misses) misses"
 		else
 			fail "$M method" "status: $(echo "$text" | grep '^attribution'), bpf hits $hits"
 		fi

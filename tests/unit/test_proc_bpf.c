@@ -75,13 +75,15 @@ flow_of(int s, struct proc_flow *fl)
 struct ns_child {
 	pid_t pid;
 	int go;               /* a byte here, or its close, ends the child */
+	int rep;              /* its answers */
 	uint16_t lport, port; /* its connection: 127.0.0.1:lport -> :port */
 };
 
 /*
  * A child in a network namespace of its own (as a program in a container
  * is): loopback up, a listener and a connection to it, made after the
- * attribution was set up; it waits for the parent's byte.
+ * attribution was set up; it waits for the parent's byte: 'c' resets the
+ * connection's client end (and says so), anything else or none ends it.
  */
 static void
 ns_child_main(int rep, int go)
@@ -119,7 +121,15 @@ ns_child_main(int rep, int go)
 	ports[0] = ntohs(a.sin_port);
 	if (write(rep, ports, sizeof(ports)) != sizeof(ports))
 		_exit(8);
-	(void)!read(go, &ch, 1);
+	while (read(go, &ch, 1) == 1 && ch == 'c') {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		if (setsockopt(cs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
+			_exit(10);
+		close(cs);
+		if (write(rep, &ch, 1) != 1)
+			_exit(9);
+	}
 	_exit(0);
 }
 
@@ -141,8 +151,8 @@ ns_child_start(struct ns_child *c)
 	close(rep[1]);
 	close(go[0]);
 	c->go = go[1];
+	c->rep = rep[0];
 	assert_int_equal(read(rep[0], ports, sizeof(ports)), sizeof(ports));
-	close(rep[0]);
 	c->lport = ports[0];
 	c->port = ports[1];
 }
@@ -153,6 +163,7 @@ ns_child_stop(struct ns_child *c)
 	int st;
 
 	close(c->go);
+	close(c->rep);
 	assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
@@ -193,11 +204,24 @@ ns_flow(const struct ns_child *c, struct proc_flow *fl)
 	fl->uid_hint = fl->gid_hint = UINT32_MAX;
 }
 
+/* The same connection as ns_flow(), from its server's end. */
+static void
+ns_flow_server(const struct ns_child *c, struct proc_flow *fl)
+{
+	ns_flow(c, fl);
+	fl->lport = c->port;
+	fl->rport = c->lport;
+}
+
 /*
- * attribution = bpf: a socket made by a child in another network namespace
- * is the child's, found by the map (a bpf hit, no scan); a socket made
- * before the program was loaded is not in the map and is found by the
- * scan (a bpf miss). Skipped in a build without BPF.
+ * attribution = bpf: a connection a child in another network namespace
+ * opened is the child's, found by the connections map without sock_diag;
+ * the same from its server's end (the child's listener) by sock_diag and
+ * the socket map; the same addresses and ports asked in this namespace
+ * are not the child's; once the child closes it, the connections map
+ * forgets it. A socket made before the program was loaded is in neither
+ * map and is found by the scan (a bpf miss). Skipped in a build without
+ * BPF.
  */
 static void
 test_bpf(void **state)
@@ -210,10 +234,10 @@ test_bpf(void **state)
 	struct proc_owner *o;
 	struct proc_stats st;
 	struct proc_flow fl;
-	struct proc_query *q;
+	struct proc_query *q, *q2;
 	struct ns_child c;
 	struct proc *p;
-	char err[512];
+	char err[512], ch;
 	int ls, cs, as;
 
 	(void)state;
@@ -241,9 +265,37 @@ test_bpf(void **state)
 	assert_string_equal(o->exe, self_exe);
 	proc_stats(p, &st);
 	assert_true(st.bpf_on);
-	assert_int_equal(st.bpf_hits, 1);
+	assert_int_equal(st.bpf_conn_hits, 1);
+	assert_int_equal(st.bpf_hits, 0);
 	assert_int_equal(st.bpf_misses, 0);
 	assert_int_equal(st.scans, 0);
+
+	/* From the server's end: not accepted yet, so the listener's. */
+	ns_flow_server(&c, &fl);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_conn_hits, 1);
+	assert_int_equal(st.bpf_hits, 1);
+	assert_int_equal(st.scans, 0);
+
+	/* The same addresses and ports in this test's own namespace: no
+	 * such connection here, whatever the map holds for the child's. */
+	q2 = proc_query_new(p, err, sizeof(err));
+	assert_non_null(q2);
+	ns_flow(&c, &fl);
+	assert_int_not_equal(proc_lookup(q2, &fl, o), PROC_HOW_SOCKET);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_conn_hits, 1);
+	proc_query_free(q2);
+
+	/* Reset by the child, which lives on (a close with linger 0 ends the
+	 * connection inside close()): the map forgets it. */
+	assert_int_equal(write(c.go, "c", 1), 1);
+	assert_int_equal(read(c.rep, &ch, 1), 1);
+	assert_int_not_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_conn_hits, 1);
 	proc_query_free(q);
 	ns_child_stop(&c);
 
