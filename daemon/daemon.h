@@ -94,6 +94,7 @@ struct worker {
 	/* Flow mode: conntrack, for the counters and ends of flows whose
 	 * later packets the kernel passes by their mark. */
 	struct ct *ct;
+	uint64_t ct_lost_seen; /* ct_lost(ct) when last told to the tick */
 	struct event *ev_ct, *ev_ct_rest;
 	/* A dump being synced in slices: its table and the next slot. */
 	struct event *ev_ct_sync;
@@ -154,6 +155,10 @@ struct daemon {
 	uint64_t ct_dump_ns; /* how long the last dump took */
 	size_t ct_dump_n;    /* entries the last dump kept */
 	uint64_t ct_partial; /* dumps cut at the plan's ct_entries */
+	uint64_t ct_last_ns; /* when the last dump began (monotonic) */
+	/* A worker's conntrack socket lost events (ENOBUFS) since the last
+	 * dump: the tick dumps again soon, to end the flows they ended. */
+	atomic_bool ct_events_lost;
 	/* memory_max shared out among the parts (memplan.h), and what the
 	 * tick (watch.c) measured: anonymous memory now and at most, and
 	 * what malloc_trim gave back. */

@@ -50,13 +50,32 @@ daemon_drops_now(struct daemon *dm, struct daemon_drops *d)
  * microsecond per conntrack entry: 64 to 99 ms for the connection
  * benchmark's leftovers (2026-12-05), which on two cores took a CPU from
  * the connections for a twentieth of every second, flow mode's connect
- * p99 with it. So the tick dumps every second while a dump is short, and
- * at most a twentieth of the time when it is long (every 10 s at most):
- * the store's flow records carry counters about every 10 s anyway, and
- * `conns` dumps for itself (answers.c).
+ * p99 with it. So the tick dumps every second while a dump is short
+ * (under DAEMON_CT_DUMP_QUICK_NS), and every 10 s when it is long: the
+ * store's flow records carry counters about every 10 s anyway, and
+ * `conns` dumps for itself (answers.c). When a worker's socket lost
+ * destroy events, the flows they ended end at the next dump, which then
+ * comes as soon as it may: a second after the last, or twenty times the
+ * last dump's length (at most a twentieth of the time).
  */
-#define DAEMON_CT_DUMP_SHARE  20
-#define DAEMON_CT_DUMP_MAX_NS (10 * NS_PER_S)
+#define DAEMON_CT_DUMP_SHARE    20
+#define DAEMON_CT_DUMP_QUICK_NS (5 * NS_PER_S / 1000)
+#define DAEMON_CT_DUMP_MAX_NS   (10 * NS_PER_S)
+
+/* When the tick dumps next: from the last dump's start and length, and
+ * whether events were lost since. */
+static uint64_t
+daemon_ct_next(uint64_t start, uint64_t took, bool lost)
+{
+	uint64_t gap = took * DAEMON_CT_DUMP_SHARE;
+
+	if (!lost && took >= DAEMON_CT_DUMP_QUICK_NS)
+		return start + DAEMON_CT_DUMP_MAX_NS;
+	gap = gap < NS_PER_S                ? NS_PER_S
+	      : gap > DAEMON_CT_DUMP_MAX_NS ? DAEMON_CT_DUMP_MAX_NS
+	                                    : gap;
+	return start + gap;
+}
 
 /*
  * Flow mode: one dump of the conntrack table here, on the main thread,
@@ -68,23 +87,22 @@ void
 daemon_ct_sync(struct daemon *dm, bool whole)
 {
 	struct ct_table *t;
-	uint64_t t0 = sp_now_mono(), took, gap;
+	uint64_t t0 = sp_now_mono(), took;
 	char err[256];
 	unsigned i;
 
 	if (dm->ct == NULL)
 		return;
+	/* What is lost from here on is for the next dump. */
+	atomic_store(&dm->ct_events_lost, false);
 	/* Sized for what the last dump brought and an eighth more; at most
 	 * what the memory plan gives the dumps. */
 	t = ct_table_dump(dm->ct, dm->ct_dump_n + dm->ct_dump_n / 8 + 1024,
 	                  dm->mem.ct_entries, sp_now_wall(), err, sizeof(err));
 	took = sp_now_mono() - t0;
-	gap = took * DAEMON_CT_DUMP_SHARE;
-	gap = gap < NS_PER_S                ? NS_PER_S
-	      : gap > DAEMON_CT_DUMP_MAX_NS ? DAEMON_CT_DUMP_MAX_NS
-	                                    : gap;
 	dm->ct_dump_ns = took;
-	dm->ct_next_ns = t0 + gap;
+	dm->ct_last_ns = t0;
+	dm->ct_next_ns = daemon_ct_next(t0, took, false);
 	if (t == NULL) {
 		log_warn("flow mode: conntrack dump: %s", err);
 		return;
@@ -396,6 +414,9 @@ daemon_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	*was = now;
+	if (dm->ct != NULL && atomic_load(&dm->ct_events_lost))
+		dm->ct_next_ns =
+		        daemon_ct_next(dm->ct_last_ns, dm->ct_dump_ns, true);
 	if (sp_now_mono() >= dm->ct_next_ns)
 		daemon_ct_sync(dm, false);
 	if (families)

@@ -100,6 +100,10 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 	else if (n < 0 && log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
 		log_warn("queue %u: conntrack events: %s", w->queue,
 		         ct_error(w->ct));
+	if (ct_lost(w->ct) != w->ct_lost_seen) {
+		w->ct_lost_seen = ct_lost(w->ct);
+		atomic_store(&w->dm->ct_events_lost, true);
+	}
 	/* More waiting: on with them once the queue had its turn. */
 	if (ct_events_more(w->ct))
 		event_active(w->ev_ct_rest, EV_TIMEOUT, 0);
