@@ -338,7 +338,11 @@ bpf_rec_fresh(struct proc *p, const struct proc_bpf_rec *r)
  * Step 1a: an outgoing TCP connection's creator from the eBPF connections
  * map, by its addresses and ports, before sock_diag is asked anything.
  * The socket's inode is not known then, so neither is whether other
- * processes hold it too: nprocs says the one. True when out is filled.
+ * processes hold it too: nprocs says the one. Its uid is the socket's
+ * owner as the queue delivered it (the socket file's fsuid, what sock_diag
+ * would have said and `-m owner` matches), the creator's uid only when
+ * the queue said none: the two differ for a setuid program. True when out
+ * is filled.
  */
 static bool
 lookup_bpf_conn(struct proc_query *q, const struct proc_flow *fl,
@@ -357,7 +361,7 @@ lookup_bpf_conn(struct proc_query *q, const struct proc_flow *fl,
 	pthread_mutex_unlock(&p->mu);
 	if (!ok)
 		return false;
-	out->uid = r.uid;
+	out->uid = fl->uid_hint != UINT32_MAX ? fl->uid_hint : r.uid;
 	out->nprocs = 1;
 	owner_fill(q, r.tgid, deadline, out);
 	return true;

@@ -6,8 +6,10 @@
 
 /* Sockets remembered at once; the least recently used goes first. */
 #define ATTRIB_BPF_SOCKS_MAX 262144
-/* TCP connections remembered by their addresses and ports, the same. */
-#define ATTRIB_BPF_CONNS_MAX 262144
+/* TCP connections remembered by their addresses and ports, the least
+ * recently used going first: an entry is needed only until the daemon
+ * looks the connection's first packet up, a few ms after the connect. */
+#define ATTRIB_BPF_CONNS_MAX 65536
 #define ATTRIB_BPF_COMM_LEN  16
 
 /*

@@ -73,6 +73,8 @@ flow_of(int s, struct proc_flow *fl)
 }
 
 struct ns_child {
+	uid_t ruid; /* 0, or the real uid it takes (euid and fsuid stay 0),
+	               as a setuid-root program started by that user runs */
 	pid_t pid;
 	int go;               /* a byte here, or its close, ends the child */
 	int rep;              /* its answers */
@@ -86,7 +88,7 @@ struct ns_child {
  * connection's client end (and says so), anything else or none ends it.
  */
 static void
-ns_child_main(int rep, int go)
+ns_child_main(uid_t ruid, int rep, int go)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct ifreq ifr;
@@ -106,6 +108,8 @@ ns_child_main(int rep, int go)
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
 		_exit(5);
 	close(s);
+	if (ruid != 0 && setresuid(ruid, 0, 0) != 0)
+		_exit(11);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 ||
@@ -146,7 +150,7 @@ ns_child_start(struct ns_child *c)
 	if (c->pid == 0) {
 		close(rep[0]);
 		close(go[1]);
-		ns_child_main(rep[1], go[0]);
+		ns_child_main(c->ruid, rep[1], go[0]);
 	}
 	close(rep[1]);
 	close(go[0]);
@@ -215,7 +219,10 @@ ns_flow_server(const struct ns_child *c, struct proc_flow *fl)
 
 /*
  * attribution = bpf: a connection a child in another network namespace
- * opened is the child's, found by the connections map without sock_diag;
+ * opened is the child's, found by the connections map without sock_diag,
+ * with the socket owner's uid the queue gives (fsuid 0 for a child running
+ * as a setuid program would: real uid 65534, effective 0), else the
+ * creator's;
  * the same from its server's end (the child's listener) by sock_diag and
  * the socket map; the same addresses and ports asked in this namespace
  * are not the child's; once the child closes it, the connections map
@@ -235,7 +242,7 @@ test_bpf(void **state)
 	struct proc_stats st;
 	struct proc_flow fl;
 	struct proc_query *q, *q2;
-	struct ns_child c;
+	struct ns_child c = {0};
 	struct proc *p;
 	char err[512], ch;
 	int ls, cs, as;
@@ -256,6 +263,7 @@ test_bpf(void **state)
 	if (proc_new(&p, &cfg, err, sizeof(err)) != 0)
 		fail_msg("attribution = bpf did not load: %s", err);
 	assert_string_equal(proc_method(p), "bpf (cgroup sock_create)");
+	c.ruid = 65534;
 	ns_child_start(&c);
 	q = ns_query(p, c.pid);
 	ns_flow(&c, &fl);
@@ -263,9 +271,20 @@ test_bpf(void **state)
 	assert_int_equal(o->pid, c.pid);
 	assert_int_equal(o->ppid, getpid());
 	assert_string_equal(o->exe, self_exe);
+	/* With no owner from the queue: the creator's uid, as the program
+	 * saw it (its real uid). */
+	assert_int_equal(o->uid, 65534);
 	proc_stats(p, &st);
 	assert_true(st.bpf_on);
 	assert_int_equal(st.bpf_conn_hits, 1);
+	/* With one: the socket's owner, as the queue delivers it (the
+	 * socket file's fsuid, 0 here), which `user` rules match. */
+	fl.uid_hint = 0;
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	assert_int_equal(o->uid, 0);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_conn_hits, 2);
 	assert_int_equal(st.bpf_hits, 0);
 	assert_int_equal(st.bpf_misses, 0);
 	assert_int_equal(st.scans, 0);
@@ -275,7 +294,7 @@ test_bpf(void **state)
 	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
 	assert_int_equal(o->pid, c.pid);
 	proc_stats(p, &st);
-	assert_int_equal(st.bpf_conn_hits, 1);
+	assert_int_equal(st.bpf_conn_hits, 2);
 	assert_int_equal(st.bpf_hits, 1);
 	assert_int_equal(st.scans, 0);
 
@@ -286,7 +305,7 @@ test_bpf(void **state)
 	ns_flow(&c, &fl);
 	assert_int_not_equal(proc_lookup(q2, &fl, o), PROC_HOW_SOCKET);
 	proc_stats(p, &st);
-	assert_int_equal(st.bpf_conn_hits, 1);
+	assert_int_equal(st.bpf_conn_hits, 2);
 	proc_query_free(q2);
 
 	/* Reset by the child, which lives on (a close with linger 0 ends the
@@ -295,7 +314,7 @@ test_bpf(void **state)
 	assert_int_equal(read(c.rep, &ch, 1), 1);
 	assert_int_not_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
 	proc_stats(p, &st);
-	assert_int_equal(st.bpf_conn_hits, 1);
+	assert_int_equal(st.bpf_conn_hits, 2);
 	proc_query_free(q);
 	ns_child_stop(&c);
 
@@ -331,7 +350,7 @@ test_method_proc(void **state)
 	struct proc_stats st;
 	struct proc_flow fl;
 	struct proc_query *q;
-	struct ns_child c;
+	struct ns_child c = {0};
 	struct proc *p;
 	char err[512];
 
