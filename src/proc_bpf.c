@@ -228,6 +228,19 @@ proc_bpf_close(struct proc *p)
 	p->bpf_conns_fd = -1;
 }
 
+/* A map's value as the lookup's caller takes it. */
+static void
+rec_from(const struct attrib_bpf_owner *o, struct proc_bpf_rec *out)
+{
+	out->tgid = (int32_t)o->tgid;
+	out->tid = (int32_t)o->pid;
+	out->uid = o->uid;
+	out->gid = o->gid;
+	out->created_ns = o->created_ns;
+	memcpy(out->comm, o->comm, sizeof(o->comm));
+	out->comm[sizeof(out->comm) - 1] = '\0';
+}
+
 int
 proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out)
 {
@@ -237,13 +250,7 @@ proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out)
 		return 0;
 	if (bpf_map_lookup_elem(p->bpf_map_fd, &cookie, &o) != 0)
 		return errno == ENOENT ? 0 : -errno;
-	out->tgid = (int32_t)o.tgid;
-	out->tid = (int32_t)o.pid;
-	out->uid = o.uid;
-	out->gid = o.gid;
-	out->created_ns = o.created_ns;
-	memcpy(out->comm, o.comm, sizeof(o.comm));
-	out->comm[sizeof(out->comm) - 1] = '\0';
+	rec_from(&o, out);
 	return 1;
 }
 
@@ -264,13 +271,7 @@ proc_bpf_conn(struct proc *p, uint64_t netns, const struct proc_flow *fl,
 	k.rport = fl->rport;
 	if (bpf_map_lookup_elem(p->bpf_conns_fd, &k, &o) != 0)
 		return errno == ENOENT ? 0 : -errno;
-	out->tgid = (int32_t)o.tgid;
-	out->tid = (int32_t)o.pid;
-	out->uid = o.uid;
-	out->gid = o.gid;
-	out->created_ns = o.created_ns;
-	memcpy(out->comm, o.comm, sizeof(o.comm));
-	out->comm[sizeof(out->comm) - 1] = '\0';
+	rec_from(&o, out);
 	return 1;
 }
 
