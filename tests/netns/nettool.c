@@ -64,6 +64,7 @@ struct nt_opts {
 	unsigned hold_ms;      /* -H: keep a connection open after the result */
 	unsigned count;        /* -n */
 	unsigned duration_s;   /* -d */
+	bool duration_set;     /* -d given (tcp-latency: run by time) */
 	unsigned interval_ms;  /* -i */
 	unsigned len;          /* -L */
 	unsigned threads;      /* -j */
@@ -140,7 +141,7 @@ nt_usage(void)
 	      "load:\n"
 	      "  udp-flood   -a ADDR -p PORT [-d S] [-L LEN]\n"
 	      "  tcp-rate    -a ADDR -p PORT [-d S] [-j THREADS] [-w MS]\n"
-	      "  tcp-latency -a ADDR -p PORT [-n N] [-w MS] [-o LOG]\n"
+	      "  tcp-latency -a ADDR -p PORT [-n N] [-d S] [-w MS] [-o LOG]\n"
 	      "              [-K HELD -P PORT2]   (first open HELD "
 	      "connections to\n"
 	      "              ADDR PORT2 and keep them open: a busy process)\n"
@@ -235,6 +236,7 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 			max = NT_MAX_COUNT;
 			break;
 		case 'd':
+			o->duration_set = true;
 			dst = &o->duration_s;
 			max = 3600;
 			break;
@@ -1327,10 +1329,12 @@ nt_hold_open(const struct nt_opts *o, unsigned n, int *held)
 }
 
 /*
- * tcp-latency: -n sequential connects, each timed until it completes. With
- * -o LOG, a line per completed connect: its wall-clock time (ns) and local
- * port, written at once (a reader may look while it runs). With -K, from
- * a process holding that many other connections open (nt_hold_open).
+ * tcp-latency: -n sequential connects, each timed until it completes; with
+ * -d, connects for that many seconds instead, the first -n of them timed
+ * (a load that outlasts whatever it runs beside). With -o LOG, a line per
+ * completed connect: its wall-clock time (ns) and local port, written at
+ * once (a reader may look while it runs). With -K, from a process holding
+ * that many other connections open (nt_hold_open).
  */
 static int
 nt_tcp_latency(const struct nt_opts *o)
@@ -1338,7 +1342,7 @@ nt_tcp_latency(const struct nt_opts *o)
 	struct sockaddr_storage ss, ls;
 	struct timespec ts;
 	socklen_t len, llen;
-	uint64_t *lat, t0;
+	uint64_t *lat, t0, end, done = 0;
 	unsigned i, n = 0, failed = 0;
 	int s, err, logfd = -1, k, *held;
 	char line[64], host[INET6_ADDRSTRLEN];
@@ -1361,14 +1365,21 @@ nt_tcp_latency(const struct nt_opts *o)
 		free(held);
 		return NT_ERROR;
 	}
-	for (i = 0; i < o->count && !nt_stop; i++) {
+	end = o->duration_set
+	              ? nt_now_ns() + (uint64_t)o->duration_s * 1000000000u
+	              : 0;
+	for (i = 0; !nt_stop; i++) {
+		if (end != 0 ? nt_now_ns() >= end : i >= o->count)
+			break;
 		t0 = nt_now_ns();
 		s = nt_connect(&ss, len, o->wait_ms, &err);
 		if (s < 0) {
 			failed++;
 			continue;
 		}
-		lat[n++] = nt_now_ns() - t0;
+		if (n < o->count)
+			lat[n++] = nt_now_ns() - t0;
+		done++;
 		llen = sizeof(ls);
 		if (logfd >= 0 &&
 		    getsockname(s, (struct sockaddr *)&ls, &llen) == 0) {
@@ -1390,14 +1401,15 @@ nt_tcp_latency(const struct nt_opts *o)
 		close(held[i]);
 	free(held);
 	if (n == 0) {
-		printf("result=error n=0 failed=%u\n", failed);
+		printf("result=error n=0 done=0 failed=%u\n", failed);
 		free(lat);
 		return NT_ERROR;
 	}
 	qsort(lat, n, sizeof(*lat), nt_cmp_u64);
-	printf("result=ok n=%u failed=%u p50_us=%.1f p99_us=%.1f "
+	printf("result=ok n=%u done=%llu failed=%u p50_us=%.1f p99_us=%.1f "
 	       "max_us=%.1f\n",
-	       n, failed, (double)lat[(n - 1) / 2] / 1e3,
+	       n, (unsigned long long)done, failed,
+	       (double)lat[(n - 1) / 2] / 1e3,
 	       (double)lat[(size_t)((n - 1) * 0.99)] / 1e3,
 	       (double)lat[n - 1] / 1e3);
 	free(lat);
