@@ -267,6 +267,7 @@ daemon_owner(const struct flow *f, const struct classify_input *in,
 	fl.gid_hint = in->gid_hint;
 	/* Only a packet this host sent can have a sender that exited. */
 	fl.sent_after_ns = in->hook == CLASSIFY_HOOK_OUT ? w->empty_ns : 0;
+	fl.inbound = in->hook == CLASSIFY_HOOK_IN;
 	switch (proc_lookup(w->pq, &fl, po)) {
 	case PROC_HOW_NONE:
 		return false;

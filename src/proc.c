@@ -414,7 +414,7 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 	bool can_infer, lost;
 	int rc;
 
-	if (p->bpf_conns_fd >= 0 && fl->proto == SP_PROTO_TCP &&
+	if (p->bpf_conns_fd >= 0 && fl->proto == SP_PROTO_TCP && !fl->inbound &&
 	    lookup_bpf_conn(q, fl, deadline, out))
 		return PROC_HOW_SOCKET;
 	t_diag = sp_now_mono();

@@ -368,11 +368,13 @@ row_rate() {
 	[[ $out =~ rate=([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo "n/a"
 }
 
+# row_latency [ARG...]: connect p50 and p99 of CONNECTS sequential
+# connects; ARGs go to nettool tcp-latency.
 row_latency() {
 	local out
 
 	out=$(in_a "$NETTOOL" tcp-latency -a "$B4" -p "$P_TCP" -n "$CONNECTS" \
-		-w 3000)
+		-w 3000 "$@")
 	if [[ $out =~ p50_us=([0-9.]+).*p99_us=([0-9.]+) ]]; then
 		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
 	else
@@ -384,15 +386,7 @@ row_latency() {
 # connections and keeps them open (a browser, a database): what finding
 # the owner of a new socket costs when its process holds many.
 row_busy() {
-	local out
-
-	out=$(in_a "$NETTOOL" tcp-latency -a "$B4" -p "$P_TCP" -n "$CONNECTS" \
-		-K "$HELD" -P "$P_HOLD" -w 3000)
-	if [[ $out =~ p50_us=([0-9.]+).*p99_us=([0-9.]+) ]]; then
-		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-	else
-		echo "n/a n/a"
-	fi
+	row_latency -K "$HELD" -P "$P_HOLD"
 }
 
 # want_row ROW: is ROW among BENCH_ROWS?

@@ -74,6 +74,10 @@ struct proc_flow {
 	/* CLOCK_MONOTONIC ns: the packet was sent after this (the last time
 	 * its queue was seen empty); 0 unknown, which turns off step 4. */
 	uint64_t sent_after_ns;
+	/* The flow's first packet came in from the network (a connection this
+	 * host accepts): the eBPF connections map, which holds connections
+	 * this host made, is not asked. False: sent here, or not known. */
+	bool inbound;
 };
 
 struct proc_owner {

@@ -224,7 +224,8 @@ ns_flow_server(const struct ns_child *c, struct proc_flow *fl)
  * as a setuid program would: real uid 65534, effective 0), else the
  * creator's;
  * the same from its server's end (the child's listener) by sock_diag and
- * the socket map; the same addresses and ports asked in this namespace
+ * the socket map; a flow marked as come in is not asked of the
+ * connections map; the same addresses and ports asked in this namespace
  * are not the child's; once the child closes it, the connections map
  * forgets it. A socket made before the program was loaded is in neither
  * map and is found by the scan (a bpf miss). Skipped in a build without
@@ -291,6 +292,7 @@ test_bpf(void **state)
 
 	/* From the server's end: not accepted yet, so the listener's. */
 	ns_flow_server(&c, &fl);
+	fl.inbound = true;
 	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
 	assert_int_equal(o->pid, c.pid);
 	proc_stats(p, &st);
@@ -307,6 +309,19 @@ test_bpf(void **state)
 	proc_stats(p, &st);
 	assert_int_equal(st.bpf_conn_hits, 2);
 	proc_query_free(q2);
+
+	/* The client's addresses and ports marked as a flow that came in
+	 * (the daemon's input hook): the connections map, which holds the
+	 * connections made here, is not asked; sock_diag and the socket map
+	 * find the same owner. */
+	ns_flow(&c, &fl);
+	fl.inbound = true;
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	proc_stats(p, &st);
+	assert_int_equal(st.bpf_conn_hits, 2);
+	assert_int_equal(st.bpf_hits, 2);
+	ns_flow(&c, &fl);
 
 	/* Reset by the child, which lives on (a close with linger 0 ends the
 	 * connection inside close()): the map forgets it. */
@@ -326,7 +341,7 @@ test_bpf(void **state)
 	assert_int_equal(o->pid, getpid());
 	assert_string_equal(o->exe, self_exe);
 	proc_stats(p, &st);
-	assert_int_equal(st.bpf_hits, 1);
+	assert_int_equal(st.bpf_hits, 2);
 	assert_int_equal(st.bpf_misses, 1);
 	proc_query_free(q);
 	proc_free(p);
