@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "cmd/audit.h"
 #include "divert/divert.h"
@@ -82,32 +83,34 @@ audit_sent(struct audit *a)
 	return a->tun_sent_out + a->tun_sent_in;
 }
 
+/* One reading of the counters (audit_counters). */
+struct reading {
+	uint64_t sent1, sent2, waiting, qdrop, udrop, seq, received, enobufs;
+	unsigned nq;
+	bool daemon;
+	char err[1024]; /* why the daemon did not answer */
+};
+
 /*
- * Counters: what the kernel sent to spackle's queues against what the
- * daemon received, the queues dropped and bypass let through unseen.
- * Read in the order kernel rules, queues, daemon, kernel rules again:
- * the daemon's figures include everything the first read counted, and
- * the second read bounds what arrived while reading.
+ * Read in the order kernel rules, queues, daemon, kernel rules again: the
+ * daemon's figures include everything the first read counted, and the
+ * second read bounds what arrived while reading. a->rs and a->status are
+ * this reading's.
  */
-void
-audit_counters(struct audit *a)
+static void
+read_counters(struct audit *a, bool tun, struct reading *r)
 {
 	const struct divert_ops *ops =
 	        divert_backend(config_backend_name(a->cfg.backend));
-	bool tun = a->cfg.backend == CONFIG_BACKEND_TUN;
 	struct divert_kernel_stats ks;
 	char spec[CONFIG_IFNAME_MAX + 16];
-	char err[1024];
-	uint64_t sent1, sent2, waiting = 0, qdrop = 0, udrop = 0, seq = 0;
-	uint64_t received = 0, enobufs = 0, unseen, slack;
-	int64_t rest;
-	unsigned q, nq = 0, i;
-	json_t *c = a->counters, *ex, *ctr;
-	bool daemon = false, adds_up;
+	json_t *ctr;
+	unsigned q;
 
+	memset(r, 0, sizeof(*r));
 	a->have_rules = audit_read_rules(a) ||
 	                (tun && steer_firewall(&a->cfg) == CONFIG_FIREWALL_NFT);
-	sent1 = audit_sent(a);
+	r->sent1 = audit_sent(a);
 	for (q = a->cfg.queue_base; q <= STEER_DNS_QUEUE(&a->cfg); q++) {
 		/* The tunnel is one divert point, whatever the queues. */
 		if (tun && q > a->cfg.queue_base)
@@ -119,36 +122,73 @@ audit_counters(struct audit *a)
 		if (ops == NULL || ops->kernel_stats == NULL ||
 		    ops->kernel_stats(spec, &ks) != 0)
 			continue;
-		nq++;
-		waiting += ks.waiting;
-		qdrop += ks.dropped_full;
-		udrop += ks.dropped_user;
-		seq += ks.diverted;
+		r->nq++;
+		r->waiting += ks.waiting;
+		r->qdrop += ks.dropped_full;
+		r->udrop += ks.dropped_user;
+		r->seq += ks.diverted;
 	}
-	a->status = control_call(a->cfg.control, "status", err, sizeof(err));
+	json_decref(a->status);
+	a->status =
+	        control_call(a->cfg.control, "status", r->err, sizeof(r->err));
 	if (a->status != NULL &&
 	    (ctr = json_object_get(a->status, "counters")) != NULL) {
-		daemon = true;
-		received = (uint64_t)json_integer_value(
+		r->daemon = true;
+		r->received = (uint64_t)json_integer_value(
 		        json_object_get(ctr, "received"));
-		enobufs = (uint64_t)json_integer_value(
+		r->enobufs = (uint64_t)json_integer_value(
 		        json_object_get(ctr, "enobufs"));
 	} else {
 		json_decref(a->status);
 		a->status = NULL;
+	}
+	audit_read_rules(a);
+	r->sent2 = audit_sent(a);
+}
+
+/* Readings taken, AUDIT_READ_GAP_MS apart, while one does not add up. */
+#define AUDIT_READS       5
+#define AUDIT_READ_GAP_MS 50
+
+/*
+ * Counters: what the kernel sent to spackle's queues against what the
+ * daemon received, the queues dropped and bypass let through unseen. A
+ * packet the rules counted may still be on its way when the daemon is
+ * asked (the tunnel's device counts a packet when the daemon reads it, and
+ * no figure shows what waits in it): a reading that does not add up is
+ * taken again, up to AUDIT_READS times, and the last one is reported. What
+ * passed unseen stays in every reading; a packet in flight leaves the next.
+ * The daemon's own count (`counters.passed_unseen` in status) likewise
+ * counts only what stays unseen over two reads.
+ */
+void
+audit_counters(struct audit *a)
+{
+	bool tun = a->cfg.backend == CONFIG_BACKEND_TUN;
+	struct reading rd, *r = &rd;
+	uint64_t unseen, slack;
+	int64_t rest;
+	unsigned i;
+	json_t *c = a->counters, *ex;
+	bool adds_up;
+
+	for (i = 0;; i++) {
+		read_counters(a, tun, r);
+		slack = r->sent2 > r->sent1 ? r->sent2 - r->sent1 : 0;
+		rest = (int64_t)r->sent1 - (int64_t)(r->received + r->waiting +
+		                                     r->qdrop + r->udrop);
+		if (rest <= 0 || !r->daemon || i + 1 == AUDIT_READS)
+			break;
+		usleep(AUDIT_READ_GAP_MS * 1000u);
+	}
+	if (!r->daemon)
 		json_array_append_new(
 		        a->notes,
 		        json_sprintf("daemon: %s; every packet the kernel sent "
 		                     "to the queues since is counted as passed "
 		                     "unseen (failure = open) or dropped "
 		                     "(failure = closed)",
-		                     err));
-	}
-	audit_read_rules(a);
-	sent2 = audit_sent(a);
-	slack = sent2 > sent1 ? sent2 - sent1 : 0;
-
-	rest = (int64_t)sent1 - (int64_t)(received + waiting + qdrop + udrop);
+		                     r->err));
 	unseen = rest > 0 ? (uint64_t)rest : 0;
 	/* More received than sent, beyond what arrived while reading: the
 	 * rules' counters were reset (re-installed, repaired) after start. */
@@ -156,19 +196,20 @@ audit_counters(struct audit *a)
 	if (!a->have_rules)
 		adds_up = false;
 	json_object_set_new(c, "sent_to_queues",
-	                    json_integer((json_int_t)sent1));
-	json_object_set_new(c, "received", json_integer((json_int_t)received));
-	json_object_set_new(c, "waiting", json_integer((json_int_t)waiting));
+	                    json_integer((json_int_t)r->sent1));
+	json_object_set_new(c, "received",
+	                    json_integer((json_int_t)r->received));
+	json_object_set_new(c, "waiting", json_integer((json_int_t)r->waiting));
 	json_object_set_new(c, "queue_dropped",
-	                    json_integer((json_int_t)qdrop));
+	                    json_integer((json_int_t)r->qdrop));
 	json_object_set_new(c, "socket_dropped",
-	                    json_integer((json_int_t)udrop));
+	                    json_integer((json_int_t)r->udrop));
 	json_object_set_new(c, "passed_unseen",
 	                    json_integer((json_int_t)unseen));
 	json_object_set_new(c, "difference", json_integer((json_int_t)rest));
 	json_object_set_new(c, "arrived_while_reading",
 	                    json_integer((json_int_t)slack));
-	json_object_set_new(c, "enobufs", json_integer((json_int_t)enobufs));
+	json_object_set_new(c, "enobufs", json_integer((json_int_t)r->enobufs));
 	/* Flow mode: the later packets of decided flows, which the kernel
 	 * accepted, dropped or rejected by their conntrack mark. */
 	json_object_set_new(
@@ -183,8 +224,8 @@ audit_counters(struct audit *a)
 	                             fw_rules_sum(&a->rs,
 	                                          STEER_COMMENT_FLOW_RESET))));
 	json_object_set_new(c, "queued_since_bound",
-	                    json_integer((json_int_t)seq));
-	json_object_set_new(c, "queues_bound", json_integer((json_int_t)nq));
+	                    json_integer((json_int_t)r->seq));
+	json_object_set_new(c, "queues_bound", json_integer((json_int_t)r->nq));
 	/* The tunnel: the two ways in, and its device's own count. */
 	if (tun)
 		json_object_set_new(
@@ -193,12 +234,13 @@ audit_counters(struct audit *a)
 		                  a->cfg.tun_name, "marked_out",
 		                  (json_int_t)a->tun_sent_out, "redirected_in",
 		                  (json_int_t)a->tun_sent_in, "device_sent",
-		                  (json_int_t)seq, "device_dropped",
-		                  (json_int_t)qdrop));
-	json_object_set_new(c, "daemon", json_boolean(daemon));
-	json_object_set_new(c, "adds_up", json_boolean(adds_up && daemon));
-	json_object_set_new(c, "drops",
-	                    json_boolean(qdrop + udrop + enobufs + unseen > 0));
+		                  (json_int_t)r->seq, "device_dropped",
+		                  (json_int_t)r->qdrop));
+	json_object_set_new(c, "daemon", json_boolean(r->daemon));
+	json_object_set_new(c, "adds_up", json_boolean(adds_up && r->daemon));
+	json_object_set_new(
+	        c, "drops",
+	        json_boolean(r->qdrop + r->udrop + r->enobufs + unseen > 0));
 	/* Each declared exemption with its own counter. */
 	ex = json_object();
 	for (i = 0; i < a->cfg.nexempt; i++) {
@@ -211,7 +253,8 @@ audit_counters(struct audit *a)
 		                            &a->rs, comment)));
 	}
 	json_object_set_new(c, "exempt", ex);
-	if (!adds_up || !daemon || qdrop + udrop + enobufs + unseen > 0)
+	if (!adds_up || !r->daemon ||
+	    r->qdrop + r->udrop + r->enobufs + unseen > 0)
 		a->holes = true;
 }
 
