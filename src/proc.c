@@ -446,6 +446,15 @@ lookup(struct proc_query *q, const struct proc_flow *fl, struct proc_owner *out,
 		return proc_infer_exited(q, suid, fl->gid_hint,
 		                         fl->sent_after_ns, deadline, out);
 	}
+	/*
+	 * What the caches below say of processes is as of the last event
+	 * the connector applied. A process forked just before it made this
+	 * socket (or a child forked to share it) may be in events not yet
+	 * applied: it would be missed by the scans, or not counted. Those
+	 * are applied first; when none wait, this is one poll(2).
+	 */
+	if (p->st.events_on && proc_cn_behind(p))
+		proc_cn_sync(p, sp_now_mono(), deadline);
 	if (p->bpf_map_fd >= 0 && lookup_bpf(q, cookie, inode, deadline, out))
 		return PROC_HOW_SOCKET;
 

@@ -625,6 +625,9 @@ cn_main(void *arg)
 			break;
 		while (read(p->wake[0], junk, sizeof(junk)) > 0)
 			;
+		/* Before the first recv(): proc_cn_behind() sees the events
+		 * in the socket, or this. */
+		atomic_store(&p->cn_busy, true);
 		for (;;) {
 			before = sp_now_mono();
 			n = recv(p->cn_fd, buf, PROC_CN_BUF, 0);
@@ -654,6 +657,7 @@ cn_main(void *arg)
 		}
 		pthread_mutex_lock(&p->mu);
 		p->idle_ns = before;
+		atomic_store(&p->cn_busy, false);
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		if (resync) {
@@ -699,6 +703,20 @@ proc_cn_start(struct proc *p)
 		snprintf(p->cnerr, sizeof(p->cnerr),
 		         "proc connector: cannot start its thread");
 	}
+}
+
+/*
+ * Are there events the main thread has not applied yet: waiting in its
+ * socket, or read and being applied? One poll(2), no wait. The socket is
+ * looked at first: an event the thread takes from it meanwhile was taken
+ * with cn_busy already set.
+ */
+bool
+proc_cn_behind(struct proc *p)
+{
+	struct pollfd pfd = {.fd = p->cn_fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) > 0 || atomic_load(&p->cn_busy);
 }
 
 /*

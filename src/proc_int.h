@@ -147,6 +147,7 @@ struct proc {
 	pthread_t th;
 	bool th_started;
 	atomic_bool stop;
+	atomic_bool cn_busy; /* the main thread is applying what it read */
 	uint64_t next_expire;
 	struct cn_reader readers[PROC_READERS_MAX];
 	unsigned nreaders;
@@ -258,6 +259,7 @@ int proc_q_pdir(struct proc_query *q, int32_t pid, uint32_t gen);
 int proc_cn_open(struct proc *p, char *err, size_t errlen);
 void proc_cn_start(struct proc *p);
 int proc_cn_sync(struct proc *p, uint64_t t, uint64_t deadline);
+bool proc_cn_behind(struct proc *p);
 
 /* ---- proc_exited.c: step 4 ----------------------------------------------- */
 
