@@ -645,13 +645,14 @@ probe_control() {
 }
 
 probe_reload() {
-	local i rc ok_good=0 ok_bad=0 checks=0 checks_ok=0 r echoes
+	local i rc ok_good=0 ok_bad=0 checks=0 checks_ok=0 r up after storm_from storm_to
 
 	samplers_start
 	bg_a stream "$NETTOOL" tcp-stream -a "$B4" -p "$P_ECHO" -d 300 -i 20 \
 		-w 3000
 	STREAM=${PIDS[-1]}
 	wait_for 50 grep -qs '^connected' "$TMP/stream.out"
+	storm_from=$(date +%s%3N)
 	for ((i = 1; i <= 200; i++)); do
 		if ((i % 2)); then
 			good_rules "$i"
@@ -675,6 +676,10 @@ probe_reload() {
 				checks_ok=$((checks_ok + 1))
 		fi
 	done
+	storm_to=$(date +%s%3N)
+	# The stream is whole when it was up before the first reload and
+	# still echoes after the last: wait (a bounded time) for that echo.
+	wait_for 100 eval "[ \"\$(stream_echoes_after $storm_to)\" -gt 0 ]"
 	kill -TERM "$STREAM" 2>/dev/null
 	wait_for 50 eval "! alive $STREAM"
 	samplers_stop
@@ -684,9 +689,16 @@ probe_reload() {
 		"$ok_good of 100 good files loaded (exit 0), $ok_bad of 100 bad ones refused (exit 1, FILE:LINE:COL)"
 	req rules-kept "$([ "$checks_ok" = "$checks" ] && echo 1 || echo 0)" \
 		"$checks_ok of $checks checks after a bad file: the reject and the allow still held"
-	echoes=$(grep -o 'echoes=[0-9]*' "$TMP/stream.out" | cut -d= -f2)
-	req stream-whole "$(grep -q '^result=ok' "$TMP/stream.out" && [ "${echoes:-0}" -gt 100 ] && echo 1 || echo 0)" \
-		"the stream through the storm: $(grep '^result=' "$TMP/stream.out"), every echo byte for byte"
+	up=$(awk -F'wall_ms=' '/^connected/ { print $2; exit }' "$TMP/stream.out")
+	after=$(stream_echoes_after "$storm_to")
+	req stream-whole "$(grep -q '^result=ok' "$TMP/stream.out" && [ "${up:-$storm_from}" -lt "$storm_from" ] && [ "$after" -gt 0 ] && echo 1 || echo 0)" \
+		"the stream through the storm ($((storm_to - storm_from)) ms): $(grep '^result=' "$TMP/stream.out"), every echo byte for byte, up $((storm_from - ${up:-$storm_from})) ms before the first reload, $after echoes after the last"
+}
+
+# stream_echoes_after MS: the stream's echoes stamped after wall clock MS.
+stream_echoes_after() {
+	awk -v t="$1" -F'wall_ms=' '/^echo / && $2 + 0 > t { n++ } END { print n + 0 }' \
+		"$TMP/stream.out"
 }
 
 probe_sigkill() {
