@@ -134,6 +134,7 @@ proc_pnew(struct proc *p, int32_t tgid, uint64_t now)
 	e->dense_ix = ix;
 	e->tgid = tgid;
 	e->ppid = -1;
+	e->hit_fd = -1;
 	e->uid = e->gid = UINT32_MAX;
 	e->gen = ++p->gen;
 	proc_psync(p, e);

@@ -64,6 +64,10 @@ struct pentry {
 	 * is the one a new socket most often gets again */
 	uint8_t nsockfd;
 	int sockfd[PROC_SOCKFDS];
+	/* where its last looked-for socket was found (-1 none): a client
+	 * that closes a socket and opens the next gets this number again,
+	 * however many sockets it holds below it */
+	int hit_fd;
 };
 
 /* An entry as walks see it (proc.dense); proc_psync() keeps it in step. */
@@ -180,6 +184,7 @@ struct proc_query {
 	size_t ncand, capcand;
 	int *known; /* a process's fds at its last read, for scan_one */
 	size_t capknown;
+	int hit_fd;        /* and where its last looked-for socket was */
 	int pdir;          /* /proc/PID (O_PATH) of the last process read, */
 	int32_t pdir_pid;  /* -1 when none; which pid, and which */
 	uint32_t pdir_gen; /* incarnation of it (pentry.gen) */

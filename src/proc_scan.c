@@ -210,14 +210,15 @@ proc_q_pdir(struct proc_query *q, int32_t pid, uint32_t gen)
 
 /*
  * A new socket of a process whose fd table was read before is most often
- * at the lowest number that was free then, or at a number where one of its
- * sockets was (closed since, and the lowest free again): try those alone,
- * a readlink each, before reading the whole table. The fd that holds
- * inode, or -1.
+ * where its last looked-for socket was (closed since: a client connecting
+ * again and again, however many sockets it holds below that number), at
+ * the lowest number that was free then, or at a number where one of its
+ * sockets was: try those alone, a readlink each, before reading the whole
+ * table. The fd that holds inode, or -1.
  */
 static int
 fd_guess(int dfd, uint64_t inode, const int *known, size_t nknown,
-         const int *sockfd, unsigned nsock)
+         const int *sockfd, unsigned nsock, int hit)
 {
 	char name[24], link[64];
 	unsigned i;
@@ -229,9 +230,9 @@ fd_guess(int dfd, uint64_t inode, const int *known, size_t nknown,
 	for (k = nknown; k > 0 && known[k - 1] <= guess; k--)
 		if (known[k - 1] == guess)
 			guess++;
-	for (i = 0; i <= nsock; i++) {
-		fd = i == 0 ? guess : sockfd[i - 1];
-		if (i > 0 && fd == guess)
+	for (i = 0; i <= nsock + 1; i++) {
+		fd = i == 0 ? hit : i == 1 ? guess : sockfd[i - 2];
+		if (fd < 0 || (i > 0 && fd == hit) || (i > 1 && fd == guess))
 			continue;
 		snprintf(name, sizeof(name), "fd/%d", fd);
 		n = readlinkat(dfd, name, link, sizeof(link) - 1);
@@ -260,7 +261,8 @@ fds_with(const int *known, size_t n, int fd, int *out)
 }
 
 /* What the cache knows of pid's fds into q->known (its count returned),
- * sockfd and *nsock, and its incarnation into *gen. */
+ * sockfd and *nsock, and its incarnation into *gen; its last hit's fd
+ * into q->hit_fd. */
 static size_t
 known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
            uint32_t *gen)
@@ -272,6 +274,7 @@ known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
 
 	*nsock = 0;
 	*gen = 0;
+	q->hit_fd = -1;
 	pthread_mutex_lock(&p->mu);
 	if ((e = proc_pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
 		if (e->nfds > q->capknown &&
@@ -286,6 +289,7 @@ known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
 		*nsock = e->nsockfd;
 		memcpy(sockfd, e->sockfd, *nsock * sizeof(*sockfd));
 		*gen = e->gen;
+		q->hit_fd = e->hit_fd;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return nknown;
@@ -302,7 +306,8 @@ guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
 	int dfd, fd, *fdv;
 
 	if (nknown == 0 || (dfd = proc_q_pdir(q, pid, gen)) < 0 ||
-	    (fd = fd_guess(dfd, inode, q->known, nknown, sockfd, nsock)) < 0 ||
+	    (fd = fd_guess(dfd, inode, q->known, nknown, sockfd, nsock,
+	                   q->hit_fd)) < 0 ||
 	    (fdv = malloc((nknown + 1) * sizeof(*fdv))) == NULL)
 		return false;
 	total = fds_with(q->known, nknown, fd, fdv);
@@ -311,8 +316,10 @@ guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
 	p->st.fd_guesses++;
 	proc_sadd(p, inode, pid);
 	proc_pset_fds(p, pid, fdv, total);
-	if ((e = proc_pget(p, pid)) != NULL)
+	if ((e = proc_pget(p, pid)) != NULL) {
 		psock_add(e, fd);
+		e->hit_fd = fd;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return true;
 }
@@ -351,9 +358,13 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 		proc_pset_fds(p, pid, fdv, total);
 	else
 		free(fdv);
-	if ((e = proc_pget(p, pid)) != NULL)
+	if ((e = proc_pget(p, pid)) != NULL) {
 		for (i = 0; i < nfound; i++)
 			psock_add(e, found_fd[i]);
+		/* The read stops at the socket it looks for: the last found. */
+		if (hit && nfound > 0 && found[nfound - 1] == inode)
+			e->hit_fd = found_fd[nfound - 1];
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (hit)
 		return 1;

@@ -295,7 +295,7 @@ child_become(uid_t uid)
 #define REUSED_ROUNDS 20
 
 static void
-reused_client(uid_t uid, uint16_t port, int go, int rep)
+reused_client(uid_t uid, uint16_t port, int go, int rep, int held)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	int i, s, fd;
@@ -307,6 +307,27 @@ reused_client(uid_t uid, uint16_t port, int go, int rep)
 		_exit(1);
 	for (fd = 3; fd < 1024; fd++)
 		close(fd);
+	/*
+	 * A busy client: sockets it keeps open below the one it reuses,
+	 * bound to 127.0.0.1; the lowest one's port goes to the parent, which
+	 * looks it up (as the daemon looked up each when it began) and says
+	 * when to go on.
+	 */
+	for (i = 0; i < held; i++) {
+		struct sockaddr_in b = {.sin_family = AF_INET};
+		socklen_t blen = sizeof(b);
+
+		b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s = socket(AF_INET, SOCK_DGRAM, 0);
+		if (s < 0 || bind(s, (struct sockaddr *)&b, sizeof(b)) != 0 ||
+		    getsockname(s, (struct sockaddr *)&b, &blen) != 0)
+			_exit(3);
+		if (i == 0)
+			fd = ntohs(b.sin_port);
+	}
+	if (held > 0 &&
+	    (write(1, &fd, sizeof(fd)) != sizeof(fd) || read(0, &ch, 1) != 1))
+		_exit(4);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons(port);
 	for (i = 0; i < REUSED_ROUNDS; i++) {
@@ -325,12 +346,13 @@ reused_client(uid_t uid, uint16_t port, int go, int rep)
  * A process that closes a socket and opens the next (a client connecting
  * again and again) gets the same fd number: each new socket is found by a
  * guess at that number, without reading the fd table, and found right (its
- * own inode, not the closed one's).
+ * own inode, not the closed one's). With held sockets the client keeps that
+ * many open below it: the guess still finds the new one, and no round reads
+ * the table (it was read once, at the first).
  */
 static void
-test_reused_fd(void **state)
+reused_rounds(struct fixture *fx, int held)
 {
-	struct fixture *fx = *state;
 	struct proc_owner *o = malloc(sizeof(*o));
 	struct proc_stats before, after;
 	struct proc_flow fl, mine;
@@ -348,9 +370,25 @@ test_reused_fd(void **state)
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0)
-		reused_client(uid, port, go[0], rep[1]);
+		reused_client(uid, port, go[0], rep[1], held);
 	close(go[0]);
 	close(rep[1]);
+	if (held > 0) {
+		/* The held sockets seen: the lowest one looked up, which reads
+		 * the client's table (every socket in it recorded). */
+		assert_int_equal(read(rep[0], &fd, sizeof(fd)), sizeof(fd));
+		memset(&fl, 0, sizeof(fl));
+		fl.proto = SP_PROTO_UDP;
+		fl.uid_hint = fl.gid_hint = UINT32_MAX;
+		assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+		assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
+		fl.lport = (uint16_t)fd;
+		fl.rport = 5353;
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
+		assert_int_equal(o->pid, child);
+		proc_stats(fx->p, &before);
+		assert_int_equal(write(go[1], "x", 1), 1);
+	}
 	for (i = 0; i < REUSED_ROUNDS; i++) {
 		assert_int_equal(read(rep[0], &fd, sizeof(fd)), sizeof(fd));
 		if (fd0 < 0)
@@ -382,10 +420,27 @@ test_reused_fd(void **state)
 	proc_stats(fx->p, &after);
 	/* The first may need a read of the table; the others are guesses. */
 	assert_true(after.fd_guesses - before.fd_guesses >= REUSED_ROUNDS - 1);
+	/* No round reads the held sockets again: at most one small table
+	 * read (the first round's, when nothing was held); reading them
+	 * each round would be 20 times held. */
+	assert_true(after.scanned_fds - before.scanned_fds <= 16);
 	close(go[1]);
 	close(rep[0]);
 	close(ls);
 	free(o);
+}
+
+static void
+test_reused_fd(void **state)
+{
+	reused_rounds(*state, 0);
+}
+
+/* A client holding 300 sockets (a browser, a database pool). */
+static void
+test_reused_fd_busy(void **state)
+{
+	reused_rounds(*state, 300);
 }
 
 /* UDP: a connected socket, and an unconnected one bound to a port that
@@ -851,6 +906,7 @@ main(int argc, char **argv)
 	        cmocka_unit_test(test_tcp),
 	        cmocka_unit_test(test_accept_queue),
 	        cmocka_unit_test(test_reused_fd),
+	        cmocka_unit_test(test_reused_fd_busy),
 	        cmocka_unit_test(test_udp),
 	        cmocka_unit_test(test_gone),
 	        cmocka_unit_test(test_shared),
