@@ -942,6 +942,22 @@ scenario_enforce() {
 	fi
 }
 
+# Where a packet on its way into the tunnel can be lost or counted twice,
+# for a failure's message: the mark rules, the redirects (their drops),
+# the device's qdisc and its own counters.
+tun_counts() {
+	{
+		in_a iptables-save -c -t mangle | grep -- '--set-xmark'
+		in_a ip6tables-save -c -t mangle | grep -- '--set-xmark'
+		in_a tc -s filter show dev "$VA" ingress |
+			grep -E 'mirred|Sent|dropped'
+		in_a tc -s qdisc show dev spackle0
+		for f in tx_packets tx_dropped rx_packets; do
+			echo "$f $(in_a cat /sys/class/net/spackle0/statistics/$f)"
+		done
+	} 2>&1 | tr -s ' \n' ' ' | head -c 1500
+}
+
 # The tunnel backend's audit: its counters (marked out, redirected in,
 # the device's own) add up with the daemon's; with the IPv4 redirect on
 # the veth taken away, the steering check names the interface and the wire
@@ -955,7 +971,7 @@ tun_audit() {
 		and .counters.tun.device_sent >= .counters.received' "$j" >/dev/null 2>&1; then
 		pass enforce/tun-audit-clean "$(jq -c '.counters | {sent_to_queues, received, tun}' "$j")"
 	else
-		fail enforce/tun-audit-clean "want clean, adds up, both ways counted: $(head -c 600 "$j" "$j.err")"
+		fail enforce/tun-audit-clean "want clean, adds up, both ways counted: $(head -c 600 "$j" "$j.err"); $(tun_counts)"
 	fi
 	in_a tc filter del dev "$VA" ingress pref 21330
 	bg "tun-bypass" "$NSB" "$NETTOOL" tcp-stream -a "$A4" -p "$P_IN_ALLOW" \
