@@ -184,7 +184,6 @@ struct proc_query {
 	size_t ncand, capcand;
 	int *known; /* a process's fds at its last read, for scan_one */
 	size_t capknown;
-	int hit_fd;        /* and where its last looked-for socket was */
 	int pdir;          /* /proc/PID (O_PATH) of the last process read, */
 	int32_t pdir_pid;  /* -1 when none; which pid, and which */
 	uint32_t pdir_gen; /* incarnation of it (pentry.gen) */

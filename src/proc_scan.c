@@ -260,21 +260,29 @@ fds_with(const int *known, size_t n, int fd, int *out)
 	return (uint32_t)k;
 }
 
-/* What the cache knows of pid's fds into q->known (its count returned),
- * sockfd and *nsock, and its incarnation into *gen; its last hit's fd
- * into q->hit_fd. */
+/* What the cache knows of a process's fds besides their list (q->known):
+ * where its sockets were, where its last looked-for one was, and which
+ * incarnation of the pid that is. */
+struct known_socks {
+	int sockfd[PROC_SOCKFDS];
+	unsigned nsock;
+	int hit;
+	uint32_t gen;
+};
+
+/* What the cache knows of pid's fds into q->known (its count returned)
+ * and *k. */
 static size_t
-known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
-           uint32_t *gen)
+known_load(struct proc_query *q, int32_t pid, struct known_socks *k)
 {
 	struct proc *p = q->p;
 	struct pentry *e;
 	size_t nknown = 0;
 	int *nv;
 
-	*nsock = 0;
-	*gen = 0;
-	q->hit_fd = -1;
+	k->nsock = 0;
+	k->hit = -1;
+	k->gen = 0;
 	pthread_mutex_lock(&p->mu);
 	if ((e = proc_pget(p, pid)) != NULL && e->fdv != NULL && e->nfds > 0) {
 		if (e->nfds > q->capknown &&
@@ -286,10 +294,10 @@ known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
 			nknown = e->nfds;
 			memcpy(q->known, e->fdv, nknown * sizeof(*q->known));
 		}
-		*nsock = e->nsockfd;
-		memcpy(sockfd, e->sockfd, *nsock * sizeof(*sockfd));
-		*gen = e->gen;
-		q->hit_fd = e->hit_fd;
+		k->nsock = e->nsockfd;
+		memcpy(k->sockfd, e->sockfd, k->nsock * sizeof(*k->sockfd));
+		k->hit = e->hit_fd;
+		k->gen = e->gen;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return nknown;
@@ -298,16 +306,16 @@ known_load(struct proc_query *q, int32_t pid, int *sockfd, unsigned *nsock,
 /* fd_guess on pid (what known_load gave); on a hit, record it: true. */
 static bool
 guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
-          const int *sockfd, unsigned nsock, uint32_t gen)
+          const struct known_socks *k)
 {
 	struct proc *p = q->p;
 	struct pentry *e;
 	uint32_t total;
 	int dfd, fd, *fdv;
 
-	if (nknown == 0 || (dfd = proc_q_pdir(q, pid, gen)) < 0 ||
-	    (fd = fd_guess(dfd, inode, q->known, nknown, sockfd, nsock,
-	                   q->hit_fd)) < 0 ||
+	if (nknown == 0 || (dfd = proc_q_pdir(q, pid, k->gen)) < 0 ||
+	    (fd = fd_guess(dfd, inode, q->known, nknown, k->sockfd, k->nsock,
+	                   k->hit)) < 0 ||
 	    (fdv = malloc((nknown + 1) * sizeof(*fdv))) == NULL)
 		return false;
 	total = fds_with(q->known, nknown, fd, fdv);
@@ -331,19 +339,19 @@ scan_one(struct proc_query *q, int32_t pid, uint64_t inode, uint64_t deadline)
 {
 	struct proc *p = q->p;
 	uint64_t found[PROC_FOUND];
-	int found_fd[PROC_FOUND], sockfd[PROC_SOCKFDS];
+	int found_fd[PROC_FOUND];
+	struct known_socks known;
 	struct pentry *e;
 	size_t nfound, i, nknown;
-	unsigned nsock;
-	uint32_t total, gen;
+	uint32_t total;
 	bool hit, cut;
 	int *fdv;
 	ssize_t n;
 
 	/* What was open at the last read: its likely new socket alone,
 	 * then what is new first. */
-	nknown = known_load(q, pid, sockfd, &nsock, &gen);
-	if (guess_hit(q, pid, inode, nknown, sockfd, nsock, gen))
+	nknown = known_load(q, pid, &known);
+	if (guess_hit(q, pid, inode, nknown, &known))
 		return 1;
 	n = proc_read_fds(pid, inode, deadline, nknown > 0 ? q->known : NULL,
 	                  nknown, found, found_fd, PROC_FOUND, &nfound, &hit,
@@ -383,10 +391,9 @@ proc_guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid,
 {
 	struct proc *p = q->p;
 	int32_t who[PROC_GUESS_OWNERS];
-	int sockfd[PROC_SOCKFDS];
+	struct known_socks known;
 	struct pentry *e;
-	unsigned k, i, n = 0, nsock;
-	uint32_t gen;
+	unsigned k, i, n = 0;
 	size_t nknown;
 
 	pthread_mutex_lock(&p->mu);
@@ -404,8 +411,8 @@ proc_guess_owners(struct proc_query *q, uint64_t inode, uint32_t uid,
 	}
 	pthread_mutex_unlock(&p->mu);
 	for (i = 0; i < n; i++) {
-		nknown = known_load(q, who[i], sockfd, &nsock, &gen);
-		if (guess_hit(q, who[i], inode, nknown, sockfd, nsock, gen)) {
+		nknown = known_load(q, who[i], &known);
+		if (guess_hit(q, who[i], inode, nknown, &known)) {
 			*pid = who[i];
 			return 1;
 		}
