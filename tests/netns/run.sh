@@ -210,7 +210,7 @@ trap 'exit 130' INT TERM
 # host's own in each hook spackle uses (the tunnel backend's too) (this also makes iptables-nft create
 # those built-in chains now, so the snapshot before and after compare).
 host_rules() {
-	local t
+	local t o
 
 	for t in iptables ip6tables; do
 		in_a "$t" -A OUTPUT -p tcp --dport 9 -m comment \
@@ -220,6 +220,18 @@ host_rules() {
 		# mangle OUTPUT, where the tunnel backend marks.
 		in_a "$t" -t mangle -A OUTPUT -p tcp --dport 9 -m comment \
 			--comment "host rule" -j RETURN || return 1
+		# Counters only, for tun_counts: where packets the tunnel
+		# backend marked left (all of them, and those by the veth or
+		# lo, which should be none; the tun is not named here, as
+		# fw_same takes any "spackle" for a rule left behind).
+		for o in "$VA" lo; do
+			in_a "$t" -t mangle -A POSTROUTING -o "$o" -m mark \
+				--mark 0xc00000/0xe00000 -m comment --comment \
+				"host rule: marked, out by $o" || return 1
+		done
+		in_a "$t" -t mangle -A POSTROUTING -m mark --mark \
+			0xc00000/0xe00000 -m comment --comment \
+			"host rule: marked, out" || return 1
 	done
 }
 
@@ -943,12 +955,14 @@ scenario_enforce() {
 }
 
 # Where a packet on its way into the tunnel can be lost or counted twice,
-# for a failure's message: the mark rules, the redirects (their drops),
-# the device's qdisc and its own counters.
+# for a failure's message: the mark rules, where marked packets left (the
+# host rules' counters in POSTROUTING), the stack's own drops, the
+# redirects (their drops), the device's qdisc and its own counters.
 tun_counts() {
 	{
-		in_a iptables-save -c -t mangle | grep -- '--set-xmark'
-		in_a ip6tables-save -c -t mangle | grep -- '--set-xmark'
+		in_a iptables-save -c -t mangle | grep -e '--set-xmark' -e marked,
+		in_a ip6tables-save -c -t mangle | grep -e '--set-xmark' -e marked,
+		in_a nstat -asz | grep -E 'OutNoRoutes|OutDiscards'
 		in_a tc -s filter show dev "$VA" ingress |
 			grep -E 'mirred|Sent|dropped'
 		in_a tc -s qdisc show dev spackle0
