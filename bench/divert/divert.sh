@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/divert: the divert path side by side, in network namespaces: no
-# filter, a bare accept-all NFQUEUE loop (nfq_accept), spackle (NFQUEUE
-# packet and flow mode, and the tunnel backend) and OpenSnitch's daemon.
-# Prints one table of values and ratios to "no filter", then the tunnel
-# backend's ratios to spackle's NFQUEUE packet mode.
+# filter, a bare accept-all NFQUEUE loop (nfq_accept), the loop finding
+# each connection's owner first (nfq_accept -o), spackle (NFQUEUE packet and
+# flow mode, and the tunnel backend) and OpenSnitch's daemon. Prints one
+# table of values and ratios to "no filter", then spackle's packet mode
+# against the loops and the tunnel backend against packet mode.
 #
 # Usage: divert.sh [SPACKLE [NETTOOL [NFQ_ACCEPT]]]   (as root)
 #
@@ -14,9 +15,10 @@
 #   BENCH_CONNECTS   sequential connects for the latency rows (2000)
 #   BENCH_HELD       connections the busy process keeps open (1000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
-#   BENCH_COLUMNS    which columns, in order (none conntrack nfq spackle
-#                    spackle-nostore spackle-flow spackle-tun opensnitch);
-#                    the default leaves conntrack out
+#   BENCH_COLUMNS    which columns, in order (none conntrack nfq nfq-owner
+#                    spackle spackle-nostore spackle-flow spackle-tun
+#                    opensnitch); the default leaves conntrack and
+#                    nfq-owner out
 #   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
@@ -243,8 +245,14 @@ start_filter() {
 				NA="$t connmark rule failed"
 		done
 		;;
-	nfq)
-		bg nfq "$NSA" "$NFQ_ACCEPT" "$QUEUE"
+	nfq | nfq-owner)
+		# nfq-owner: the loop with the owner of each connection's
+		# SYN looked up before its verdict (nfq_accept.c).
+		if [ "$1" = nfq-owner ]; then
+			bg nfq "$NSA" "$NFQ_ACCEPT" -o "$QUEUE"
+		else
+			bg nfq "$NSA" "$NFQ_ACCEPT" "$QUEUE"
+		fi
 		FILTER_PID=$BG_PID
 		if ! wait_for 50 grep -qs '^ready' "$TMP/nfq.out"; then
 			NA="nfq_accept did not start: $(head -c 200 "$TMP/nfq.err")"
@@ -447,6 +455,8 @@ check_moved() {
 declare -A V
 BASE=0
 COL_PACKET=0
+COL_LOOP=0
+COL_OWNER=0
 COL_TUN=0
 MOVED_NOTHING=0
 NAMES=()
@@ -457,19 +467,22 @@ for c in $COLUMNS_RUN; do
 	none) name="no filter" ;;
 	conntrack) name="conntrack only" ;;
 	nfq) name="bare NFQUEUE loop" ;;
+	nfq-owner) name="loop + owner" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
 	spackle-tun) name="spackle (tun)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none conntrack nfq spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
 		exit 2
 		;;
 	esac
 	col=$((col + 1))
 	[ "$c" = none ] && BASE=$col
 	[ "$c" = spackle ] && COL_PACKET=$col
+	[ "$c" = nfq ] && COL_LOOP=$col
+	[ "$c" = nfq-owner ] && COL_OWNER=$col
 	[ "$c" = spackle-tun ] && COL_TUN=$col
 	NAMES+=("$name")
 	echo "# $name ..." >&2
@@ -531,6 +544,9 @@ for c in $COLUMNS_RUN; do
 	fi
 	check_moved "$col" "$name"
 	ns_down
+	if [ "$c" = nfq-owner ]; then
+		NOTES+=("$name: $(grep -o 'lookups=.*' "$TMP/nfq.out"), $(sed -n 's/^attribution=//p' "$TMP/nfq.out")")
+	fi
 done
 
 # --- the table -------------------------------------------------------------------
@@ -606,10 +622,10 @@ echo "packets per queue read: received / bursts from the daemon's" \
 	"status --json before and after the row (a read: one recvmmsg of up" \
 	"to 16 messages for NFQUEUE, up to 64 packets from the tun)."
 
-# The tunnel backend against spackle's NFQUEUE backend of this run: the
-# same daemon and config but for `backend`.
-tun_ratio() {
-	local v=${V[$COL_TUN,$1]} b=${V[$COL_PACKET,$1]}
+# ratio A B ROW: column A's value over column B's, "-" when either is not a
+# number.
+ratio() {
+	local v=${V[$1,$3]} b=${V[$2,$3]}
 
 	if [[ $v =~ ^[0-9.]+$ ]] && [[ $b =~ ^[0-9.]+$ ]]; then
 		awk -v v="$v" -v b="$b" 'BEGIN {
@@ -619,15 +635,29 @@ tun_ratio() {
 	fi
 }
 
-if [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ]; then
-	printf '\n%s / %s (same run; > 1: the tunnel is higher)\n' \
-		"${NAMES[COL_TUN - 1]}" "${NAMES[COL_PACKET - 1]}"
+# ratios A B WHAT: the table of column A over column B (same run).
+ratios() {
+	printf '\n%s / %s (same run; > 1: %s)\n' "${NAMES[$1 - 1]}" \
+		"${NAMES[$2 - 1]}" "$3"
 	for r in "bulk|TCP bulk, Gbit/s" "udp|UDP 64 B delivered, kpkt/s" \
 		"rate|new TCP connections/s" "p50|connect() p50, us" \
 		"p99|connect() p99, us" "bp50|connect() p50, $HELD held, us" \
 		"bp99|connect() p99, $HELD held, us" "cpu|filter CPU, s"; do
 		IFS='|' read -r key label <<<"$r"
-		printf '%-30s%s\n' "$label" "$(tun_ratio "$key")"
+		printf '%-30s%s\n' "$label" "$(ratio "$1" "$2" "$key")"
 	done
-fi
+}
+
+# Packet mode against the loops (issue 15's targets are ratios to the bare
+# loop; the loop that finds owners is the floor a per-application firewall
+# cannot go below), and the tunnel backend against packet mode: the same
+# daemon and config but for `backend`.
+[ "$COL_PACKET" -gt 0 ] && [ "$COL_LOOP" -gt 0 ] &&
+	ratios "$COL_PACKET" "$COL_LOOP" "spackle is higher"
+[ "$COL_PACKET" -gt 0 ] && [ "$COL_OWNER" -gt 0 ] &&
+	ratios "$COL_PACKET" "$COL_OWNER" "spackle is higher"
+[ "$COL_OWNER" -gt 0 ] && [ "$COL_LOOP" -gt 0 ] &&
+	ratios "$COL_OWNER" "$COL_LOOP" "finding owners is dearer"
+[ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ] &&
+	ratios "$COL_TUN" "$COL_PACKET" "the tunnel is higher"
 exit "$MOVED_NOTHING"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The naive NFQUEUE ceiling: accept every packet of one queue, unseen. */
+/* The naive NFQUEUE ceiling: accept every packet of one queue, unseen; with
+ * -o, after finding the owner of each new TCP connection as spackle does. */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,17 +20,29 @@
 
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "spackle/packet.h"
+#include "spackle/proc.h"
+
 /*
  * One packet per recv, one NF_ACCEPT verdict per packet, nothing parsed:
  * what the libnetfilter_queue example does, minus the printing. The
  * configuration is the example's (whole-packet copy, GSO packets whole).
  * No batching, no fail-open, the default socket buffer: the ceiling a
  * first attempt reaches, against which spackle is measured.
+ *
+ * -o adds the one piece of work a per-application firewall cannot leave
+ * out: before a connection's first packet (a TCP SYN, either way) is
+ * accepted, its owner is looked up with spackle's own attribution
+ * (proc_lookup, configured as `spackle run` configures it: the eBPF map
+ * where it loads, the proc connector). What stays out is everything else
+ * spackle does: flows, rules, the store, batching, a second queue. The
+ * column it makes is the floor for packet mode's connects.
  */
 
 struct nfqa_stats {
 	unsigned long long packets;
 	unsigned long long enobufs;
+	unsigned long long lookups, found; /* -o: owners asked, found */
 };
 
 static volatile sig_atomic_t nfqa_stop;
@@ -72,7 +85,39 @@ struct nfqa_ctx {
 	struct mnl_socket *nl;
 	struct nfqa_stats *st;
 	char *vbuf;
+	struct proc_query *pq; /* -o, else NULL */
+	struct proc_owner po;
 };
+
+/* -o: the owner of a connection's first packet (a SYN without ACK), its
+ * local end the source going out and the destination coming in. */
+static void
+nfqa_owner(struct nfqa_ctx *x, struct nlattr *payload, uint8_t hook)
+{
+	struct proc_flow fl;
+	struct packet pkt;
+	bool out = hook == NF_INET_LOCAL_OUT;
+
+	if (payload == NULL ||
+	    packet_parse_ip(mnl_attr_get_payload(payload),
+	                    mnl_attr_get_payload_len(payload),
+	                    &pkt) != PACKET_OK ||
+	    pkt.proto != SP_PROTO_TCP ||
+	    (pkt.tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) !=
+	            PACKET_TCP_SYN)
+		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.proto = pkt.proto;
+	fl.local = out ? pkt.src : pkt.dst;
+	fl.lport = out ? pkt.sport : pkt.dport;
+	fl.remote = out ? pkt.dst : pkt.src;
+	fl.rport = out ? pkt.dport : pkt.sport;
+	fl.uid_hint = fl.gid_hint = UINT32_MAX;
+	fl.inbound = !out;
+	x->st->lookups++;
+	if (proc_lookup(x->pq, &fl, &x->po) == PROC_HOW_SOCKET)
+		x->st->found++;
+}
 
 static int
 nfqa_packet(const struct nlmsghdr *nlh, void *data)
@@ -89,6 +134,8 @@ nfqa_packet(const struct nlmsghdr *nlh, void *data)
 	}
 	nfg = mnl_nlmsg_get_payload(nlh);
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	if (x->pq != NULL)
+		nfqa_owner(x, attr[NFQA_PAYLOAD], ph->hook);
 	v = nfq_nlmsg_put(x->vbuf, NFQNL_MSG_VERDICT, ntohs(nfg->res_id));
 	nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_ACCEPT);
 	if (nfqa_send(x->nl, v) < 0)
@@ -103,8 +150,11 @@ main(int argc, char **argv)
 	/* The largest packet payload plus netlink overhead (as the example). */
 	size_t size = 0xffff + (MNL_SOCKET_BUFFER_SIZE / 2);
 	char vbuf[MNL_SOCKET_BUFFER_SIZE];
-	struct nfqa_stats st = {0, 0};
+	struct nfqa_stats st = {0, 0, 0, 0};
 	struct nfqa_ctx x;
+	struct proc *proc = NULL;
+	bool owners = argc == 3 && strcmp(argv[1], "-o") == 0;
+	char err[256];
 	struct sigaction sa;
 	struct mnl_socket *nl;
 	unsigned long q;
@@ -112,14 +162,14 @@ main(int argc, char **argv)
 	char *buf, *end;
 	int rc = 1;
 
-	if (argc != 2) {
-		fputs("usage: nfq_accept QUEUE_NUM\n", stderr);
+	if (argc != 2 && !owners) {
+		fputs("usage: nfq_accept [-o] QUEUE_NUM\n", stderr);
 		return 2;
 	}
-	q = strtoul(argv[1], &end, 10);
-	if (*argv[1] == '\0' || *end != '\0' || q > 65535) {
+	q = strtoul(argv[argc - 1], &end, 10);
+	if (*argv[argc - 1] == '\0' || *end != '\0' || q > 65535) {
 		fprintf(stderr, "nfq_accept: bad queue number \"%s\"\n",
-		        argv[1]);
+		        argv[argc - 1]);
 		return 2;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -141,6 +191,26 @@ main(int argc, char **argv)
 	x.nl = nl;
 	x.st = &st;
 	x.vbuf = vbuf;
+	x.pq = NULL;
+	if (owners) {
+		/* As daemon/run.c sets it up, but not deferred (no drop). */
+		struct proc_config pc = {
+		        .events = true,
+		        .initial_scan = true,
+		        .infer_exited = true,
+		        .method = PROC_ATTRIB_AUTO,
+		};
+
+		err[0] = '\0';
+		if (proc_new(&proc, &pc, err, sizeof(err)) != 0 ||
+		    (x.pq = proc_query_new(proc, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "nfq_accept: attribution: %s\n", err);
+			goto out;
+		}
+		if (err[0] != '\0')
+			fprintf(stderr, "nfq_accept: attribution: %s\n", err);
+		printf("attribution=%s\n", proc_method(proc));
+	}
 	printf("ready queue=%lu\n", q);
 	fflush(stdout);
 
@@ -168,8 +238,15 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	printf("result=%s packets=%llu enobufs=%llu\n",
-	       rc == 0 ? "ok" : "error", st.packets, st.enobufs);
+	printf("result=%s packets=%llu enobufs=%llu", rc == 0 ? "ok" : "error",
+	       st.packets, st.enobufs);
+	if (owners)
+		printf(" lookups=%llu found=%llu", st.lookups, st.found);
+	putchar('\n');
+	if (x.pq != NULL)
+		proc_query_free(x.pq);
+	if (proc != NULL)
+		proc_free(proc);
 	if (nl != NULL)
 		mnl_socket_close(nl);
 	free(buf);
