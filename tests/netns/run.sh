@@ -210,7 +210,7 @@ trap 'exit 130' INT TERM
 # host's own in each hook spackle uses (the tunnel backend's too) (this also makes iptables-nft create
 # those built-in chains now, so the snapshot before and after compare).
 host_rules() {
-	local t o
+	local t o c p icmp
 
 	for t in iptables ip6tables; do
 		in_a "$t" -A OUTPUT -p tcp --dport 9 -m comment \
@@ -220,18 +220,26 @@ host_rules() {
 		# mangle OUTPUT, where the tunnel backend marks.
 		in_a "$t" -t mangle -A OUTPUT -p tcp --dport 9 -m comment \
 			--comment "host rule" -j RETURN || return 1
-		# Counters only, for tun_counts: where packets the tunnel
-		# backend marked left (all of them, and those by the veth or
-		# lo, which should be none; the tun is not named here, as
-		# fw_same takes any "spackle" for a rule left behind).
+		# Counters only, for tun_counts: packets the tunnel backend
+		# marked, by protocol, once marked (OUTPUT, after spackle's
+		# chain) and as they leave (POSTROUTING), and those that left
+		# by the veth or lo, which should be none. (The tun is not
+		# named: fw_same takes any "spackle" for a rule left behind.)
+		icmp=icmp
+		[ "$t" = ip6tables ] && icmp=ipv6-icmp
+		for c in OUTPUT POSTROUTING; do
+			for p in tcp udp "$icmp"; do
+				in_a "$t" -t mangle -A "$c" -p "$p" -m mark \
+					--mark 0xc00000/0xe00000 -m comment \
+					--comment "host rule: marked $p" ||
+					return 1
+			done
+		done
 		for o in "$VA" lo; do
 			in_a "$t" -t mangle -A POSTROUTING -o "$o" -m mark \
 				--mark 0xc00000/0xe00000 -m comment --comment \
 				"host rule: marked, out by $o" || return 1
 		done
-		in_a "$t" -t mangle -A POSTROUTING -m mark --mark \
-			0xc00000/0xe00000 -m comment --comment \
-			"host rule: marked, out" || return 1
 	done
 }
 
@@ -959,17 +967,26 @@ scenario_enforce() {
 # host rules' counters in POSTROUTING), the stack's own drops, the
 # redirects (their drops), the device's qdisc and its own counters.
 tun_counts() {
+	local t
+
 	{
-		in_a iptables-save -c -t mangle | grep -e '--set-xmark' -e marked,
-		in_a ip6tables-save -c -t mangle | grep -e '--set-xmark' -e marked,
+		for t in iptables ip6tables; do
+			echo "$t:"
+			in_a "$t-save" -c -t mangle | awk '/--set-xmark|marked/ {
+				c = $0; sub(/.*--comment /, "", c)
+				sub(/ -j .*/, "", c)
+				print $1, $3, c }'
+		done
 		in_a nstat -asz | grep -E 'OutNoRoutes|OutDiscards'
+		in_a conntrack -S 2>/dev/null |
+			grep -oE '(drop|insert_failed|invalid)=[1-9][0-9]*'
 		in_a tc -s filter show dev "$VA" ingress |
 			grep -E 'mirred|Sent|dropped'
 		in_a tc -s qdisc show dev spackle0
 		for f in tx_packets tx_dropped rx_packets; do
 			echo "$f $(in_a cat /sys/class/net/spackle0/statistics/$f)"
 		done
-	} 2>&1 | tr -s ' \n' ' ' | head -c 1500
+	} 2>&1 | tr -s ' \n' ' ' | head -c 2500
 }
 
 # The tunnel backend's audit: its counters (marked out, redirected in,
