@@ -320,15 +320,24 @@ steer_apply(const struct config *c, char *err, size_t errlen)
 		return rc;
 	if ((rc = steer_cleanup(err, errlen)) < 0)
 		return rc;
+	/*
+	 * The tunnel first: its route and ingress redirects, then the marks
+	 * that route packets into it. The other way round, a packet marked
+	 * before the route was there left by the main table, past the tunnel
+	 * and its device's count: a host's stray packet at start passed
+	 * unseen, and `spackle audit` said so (netns/divert saw two).
+	 * steer_tun_apply() leaves nothing behind when it fails.
+	 */
+	if (c->backend == CONFIG_BACKEND_TUN &&
+	    (rc = steer_tun_apply(c, err, errlen)) != 0)
+		return rc;
 	if (steer_firewall(c) == CONFIG_FIREWALL_IPTABLES) {
 		steer_note_tables(c);
 		rc = steer_apply_iptables(c, err, errlen);
 	} else {
 		rc = steer_apply_nft(c, err, errlen);
 	}
-	/* The tunnel: its route and ingress redirects, after the marks. */
-	if (rc == 0 && c->backend == CONFIG_BACKEND_TUN &&
-	    (rc = steer_tun_apply(c, err, errlen)) != 0) {
+	if (rc != 0 && c->backend == CONFIG_BACKEND_TUN) {
 		char scratch[256];
 
 		steer_remove(c, scratch, sizeof(scratch));
@@ -336,18 +345,15 @@ steer_apply(const struct config *c, char *err, size_t errlen)
 	return rc;
 }
 
-int
-steer_remove(const struct config *c, char *err, size_t errlen)
+/* steer_remove() but the tunnel's route and redirects. */
+static int
+steer_remove_marks(const struct config *c, char *err, size_t errlen)
 {
 	char first[512] = "", *text = NULL;
 	bool changed = false;
 	size_t len;
 	int rc, i;
 
-	if ((rc = steer_validate(c, err, errlen)) < 0)
-		return rc;
-	if (c->backend == CONFIG_BACKEND_TUN)
-		steer_tun_remove();
 	if (steer_firewall(c) == CONFIG_FIREWALL_NFT) {
 		if ((rc = steer_text(c, STEER_NFT_REMOVE, &text, &len)) < 0)
 			goto text;
@@ -395,5 +401,21 @@ text:
 	return rc;
 fail:
 	steer_seterr(err, errlen, "%s", first);
+	return rc;
+}
+
+int
+steer_remove(const struct config *c, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = steer_validate(c, err, errlen)) < 0)
+		return rc;
+	/* The marks go first and the tunnel's route after them (the other
+	 * order from steer_apply()'s): no packet is marked while the route
+	 * into the tunnel is gone. */
+	rc = steer_remove_marks(c, err, errlen);
+	if (c->backend == CONFIG_BACKEND_TUN)
+		steer_tun_remove();
 	return rc;
 }

@@ -1022,6 +1022,35 @@ tun_audit() {
 	fi
 }
 
+# The tunnel backend starts under traffic: a stream from A, a message a
+# millisecond, runs while the daemon starts. Its steering goes in route
+# first and marks after, so no packet is marked before the route into the
+# tunnel is there (one that is leaves past the tunnel, unseen): the audit
+# after start adds up, nothing passed unseen.
+scenario_tun_start() {
+	local j=$TMP/tun-start.json
+
+	write_conf tunstart
+	bg "tun-start-stream" "$NSA" "$NETTOOL" tcp-stream -a "$B4" \
+		-p "$P_ALLOW" -d 3 -i 1 -w 1000
+	if ! wait_for 30 grep -qs '^connected' "$TMP/tun-start-stream.out"; then
+		fail tunstart/stream "the stream did not connect: $(head -c 300 "$TMP/tun-start-stream.err")"
+		return
+	fi
+	daemon_start tunstart || return
+	wait_for 60 grep -qs '^result' "$TMP/tun-start-stream.out"
+	spk audit -c "$CONF" --json >"$j" 2>"$j.err"
+	if grep -qs '^result=ok' "$TMP/tun-start-stream.out" &&
+		jq -e '.counters.adds_up and .counters.passed_unseen == 0
+		and .counters.tun.marked_out > 0' "$j" >/dev/null 2>&1; then
+		pass tunstart/audit-clean "$(grep '^result' "$TMP/tun-start-stream.out"); $(jq -c '.counters | {received, passed_unseen, tun}' "$j")"
+	else
+		fail tunstart/audit-clean "want the stream whole and an audit that adds up: $(grep '^result' "$TMP/tun-start-stream.out"); $(jq -c '.counters | {received, passed_unseen, difference, tun}' "$j" 2>&1 | head -c 600); $(tun_counts)"
+	fi
+	daemon_stop tunstart
+	fw_same tunstart
+}
+
 # ct_mark SPORT DPORT PROTO: the conntrack mark of A's flow (from
 # /proc/net/nf_conntrack in A), empty when there is none.
 ct_mark() {
@@ -1272,6 +1301,7 @@ for MODE in $MODES; do
 		;;
 	esac
 	echo "# divert = $MODE"
+	[ "$MODE" = tun ] && scenario_tun_start
 	scenario_enforce
 	scenario_monitor
 	scenario_fail_open
