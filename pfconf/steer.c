@@ -415,7 +415,9 @@ steer_remove(const struct config *c, char *err, size_t errlen)
 	 * order from steer_apply()'s): no packet is marked while the route
 	 * into the tunnel is gone. */
 	rc = steer_remove_marks(c, err, errlen);
-	if (c->backend == CONFIG_BACKEND_TUN)
+	/* 1: the rules were not as installed and steer_cleanup() took away
+	 * what was left, the tunnel's route and redirects with it. */
+	if (c->backend == CONFIG_BACKEND_TUN && rc != 1)
 		steer_tun_remove();
 	return rc;
 }
