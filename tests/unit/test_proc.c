@@ -342,37 +342,6 @@ reused_client(uid_t uid, uint16_t port, int go, int rep, int held)
 	_exit(0);
 }
 
-/* Look up a client's held socket bound to 127.0.0.1:port (a UDP socket
- * that sends anywhere, found by its port): its owner into o. */
-static void
-held_lookup(struct fixture *fx, int port, struct proc_owner *o)
-{
-	struct proc_flow fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.proto = SP_PROTO_UDP;
-	fl.uid_hint = fl.gid_hint = UINT32_MAX;
-	assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
-	assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
-	fl.lport = (uint16_t)port;
-	fl.rport = 5353;
-	assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
-}
-
-/* The connecting client's side of the connection accepted as as. */
-static void
-client_side(int as, struct proc_flow *fl)
-{
-	struct proc_flow mine;
-
-	flow_of(as, SP_PROTO_TCP, &mine);
-	*fl = mine;
-	fl->local = mine.remote;
-	fl->lport = mine.rport;
-	fl->remote = mine.local;
-	fl->rport = mine.lport;
-}
-
 /*
  * A process that closes a socket and opens the next (a client connecting
  * again and again) gets the same fd number: each new socket is found by a
@@ -386,7 +355,7 @@ reused_rounds(struct fixture *fx, int held)
 {
 	struct proc_owner *o = malloc(sizeof(*o));
 	struct proc_stats before, after;
-	struct proc_flow fl;
+	struct proc_flow fl, mine;
 	uid_t uid = geteuid() == 0 ? test_uid + 2 : geteuid();
 	uint64_t last = 0;
 	uint16_t port;
@@ -408,7 +377,14 @@ reused_rounds(struct fixture *fx, int held)
 		/* The held sockets seen: the lowest one looked up, which reads
 		 * the client's table (every socket in it recorded). */
 		assert_int_equal(read(rep[0], &fd, sizeof(fd)), sizeof(fd));
-		held_lookup(fx, fd, o);
+		memset(&fl, 0, sizeof(fl));
+		fl.proto = SP_PROTO_UDP;
+		fl.uid_hint = fl.gid_hint = UINT32_MAX;
+		assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+		assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
+		fl.lport = (uint16_t)fd;
+		fl.rport = 5353;
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
 		assert_int_equal(o->pid, child);
 		proc_stats(fx->p, &before);
 		assert_int_equal(write(go[1], "x", 1), 1);
@@ -420,7 +396,13 @@ reused_rounds(struct fixture *fx, int held)
 		assert_int_equal(fd, fd0);
 		as = accept(ls, NULL, NULL);
 		assert_true(as >= 0);
-		client_side(as, &fl);
+		/* The client's side of the connection. */
+		flow_of(as, SP_PROTO_TCP, &mine);
+		fl = mine;
+		fl.local = mine.remote;
+		fl.lport = mine.rport;
+		fl.remote = mine.local;
+		fl.rport = mine.lport;
 		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
 		assert_int_equal(o->pid, child);
 		assert_int_equal(o->ppid, getpid());
@@ -478,7 +460,7 @@ test_reused_fd_turns(void **state)
 	struct fixture *fx = *state;
 	struct proc_owner *o = malloc(sizeof(*o));
 	struct proc_stats before, after;
-	struct proc_flow fl;
+	struct proc_flow fl, mine;
 	uid_t uid = geteuid() == 0 ? test_uid + 2 : geteuid();
 	int go[TURN_CLIENTS][2], rep[TURN_CLIENTS][2];
 	pid_t child[TURN_CLIENTS];
@@ -502,7 +484,14 @@ test_reused_fd_turns(void **state)
 	 * began: the lowest one looked up reads the client's table. */
 	for (k = 0; k < TURN_CLIENTS; k++) {
 		assert_int_equal(read(rep[k][0], &fd, sizeof(fd)), sizeof(fd));
-		held_lookup(fx, fd, o);
+		memset(&fl, 0, sizeof(fl));
+		fl.proto = SP_PROTO_UDP;
+		fl.uid_hint = fl.gid_hint = UINT32_MAX;
+		assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
+		assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
+		fl.lport = (uint16_t)fd;
+		fl.rport = 5353;
+		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
 		assert_int_equal(o->pid, child[k]);
 	}
 	/* Turns: one client connects (its byte lets it go on), is looked
@@ -515,7 +504,12 @@ test_reused_fd_turns(void **state)
 		assert_int_equal(read(rep[k][0], &fd, sizeof(fd)), sizeof(fd));
 		as = accept(ls, NULL, NULL);
 		assert_true(as >= 0);
-		client_side(as, &fl);
+		flow_of(as, SP_PROTO_TCP, &mine);
+		fl = mine;
+		fl.local = mine.remote;
+		fl.lport = mine.rport;
+		fl.remote = mine.local;
+		fl.rport = mine.lport;
 		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
 		assert_int_equal(o->pid, child[k]);
 		assert_int_equal(o->uid, uid);
