@@ -332,34 +332,6 @@ guess_hit(struct proc_query *q, int32_t pid, uint64_t inode, size_t nknown,
 	return true;
 }
 
-/*
- * The cheapest try at a process that owned a socket before: only where
- * that socket was and the lowest free number, two readlinks at most, no
- * table read. Several busy processes that connect in turn each reuse one
- * number; this finds the one whose turn it is before the table of any of
- * the others is read. True when pid holds inode; false at once for a
- * process with no such number.
- */
-static bool
-guess_last(struct proc_query *q, int32_t pid, uint64_t inode)
-{
-	struct proc *p = q->p;
-	struct known_socks known;
-	struct pentry *e;
-	size_t nknown;
-	bool owned;
-
-	pthread_mutex_lock(&p->mu);
-	e = proc_pget(p, pid);
-	owned = e != NULL && e->hit_fd >= 0;
-	pthread_mutex_unlock(&p->mu);
-	if (!owned || (nknown = known_load(q, pid, &known)) == 0 ||
-	    known.hit < 0)
-		return false;
-	known.nsock = 0;
-	return guess_hit(q, pid, inode, nknown, &known);
-}
-
 /* Read one process's fd table and record its sockets; 1 when it holds
  * inode, 0 not, -1 gone, -2 cut by the deadline. */
 static int
@@ -514,19 +486,8 @@ proc_scan_cands(struct proc_query *q, size_t from, uint64_t inode,
 	 * Linux 6.2 on) has not grown since its last read most likely did
 	 * not open this socket: such ones wait for a second pass. A new
 	 * socket of a process holding hundreds costs one stat() of the
-	 * others. Before either pass, each candidate that owned a socket
-	 * before is asked where that one was (guess_last): a process that
-	 * closed one socket and opened the next keeps its count, and is
-	 * found by a readlink before any table is read.
+	 * others.
 	 */
-	for (i = from; i < q->ncand; i++) {
-		if (sp_now_mono() > deadline)
-			return -2;
-		if (guess_last(q, q->cand[i], inode)) {
-			*pid = q->cand[i];
-			return 1;
-		}
-	}
 	for (pass = defer ? 0 : 1; pass < 2; pass++) {
 		for (i = from; i < q->ncand; i++) {
 			if (sp_now_mono() > deadline)

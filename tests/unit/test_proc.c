@@ -443,96 +443,6 @@ test_reused_fd_busy(void **state)
 	reused_rounds(*state, 300);
 }
 
-/*
- * Busy clients of one user that connect in turn (a browser's processes, a
- * pool of workers), each holding sockets below the number it reuses: each
- * keeps its count of open files from one turn to the next, so neither that
- * count nor the latest owners (the others went since) point at the one
- * whose turn it is. It is found where its last socket was, and once each
- * client's table was read, no turn reads one again.
- */
-#define TURN_CLIENTS 5
-#define TURN_HELD    40
-
-static void
-test_reused_fd_turns(void **state)
-{
-	struct fixture *fx = *state;
-	struct proc_owner *o = malloc(sizeof(*o));
-	struct proc_stats before, after;
-	struct proc_flow fl, mine;
-	uid_t uid = geteuid() == 0 ? test_uid + 2 : geteuid();
-	int go[TURN_CLIENTS][2], rep[TURN_CLIENTS][2];
-	pid_t child[TURN_CLIENTS];
-	uint16_t port;
-	int t, k, ls, as, fd, st;
-
-	assert_non_null(o);
-	ls = listener(AF_INET, SOCK_STREAM, &port);
-	for (k = 0; k < TURN_CLIENTS; k++) {
-		assert_int_equal(pipe(go[k]), 0);
-		assert_int_equal(pipe(rep[k]), 0);
-		child[k] = fork();
-		assert_true(child[k] >= 0);
-		if (child[k] == 0)
-			reused_client(uid, port, go[k][0], rep[k][1],
-			              TURN_HELD);
-		close(go[k][0]);
-		close(rep[k][1]);
-	}
-	/* Each client's held sockets seen, as the daemon saw each when it
-	 * began: the lowest one looked up reads the client's table. */
-	for (k = 0; k < TURN_CLIENTS; k++) {
-		assert_int_equal(read(rep[k][0], &fd, sizeof(fd)), sizeof(fd));
-		memset(&fl, 0, sizeof(fl));
-		fl.proto = SP_PROTO_UDP;
-		fl.uid_hint = fl.gid_hint = UINT32_MAX;
-		assert_true(sp_addr_parse(&fl.local, "127.0.0.1"));
-		assert_true(sp_addr_parse(&fl.remote, "127.0.0.9"));
-		fl.lport = (uint16_t)fd;
-		fl.rport = 5353;
-		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
-		assert_int_equal(o->pid, child[k]);
-	}
-	/* Turns: one client connects (its byte lets it go on), is looked
-	 * up, and waits until its next turn with that socket open. */
-	for (t = 0; t < TURN_CLIENTS * REUSED_ROUNDS; t++) {
-		k = t % TURN_CLIENTS;
-		if (t == TURN_CLIENTS)
-			proc_stats(fx->p, &before);
-		assert_int_equal(write(go[k][1], "x", 1), 1);
-		assert_int_equal(read(rep[k][0], &fd, sizeof(fd)), sizeof(fd));
-		as = accept(ls, NULL, NULL);
-		assert_true(as >= 0);
-		flow_of(as, SP_PROTO_TCP, &mine);
-		fl = mine;
-		fl.local = mine.remote;
-		fl.lport = mine.rport;
-		fl.remote = mine.local;
-		fl.rport = mine.lport;
-		assert_int_equal(proc_lookup(fx->q, &fl, o), PROC_HOW_SOCKET);
-		assert_int_equal(o->pid, child[k]);
-		assert_int_equal(o->uid, uid);
-		close(as);
-	}
-	proc_stats(fx->p, &after);
-	for (k = 0; k < TURN_CLIENTS; k++) {
-		assert_int_equal(write(go[k][1], "x", 1), 1);
-		assert_int_equal(waitpid(child[k], &st, 0), child[k]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-		close(go[k][1]);
-		close(rep[k][0]);
-	}
-	/* After each client's first turn every turn is a guess: reading the
-	 * tables of the clients whose turn it was not would be about two
-	 * of TURN_HELD sockets a turn. */
-	assert_true(after.fd_guesses - before.fd_guesses >=
-	            TURN_CLIENTS * (REUSED_ROUNDS - 1));
-	assert_true(after.scanned_fds - before.scanned_fds <= 2 * TURN_HELD);
-	close(ls);
-	free(o);
-}
-
 /* UDP: a connected socket, and an unconnected one bound to a port that
  * sends anywhere (found by its local port). */
 static void
@@ -997,7 +907,6 @@ main(int argc, char **argv)
 	        cmocka_unit_test(test_accept_queue),
 	        cmocka_unit_test(test_reused_fd),
 	        cmocka_unit_test(test_reused_fd_busy),
-	        cmocka_unit_test(test_reused_fd_turns),
 	        cmocka_unit_test(test_udp),
 	        cmocka_unit_test(test_gone),
 	        cmocka_unit_test(test_shared),
