@@ -93,6 +93,8 @@ static const struct counter {
         {"proc_events_lost", G_ATTRIB, K_COUNT},
         {"proc_execs", G_ATTRIB, K_COUNT},
         {"proc_exec_missed", G_ATTRIB, K_COUNT},
+        {"proc_exec_by_main", G_ATTRIB, K_COUNT},
+        {"proc_exec_lag_max_us", G_ATTRIB, K_COUNT},
         {"proc_exits", G_ATTRIB, K_COUNT},
         {"store_queued", G_STORE, K_COUNT},
         {"store_written", G_STORE, K_COUNT},

@@ -52,6 +52,10 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	ATTRIB("proc_events_lost", events_lost);
 	ATTRIB("proc_execs", execs);
 	ATTRIB("proc_exec_missed", exec_missed);
+	ATTRIB("proc_exec_by_main", exec_by_main);
+	json_object_set_new(
+	        c, "proc_exec_lag_max_us",
+	        json_integer((json_int_t)(ps.exec_lag_max_ns / 1000)));
 	ATTRIB("proc_exits", exits);
 #undef ATTRIB
 }

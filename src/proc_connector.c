@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The proc connector: process events keep the caches fresh, and an exec reader
- * per CPU reads each new program's /proc before it runs. */
+ * per CPU reads each new program's /proc before it runs (the main thread
+ * does, when that reader is behind). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -184,11 +185,35 @@ on_id_change(struct proc *p, int32_t tgid, bool is_uid, uint32_t id)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static bool
-cn_cpu_covered(const struct proc *p, uint32_t cpu)
+/* The exec reader of a CPU, or NULL. */
+static struct cn_reader *
+cn_reader_of(const struct proc *p, uint32_t cpu)
 {
-	return cpu < PROC_CPUS_MAX &&
-	       p->reader_cpu[cpu / 64] & (1ull << (cpu % 64));
+	return cpu < PROC_CPUS_MAX ? p->reader_on[cpu] : NULL;
+}
+
+/*
+ * Take the exec of r's CPU numbered seq (the connector numbers a CPU's
+ * events in the order it sends them) to read its /proc: true for the
+ * first thread that asks, false for the other. The reader asks as it
+ * takes the event from its socket, the main thread as soon as it sees it:
+ * a reader that is behind (busy with earlier execs, not scheduled yet, or
+ * its CPU taken from the machine for a while) loses a new program to its
+ * exit, and the main thread, on another CPU, may still catch it. Both
+ * take a CPU's execs in the order sent, so the latest claimed tells.
+ */
+static bool
+cn_claim(struct cn_reader *r, uint32_t seq)
+{
+	const uint64_t want = 1ull << 32 | seq; /* 0: none claimed yet */
+	uint64_t cur = atomic_load(&r->claimed);
+
+	for (;;) {
+		if (cur != 0 && (int32_t)(seq - (uint32_t)cur) <= 0)
+			return false;
+		if (atomic_compare_exchange_weak(&r->claimed, &cur, want))
+			return true;
+	}
 }
 
 /*
@@ -217,9 +242,11 @@ cn_prefetch_fds(struct proc *p, int32_t tgid)
 }
 
 static void
-cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
+cn_event(struct proc *p, const struct proc_event *ev, uint32_t seq,
+         struct pinfo *pi)
 {
 	uint64_t ts = ev->timestamp_ns;
+	struct cn_reader *r;
 	int32_t tgid;
 
 	switch (ev->what) {
@@ -232,14 +259,21 @@ cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
 		break;
 	case PROC_EVENT_EXEC:
 		tgid = ev->event_data.exec.process_tgid;
-		if (cn_cpu_covered(p, ev->cpu)) {
+		r = cn_reader_of(p, ev->cpu);
+		if (r != NULL && !cn_claim(r, seq)) {
 			exec_apply(p, tgid, ts, NULL, 0);
 		} else {
 			uint64_t t = sp_now_mono();
 
 			proc_pinfo_read(tgid, pi, true);
 			exec_apply(p, tgid, ts, pi, t);
-			cn_prefetch_fds(p, tgid);
+			if (r == NULL) { /* else its reader takes them */
+				cn_prefetch_fds(p, tgid);
+			} else {
+				pthread_mutex_lock(&p->mu);
+				p->st.exec_by_main++;
+				pthread_mutex_unlock(&p->mu);
+			}
 		}
 		break;
 	case PROC_EVENT_EXIT:
@@ -261,9 +295,11 @@ cn_event(struct proc *p, const struct proc_event *ev, struct pinfo *pi)
 	}
 }
 
-/* The next proc_event of a datagram of connector messages into *ev. */
+/* The next proc_event of a datagram of connector messages into *ev, and
+ * its number among its CPU's events into *seq. */
 static bool
-cn_next(uint8_t *buf, size_t *off, size_t len, struct proc_event *ev)
+cn_next(uint8_t *buf, size_t *off, size_t len, struct proc_event *ev,
+        uint32_t *seq)
 {
 	struct nlmsghdr *nlh;
 	const struct cn_msg *cn;
@@ -286,6 +322,7 @@ cn_next(uint8_t *buf, size_t *off, size_t len, struct proc_event *ev)
 		    cn->len < sizeof(*ev) || plen < sizeof(*cn) + cn->len)
 			continue;
 		memcpy(ev, cn->data, sizeof(*ev));
+		*seq = cn->seq;
 		return true;
 	}
 	return false;
@@ -538,6 +575,7 @@ cn_reader_main(void *arg)
 	cpu_set_t set;
 	uint64_t window, now, n = 0;
 	bool rt, rt_ok;
+	uint32_t seq;
 	size_t off;
 	ssize_t len;
 
@@ -559,16 +597,20 @@ cn_reader_main(void *arg)
 		       (len < 0 && (errno == EINTR || errno == ENOBUFS))) {
 			if (len <= 0)
 				continue; /* the main thread counts losses */
-			for (off = 0; cn_next(buf, &off, (size_t)len, &ev);) {
+			for (off = 0;
+			     cn_next(buf, &off, (size_t)len, &ev, &seq);) {
 				if (ev.what != PROC_EVENT_EXEC)
 					continue;
 				int32_t tgid = ev.event_data.exec.process_tgid;
 				ssize_t nfd;
 				int *fdv;
 
-				now = sp_now_mono();
-				proc_pinfo_read(tgid, pi, true);
-				exec_apply(p, tgid, ev.timestamp_ns, pi, now);
+				if (cn_claim(r, seq)) {
+					now = sp_now_mono();
+					proc_pinfo_read(tgid, pi, true);
+					exec_apply(p, tgid, ev.timestamp_ns, pi,
+					           now);
+				}
 				/* Its inherited fds (numbers alone, cheap). */
 				if ((nfd = proc_read_fd_names(tgid, &fdv)) >=
 				    0) {
@@ -604,6 +646,7 @@ cn_main(void *arg)
 	struct proc_event ev;
 	uint64_t before, now;
 	bool resync = false;
+	uint32_t seq;
 	size_t off;
 	ssize_t n;
 	char junk[64];
@@ -632,12 +675,12 @@ cn_main(void *arg)
 			before = sp_now_mono();
 			n = recv(p->cn_fd, buf, PROC_CN_BUF, 0);
 			if (n > 0) {
-				for (off = 0;
-				     cn_next(buf, &off, (size_t)n, &ev);) {
+				for (off = 0; cn_next(buf, &off, (size_t)n, &ev,
+				                      &seq);) {
 					pthread_mutex_lock(&p->mu);
 					p->st.events++;
 					pthread_mutex_unlock(&p->mu);
-					cn_event(p, &ev, pi);
+					cn_event(p, &ev, seq, pi);
 				}
 				continue;
 			}
@@ -689,11 +732,11 @@ proc_cn_start(struct proc *p)
 	for (i = 0; i < p->nreaders; i++) {
 		struct cn_reader *r = &p->readers[i];
 
-		p->reader_cpu[r->cpu / 64] |= 1ull << (r->cpu % 64);
+		p->reader_on[r->cpu] = r;
 		if (pthread_create(&r->th, NULL, cn_reader_main, r) == 0)
 			r->started = true;
 		else
-			p->reader_cpu[r->cpu / 64] &= ~(1ull << (r->cpu % 64));
+			p->reader_on[r->cpu] = NULL;
 	}
 	p->next_expire = sp_now_mono() + NS_PER_S;
 	if (pthread_create(&p->th, NULL, cn_main, p) == 0) {

@@ -98,6 +98,9 @@ struct cn_reader {
 	unsigned cpu;
 	pthread_t th;
 	bool started;
+	/* The latest exec of its CPU that a thread took to read: this
+	 * reader, or the main one when the reader is behind (cn_claim). */
+	_Atomic uint64_t claimed;
 };
 
 struct exit_rec {
@@ -155,7 +158,7 @@ struct proc {
 	uint64_t next_expire;
 	struct cn_reader readers[PROC_READERS_MAX];
 	unsigned nreaders;
-	uint64_t reader_cpu[PROC_CPUS_MAX / 64];
+	struct cn_reader *reader_on[PROC_CPUS_MAX]; /* by CPU, NULL: none */
 	/* One bit per pid: its process exited (events only), read without
 	 * the lock by proc_pid_exited() on the data path. */
 	uint64_t *gone; /* __atomic_* access */

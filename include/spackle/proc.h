@@ -124,6 +124,8 @@ struct proc_stats {
 	uint64_t infer_ambiguous; /* gone, and not exactly one exit */
 	uint64_t events, events_lost, execs, exits;
 	uint64_t exec_missed;     /* gone before its exe could be read */
+	uint64_t exec_by_main;    /* read by the main connector thread, its
+	                             CPU's exec reader being behind */
 	uint64_t exec_lag_max_ns; /* longest from an exec to reading its exe */
 	uint64_t procs, socks;    /* cache entries now */
 	uint64_t socks_flushed;   /* the inode cache filled up */

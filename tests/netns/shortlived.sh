@@ -261,7 +261,7 @@ run_method() {
 	fi
 	unknown=$(($(c attrib_unknown) + $(c attrib_timeouts)))
 	echo "# flows renewed (a new socket on old ports) $(c flows_renewed)"
-	echo "# attribution: lookups $(c attrib_lookups), by socket $(c attrib_found), after exit $(c attrib_exited), unknown $(c attrib_unknown), timeouts $(c attrib_timeouts), ambiguous $(c attrib_ambiguous); proc events $(c proc_events) (lost $(c proc_events_lost)), execs $(c proc_execs), exe missed $(c proc_exec_missed)"
+	echo "# attribution: lookups $(c attrib_lookups), by socket $(c attrib_found), after exit $(c attrib_exited), unknown $(c attrib_unknown), timeouts $(c attrib_timeouts), ambiguous $(c attrib_ambiguous); proc events $(c proc_events) (lost $(c proc_events_lost)), execs $(c proc_execs), exe missed $(c proc_exec_missed), read by the main thread $(c proc_exec_by_main), worst lag $(c proc_exec_lag_max_us) us"
 	if [ "$unknown" -eq 0 ]; then
 		pass "$M attribution" "every flow's process known"
 	else
