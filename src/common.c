@@ -258,6 +258,17 @@ sp_proto_system_name(unsigned proto)
 	return sp_proto_name(proto);
 }
 
+void
+sp_prefault_zeroed(void *p, size_t len)
+{
+	volatile uint8_t *b = p;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t off, step = page > 0 ? (size_t)page : 4096;
+
+	for (off = 0; off < len; off += step)
+		b[off] = 0;
+}
+
 static uint64_t
 clock_ns(clockid_t id)
 {

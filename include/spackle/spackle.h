@@ -103,6 +103,15 @@ char *sp_read_file(const char *path, size_t max, size_t *lenp);
 /* strerror(err), with the words sp_read_file's own errors deserve. */
 const char *sp_read_error(int err);
 
+/*
+ * Map every page of a zero-filled allocation now, by writing a zero to
+ * each: for tables the packet path first reads and then writes at a
+ * hashed slot (a read of an untouched page maps the shared zero page, and
+ * the write after it replaces that mapping, which flushes the TLB of every
+ * other CPU running the daemon: an interrupt on each).
+ */
+void sp_prefault_zeroed(void *p, size_t len);
+
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t sp_now_mono(void);
 uint64_t sp_now_wall(void);
