@@ -111,6 +111,11 @@ struct worker {
 	struct handoff_producer *hp;
 	char line[DECLOG_ENTRY_MAX];
 	uint64_t ticks;
+	/* The store's sweep of the flows, in slices: the tick it began on
+	 * and the next slot (ev_sweep pending: not done yet). */
+	struct event *ev_sweep;
+	uint64_t sweep_tick;
+	uint32_t sweep_at;
 	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of its last tick */
 };
 

@@ -20,6 +20,9 @@
 #define DAEMON_DRAIN_BUSY_US 5000
 #define DAEMON_DRAIN_IDLE_US 250000
 #define DAEMON_DISPATCH_MAX  64 /* packets handled per dispatch call */
+/* Flow slots the store's sweep visits before the queue's next turn: at
+ * most some 100 us of work when every slot holds a live flow. */
+#define DAEMON_SWEEP_SLICE 512
 
 static enum classify_hook
 worker_hook(int hook)
@@ -321,6 +324,28 @@ worker_sweep_one(struct flow *f, void *arg)
 	                     due ? 0 : STORE_PUT_RETRY);
 }
 
+/*
+ * A slice of the store's sweep, then the next one after the queue had its
+ * turn: a timer that is due at once fires only after the loop has looked
+ * at the queue (an event made active from its own callback would run
+ * again before that). A whole table at once held packets for
+ * milliseconds a second once it held thousands of flows.
+ */
+static void
+worker_sweep_slice(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = {0, 0};
+	struct worker *w = arg;
+	struct sweep_ctx x = {w, w->sweep_tick, sp_now_wall()};
+
+	(void)fd;
+	(void)what;
+	w->sweep_at = flow_walk(classify_flows(w->cls), w->sweep_at,
+	                        DAEMON_SWEEP_SLICE, worker_sweep_one, &x);
+	if (w->sweep_at != 0)
+		event_add(w->ev_sweep, &now);
+}
+
 /* A minute's aggregate of incomplete flows, into the store. */
 static void
 worker_put_aggregate(const struct store_flow *r, void *arg)
@@ -334,18 +359,26 @@ static void
 worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct sweep_ctx x = {w, ++w->ticks, sp_now_wall()};
+	uint64_t now = sp_now_wall();
 
 	(void)fd;
 	(void)what;
+	w->ticks++;
 	atomic_store(&w->beat_ns, sp_now_mono());
-	classify_expire(w->cls, x.now);
-	incomplete_tick(w->inc, x.now, false, worker_put_aggregate, w);
-	/* A tenth of the live flows a second: counters reach the store
+	classify_expire(w->cls, now);
+	incomplete_tick(w->inc, now, false, worker_put_aggregate, w);
+	/*
+	 * A tenth of the live flows a second: counters reach the store
 	 * about every ten seconds while a flow lives (in flow mode, as the
-	 * main thread's last conntrack dump brought them). */
-	if (w->sp != NULL)
-		flow_foreach(classify_flows(w->cls), worker_sweep_one, &x);
+	 * main thread's last conntrack dump brought them). One sweep a
+	 * tick, in slices; a sweep still going when the next tick comes
+	 * (a table too big for a second) goes on instead.
+	 */
+	if (w->sp != NULL && !event_pending(w->ev_sweep, EV_TIMEOUT, NULL)) {
+		w->sweep_tick = w->ticks;
+		w->sweep_at = 0;
+		worker_sweep_slice(-1, EV_TIMEOUT, w);
+	}
 }
 
 /*
@@ -736,8 +769,9 @@ worker_open(struct daemon *dm, struct worker *w)
 	                       worker_called, w);
 	w->ev_tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->ev_drain = event_new(w->base, -1, 0, worker_drain_tick, w);
+	w->ev_sweep = event_new(w->base, -1, 0, worker_sweep_slice, w);
 	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL ||
-	    w->ev_drain == NULL)
+	    w->ev_drain == NULL || w->ev_sweep == NULL)
 		return -1;
 	if (w->ct != NULL &&
 	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ,
@@ -777,6 +811,8 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_tick);
 	if (w->ev_drain)
 		event_free(w->ev_drain);
+	if (w->ev_sweep)
+		event_free(w->ev_sweep);
 	if (w->ev_ct)
 		event_free(w->ev_ct);
 	if (w->ev_ct_rest)

@@ -243,6 +243,7 @@ worker_ct_sync(struct worker *w, void *arg)
 void
 worker_ct_sync_slice(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval now = {0, 0};
 	struct worker *w = arg;
 	struct ct_sync_ctx x = {w, w->sync_t, sp_now_wall()};
 
@@ -253,7 +254,9 @@ worker_ct_sync_slice(evutil_socket_t fd, short what, void *arg)
 	w->sync_at = flow_walk(classify_flows(w->cls), w->sync_at,
 	                       DAEMON_CT_SYNC_SLICE, worker_ct_sync_one, &x);
 	if (w->sync_at != 0) {
-		event_active(w->ev_ct_sync, EV_TIMEOUT, 0);
+		/* Due at once, so it fires after the loop looked at the
+		 * queue (an event made active here would run first). */
+		event_add(w->ev_ct_sync, &now);
 		return;
 	}
 	ct_table_free(w->sync_t);
@@ -273,5 +276,6 @@ worker_ct_sync_start(struct worker *w, void *arg)
 	ct_table_free(w->sync_t);
 	w->sync_t = t;
 	w->sync_at = 0;
+	event_del(w->ev_ct_sync);
 	event_active(w->ev_ct_sync, EV_TIMEOUT, 0);
 }

@@ -75,6 +75,10 @@ struct flow_table {
 	uint32_t mask; /* buckets - 1 */
 	uint32_t cap;
 	uint32_t free_head;
+	/* Slots handed out at least once: every live flow lies below. The
+	 * free list gives the latest freed slot first, so this stays near
+	 * the most flows ever live at once, not the cap. */
+	uint32_t used;
 	uint64_t seed;
 	uint64_t clock; /* the latest now_ns seen: lists stay ordered */
 	uint64_t grain; /* a flow moves to its list's tail at most this often */
@@ -435,6 +439,8 @@ flow_create(struct flow_table *t, const struct flow_key *k, bool sender_is_a,
 	i = t->free_head;
 	f = &t->pool[i];
 	t->free_head = f->hnext;
+	if (i >= t->used)
+		t->used = i + 1;
 
 	memset(f, 0, sizeof(*f));
 	f->key = *k;
@@ -743,13 +749,13 @@ uint32_t
 flow_walk(struct flow_table *t, uint32_t from, uint32_t n,
           void (*fn)(struct flow *f, void *arg), void *arg)
 {
-	uint32_t i,
-	        end = from < t->cap && n < t->cap - from ? from + n : t->cap;
+	uint32_t i, lim = t->used,
+	            end = from < lim && n < lim - from ? from + n : lim;
 
 	for (i = from; i < end; i++)
 		if (t->pool[i].cls != FLOW_FREE)
 			fn(&t->pool[i], arg);
-	return end < t->cap ? end : 0;
+	return end < lim ? end : 0;
 }
 
 void

@@ -157,7 +157,9 @@ void flow_foreach(struct flow_table *t, void (*fn)(struct flow *f, void *arg),
 /*
  * A walk in slices, for a caller that must not hold its thread for a whole
  * table: visit the live flows among the n slots from slot `from` on; the
- * slot to go on from, or 0 when the walk reached the end. Between slices
+ * slot to go on from, or 0 when the walk reached the end (the highest slot
+ * the table ever gave out, which follows the most flows live at once, not
+ * the cap: the free list hands out the latest freed first). Between slices
  * flows may come and go: one that comes may be visited or not, one that
  * went is not. fn may end the flow it is given.
  */

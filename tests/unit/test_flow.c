@@ -753,7 +753,8 @@ walk_one(struct flow *f, void *arg)
 
 /* flow_walk in slices of 7 slots visits every live flow once, even when
  * flows end during the walk; flows that came between slices are found
- * by the next walk. */
+ * by the next walk. It walks the slots the table gave out (60), not its
+ * cap (100), and new flows take the slots of ended ones first. */
 static void
 test_walk_slices(void **state)
 {
@@ -784,13 +785,30 @@ test_walk_slices(void **state)
 	assert_int_equal(x.seen, 60);
 	for (i = 0; i < 60; i++)
 		assert_int_equal(mark[i], 1);
-	assert_int_equal(slices, (100 + 6) / 7);
+	assert_int_equal(slices, (60 + 6) / 7);
 	flow_table_stats(t, &st);
 	assert_int_equal(st.live, 40);
 	/* Another walk, whole: the 40 left. */
 	x.seen = 0;
 	assert_int_equal(flow_walk(t, 0, UINT32_MAX, walk_one, &x), 0);
 	assert_int_equal(x.seen, 40);
+	/* 20 new flows fill the 20 slots freed: still 9 slices of 7. */
+	for (i = 0; i < 20; i++) {
+		struct packet p =
+		        mkpkt("192.0.2.2", (uint16_t)(1000 + i), "198.51.100.7",
+		              80, SP_PROTO_TCP, PACKET_TCP_SYN, 60);
+
+		assert_non_null(flow_lookup(t, &p, 2, &created, &dir));
+	}
+	x.seen = 0;
+	slices = 0;
+	do {
+		at = flow_walk(t, at, 7, walk_one, &x);
+		slices++;
+	} while (at != 0);
+	assert_int_equal(slices, (60 + 6) / 7);
+	flow_table_stats(t, &st);
+	assert_int_equal(x.seen, 60);
 	flow_table_free(t);
 }
 
