@@ -308,6 +308,7 @@ store_free(struct store *s)
 			free(s->prod[i].buf);
 	free(s->prod);
 	free(s->snap);
+	free(s->fl);
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_mutex_destroy(&s->mu);

@@ -67,6 +67,11 @@ struct store {
 	uint64_t prune_stuck_until; /* mono ns: pruning did not help */
 	uint64_t grown;             /* bytes the map grew past max_size */
 	struct log_limit lim;
+	/* The open transaction's flow records, put in key order at its end
+	 * (store_writer.c): views into the rings, whose space comes back
+	 * only after the commit. */
+	struct writer_flow *fl;
+	size_t nfl, fl_cap;
 	/* Counters, read by store_stats() from any thread. */
 	_Atomic uint64_t written, flushes, errors, map_full, pruned_full,
 	        pruned_age, last_commit_ns, map_used;

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,6 +77,102 @@ writer_name(struct store *s, MDB_txn *txn, const uint8_t *d, size_t len)
 	return mdb_put(txn, s->names, &key, &val, 0);
 }
 
+/* A flow record of the open transaction, as writer_put_flows() takes it. */
+struct writer_flow {
+	const uint8_t *d; /* the record: its 8-byte key, then the value */
+	uint32_t len;
+	uint32_t seq; /* the order it came in: of one flow's, the last wins */
+};
+
+/* Keep a flow record for writer_put_flows(); false without the memory
+ * (then it is put at once, as it comes). */
+static bool
+writer_defer_flow(struct store *s, const uint8_t *d, size_t len)
+{
+	struct writer_flow *fl;
+	size_t cap;
+
+	if (s->nfl == s->fl_cap) {
+		cap = s->fl_cap ? s->fl_cap * 2 : 1024;
+		if ((fl = realloc(s->fl, cap * sizeof(*fl))) == NULL)
+			return false;
+		s->fl = fl;
+		s->fl_cap = cap;
+	}
+	s->fl[s->nfl].d = d;
+	s->fl[s->nfl].len = (uint32_t)len;
+	s->fl[s->nfl].seq = (uint32_t)s->nfl;
+	s->nfl++;
+	return true;
+}
+
+static int
+writer_flow_cmp(const void *a, const void *b)
+{
+	const struct writer_flow *x = a, *y = b;
+	int c = memcmp(x->d, y->d, 8);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The transaction's flow records in key order. A new flow's id is above
+ * every id stored, so it is appended (MDB_APPEND), which leaves the page
+ * it fills full, where an ordinary put of ascending keys splits every
+ * page in halves: half the pages to write at each commit and to keep on
+ * disk. The ends of flows, updates of records stored, come in the order
+ * of their pages. Of two records of one flow, the later is put.
+ */
+static int
+writer_put_flows(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *c;
+	MDB_val key, val, lk, lv;
+	uint8_t last[8];
+	bool have_last;
+	unsigned flags;
+	size_t i, n = s->nfl;
+	int rc;
+
+	s->nfl = 0;
+	if (n == 0)
+		return 0;
+	qsort(s->fl, n, sizeof(*s->fl), writer_flow_cmp);
+	if ((rc = mdb_cursor_open(txn, s->flows, &c)) != 0)
+		return rc;
+	rc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto out;
+	have_last = rc == 0 && lk.mv_size == sizeof(last);
+	if (have_last)
+		memcpy(last, lk.mv_data, sizeof(last));
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		const struct writer_flow *f = &s->fl[i];
+
+		/* A later record of this flow follows. */
+		if (i + 1 < n && memcmp(f->d, s->fl[i + 1].d, 8) == 0)
+			continue;
+		key.mv_size = 8;
+		key.mv_data = (void *)(uintptr_t)f->d;
+		val.mv_size = f->len - 8;
+		val.mv_data = (void *)(uintptr_t)(f->d + 8);
+		flags = !have_last || memcmp(f->d, last, 8) > 0 ? MDB_APPEND
+		                                                : 0;
+		if ((rc = mdb_cursor_put(c, &key, &val, flags)) != 0)
+			break;
+		if (flags == MDB_APPEND) {
+			memcpy(last, f->d, sizeof(last));
+			have_last = true;
+		}
+	}
+out:
+	mdb_cursor_close(c);
+	return rc;
+}
+
 static int
 writer_apply(struct store *s, MDB_txn *txn, uint8_t kind, const uint8_t *d,
              size_t len)
@@ -84,7 +182,7 @@ writer_apply(struct store *s, MDB_txn *txn, uint8_t kind, const uint8_t *d,
 
 	switch (kind) {
 	case RING_FLOW:
-		if (len < 8)
+		if (len < 8 || writer_defer_flow(s, d, len))
 			return 0;
 		key.mv_size = 8;
 		key.mv_data = (void *)(uintptr_t)d;
@@ -357,6 +455,7 @@ writer_batch(struct store *s, unsigned limit, bool apply, uint64_t *count)
 	int rc = 0;
 
 	*count = 0;
+	s->nfl = 0;
 	if (apply && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return rc;
 	for (i = 0; i < s->nprod; i++) {
@@ -383,6 +482,8 @@ writer_batch(struct store *s, unsigned limit, bool apply, uint64_t *count)
 			p->w_tail += t;
 		}
 	}
+	if (apply && (rc = writer_put_flows(s, txn)) != 0)
+		goto fail;
 	if (apply && (rc = writer_note_lost(s, txn)) != 0)
 		goto fail;
 	if (apply && (rc = mdb_txn_commit(txn)) != 0)

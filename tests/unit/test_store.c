@@ -313,6 +313,78 @@ test_roundtrip(void **state)
 	store_reader_close(r);
 }
 
+/*
+ * Flows put in the order their ids grow, by two producers at once (as two
+ * workers put them), over several transactions, fill their pages: a new
+ * flow's record is appended where an ordinary put would split the last
+ * page in halves. Their ends (a second record of each, the same size)
+ * replace the records in place: the pages stay full.
+ */
+static void
+test_pages_full(void **state)
+{
+	struct store_config cfg = {0};
+	struct store *s;
+	struct store_reader *r;
+	struct store_flow f, got;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st;
+	char path[256];
+	size_t node, per_page, least;
+	unsigned i, pass;
+	static unsigned char by[4000];
+
+	(void)state;
+	cfg.producers = 2;
+	s = open_store("pages", &cfg);
+	/* Which worker makes the next flow: two in three the first. */
+	srandom(7);
+	for (i = 0; i < 4000; i++)
+		by[i] = random() % 3 == 0;
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < 4000; i++) {
+			make_flow(&f, 5000 + i, 3, false);
+			f.packets_out = pass;
+			assert_int_equal(
+			        store_put_flow(store_producer(s, by[i]), &f, 0),
+			        0);
+			if (i % 500 == 499)
+				assert_int_equal(store_sync(s), 0);
+		}
+	assert_int_equal(store_sync(s), 0);
+	store_close(s);
+
+	r = open_reader("pages");
+	assert_int_equal(store_reader_flow(r, 5000, &got), 0);
+	assert_int_equal(got.packets_out, 1);
+	assert_int_equal(store_reader_flow(r, 8999, &got), 0);
+	assert_int_equal(got.packets_out, 1);
+	store_reader_close(r);
+
+	path_in(path, sizeof(path), "pages");
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "flows", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	assert_int_equal(st.ms_entries, 4000);
+	/* A leaf node: 8 bytes of header, the key, the value, to an even
+	 * size, and its 2-byte offset; a page's header is 16 bytes. */
+	node = (8 + 8 + store_flow_size(&f) + 1) / 2 * 2 + 2;
+	per_page = (st.ms_psize - 16) / node;
+	least = (4000 + per_page - 1) / per_page;
+	if (st.ms_leaf_pages > least + least / 20 + 1)
+		fail_msg("%zu leaf pages for 4000 flows of %zu a page: at "
+		         "most %zu expected",
+		         (size_t)st.ms_leaf_pages, per_page,
+		         least + least / 20 + 1);
+}
+
 struct ev_seen {
 	unsigned n;
 	uint8_t types[16];
@@ -1537,6 +1609,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_encode_bounds),
 	        cmocka_unit_test(test_roundtrip),
+	        cmocka_unit_test(test_pages_full),
 	        cmocka_unit_test(test_events_names),
 	        cmocka_unit_test(test_flow_entry),
 	        cmocka_unit_test(test_start_times),
