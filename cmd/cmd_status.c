@@ -82,6 +82,7 @@ static const struct counter {
         {"attrib_no_socket", G_ATTRIB, K_COUNT},
         {"attrib_cache_hits", G_ATTRIB, K_COUNT},
         {"attrib_bpf_conn_hits", G_ATTRIB, K_COUNT},
+        {"attrib_exe_cached", G_ATTRIB, K_COUNT},
         {"attrib_bpf_hits", G_ATTRIB, K_COUNT},
         {"attrib_bpf_misses", G_ATTRIB, K_COUNT},
         {"attrib_scans", G_ATTRIB, K_COUNT},

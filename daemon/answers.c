@@ -27,6 +27,10 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	        a, "method",
 	        json_string(dm->proc != NULL ? proc_method(dm->proc) : "none"));
 	json_object_set_new(a, "bpf", json_boolean(ps.bpf_on));
+	json_object_set_new(a, "exe_cache", json_boolean(ps.exe_cache));
+	if (dm->proc != NULL && proc_exe_cache_off(dm->proc) != NULL)
+		json_object_set_new(a, "exe_cache_off",
+		                    json_string(proc_exe_cache_off(dm->proc)));
 	json_object_set_new(a, "processes", json_integer((json_int_t)ps.procs));
 	json_object_set_new(a, "sockets", json_integer((json_int_t)ps.socks));
 #define ATTRIB(key, field)                                                     \
@@ -43,6 +47,7 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	ATTRIB("attrib_bpf_hits", bpf_hits);
 	ATTRIB("attrib_bpf_misses", bpf_misses);
 	ATTRIB("attrib_bpf_conn_hits", bpf_conn_hits);
+	ATTRIB("attrib_exe_cached", exe_cached);
 	ATTRIB("attrib_scans", scans);
 	ATTRIB("attrib_scanned_processes", scanned_procs);
 	ATTRIB("attrib_scanned_fds", scanned_fds);

@@ -93,6 +93,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 		snprintf(p->method, sizeof(p->method),
 		         "bpf (cgroup sock_create)");
 		p->st.bpf_on = true;
+		p->st.exe_cache = p->procs_seq != NULL;
 	} else if (p->cfg.method == PROC_ATTRIB_BPF) {
 		snprintf(
 		        err, errlen,
@@ -141,6 +142,7 @@ proc_start(struct proc *p, char *err, size_t errlen)
 	if (p->bpf_obj != NULL && proc_bpf_check(p, why, sizeof(why)) != 0) {
 		proc_bpf_close(p);
 		p->st.bpf_on = false;
+		p->st.exe_cache = false;
 		snprintf(p->method, sizeof(p->method),
 		         "proc connector (bpf: %s)", why);
 		snprintf(err, errlen, "attribution: %s", p->method);
@@ -253,9 +255,35 @@ proc_query_free(struct proc_query *q)
 /* ---- the lookup
  * ------------------------------------------------------------------ */
 
+/* The cache's exe of e is current: no exec or fork in its pid's slot
+ * since it was read (the eBPF program counts them as they happen, before
+ * the new program or process runs). With p->mu held. */
+static bool
+exe_current(const struct proc *p, const struct pentry *e)
+{
+	uint64_t seq;
+
+	return e->exe_seq_ok && e->exe != NULL &&
+	       proc_bpf_seq(p, e->tgid, &seq) && seq == e->exe_seq;
+}
+
+/* e's exe was read between two looks at its slot that saw seq: it is the
+ * exe of that count. With p->mu held. */
+static void
+exe_counted(const struct proc *p, struct pentry *e, bool have_seq, uint64_t seq)
+{
+	uint64_t now;
+
+	e->exe_seq_ok =
+	        have_seq && proc_bpf_seq(p, e->tgid, &now) && now == seq;
+	e->exe_seq = seq;
+}
+
 /*
  * Fill out for holder pid. The cache knows what it runs (the exec readers
- * saw its exec, or the first scan found it); its exe is read again to be
+ * saw its exec, or the first scan found it). With the exe cache (the eBPF
+ * method's exec and fork counts) that is all when nothing moved in the
+ * pid's slot since its exe was read; else its exe is read again to be
  * sure (an exec the readers have not told yet), and when that differs or
  * the cache knows too little, all of it is read. A holder already past
  * exit_mm() has no exe to read; then the cache, once the connector has
@@ -268,25 +296,38 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 	struct proc *p = q->p;
 	struct pinfo *pi = &q->pi;
 	struct pentry *e;
+	uint64_t seq = 0;
 	uint32_t gen;
-	bool have;
+	bool have, have_seq;
 
 	pthread_mutex_lock(&p->mu);
 	e = proc_pget(p, pid);
+	if (e != NULL && e->ppid >= 0 && e->uid != UINT32_MAX &&
+	    exe_current(p, e)) {
+		proc_owner_from(out, e);
+		proc_ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
+		p->st.exe_cached++;
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
 	gen = e != NULL ? e->gen : 0;
 	pthread_mutex_unlock(&p->mu);
+	/* Looked at before the exe is read: an exec after it moves it. */
+	have_seq = proc_bpf_seq(p, pid, &seq);
 	have = proc_read_exe_at(proc_q_pdir(q, pid, gen), pi->exe,
 	                        sizeof(pi->exe)) == 0;
 	pthread_mutex_lock(&p->mu);
 	e = proc_pget(p, pid);
 	if (have && e != NULL && e->exe != NULL && e->ppid >= 0 &&
 	    e->uid != UINT32_MAX && strcmp(e->exe, pi->exe) == 0) {
+		exe_counted(p, e, have_seq, seq);
 		proc_owner_from(out, e);
 		proc_ring_push(p->active, &p->active_n, PROC_ACTIVE, pid);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
 	pthread_mutex_unlock(&p->mu);
+	have_seq = proc_bpf_seq(p, pid, &seq);
 	proc_pinfo_read(pid, pi, true);
 	if (pi->exe[0] == '\0' && p->st.events_on)
 		proc_cn_sync(p, sp_now_mono(), deadline);
@@ -297,6 +338,7 @@ owner_fill(struct proc_query *q, int32_t pid, uint64_t deadline,
 		if (pi->exe[0] != '\0') {
 			proc_pset_str(&e->exe, pi->exe);
 			proc_pset_str(&e->cmdline, pi->cmdline);
+			exe_counted(p, e, have_seq, seq);
 		}
 		if (pi->have_status) {
 			e->ppid = pi->ppid;
@@ -604,6 +646,12 @@ const char *
 proc_method(const struct proc *p)
 {
 	return p->method;
+}
+
+const char *
+proc_exe_cache_off(const struct proc *p)
+{
+	return p->st.bpf_on && p->procs_seq == NULL ? p->exe_cache_why : NULL;
 }
 
 const char *

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -135,26 +136,81 @@ cgroup2_open(char *where, size_t len, char *why, size_t whylen)
 	return fd;
 }
 
+/* The program, loaded; with `tracing` false, without the exec and fork
+ * counts (tracepoint programs, which a kernel may refuse alone). NULL
+ * with why. */
+static struct attrib_bpf *
+bpf_load(bool tracing, char *why, size_t whylen)
+{
+	struct attrib_bpf *obj;
+	int err;
+
+	bpf_last[0] = '\0';
+	if ((obj = attrib_bpf__open()) == NULL) {
+		snprintf(why, whylen, "opening the program: %s",
+		         strerror(errno));
+		return NULL;
+	}
+	if (!tracing) {
+		bpf_program__set_autoload(obj->progs.attrib_exec, false);
+		bpf_program__set_autoload(obj->progs.attrib_fork, false);
+	}
+	if ((err = attrib_bpf__load(obj)) != 0) {
+		snprintf(why, whylen, "loading the program: %s%s%s",
+		         strerror(-err), bpf_last[0] ? ": " : "", bpf_last);
+		attrib_bpf__destroy(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/*
+ * The exe cache: the exec and fork counts attached to their tracepoints,
+ * and their map mapped read-only. Off (with why) when either fails: the
+ * exe is then read at every lookup, as without it.
+ */
+static void
+exe_cache_open(struct proc *p, struct attrib_bpf *obj)
+{
+	struct bpf_link *le = NULL, *lf = NULL;
+	void *m;
+
+	if ((le = bpf_program__attach(obj->progs.attrib_exec)) == NULL ||
+	    (lf = bpf_program__attach(obj->progs.attrib_fork)) == NULL) {
+		snprintf(p->exe_cache_why, sizeof(p->exe_cache_why),
+		         "attaching to the raw tracepoints sched_process_exec "
+		         "and _fork: %s",
+		         strerror(errno));
+		bpf_link__destroy(le);
+		return;
+	}
+	m = mmap(NULL, ATTRIB_BPF_PROCS * sizeof(__u64), PROT_READ, MAP_SHARED,
+	         bpf_map__fd(obj->maps.procs), 0);
+	if (m == MAP_FAILED) {
+		snprintf(p->exe_cache_why, sizeof(p->exe_cache_why),
+		         "mapping the exec counts: %s", strerror(errno));
+		bpf_link__destroy(lf);
+		bpf_link__destroy(le);
+		return;
+	}
+	obj->links.attrib_exec = le;
+	obj->links.attrib_fork = lf;
+	p->procs_seq = m;
+}
+
 int
 proc_bpf_open(struct proc *p, char *why, size_t whylen)
 {
 	struct attrib_bpf *obj;
 	struct bpf_link *lc = NULL, *lr = NULL, *lk = NULL;
 	char cg[1024];
-	int cfd = -1, err;
+	int cfd = -1;
 
 	libbpf_set_print(bpf_print);
-	bpf_last[0] = '\0';
-	if ((obj = attrib_bpf__open()) == NULL) {
-		snprintf(why, whylen, "opening the program: %s",
-		         strerror(errno));
+	if ((obj = bpf_load(true, p->exe_cache_why,
+	                    sizeof(p->exe_cache_why))) == NULL &&
+	    (obj = bpf_load(false, why, whylen)) == NULL)
 		return -1;
-	}
-	if ((err = attrib_bpf__load(obj)) != 0) {
-		snprintf(why, whylen, "loading the program: %s%s%s",
-		         strerror(-err), bpf_last[0] ? ": " : "", bpf_last);
-		goto fail;
-	}
 	if ((cfd = cgroup2_open(cg, sizeof(cg), why, whylen)) < 0)
 		goto fail;
 	/* bpf links: several programs on one cgroup hook (BPF_F_ALLOW_MULTI),
@@ -181,6 +237,8 @@ proc_bpf_open(struct proc *p, char *why, size_t whylen)
 	obj->links.attrib_sock_create = lc;
 	obj->links.attrib_sock_release = lr;
 	obj->links.attrib_connect = lk;
+	if (p->exe_cache_why[0] == '\0')
+		exe_cache_open(p, obj);
 	p->bpf_obj = obj;
 	p->bpf_map_fd = bpf_map__fd(obj->maps.owners);
 	p->bpf_conns_fd = bpf_map__fd(obj->maps.conns);
@@ -221,11 +279,25 @@ proc_bpf_check(struct proc *p, char *why, size_t whylen)
 void
 proc_bpf_close(struct proc *p)
 {
+	if (p->procs_seq != NULL)
+		munmap((void *)(uintptr_t)p->procs_seq,
+		       ATTRIB_BPF_PROCS * sizeof(__u64));
+	p->procs_seq = NULL;
 	if (p->bpf_obj != NULL)
 		attrib_bpf__destroy(p->bpf_obj);
 	p->bpf_obj = NULL;
 	p->bpf_map_fd = -1;
 	p->bpf_conns_fd = -1;
+}
+
+bool
+proc_bpf_seq(const struct proc *p, int32_t pid, uint64_t *out)
+{
+	if (p->procs_seq == NULL || pid <= 0)
+		return false;
+	*out = __atomic_load_n(&p->procs_seq[(uint32_t)pid % ATTRIB_BPF_PROCS],
+	                       __ATOMIC_ACQUIRE);
+	return true;
 }
 
 /* A map's value as the lookup's caller takes it. */
@@ -299,6 +371,15 @@ proc_bpf_close(struct proc *p)
 {
 	p->bpf_map_fd = -1;
 	p->bpf_conns_fd = -1;
+}
+
+bool
+proc_bpf_seq(const struct proc *p, int32_t pid, uint64_t *out)
+{
+	(void)p;
+	(void)pid;
+	(void)out;
+	return false;
 }
 
 int

@@ -284,8 +284,10 @@ proc_pentry_fill(struct proc *p, struct pentry *e, const struct pinfo *pi)
 		e->gid = pi->gid;
 		proc_psync(p, e);
 	}
-	if (pi->exe[0] != '\0')
+	if (pi->exe[0] != '\0') {
 		proc_pset_str(&e->exe, pi->exe);
+		e->exe_seq_ok = false;
+	}
 	if (pi->cmdline[0] != '\0')
 		proc_pset_str(&e->cmdline, pi->cmdline);
 }

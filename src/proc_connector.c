@@ -47,6 +47,7 @@ exec_apply(struct proc *p, int32_t tgid, uint64_t ts, const struct pinfo *pi,
 		goto out; /* already applied */
 	if (ts > e->exec_ns) {
 		proc_pset_str(&e->exe, NULL);
+		e->exe_seq_ok = false;
 		proc_pset_str(&e->cmdline, NULL);
 		e->exec_ns = ts;
 		if (e->start_ns == 0)
@@ -111,6 +112,7 @@ on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
 			e->gid = pe->gid;
 			proc_pset_str(&e->exe, pe->exe);
 			proc_pset_str(&e->cmdline, pe->cmdline);
+			e->exe_seq_ok = false;
 			proc_psync(p, e);
 		}
 		e->start_ns = ts;

@@ -60,6 +60,10 @@ struct pentry {
 	uint64_t exec_ns;  /* the last exec applied */
 	uint64_t exit_ns;  /* exit seen, 0 while alive */
 	char *exe, *cmdline;
+	/* The count of its slot in the eBPF map `procs` (execs and forks)
+	 * when exe was read; exe_seq_ok false when exe came another way. */
+	uint64_t exe_seq;
+	bool exe_seq_ok;
 	/* fds (ascending) where sockets were found: a closed socket's number
 	 * is the one a new socket most often gets again */
 	uint8_t nsockfd;
@@ -126,6 +130,10 @@ struct proc {
 	void *bpf_obj;
 	int bpf_map_fd;
 	int bpf_conns_fd; /* TCP connections -> creator; -1 when off */
+	/* The map `procs` (execs and forks counted by pid), mapped read-only;
+	 * NULL when the exe cache is off (why in exe_cache_why). */
+	const uint64_t *procs_seq;
+	char exe_cache_why[200];
 	char method[320];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -246,6 +254,9 @@ int proc_bpf_owner(struct proc *p, uint64_t cookie, struct proc_bpf_rec *out);
  * bpf(2) call, no lock, no sock_diag. */
 int proc_bpf_conn(struct proc *p, uint64_t netns, const struct proc_flow *fl,
                   struct proc_bpf_rec *out);
+/* The count of execs and forks in pid's slot, without a system call;
+ * false when the exe cache is off. */
+bool proc_bpf_seq(const struct proc *p, int32_t pid, uint64_t *out);
 
 /* ---- proc_scan.c: steps 2 and 3 ------------------------------------------ */
 

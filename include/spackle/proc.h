@@ -133,8 +133,11 @@ struct proc_stats {
 	uint64_t bpf_misses;      /* sockets it did not know (or stale) */
 	uint64_t bpf_conn_hits;   /* TCP connections found by the connections
 	                             map, sock_diag not asked */
+	uint64_t exe_cached;      /* owners whose exe came from the cache, no
+	                             exec or fork of the pid since it was read */
 	bool events_on;
-	bool bpf_on; /* the eBPF method is in use */
+	bool bpf_on;    /* the eBPF method is in use */
+	bool exe_cache; /* its exec and fork counts keep an exe cache */
 };
 
 struct proc;
@@ -181,6 +184,10 @@ void proc_stats(struct proc *p, struct proc_stats *st);
  * warning in its err) when a privilege drop took the right to read it.
  */
 const char *proc_method(const struct proc *p);
+/* Why the eBPF method runs without its exe cache (the exe of a known
+ * process read at every lookup), or NULL: the cache is on, or the method
+ * is not bpf. */
+const char *proc_exe_cache_off(const struct proc *p);
 
 /*
  * Has process pid exited (an exit event seen, and no fork has reused the

@@ -5,6 +5,7 @@
  * method"). Compiled with clang -target bpf; loaded by src/proc_bpf.c. */
 #include "vmlinux.h"
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -28,6 +29,14 @@ struct {
 	__type(key, struct attrib_bpf_conn);
 	__type(value, struct attrib_bpf_owner);
 } conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ATTRIB_BPF_PROCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} procs SEC(".maps");
 
 /* An IPv4 address (network order) as ::ffff:a.b.c.d. */
 static __always_inline void
@@ -153,6 +162,46 @@ attrib_sock_release(struct bpf_sock *sk)
 	cookie = bpf_get_socket_cookie(sk);
 	bpf_map_delete_elem(&owners, &cookie);
 	return 1;
+}
+
+/* One more exec or fork in pid's slot of `procs`. */
+static __always_inline void
+proc_moved(__u32 pid)
+{
+	__u32 slot = pid % ATTRIB_BPF_PROCS;
+	__u64 *n = bpf_map_lookup_elem(&procs, &slot);
+
+	if (n != NULL)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * Raw tracepoints, attached by name: no tracefs needed (a daemon started
+ * by `ip netns exec` sees a /sys of its own, without it).
+ *
+ * exec(): the new program is in place and has not run yet; the current
+ * task is the process (the thread that called exec took the leader's id).
+ */
+SEC("raw_tp/sched_process_exec")
+int
+attrib_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	(void)ctx;
+	proc_moved((__u32)(bpf_get_current_pid_tgid() >> 32));
+	return 0;
+}
+
+/* fork() or clone(): the child (args[1]) exists and has not run yet. A new
+ * thread's id counts in a slot too (the slot's process, if any, is read
+ * again). */
+SEC("raw_tp/sched_process_fork")
+int
+attrib_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+
+	proc_moved((__u32)BPF_CORE_READ(child, pid));
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

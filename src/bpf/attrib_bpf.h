@@ -11,6 +11,14 @@
  * looks the connection's first packet up, a few ms after the connect. */
 #define ATTRIB_BPF_CONNS_MAX 65536
 #define ATTRIB_BPF_COMM_LEN  16
+/*
+ * Execs and forks by pid: slot pid % ATTRIB_BPF_PROCS of the map `procs`
+ * (an array of __u64, mapped read-only by the daemon) counts every exec
+ * and fork of a pid of that slot, as it happens, before the new program
+ * or process runs. An exe read for a process is still its exe while its
+ * slot's count has not moved (docs/attribution.md, "The exe cache").
+ */
+#define ATTRIB_BPF_PROCS 65536
 
 /*
  * The map's value, keyed by the socket cookie (a __u64, as sock_diag's

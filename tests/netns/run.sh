@@ -829,6 +829,33 @@ scenario_enforce() {
 		tcp_check enforce/process-other-deny timeout "$B4" "$P_PROC"
 		NETTOOL=$saved
 		tcp_check enforce/process-nettool-allow ok "$B4" "$P_PROC"
+		# One process: its exe looked up as bash's (a connection through
+		# /dev/tcp), then exec'd into nettool-other: the rule for the
+		# new program, not for the exe known for its pid.
+		printf '#!/bin/bash\nexec 3<>/dev/tcp/%s/%s || exit 3\nexec 3>&-\nexec %q "$@"\n' \
+			"$B4" "$P_ALLOW" "$TMP/bin/nettool-other" >"$TMP/bin/exec-other"
+		chmod +x "$TMP/bin/exec-other"
+		NETTOOL=$TMP/bin/exec-other
+		tcp_check enforce/process-exec-deny timeout "$B4" "$P_PROC"
+		NETTOOL=$saved
+		# The eBPF exe cache: one process's 20 connections, its exe
+		# read for the first (a fork or exec elsewhere in its slot may
+		# cost a read more).
+		st=$(spk status -c "$CONF" --json)
+		if [ "$(echo "$st" | jq -r '.attribution.exe_cache')" = true ]; then
+			before=$(echo "$st" | jq '.counters.attrib_exe_cached')
+			in_a "$NETTOOL" tcp-latency -a "$B4" -p "$P_ALLOW" -n 20 \
+				-w 3000 >/dev/null
+			after=$(spk status -c "$CONF" --json |
+				jq '.counters.attrib_exe_cached')
+			if [ $((after - before)) -ge 15 ]; then
+				pass enforce/exe-cache "$((after - before)) of 20 owners' exe from the cache"
+			else
+				fail enforce/exe-cache "want at least 15 of 20 owners' exe from the cache, got $((after - before))"
+			fi
+		else
+			skip enforce/exe-cache "no exe cache: $(echo "$st" | jq -r '.attribution.exe_cache_off // .attribution.method')"
+		fi
 	else
 		skip enforce/process "process attribution not yet available (conns shows exe null)"
 	fi

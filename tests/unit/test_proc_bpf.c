@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +87,9 @@ struct ns_child {
  * A child in a network namespace of its own (as a program in a container
  * is): loopback up, a listener and a connection to it, made after the
  * attribution was set up; it waits for the parent's byte: 'c' resets the
- * connection's client end (and says so), anything else or none ends it.
+ * connection's client end (and says so), 'x' runs /bin/cat in its place
+ * (exec, the connection kept open; cat copies the next bytes of the
+ * parent's to its answers), anything else or none ends it.
  */
 static void
 ns_child_main(uid_t ruid, int rep, int go)
@@ -125,8 +129,19 @@ ns_child_main(uid_t ruid, int rep, int go)
 	ports[0] = ntohs(a.sin_port);
 	if (write(rep, ports, sizeof(ports)) != sizeof(ports))
 		_exit(8);
-	while (read(go, &ch, 1) == 1 && ch == 'c') {
+	while (read(go, &ch, 1) == 1 && (ch == 'c' || ch == 'x')) {
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		if (ch == 'x') {
+			/* Both ends stay: the listener's close would reset
+			 * the connection it has not accepted. */
+			if (fcntl(cs, F_SETFD, 0) != 0 ||
+			    fcntl(ls, F_SETFD, 0) != 0 || dup2(go, 0) != 0 ||
+			    dup2(rep, 1) != 1)
+				_exit(12);
+			execl("/bin/cat", "cat", (char *)NULL);
+			_exit(13);
+		}
 
 		if (setsockopt(cs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
 			_exit(10);
@@ -351,6 +366,96 @@ test_bpf(void **state)
 	free(o);
 }
 
+/* Does path name the program `name` (any directory)? */
+static bool
+is_prog(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL && strcmp(slash + 1, name) == 0;
+}
+
+/*
+ * The exe cache (attribution = bpf): a second lookup of one process takes
+ * its exe from the cache, no read of /proc; once the process has exec'd
+ * another program (its connection kept across the exec), the next lookup
+ * gives that program, not the one the cache held, as soon as the program
+ * runs (the exec counts in the pid's slot before that), and the lookup
+ * after it is a cache hit again. Without the proc connector, whose exec
+ * event would also clear the cache: with the count ignored, this fails.
+ * Skipped without BPF.
+ */
+static void
+test_exe_cache(void **state)
+{
+	/* Without the proc connector's events, which would also tell of
+	 * the exec (a little later): the count alone must. */
+	struct proc_config cfg = {.timeout_ms = LOOKUP_TIMEOUT_MS,
+	                          .events = false,
+	                          .initial_scan = true,
+	                          .infer_exited = true,
+	                          .method = PROC_ATTRIB_BPF};
+	struct proc_owner *o;
+	struct proc_stats st;
+	struct proc_flow fl;
+	struct proc_query *q;
+	struct ns_child c = {0};
+	struct proc *p;
+	char err[512], ch;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+#ifndef HAVE_BPF
+	skip();
+#endif
+	o = malloc(sizeof(*o));
+	assert_non_null(o);
+	if (proc_new(&p, &cfg, err, sizeof(err)) != 0)
+		fail_msg("attribution = bpf did not load: %s", err);
+	proc_stats(p, &st);
+	if (!st.exe_cache)
+		fail_msg("no exe cache: %s", proc_exe_cache_off(p));
+	ns_child_start(&c);
+	q = ns_query(p, c.pid);
+	ns_flow(&c, &fl);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	assert_string_equal(o->exe, self_exe);
+	proc_stats(p, &st);
+	assert_int_equal(st.exe_cached, 0);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_string_equal(o->exe, self_exe);
+	proc_stats(p, &st);
+	assert_int_equal(st.exe_cached, 1);
+
+	/* The exec, then a lookup as soon as cat runs (it copied a byte). */
+	assert_int_equal(write(c.go, "x", 1), 1);
+	assert_int_equal(write(c.go, "y", 1), 1);
+	assert_int_equal(read(c.rep, &ch, 1), 1);
+	assert_int_equal(ch, 'y');
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_int_equal(o->pid, c.pid);
+	if (!is_prog(o->exe, "cat"))
+		fail_msg("after the exec: %s, want .../cat", o->exe);
+	proc_stats(p, &st);
+	assert_int_equal(st.exe_cached, 1);
+	assert_int_equal(proc_lookup(q, &fl, o), PROC_HOW_SOCKET);
+	assert_true(is_prog(o->exe, "cat"));
+	proc_stats(p, &st);
+	assert_int_equal(st.exe_cached, 2);
+
+	proc_query_free(q);
+	close(c.go); /* cat's end of input: it exits */
+	close(c.rep);
+	assert_int_equal(waitpid(c.pid, &status, 0), c.pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	proc_free(p);
+	free(o);
+}
+
 /* attribution = proc: the same child's socket is found by the scan, and
  * no map is there. */
 static void
@@ -419,6 +524,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bpf),
+	        cmocka_unit_test(test_exe_cache),
 	        cmocka_unit_test(test_method_proc),
 	        cmocka_unit_test(test_config_key),
 	};
