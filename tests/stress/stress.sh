@@ -473,21 +473,35 @@ syn() {
 # events than the daemon's socket holds; the ones lost are recovered by
 # the next dump (at most 10 s apart, daemon/watch.c): the flood's flows
 # leave the daemon's table. What is live after it is what conntrack holds
-# again (the listener's SYN-ACK retransmits make new entries), and 10 for
-# the flows that began between the two reads.
+# again, and 10 for the flows that began between the two reads. Not
+# counted: flows begun after the flush. The listener's SYN-ACKs to the
+# flood's spoofed sources go on for a minute; one sent after the flush is
+# a SYN-ACK conntrack has no entry for (invalid, so no entry is made), and
+# a new flow of one packet in the daemon, which the next dump ends and
+# the next retransmit makes again: some hundreds live at any time, which
+# failed this check about one run in four.
 ct_flows_gone() {
-	local live ct
+	local live ct old=
 
 	live=$(counter flows_live)
 	ct=$(ip netns exec "$NSA" conntrack -C 2>/dev/null)
-	echo "flows_live $live, conntrack entries ${ct:-?}, ct_events_lost $(counter ct_events_lost)" >"$TMP/ct.last"
-	[ -n "$live" ] && [ -n "$ct" ] && [ "$live" -le $((ct + 10)) ]
+	if [ -n "$live" ] && [ -n "$ct" ] && [ "$live" -gt $((ct + 10)) ] &&
+		[ "$live" -le 20000 ]; then
+		old=$(spk conns -c "$CONF" --json 2>/dev/null |
+			jq --argjson t "$CT_FLUSH_NS" \
+				'[.[] | select(.first_ns < $t)] | length')
+	fi
+	echo "flows_live $live${old:+ ($old begun before the flush)}, conntrack entries ${ct:-?}, ct_events_lost $(counter ct_events_lost)" >"$TMP/ct.last"
+	[ -n "$live" ] && [ -n "$ct" ] &&
+		{ [ "$live" -le $((ct + 10)) ] ||
+			{ [ -n "$old" ] && [ "$old" -le $((ct + 10)) ]; }; }
 }
 
 ct_recovered() {
 	local before
 
 	before=$(counter flows_live)
+	CT_FLUSH_NS=$(date +%s%N)
 	ip netns exec "$NSA" conntrack -F >/dev/null 2>&1
 	wait_for 300 ct_flows_gone
 	req ct-recovered "$(ct_flows_gone && echo 1 || echo 0)" \
