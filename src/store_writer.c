@@ -179,11 +179,16 @@ writer_apply(struct store *s, MDB_txn *txn, uint8_t kind, const uint8_t *d,
 {
 	MDB_val key, val;
 	uint8_t k[EVENT_KEY];
+	int rc;
 
 	switch (kind) {
 	case RING_FLOW:
 		if (len < 8 || writer_defer_flow(s, d, len))
 			return 0;
+		/* No memory to keep it for later: the ones kept go first, so
+		 * that a flow's later record still wins. */
+		if ((rc = writer_put_flows(s, txn)) != 0)
+			return rc;
 		key.mv_size = 8;
 		key.mv_data = (void *)(uintptr_t)d;
 		val.mv_size = len - 8;
