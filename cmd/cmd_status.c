@@ -72,6 +72,7 @@ static const struct counter {
         {"ct_events_lost", G_CONNTRACK, K_COUNT},
         {"ct_dump_us", G_CONNTRACK, K_COUNT},
         {"ct_events_read", G_CONNTRACK, K_COUNT},
+        {"ct_events_before_syn", G_CONNTRACK, K_COUNT},
         {"ct_split_workers", G_CONNTRACK, K_COUNT},
         {"attrib_lookups", G_ATTRIB, K_COUNT},
         {"attrib_time_us", G_ATTRIB, K_COUNT},

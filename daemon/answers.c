@@ -233,6 +233,7 @@ daemon_status(const json_t *req, void *arg)
 		for (i = 0; i < dm->nw; i++)
 			split += dm->w[i].ct_split;
 		SET_U64(c, "ct_events_read", sum.st.ct_events);
+		SET_U64(c, "ct_events_before_syn", sum.st.ct_early);
 		SET_U64(c, "ct_split_workers", split);
 	}
 	/* Flow mode: how long the last conntrack dump took (the tick's

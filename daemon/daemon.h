@@ -62,6 +62,7 @@ struct worker_stats {
 	uint64_t ct_ended;    /* flow mode: flows ended by conntrack */
 	uint64_t ct_lost;     /* ... destroy events lost (ENOBUFS) */
 	uint64_t ct_events;   /* ... destroy events read */
+	uint64_t ct_early;    /* ... of them read before a SYN's burst */
 	uint64_t peer_resets; /* held flows denied: their servers reset */
 	uint64_t
 	        capture_lost; /* denied packets the hand-over had no room for */
@@ -208,6 +209,10 @@ void worker_ct_apply(struct flow *f, const struct ct_entry *e, int dir,
 void worker_ct_readable(evutil_socket_t fd, short what, void *arg);
 void worker_ct_listen(evutil_socket_t fd, short what, void *arg);
 void worker_ct_split(struct worker *w);
+/* Flow mode, before a burst is classified: the destroy events its SYNs
+ * caused, read first. */
+void worker_ct_before(struct worker *w, const struct divert_packet *dp,
+                      size_t n);
 /* A reload decided f otherwise: its new verdict into its conntrack mark. */
 void worker_ct_remark(struct worker *w, struct flow *f);
 /* Apply one dump of the conntrack table (a struct ct_table) to every live

@@ -126,6 +126,8 @@ worker_burst(const struct divert_packet *dp, size_t n, void *arg)
 	size_t i, k, m;
 
 	w->st.bursts++;
+	if (w->ct != NULL)
+		worker_ct_before(w, dp, n);
 	for (i = 0; i < n; i += m) {
 		m = n - i < CLASSIFY_BURST ? n - i : CLASSIFY_BURST;
 		for (k = 0; k < m; k++) {
@@ -536,6 +538,7 @@ worker_get_stats(struct worker *w, void *arg)
 	t->st.capture_lost += w->st.capture_lost;
 	t->st.ct_ended += w->st.ct_ended;
 	t->st.ct_events += w->st.ct_events;
+	t->st.ct_early += w->st.ct_early;
 	t->st.peer_resets += w->st.peer_resets;
 	t->st.ct_lost += w->ct != NULL ? ct_lost(w->ct) : 0;
 	worker_get_divert_stats(w, &t->ds);

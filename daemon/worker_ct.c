@@ -27,6 +27,8 @@
  * connect p99 was twice packet mode's. 32 events take about 150 us.
  */
 #define DAEMON_CT_EVENTS_BATCH 32
+/* Datagrams read at most before a burst with a SYN (worker_ct_before). */
+#define DAEMON_CT_CATCH_UP 1024
 
 void
 worker_ct_key(const struct flow *f, struct ct_key *k)
@@ -83,18 +85,14 @@ worker_ct_destroyed(const struct ct_entry *e, void *arg)
 	classify_end(w->cls, f);
 }
 
-void
-worker_ct_readable(evutil_socket_t fd, short what, void *arg)
+/* Read up to max datagrams of destroy events; how many events, counted. */
+static int
+worker_ct_read(struct worker *w, unsigned max)
 {
-	struct worker *w = arg;
-	const struct timeval rest = {0, DAEMON_CT_REST_US};
 	uint64_t held;
 	int n;
 
-	(void)fd;
-	(void)what;
-	n = ct_read_events(w->ct, DAEMON_CT_EVENTS_BATCH, worker_ct_destroyed,
-	                   w);
+	n = ct_read_events(w->ct, max, worker_ct_destroyed, w);
 	if (n > 0)
 		w->st.ct_events += (uint64_t)n;
 	else if (n < 0 && log_limit_ok(&w->bad_limit, sp_now_mono(), &held))
@@ -104,11 +102,72 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 		w->ct_lost_seen = ct_lost(w->ct);
 		atomic_store(&w->dm->ct_events_lost, true);
 	}
+	return n;
+}
+
+void
+worker_ct_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	const struct timeval rest = {0, DAEMON_CT_REST_US};
+
+	(void)fd;
+	(void)what;
+	worker_ct_read(w, DAEMON_CT_EVENTS_BATCH);
 	/* More waiting: on with them once the queue had its turn. */
 	if (ct_events_more(w->ct))
 		event_active(w->ev_ct_rest, EV_TIMEOUT, 0);
 	else
 		event_add(w->ev_ct_rest, &rest);
+}
+
+/* Is p (an IP packet) a TCP SYN without ACK? IPv6 without extension
+ * headers only: no other SYN can reopen a conntrack entry unseen. */
+static bool
+worker_is_syn(const struct divert_packet *p)
+{
+	const uint8_t *d = p->data;
+	size_t l4;
+
+	if (p->caplen < 20)
+		return false;
+	if (d[0] >> 4 == 4) {
+		l4 = (size_t)(d[0] & 15) * 4;
+		if (d[9] != 6 || ((d[6] & 0x1f) | d[7]) != 0)
+			return false;
+	} else if (d[0] >> 4 == 6 && p->caplen >= 40 && d[6] == 6) {
+		l4 = 40;
+	} else {
+		return false;
+	}
+	return p->caplen > l4 + 13 && (d[l4 + 13] & 0x12) == 0x02;
+}
+
+/*
+ * Flow mode sees a connection's first packets only, so a flow stays live
+ * for the daemon until its conntrack entry ends. A SYN on ports whose
+ * entry is closed (TIME_WAIT, CLOSE) makes the kernel end that entry,
+ * which sends its destroy event, and open a new one, whose SYN is queued
+ * after: classified before that event was read, the SYN met the old flow
+ * and took its verdict, so another program's connection on the same
+ * ports passed as the first program's. So before a burst that holds a
+ * SYN, the events already sent are read: the old flow ends first and the
+ * SYN opens a flow of its own. Bounded, as a reader that fell far behind
+ * (a flush of the table) is; a SYN's event is then read after it.
+ */
+void
+worker_ct_before(struct worker *w, const struct divert_packet *dp, size_t n)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++)
+		if (worker_is_syn(&dp[i]))
+			break;
+	if (i == n)
+		return;
+	if ((k = worker_ct_read(w, DAEMON_CT_CATCH_UP)) > 0)
+		w->st.ct_early += (uint64_t)k;
 }
 
 /*

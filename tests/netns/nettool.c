@@ -71,6 +71,7 @@ struct nt_opts {
 	unsigned srcs;         /* -k: udp-spray's source addresses */
 	unsigned rate;         /* -r: udp-spray's flows a second, 0 no limit */
 	unsigned held;         /* -K: tcp-latency's connections kept open */
+	unsigned first_port;   /* -b: tcp-ports' first local port */
 	const char *held_port; /* -P: where they go (an echo server) */
 	long uid;              /* -u, -1 when absent */
 	bool echo;             /* -e */
@@ -133,6 +134,10 @@ nt_usage(void)
 	      "  tcp-connect -a ADDR -p PORT [-w MS] [-e] [-H MS] [-u UID]\n"
 	      "  udp-send    -a ADDR -p PORT [-n N] [-T TAG] [-w MS] [-u UID]\n"
 	      "  tcp-stream  -a ADDR -p PORT [-d S] [-i MS] [-w MS] [-u UID]\n"
+	      "  tcp-ports   -a ADDR -p PORT -b FIRST [-n N] [-w MS] [-H MS]\n"
+	      "              (N connects at once from local ports FIRST.., "
+	      "then a reset\n"
+	      "              each; the process stays -H ms after)\n"
 	      "  ping        -a ADDR [-n N] [-i MS] [-w MS]   (ICMP echo, "
 	      "IPv4, root)\n"
 	      "  packet-send -I IFACE -a ADDR -p PORT [-d S] [-i MS]   (UDP "
@@ -181,7 +186,7 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 	o->srcs = 1;
 	o->uid = -1;
 	while ((c = getopt(argc, argv,
-	                   "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:s:k:r:K:P:e")) !=
+	                   "a:p:t:w:H:n:T:d:i:I:L:j:m:o:u:s:k:r:K:P:b:e")) !=
 	       -1) {
 		unsigned *dst = NULL;
 		unsigned long max = UINT_MAX;
@@ -263,6 +268,10 @@ nt_parse_opts(int argc, char **argv, struct nt_opts *o)
 		case 'K':
 			dst = &o->held;
 			max = NT_MAX_HELD;
+			break;
+		case 'b':
+			dst = &o->first_port;
+			max = 65535;
 			break;
 		default:
 			nt_usage();
@@ -639,6 +648,91 @@ nt_udp_send(const struct nt_opts *o)
 	putchar('\n');
 	close(s);
 	return res;
+}
+
+/* The local port of ss (IPv4 or IPv6) set to port. */
+static void
+nt_set_port(struct sockaddr_storage *ss, unsigned port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+/*
+ * tcp-ports: -n connects begun at once, from local ports -b FIRST and up,
+ * each waited for until -w ms have passed; how many connected. Then each
+ * is closed by a reset (its conntrack entry ends CLOSE, and a SYN on the
+ * same ports opens a new connection there) and the process stays -H ms: a
+ * program whose flows ended on ports another program takes next.
+ */
+static int
+nt_tcp_ports(const struct nt_opts *o)
+{
+	static struct pollfd pfd[NT_MAX_CLIENTS];
+	struct sockaddr_storage ss, local;
+	socklen_t len;
+	unsigned i, n = o->count, connected = 0, left;
+	uint64_t deadline;
+	int one = 1, err;
+	socklen_t elen;
+
+	if (o->first_port == 0 || n > NT_MAX_CLIENTS ||
+	    o->first_port + n - 1 > 65535) {
+		fputs("nettool: tcp-ports needs -b FIRST and -n N with "
+		      "FIRST+N-1 <= 65535, N <= 1024\n",
+		      stderr);
+		return NT_USAGE;
+	}
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+		return NT_USAGE;
+	for (i = 0; i < n; i++) {
+		pfd[i].fd =
+		        socket(ss.ss_family,
+		               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		pfd[i].events = POLLOUT;
+		pfd[i].revents = 0;
+		if (pfd[i].fd < 0)
+			continue;
+		memset(&local, 0, sizeof(local));
+		local.ss_family = ss.ss_family;
+		nt_set_port(&local, o->first_port + i);
+		setsockopt(pfd[i].fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		           sizeof(one));
+		if (bind(pfd[i].fd, (struct sockaddr *)&local, len) < 0 ||
+		    (connect(pfd[i].fd, (struct sockaddr *)&ss, len) < 0 &&
+		     errno != EINPROGRESS)) {
+			fprintf(stderr, "nettool: port %u: %s\n",
+			        o->first_port + i, strerror(errno));
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+	deadline = nt_now_ns() + (uint64_t)o->wait_ms * 1000000u;
+	for (left = n; left > 0 && !nt_stop && nt_left_ms(deadline) > 0;) {
+		if (poll(pfd, n, nt_left_ms(deadline)) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0 ||
+			    pfd[i].events == 0)
+				continue;
+			elen = sizeof(err);
+			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &err,
+			               &elen) == 0 &&
+			    err == 0)
+				connected++;
+			pfd[i].events = 0;
+			left--;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (pfd[i].fd >= 0)
+			nt_close_reset(pfd[i].fd);
+	printf("result=ok connected=%u of=%u\n", connected, n);
+	fflush(stdout);
+	nt_sleep_ms(o->hold_ms);
+	return NT_OK;
 }
 
 /*
@@ -1606,13 +1700,21 @@ nt_notify_sink(const struct nt_opts *o)
 }
 
 static const struct nt_command nt_commands[] = {
-        {"tcp-server", nt_tcp_server},   {"udp-server", nt_udp_server},
-        {"udp-sink", nt_udp_sink},       {"tcp-connect", nt_tcp_connect},
-        {"udp-send", nt_udp_send},       {"tcp-stream", nt_tcp_stream},
-        {"packet-send", nt_packet_send}, {"ping", nt_ping},
-        {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
-        {"tcp-latency", nt_tcp_latency}, {"notify-sink", nt_notify_sink},
-        {"udp-spray", nt_udp_spray},     {"syn-flood", nt_syn_flood},
+        {"tcp-server", nt_tcp_server},
+        {"udp-server", nt_udp_server},
+        {"udp-sink", nt_udp_sink},
+        {"tcp-connect", nt_tcp_connect},
+        {"tcp-ports", nt_tcp_ports},
+        {"udp-send", nt_udp_send},
+        {"tcp-stream", nt_tcp_stream},
+        {"packet-send", nt_packet_send},
+        {"ping", nt_ping},
+        {"udp-flood", nt_udp_flood},
+        {"tcp-rate", nt_tcp_rate},
+        {"tcp-latency", nt_tcp_latency},
+        {"notify-sink", nt_notify_sink},
+        {"udp-spray", nt_udp_spray},
+        {"syn-flood", nt_syn_flood},
 };
 
 int

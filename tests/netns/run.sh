@@ -66,6 +66,8 @@ P_RELOAD=7006
 P_IN_DENY=7010
 P_IN_ALLOW=7011
 P_IN_REJECT=7012
+# tcp-ports' first local port (above the ephemeral range)
+P_REUSE=61000
 # Servers outlive no run: they exit by themselves after this many seconds.
 SERVER_LIFETIME=290
 # A denied TCP connect must not complete within this many ms.
@@ -746,6 +748,51 @@ scenario_baseline() {
 	tcp_check uid-65534 ok "$B4" "$P_USER" -u 65534
 }
 
+# One program's 40 connections end (a reset each) and another program
+# opens 40 on the same ports at once, the first still running: each is a
+# flow of its own, decided for its own program. In flow mode the kernel
+# reopens each conntrack entry (a SYN on a closed entry ends it, with a
+# destroy event), and the daemon ends the old flow before it classifies
+# the SYN: else the SYN met the allowed program's flow and passed.
+port_reuse_check() {
+	local a b
+
+	bg "reuse-$RUNS" "$NSA" "$NETTOOL" tcp-ports -a "$B4" -p "$P_PROC" \
+		-b "$P_REUSE" -n 40 -w 2000 -H 8000
+	wait_for 50 grep -qs '^result=' "$TMP/reuse-$RUNS.out"
+	a=$(grep '^result=' "$TMP/reuse-$RUNS.out")
+	b=$(in_a "$TMP/bin/nettool-other" tcp-ports -a "$B4" -p "$P_PROC" \
+		-b "$P_REUSE" -n 40 -w "$DENY_WAIT_MS")
+	# The store's flows on those ports (flow mode ends a denied flow at
+	# the next conntrack dump: it has no entry), each program's by
+	# verdict: the ports it has a flow on.
+	REUSE_FLOWS=
+	wait_for 30 reuse_flows_stored
+	if [ "$(kv connected "$a")" = 40 ] && [ "$(kv connected "$b")" = 0 ] &&
+		echo "$REUSE_FLOWS" | jqe '.["nettool allow"] == 40 and
+		.["nettool-other deny"] == 40 and
+		(keys - ["nettool allow", "nettool-other deny"] | length) == 0' \
+		>/dev/null 2>&1; then
+		pass enforce/port-reuse "allowed program: $a; then the denied one on the same ports: $b; the store's flows there, ports by program and verdict: $REUSE_FLOWS"
+	else
+		fail enforce/port-reuse "want the allowed program's 40 connected, then the denied one's 0, each with 40 flows of its own: $a; $b; ports by program and verdict: ${REUSE_FLOWS:-none}"
+	fi
+}
+
+# The store's flows on port_reuse_check's ports: {"PROGRAM VERDICT":
+# ports} in REUSE_FLOWS; true when the denied program has all 40.
+reuse_flows_stored() {
+	REUSE_FLOWS=$(spk log -c "$CONF" --json 2>/dev/null | jq -sc \
+		--arg d "$P_PROC" --argjson lo "$P_REUSE" '[.[] |
+		select(.proto == "tcp" and (.dport | tostring) == $d and
+		(.sport | tonumber) >= $lo and (.sport | tonumber) < $lo + 40) |
+		{k: ((.exe // "?" | split("/") | last) + " " + .verdict),
+		 p: .sport}] | group_by(.k) |
+		map({key: .[0].k, value: (map(.p) | unique | length)}) |
+		from_entries')
+	echo "$REUSE_FLOWS" | jqe '.["nettool-other deny"] == 40' >/dev/null 2>&1
+}
+
 scenario_enforce() {
 	local s flow ref out err rc st saved n other dropped
 
@@ -856,6 +903,7 @@ scenario_enforce() {
 		else
 			skip enforce/exe-cache "no exe cache: $(echo "$st" | jq -r '.attribution.exe_cache_off // .attribution.method')"
 		fi
+		port_reuse_check
 	else
 		skip enforce/process "process attribution not yet available (conns shows exe null)"
 	fi
