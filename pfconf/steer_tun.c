@@ -134,6 +134,27 @@ tun_exempt(const struct config *c, const char *name)
 }
 
 /*
+ * An IPv4 address's broadcast address, for the filter that lets it be.
+ * An address set without one (`ip address add 192.0.2.1/24`, no `brd`)
+ * comes from getifaddrs() with the address itself in its place: a filter
+ * for that would let every packet for this host pass the tun unseen.
+ */
+static void
+tun_add_bcast(struct steer_tun_if *f, const struct ifaddrs *i)
+{
+	const struct in_addr *b =
+	        &((const struct sockaddr_in *)(const void *)i->ifa_broadaddr)
+	                 ->sin_addr;
+	const struct in_addr *a =
+	        &((const struct sockaddr_in *)(const void *)i->ifa_addr)
+	                 ->sin_addr;
+
+	if (b->s_addr == INADDR_ANY || b->s_addr == a->s_addr)
+		return;
+	memcpy(f->bcast[f->nbcast++], b, 4);
+}
+
+/*
  * The interfaces whose ingress is redirected: every one of this namespace
  * but loopback, the tun and the exempt ones (c NULL: all but loopback,
  * for the cleanup), with their IPv4 broadcast addresses. Returns how many.
@@ -163,12 +184,8 @@ tun_ifaces(const struct config *c, struct steer_tun_if *ifs, size_t max)
 		}
 		if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
 		    (i->ifa_flags & IFF_BROADCAST) &&
-		    i->ifa_broadaddr != NULL && ifs[k].nbcast < 4) {
-			memcpy(ifs[k].bcast[ifs[k].nbcast++],
-			       &((struct sockaddr_in *)(void *)i->ifa_broadaddr)
-			                ->sin_addr,
-			       4);
-		}
+		    i->ifa_broadaddr != NULL && ifs[k].nbcast < 4)
+			tun_add_bcast(&ifs[k], i);
 	}
 	freeifaddrs(ifa);
 	return n;

@@ -178,7 +178,17 @@ steer_tun_nft_text(const struct config *c, FILE *out)
 	return tun_done(out);
 }
 
-/* tc: what stays on the interface, then the redirect of the rest. */
+/*
+ * tc: what stays on the interface, then the redirect of the rest. A u32
+ * match ends the filters only when its key is terminal, which a classid
+ * (or an action) makes it: each filter that lets a packet be carries
+ * STEER_TC_STAY. Without it a match went on to the redirect, so the
+ * neighbour advertisements a host asked for reached it through the tun,
+ * where the stack ignores them: an IPv6 peer whose neighbour entry had
+ * expired could not be found again.
+ */
+#define STEER_TC_STAY "classid :1"
+
 static void
 tun_tc_add(FILE *out, const struct config *c, const struct steer_tun_if *f)
 {
@@ -193,26 +203,26 @@ tun_tc_add(FILE *out, const struct config *c, const struct steer_tun_if *f)
 	for (i = 0; i < 3; i++)
 		fprintf(out,
 		        "tc filter add dev %s ingress pref %u protocol ipv6 "
-		        "u32 "
-		        "match %s\n",
+		        "u32 match %s " STEER_TC_STAY "\n",
 		        dev, STEER_TC_PASS6, v6pass[i]);
 	fprintf(out,
 	        "tc filter add dev %s ingress pref %u protocol ip u32 match ip "
-	        "dst 224.0.0.0/4\n"
+	        "dst 224.0.0.0/4 " STEER_TC_STAY "\n"
 	        "tc filter add dev %s ingress pref %u protocol ip u32 match ip "
-	        "dst 255.255.255.255/32\n",
+	        "dst 255.255.255.255/32 " STEER_TC_STAY "\n",
 	        dev, STEER_TC_PASS4, dev, STEER_TC_PASS4);
 	for (i = 0; i < f->nbcast; i++)
 		fprintf(out,
 		        "tc filter add dev %s ingress pref %u protocol ip u32 "
-		        "match ip dst %u.%u.%u.%u/32\n",
+		        "match ip dst %u.%u.%u.%u/32 " STEER_TC_STAY "\n",
 		        dev, STEER_TC_PASS4, f->bcast[i][0], f->bcast[i][1],
 		        f->bcast[i][2], f->bcast[i][3]);
 	for (i = 0; i < c->nexempt; i++)
 		if ((proto = steer_exempt_proto(c->exempt[i])) != 0)
 			fprintf(out,
 			        "tc filter add dev %s ingress pref %u protocol "
-			        "%s u32 match %s protocol %u 0xff\n",
+			        "%s u32 match %s protocol %u "
+			        "0xff " STEER_TC_STAY "\n",
 			        dev,
 			        proto == SP_PROTO_ICMP ? STEER_TC_PASS4
 			                               : STEER_TC_PASS6,

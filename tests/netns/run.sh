@@ -286,8 +286,10 @@ start_servers() {
 	for p in $P_ALLOW $P_DENY $P_REJECT $P_USER $P_PROC $P_RELOAD; do
 		start_server "tcp4-$p" "$NSB" tcp-server "$B4" "$p" || return 1
 	done
-	for p in $P_ALLOW $P_DENY $P_REJECT; do
+	for p in $P_ALLOW $P_DENY $P_REJECT $P_PROC; do
 		start_server "tcp6-$p" "$NSB" tcp-server "$B6" "$p" || return 1
+	done
+	for p in $P_ALLOW $P_DENY $P_REJECT; do
 		start_server "udp4-$p" "$NSB" udp-server "$B4" "$p" || return 1
 		start_server "udp6-$p" "$NSB" udp-server "$B6" "$p" || return 1
 	done
@@ -722,6 +724,7 @@ deny out proto udp to $B6 port $P_DENY
 reject out proto udp to $B6 port $P_REJECT
 deny out user 65534 proto tcp to $B4 port $P_USER
 deny out process "*/nettool-other" proto tcp to $B4 port $P_PROC
+deny out process "*/nettool-other" proto tcp to $B6 port $P_PROC
 deny in proto tcp port $P_IN_DENY
 reject in proto tcp port $P_IN_REJECT
 EOF
@@ -748,44 +751,47 @@ scenario_baseline() {
 	tcp_check uid-65534 ok "$B4" "$P_USER" -u 65534
 }
 
-# One program's 40 connections end (a reset each) and another program
-# opens 40 on the same ports at once, the first still running: each is a
-# flow of its own, decided for its own program. In flow mode the kernel
-# reopens each conntrack entry (a SYN on a closed entry ends it, with a
-# destroy event), and the daemon ends the old flow before it classifies
-# the SYN: else the SYN met the allowed program's flow and passed.
+# port_reuse_check ADDR FIRST: one program's 40 connections to ADDR end (a
+# reset each) and another program opens 40 on the same local ports (FIRST
+# and up) at once, the first still running: each is a flow of its own,
+# decided for its own program. In flow mode the kernel reopens each
+# conntrack entry (a SYN on a closed entry ends it, with a destroy
+# event), and the daemon ends the old flow before it classifies the SYN:
+# else the SYN met the allowed program's flow and passed.
 port_reuse_check() {
-	local a b
+	local addr=$1 first=$2 a b name=port-reuse$3
 
-	bg "reuse-$RUNS" "$NSA" "$NETTOOL" tcp-ports -a "$B4" -p "$P_PROC" \
-		-b "$P_REUSE" -n 40 -w 2000 -H 8000
-	wait_for 50 grep -qs '^result=' "$TMP/reuse-$RUNS.out"
-	a=$(grep '^result=' "$TMP/reuse-$RUNS.out")
-	b=$(in_a "$TMP/bin/nettool-other" tcp-ports -a "$B4" -p "$P_PROC" \
-		-b "$P_REUSE" -n 40 -w "$DENY_WAIT_MS")
+	bg "reuse-$RUNS$3" "$NSA" "$NETTOOL" tcp-ports -a "$addr" \
+		-p "$P_PROC" -b "$first" -n 40 -w 2000 -H 8000
+	wait_for 50 grep -qs '^result=' "$TMP/reuse-$RUNS$3.out"
+	a=$(grep '^result=' "$TMP/reuse-$RUNS$3.out")
+	b=$(in_a "$TMP/bin/nettool-other" tcp-ports -a "$addr" -p "$P_PROC" \
+		-b "$first" -n 40 -w "$DENY_WAIT_MS")
 	# The store's flows on those ports (flow mode ends a denied flow at
 	# the next conntrack dump: it has no entry), each program's by
 	# verdict: the ports it has a flow on.
 	REUSE_FLOWS=
-	wait_for 30 reuse_flows_stored
+	wait_for 30 reuse_flows_stored "$addr" "$first"
 	if [ "$(kv connected "$a")" = 40 ] && [ "$(kv connected "$b")" = 0 ] &&
 		echo "$REUSE_FLOWS" | jqe '.["nettool allow"] == 40 and
 		.["nettool-other deny"] == 40 and
 		(keys - ["nettool allow", "nettool-other deny"] | length) == 0' \
 		>/dev/null 2>&1; then
-		pass enforce/port-reuse "allowed program: $a; then the denied one on the same ports: $b; the store's flows there, ports by program and verdict: $REUSE_FLOWS"
+		pass "enforce/$name" "allowed program: $a; then the denied one on the same ports: $b; the store's flows there, ports by program and verdict: $REUSE_FLOWS"
 	else
-		fail enforce/port-reuse "want the allowed program's 40 connected, then the denied one's 0, each with 40 flows of its own: $a; $b; ports by program and verdict: ${REUSE_FLOWS:-none}"
+		fail "enforce/$name" "want the allowed program's 40 connected, then the denied one's 0, each with 40 flows of its own: $a; $b; ports by program and verdict: ${REUSE_FLOWS:-none}"
 	fi
 }
 
-# The store's flows on port_reuse_check's ports: {"PROGRAM VERDICT":
-# ports} in REUSE_FLOWS; true when the denied program has all 40.
+# reuse_flows_stored ADDR FIRST: the store's flows to ADDR from
+# port_reuse_check's ports: {"PROGRAM VERDICT": ports} in REUSE_FLOWS;
+# true when the denied program has all 40.
 reuse_flows_stored() {
 	REUSE_FLOWS=$(spk log -c "$CONF" --json 2>/dev/null | jq -sc \
-		--arg d "$P_PROC" --argjson lo "$P_REUSE" '[.[] |
-		select(.proto == "tcp" and (.dport | tostring) == $d and
-		(.sport | tonumber) >= $lo and (.sport | tonumber) < $lo + 40) |
+		--arg a "$1" --arg d "$P_PROC" --argjson lo "$2" '[.[] |
+		select(.proto == "tcp" and .dst == $a and
+		(.dport | tostring) == $d and (.sport | tonumber) >= $lo and
+		(.sport | tonumber) < $lo + 40) |
 		{k: ((.exe // "?" | split("/") | last) + " " + .verdict),
 		 p: .sport}] | group_by(.k) |
 		map({key: .[0].k, value: (map(.p) | unique | length)}) |
@@ -827,6 +833,11 @@ scenario_enforce() {
 	udp_check enforce/udp6-allow ok "$B6" "$P_ALLOW"
 	udp_check enforce/udp6-deny timeout "$B6" "$P_DENY"
 	udp_check enforce/udp6-reject refused "$B6" "$P_REJECT"
+	# Neighbour discovery under the steering: with the host's IPv6
+	# neighbour entries gone, a connection finds its peer again (the tun
+	# backend's ingress redirect took the advertisements once).
+	in_a ip -6 neigh flush all
+	tcp_check enforce/tcp6-neighbour ok "$B6" "$P_ALLOW"
 	tcp_check enforce/tcp4-default-allow ok "$B4" "$P_RELOAD"
 
 	# 4: user rules use the uid of the sending socket.
@@ -903,7 +914,8 @@ scenario_enforce() {
 		else
 			skip enforce/exe-cache "no exe cache: $(echo "$st" | jq -r '.attribution.exe_cache_off // .attribution.method')"
 		fi
-		port_reuse_check
+		port_reuse_check "$B4" "$P_REUSE" ""
+		port_reuse_check "$B6" "$((P_REUSE + 100))" 6
 	else
 		skip enforce/process "process attribution not yet available (conns shows exe null)"
 	fi

@@ -1497,9 +1497,14 @@ test_tun_text(void **state)
 	assert_non_null(strstr(r, "ip -6 rule add pref 21328 fwmark "
 	                          "0xc00000/0xe00000 table 21328\n"));
 	assert_non_null(strstr(r, "tc qdisc add dev eth7 clsact\n"));
-	assert_non_null(strstr(r, "match ip dst 192.0.2.255/32\n"));
-	assert_non_null(
-	        strstr(r, "protocol ip u32 match ip protocol 1 0xff\n"));
+	/* Each filter that lets a packet be is final (a classid): a bare
+	 * u32 match went on to the redirect. */
+	assert_non_null(strstr(r, "match ip dst 192.0.2.255/32 classid :1\n"));
+	assert_non_null(strstr(
+	        r, "protocol ip u32 match ip protocol 1 0xff classid :1\n"));
+	assert_non_null(strstr(r, "protocol ipv6 u32 match ip6 protocol 58 "
+	                          "0xff match u8 255 0xff at 7 classid :1\n"));
+	assert_non_null(strstr(r, "match ip6 dst ff00::/8 classid :1\n"));
 	assert_non_null(strstr(r, "tc filter add dev eth7 ingress pref 21330 "
 	                          "protocol ip u32 match u32 0 0 action "
 	                          "mirred egress redirect dev spackle0\n"));
