@@ -110,11 +110,16 @@ daemon_user() {
 }
 
 # bg_a NAME CMD...: CMD in namespace A, in the background, its output in
-# TMP/NAME.out, its pid in PIDS (bg_b: namespace B).
+# TMP/NAME.out, its pid in PIDS (bg_b: namespace B). The file is emptied
+# here, before the job starts: the job's own redirect empties it only
+# once it runs, and a caller that waits for a line in it could read the
+# last job of that name's first (stress's reload probe in flow mode found
+# packet mode's stream "connected", then the new one's stamp 1 ms after).
 bg_a() {
 	local name=$1
 
 	shift
+	: >"$TMP/$name.out"
 	ip netns exec "$NSA" "$@" >"$TMP/$name.out" 2>&1 &
 	PIDS+=("$!")
 }
@@ -123,6 +128,7 @@ bg_b() {
 	local name=$1
 
 	shift
+	: >"$TMP/$name.out"
 	ip netns exec "$NSB" "$@" >"$TMP/$name.out" 2>&1 &
 	PIDS+=("$!")
 }

@@ -154,6 +154,8 @@ bg() {
 	local name=$1 ns=$2
 
 	shift 2
+	# Emptied before the job starts (lib.sh's bg_a says why).
+	: >"$TMP/$name.out"
 	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	BG_PID=$!
 	PIDS+=("$BG_PID")
