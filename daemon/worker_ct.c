@@ -121,8 +121,9 @@ worker_ct_readable(evutil_socket_t fd, short what, void *arg)
 		event_add(w->ev_ct_rest, &rest);
 }
 
-/* Is p (an IP packet) a TCP SYN without ACK? IPv6 without extension
- * headers only: no other SYN can reopen a conntrack entry unseen. */
+/* Is p (an IP packet) a TCP SYN without ACK? An IPv6 SYN behind
+ * extension headers is not looked for: its reopened entry's event may
+ * come after it, as before. */
 static bool
 worker_is_syn(const struct divert_packet *p)
 {
@@ -152,8 +153,9 @@ worker_is_syn(const struct divert_packet *p)
  * and took its verdict, so another program's connection on the same
  * ports passed as the first program's. So before a burst that holds a
  * SYN, the events already sent are read: the old flow ends first and the
- * SYN opens a flow of its own. Bounded, as a reader that fell far behind
- * (a flush of the table) is; a SYN's event is then read after it.
+ * SYN opens a flow of its own. Bounded (DAEMON_CT_CATCH_UP): behind a
+ * longer backlog (a flush of the table) a SYN's event may still come
+ * after it.
  */
 void
 worker_ct_before(struct worker *w, const struct divert_packet *dp, size_t n)

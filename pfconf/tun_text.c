@@ -182,12 +182,12 @@ steer_tun_nft_text(const struct config *c, FILE *out)
  * tc: what stays on the interface, then the redirect of the rest. A u32
  * match ends the filters only when its key is terminal, which a classid
  * (or an action) makes it: each filter that lets a packet be carries
- * STEER_TC_STAY. Without it a match went on to the redirect, so the
+ * TUN_TC_STAY. Without it a match went on to the redirect, so the
  * neighbour advertisements a host asked for reached it through the tun,
  * where the stack ignores them: an IPv6 peer whose neighbour entry had
  * expired could not be found again.
  */
-#define STEER_TC_STAY "classid :1"
+#define TUN_TC_STAY "classid :1"
 
 static void
 tun_tc_add(FILE *out, const struct config *c, const struct steer_tun_if *f)
@@ -203,18 +203,18 @@ tun_tc_add(FILE *out, const struct config *c, const struct steer_tun_if *f)
 	for (i = 0; i < 3; i++)
 		fprintf(out,
 		        "tc filter add dev %s ingress pref %u protocol ipv6 "
-		        "u32 match %s " STEER_TC_STAY "\n",
+		        "u32 match %s " TUN_TC_STAY "\n",
 		        dev, STEER_TC_PASS6, v6pass[i]);
 	fprintf(out,
 	        "tc filter add dev %s ingress pref %u protocol ip u32 match ip "
-	        "dst 224.0.0.0/4 " STEER_TC_STAY "\n"
+	        "dst 224.0.0.0/4 " TUN_TC_STAY "\n"
 	        "tc filter add dev %s ingress pref %u protocol ip u32 match ip "
-	        "dst 255.255.255.255/32 " STEER_TC_STAY "\n",
+	        "dst 255.255.255.255/32 " TUN_TC_STAY "\n",
 	        dev, STEER_TC_PASS4, dev, STEER_TC_PASS4);
 	for (i = 0; i < f->nbcast; i++)
 		fprintf(out,
 		        "tc filter add dev %s ingress pref %u protocol ip u32 "
-		        "match ip dst %u.%u.%u.%u/32 " STEER_TC_STAY "\n",
+		        "match ip dst %u.%u.%u.%u/32 " TUN_TC_STAY "\n",
 		        dev, STEER_TC_PASS4, f->bcast[i][0], f->bcast[i][1],
 		        f->bcast[i][2], f->bcast[i][3]);
 	for (i = 0; i < c->nexempt; i++)
@@ -222,7 +222,7 @@ tun_tc_add(FILE *out, const struct config *c, const struct steer_tun_if *f)
 			fprintf(out,
 			        "tc filter add dev %s ingress pref %u protocol "
 			        "%s u32 match %s protocol %u "
-			        "0xff " STEER_TC_STAY "\n",
+			        "0xff " TUN_TC_STAY "\n",
 			        dev,
 			        proto == SP_PROTO_ICMP ? STEER_TC_PASS4
 			                               : STEER_TC_PASS6,
