@@ -671,9 +671,10 @@ static int
 nt_tcp_ports(const struct nt_opts *o)
 {
 	static struct pollfd pfd[NT_MAX_CLIENTS];
+	static int fds[NT_MAX_CLIENTS];
 	struct sockaddr_storage ss, local;
 	socklen_t len;
-	unsigned i, n = o->count, connected = 0, left;
+	unsigned i, n = o->count, connected = 0, left = 0;
 	uint64_t deadline;
 	int one = 1, err;
 	socklen_t elen;
@@ -693,6 +694,7 @@ nt_tcp_ports(const struct nt_opts *o)
 		               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		pfd[i].events = POLLOUT;
 		pfd[i].revents = 0;
+		fds[i] = -1;
 		if (pfd[i].fd < 0)
 			continue;
 		memset(&local, 0, sizeof(local));
@@ -708,27 +710,30 @@ nt_tcp_ports(const struct nt_opts *o)
 			close(pfd[i].fd);
 			pfd[i].fd = -1;
 		}
+		fds[i] = pfd[i].fd;
+		left += pfd[i].fd >= 0;
 	}
 	deadline = nt_now_ns() + (uint64_t)o->wait_ms * 1000000u;
-	for (left = n; left > 0 && !nt_stop && nt_left_ms(deadline) > 0;) {
+	while (left > 0 && !nt_stop && nt_left_ms(deadline) > 0) {
 		if (poll(pfd, n, nt_left_ms(deadline)) <= 0)
 			continue;
 		for (i = 0; i < n; i++) {
-			if (pfd[i].fd < 0 || pfd[i].revents == 0 ||
-			    pfd[i].events == 0)
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
 				continue;
 			elen = sizeof(err);
 			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &err,
 			               &elen) == 0 &&
 			    err == 0)
 				connected++;
-			pfd[i].events = 0;
+			/* Settled: poll looks at it no more (an error
+			 * would be reported again at once). */
+			pfd[i].fd = -1;
 			left--;
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (pfd[i].fd >= 0)
-			nt_close_reset(pfd[i].fd);
+		if (fds[i] >= 0)
+			nt_close_reset(fds[i]);
 	printf("result=ok connected=%u of=%u\n", connected, n);
 	fflush(stdout);
 	nt_sleep_ms(o->hold_ms);
