@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/divert: the divert path side by side, in network namespaces: no
 # filter, a bare accept-all NFQUEUE loop (nfq_accept), the loop finding
-# each connection's owner first (nfq_accept -o), spackle (NFQUEUE packet and
-# flow mode, and the tunnel backend) and OpenSnitch's daemon. Prints one
+# each connection's owner first (nfq_accept -o), that loop over spackle's
+# queues as spackle splits them (nfq_accept -o -n), spackle (NFQUEUE packet
+# and flow mode, and the tunnel backend) and OpenSnitch's daemon. Prints one
 # table of values and ratios to "no filter", then spackle's packet mode
 # against the loops and the tunnel backend against packet mode.
 #
@@ -12,12 +13,13 @@
 #   defaults: build/spackle, build/tests/netns/nettool (or
 #             build/bench/divert/nettool), build/bench/divert/nfq_accept
 #   BENCH_SECONDS    length of the throughput, packet and connection rows (5)
-#   BENCH_CONNECTS   sequential connects for the latency rows (2000)
+#   BENCH_CONNECTS   sequential connects for the latency rows (10000)
 #   BENCH_HELD       connections the busy process keeps open (1000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq nfq-owner
-#                    spackle spackle-nostore spackle-flow spackle-tun
-#                    opensnitch); the default leaves conntrack out
+#                    nfq-split spackle spackle-nostore spackle-flow
+#                    spackle-tun opensnitch); the default leaves conntrack
+#                    out
 #   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
@@ -41,9 +43,9 @@ SPACKLE=$(readlink -f "${1:-build/spackle}")
 NETTOOL=$(readlink -f "${2:-$nettool}")
 NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
-CONNECTS=${BENCH_CONNECTS:-2000}
+CONNECTS=${BENCH_CONNECTS:-10000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none nfq nfq-owner spackle spackle-nostore spackle-flow spackle-tun opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch}
 ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
@@ -223,9 +225,28 @@ tun_stats() {
 
 # --- the filters -----------------------------------------------------------
 
+# spackle_conf DIVERT [none]: spackle's configuration, DIVERT its divert
+# lines, "none" for no store; its rules allow everything.
+spackle_conf() {
+	mkdir -p "$TMP/rules" "$TMP/db"
+	echo "allow any" >"$TMP/rules/10-all.rules"
+	cat >"$TMP/spackle.conf" <<EOF
+mode = enforce
+$1
+default = allow
+failure = open
+rules = $TMP/rules
+db = $([ "${2:-}" = none ] && echo none || echo "$TMP/db")
+control = $TMP/spackle.sock
+hooks = out, in
+exempt = lo
+user = ${BENCH_USER:-spackle}
+EOF
+}
+
 # start_filter COLUMN: sets FILTER_PID (empty for none) or NA (a reason).
 start_filter() {
-	local t divert
+	local t
 
 	FILTER_PID=
 	NA=
@@ -264,32 +285,57 @@ start_filter() {
 					--queue-bypass || NA="$t NFQUEUE rule failed"
 		done
 		;;
+	nfq-split)
+		# The loop with owners over spackle's queues, split by
+		# spackle's own rules (`spackle steering print`): a thread
+		# per queue, connections spread as packet mode spreads them.
+		spackle_conf "divert = packet"
+		if ! "$SPACKLE" steering print --firewall iptables \
+			-c "$TMP/spackle.conf" >"$TMP/split.rules" 2>"$TMP/split.err"; then
+			NA="spackle steering print failed: $(head -c 200 "$TMP/split.err")"
+			return
+		fi
+		t=$(sed -n 's/^# queues \([0-9]*-[0-9]*\),.*/\1/p' \
+			"$TMP/split.rules" | head -n 1)
+		if ! [[ $t =~ ^[0-9]+-[0-9]+$ ]]; then
+			NA="no queue range in spackle's steering"
+			return
+		fi
+		bg nfq "$NSA" "$NFQ_ACCEPT" -o -n $((${t#*-} - ${t%-*} + 1)) "${t%-*}"
+		FILTER_PID=$BG_PID
+		if ! wait_for 50 grep -qs '^ready' "$TMP/nfq.out"; then
+			NA="nfq_accept did not start: $(head -c 200 "$TMP/nfq.err")"
+			return
+		fi
+		# Each family's queue rules, spackle's chains made the
+		# built-in ones (its accept marks and DNS queue left out).
+		for t in iptables ip6tables; do
+			awk -v fam="$t" '
+				/^# spackle steering, IPv4/ { on = fam == "iptables" }
+				/^# spackle steering, IPv6/ { on = fam == "ip6tables" }
+				on && /^-A SPACKLE-(OUT|IN) / && /"spackle queue"|-m bpf/ {
+					sub(/^-A SPACKLE-OUT /, "-A OUTPUT ")
+					sub(/^-A SPACKLE-IN /, "-A INPUT ")
+					rules = rules $0 "\n"
+				}
+				END { printf "*filter\n%sCOMMIT\n", rules }' \
+				"$TMP/split.rules" | in_a "$t-restore" --noflush ||
+				NA="$t: spackle's queue split could not be loaded"
+		done
+		;;
 	spackle | spackle-nostore | spackle-flow | spackle-tun)
 		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
 			NA="spackle run not built"
 			return
 		fi
-		mkdir -p "$TMP/rules" "$TMP/db"
-		echo "allow any" >"$TMP/rules/10-all.rules"
 		# spackle-tun: the tunnel backend (divert/tun.c), packet mode,
 		# its device the default tun_name; the rest as NFQUEUE's.
 		case $1 in
-		spackle-flow) divert="divert = flow" ;;
-		spackle-tun) divert=$'backend = tun\ndivert = packet' ;;
-		*) divert="divert = $DIVERT_MODE" ;;
+		spackle-flow) spackle_conf "divert = flow" ;;
+		spackle-tun) spackle_conf $'backend = tun\ndivert = packet' ;;
+		spackle-nostore) spackle_conf "divert = $DIVERT_MODE" none ;;
+		*) spackle_conf "divert = $DIVERT_MODE" ;;
 		esac
-		cat >"$TMP/spackle.conf" <<EOF
-mode = enforce
-$divert
-default = allow
-failure = open
-rules = $TMP/rules
-db = $([ "$1" = spackle-nostore ] && echo none || echo "$TMP/db")
-control = $TMP/spackle.sock
-hooks = out, in
-exempt = lo
-user = ${BENCH_USER:-spackle}
-EOF
 		bg spackle "$NSA" "$SPACKLE" run -c "$TMP/spackle.conf"
 		FILTER_PID=$BG_PID
 		if ! wait_for 50 eval "alive $FILTER_PID && in_a '$SPACKLE' status -c '$TMP/spackle.conf' >/dev/null 2>&1"; then
@@ -456,6 +502,7 @@ BASE=0
 COL_PACKET=0
 COL_LOOP=0
 COL_OWNER=0
+COL_SPLIT=0
 COL_TUN=0
 MOVED_NOTHING=0
 NAMES=()
@@ -467,13 +514,14 @@ for c in $COLUMNS_RUN; do
 	conntrack) name="conntrack only" ;;
 	nfq) name="bare NFQUEUE loop" ;;
 	nfq-owner) name="loop + owner" ;;
+	nfq-split) name="loop + owner, split" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
 	spackle-tun) name="spackle (tun)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
 		exit 2
 		;;
 	esac
@@ -482,6 +530,7 @@ for c in $COLUMNS_RUN; do
 	[ "$c" = spackle ] && COL_PACKET=$col
 	[ "$c" = nfq ] && COL_LOOP=$col
 	[ "$c" = nfq-owner ] && COL_OWNER=$col
+	[ "$c" = nfq-split ] && COL_SPLIT=$col
 	[ "$c" = spackle-tun ] && COL_TUN=$col
 	NAMES+=("$name")
 	echo "# $name ..." >&2
@@ -543,7 +592,7 @@ for c in $COLUMNS_RUN; do
 	fi
 	check_moved "$col" "$name"
 	ns_down
-	if [ "$c" = nfq-owner ]; then
+	if [ "$c" = nfq-owner ] || [ "$c" = nfq-split ]; then
 		NOTES+=("$name: $(grep -o 'lookups=.*' "$TMP/nfq.out"), $(sed -n 's/^attribution=//p' "$TMP/nfq.out")")
 	fi
 done
@@ -649,12 +698,18 @@ ratios() {
 
 # Packet mode against the loops (issue 15's targets are ratios to the bare
 # loop; the loop that finds owners is the floor a per-application firewall
-# cannot go below), and the tunnel backend against packet mode: the same
-# daemon and config but for `backend`.
+# cannot go below, and the same loop over spackle's split of the queues is
+# that floor for a firewall that spreads connections over its CPUs), and
+# the tunnel backend against packet mode: the same daemon and config but for
+# `backend`.
 [ "$COL_PACKET" -gt 0 ] && [ "$COL_LOOP" -gt 0 ] &&
 	ratios "$COL_PACKET" "$COL_LOOP" "spackle is higher"
 [ "$COL_PACKET" -gt 0 ] && [ "$COL_OWNER" -gt 0 ] &&
 	ratios "$COL_PACKET" "$COL_OWNER" "spackle is higher"
+[ "$COL_PACKET" -gt 0 ] && [ "$COL_SPLIT" -gt 0 ] &&
+	ratios "$COL_PACKET" "$COL_SPLIT" "spackle is higher"
+[ "$COL_SPLIT" -gt 0 ] && [ "$COL_OWNER" -gt 0 ] &&
+	ratios "$COL_SPLIT" "$COL_OWNER" "the split is dearer"
 [ "$COL_OWNER" -gt 0 ] && [ "$COL_LOOP" -gt 0 ] &&
 	ratios "$COL_OWNER" "$COL_LOOP" "finding owners is dearer"
 [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ] &&

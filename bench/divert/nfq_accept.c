@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The naive NFQUEUE ceiling: accept every packet of one queue, unseen; with
- * -o, after finding the owner of each new TCP connection as spackle does. */
+ * -o, after finding the owner of each new TCP connection as spackle does;
+ * with -n, of several queues, a thread each. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -17,6 +21,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <linux/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
@@ -37,6 +42,12 @@
  * where it loads, the proc connector). What stays out is everything else
  * spackle does: flows, rules, the store, batching, a second queue. The
  * column it makes is the floor for packet mode's connects.
+ *
+ * -n N reads N queues, from QUEUE_NUM on, one thread each, the loop
+ * unchanged in every thread: with the rules spackle steers by (bench/divert
+ * installs its split), the floor that includes spreading connections over
+ * several queues, whose cost a single queue does not pay: a connection
+ * whose queue's thread sleeps waits for it to wake.
  */
 
 struct nfqa_stats {
@@ -45,14 +56,26 @@ struct nfqa_stats {
 	unsigned long long lookups, found; /* -o: owners asked, found */
 };
 
-static volatile sig_atomic_t nfqa_stop;
+#define NFQA_USAGE "usage: nfq_accept [-o] [-n QUEUES] QUEUE_NUM\n"
 
-static void
-nfqa_on_signal(int sig)
-{
-	(void)sig;
-	nfqa_stop = 1;
-}
+/* Set by the main thread on a signal, or by a thread that failed. */
+static atomic_bool nfqa_stop;
+
+/* One queue and the thread that reads it. */
+struct nfqa_ctx {
+	uint16_t queue;
+	struct mnl_socket *nl;
+	unsigned portid;
+	char *buf; /* one received message */
+	size_t size;
+	char *vbuf; /* one verdict */
+	struct nfqa_stats st;
+	struct proc_query *pq; /* -o, else NULL */
+	struct proc_owner po;
+	pthread_t thread;
+	bool started;
+	int rc;
+};
 
 static int
 nfqa_send(struct mnl_socket *nl, const struct nlmsghdr *nlh)
@@ -81,14 +104,6 @@ nfqa_configure(struct mnl_socket *nl, char *buf, uint16_t queue)
 	return nfqa_send(nl, nlh);
 }
 
-struct nfqa_ctx {
-	struct mnl_socket *nl;
-	struct nfqa_stats *st;
-	char *vbuf;
-	struct proc_query *pq; /* -o, else NULL */
-	struct proc_owner po;
-};
-
 /* -o: the owner of a connection's first packet (a SYN without ACK), its
  * local end the source going out and the destination coming in. */
 static void
@@ -114,9 +129,9 @@ nfqa_owner(struct nfqa_ctx *x, struct nlattr *payload, uint8_t hook)
 	fl.rport = out ? pkt.dport : pkt.sport;
 	fl.uid_hint = fl.gid_hint = UINT32_MAX;
 	fl.inbound = !out;
-	x->st->lookups++;
+	x->st.lookups++;
 	if (proc_lookup(x->pq, &fl, &x->po) == PROC_HOW_SOCKET)
-		x->st->found++;
+		x->st.found++;
 }
 
 static int
@@ -140,8 +155,74 @@ nfqa_packet(const struct nlmsghdr *nlh, void *data)
 	nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_ACCEPT);
 	if (nfqa_send(x->nl, v) < 0)
 		return MNL_CB_ERROR;
-	x->st->packets++;
+	x->st.packets++;
 	return MNL_CB_OK;
+}
+
+/* A queue's socket, bound and configured; a timeout on receiving lets its
+ * thread see the stop flag. */
+static int
+nfqa_open(struct nfqa_ctx *x)
+{
+	struct timeval tv = {0, 200000};
+
+	x->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (x->nl == NULL ||
+	    mnl_socket_bind(x->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(x->nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
+	               sizeof(tv)) < 0) {
+		fprintf(stderr, "nfq_accept: queue %u: netlink socket: %s\n",
+		        x->queue, strerror(errno));
+		return -1;
+	}
+	x->portid = mnl_socket_get_portid(x->nl);
+	return nfqa_configure(x->nl, x->buf, x->queue);
+}
+
+/* One recv, one verdict, until told to stop. */
+static void *
+nfqa_run(void *arg)
+{
+	struct nfqa_ctx *x = arg;
+
+	x->rc = 1;
+	while (!atomic_load(&nfqa_stop)) {
+		ssize_t n = mnl_socket_recvfrom(x->nl, x->buf, x->size);
+
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
+				continue;
+			if (errno == ENOBUFS) {
+				/* The kernel dropped packets for us: go on. */
+				x->st.enobufs++;
+				continue;
+			}
+			fprintf(stderr, "nfq_accept: queue %u: recv: %s\n",
+			        x->queue, strerror(errno));
+			atomic_store(&nfqa_stop, true);
+			return NULL;
+		}
+		if (mnl_cb_run(x->buf, (size_t)n, 0, x->portid, nfqa_packet,
+		               x) < 0) {
+			fprintf(stderr,
+			        "nfq_accept: queue %u: netlink message: %s\n",
+			        x->queue, strerror(errno));
+			atomic_store(&nfqa_stop, true);
+			return NULL;
+		}
+	}
+	x->rc = 0;
+	return NULL;
+}
+
+static int
+nfqa_number(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	*out = strtoul(s, &end, 10);
+	return *s != '\0' && *end == '\0' && *out <= max ? 0 : -1;
 }
 
 int
@@ -149,49 +230,56 @@ main(int argc, char **argv)
 {
 	/* The largest packet payload plus netlink overhead (as the example). */
 	size_t size = 0xffff + (MNL_SOCKET_BUFFER_SIZE / 2);
-	char vbuf[MNL_SOCKET_BUFFER_SIZE];
 	struct nfqa_stats st = {0, 0, 0, 0};
-	struct nfqa_ctx x;
+	struct nfqa_ctx *xs = NULL;
 	struct proc *proc = NULL;
-	bool owners = argc == 3 && strcmp(argv[1], "-o") == 0;
+	bool owners = false;
+	unsigned long q, nq = 1, i;
 	char err[256];
-	struct sigaction sa;
-	struct mnl_socket *nl;
-	unsigned long q;
-	unsigned portid;
-	char *buf, *end;
-	int rc = 1;
+	sigset_t sigs;
+	int opt, sig, rc = 1;
 
-	if (argc != 2 && !owners) {
-		fputs("usage: nfq_accept [-o] QUEUE_NUM\n", stderr);
+	while ((opt = getopt(argc, argv, "on:")) != -1) {
+		switch (opt) {
+		case 'o':
+			owners = true;
+			break;
+		case 'n':
+			if (nfqa_number(optarg, 64, &nq) != 0 || nq == 0) {
+				fprintf(stderr,
+				        "nfq_accept: bad queue count \"%s\" "
+				        "(1 to 64)\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		default:
+			fputs(NFQA_USAGE, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(NFQA_USAGE, stderr);
 		return 2;
 	}
-	q = strtoul(argv[argc - 1], &end, 10);
-	if (*argv[argc - 1] == '\0' || *end != '\0' || q > 65535) {
-		fprintf(stderr, "nfq_accept: bad queue number \"%s\"\n",
-		        argv[argc - 1]);
+	if (nfqa_number(argv[optind], 65535 - (nq - 1), &q) != 0) {
+		fprintf(stderr,
+		        "nfq_accept: bad queue number \"%s\" (the last of %lu "
+		        "queues must be at most 65535)\n",
+		        argv[optind], nq);
 		return 2;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = nfqa_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* Every thread inherits these blocked; the main thread waits for
+	 * them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	buf = malloc(size);
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (buf == NULL || nl == NULL ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		fprintf(stderr, "nfq_accept: netlink socket: %s\n",
-		        strerror(errno));
-		goto out;
+	if ((xs = calloc(nq, sizeof(*xs))) == NULL) {
+		fputs("nfq_accept: out of memory\n", stderr);
+		return 1;
 	}
-	portid = mnl_socket_get_portid(nl);
-	if (nfqa_configure(nl, buf, (uint16_t)q) < 0)
-		goto out;
-	x.nl = nl;
-	x.st = &st;
-	x.vbuf = vbuf;
-	x.pq = NULL;
 	if (owners) {
 		/* As daemon/run.c sets it up, but not deferred (no drop). */
 		struct proc_config pc = {
@@ -202,8 +290,7 @@ main(int argc, char **argv)
 		};
 
 		err[0] = '\0';
-		if (proc_new(&proc, &pc, err, sizeof(err)) != 0 ||
-		    (x.pq = proc_query_new(proc, err, sizeof(err))) == NULL) {
+		if (proc_new(&proc, &pc, err, sizeof(err)) != 0) {
 			fprintf(stderr, "nfq_accept: attribution: %s\n", err);
 			goto out;
 		}
@@ -211,44 +298,75 @@ main(int argc, char **argv)
 			fprintf(stderr, "nfq_accept: attribution: %s\n", err);
 		printf("attribution=%s\n", proc_method(proc));
 	}
-	printf("ready queue=%lu\n", q);
-	fflush(stdout);
+	for (i = 0; i < nq; i++) {
+		struct nfqa_ctx *x = &xs[i];
 
-	while (!nfqa_stop) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, size);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				/* The kernel dropped packets for us: go on. */
-				st.enobufs++;
-				continue;
-			}
-			fprintf(stderr, "nfq_accept: recv: %s\n",
-			        strerror(errno));
+		x->queue = (uint16_t)(q + i);
+		x->size = size;
+		if ((x->buf = malloc(size)) == NULL ||
+		    (x->vbuf = malloc(MNL_SOCKET_BUFFER_SIZE)) == NULL) {
+			fputs("nfq_accept: out of memory\n", stderr);
 			goto out;
 		}
-		if (mnl_cb_run(buf, (size_t)n, 0, portid, nfqa_packet, &x) <
-		    0) {
-			fprintf(stderr, "nfq_accept: netlink message: %s\n",
-			        strerror(errno));
+		if (nfqa_open(x) != 0)
+			goto out;
+		if (owners &&
+		    (x->pq = proc_query_new(proc, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "nfq_accept: attribution: %s\n", err);
 			goto out;
 		}
 	}
+	for (i = 0; i < nq; i++) {
+		if ((errno = pthread_create(&xs[i].thread, NULL, nfqa_run,
+		                            &xs[i])) != 0) {
+			fprintf(stderr, "nfq_accept: thread: %s\n",
+			        strerror(errno));
+			goto out;
+		}
+		xs[i].started = true;
+	}
+	printf("ready queue=%lu queues=%lu\n", q, nq);
+	fflush(stdout);
+	/* A thread that fails sets the flag too: look at it now and then. */
+	while (!atomic_load(&nfqa_stop)) {
+		struct timespec ts = {0, 200000000};
+
+		sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			atomic_store(&nfqa_stop, true);
+	}
 	rc = 0;
 out:
+	atomic_store(&nfqa_stop, true);
+	for (i = 0; i < nq; i++) {
+		if (xs[i].started) {
+			pthread_join(xs[i].thread, NULL);
+			if (xs[i].rc != 0)
+				rc = 1;
+		}
+		st.packets += xs[i].st.packets;
+		st.enobufs += xs[i].st.enobufs;
+		st.lookups += xs[i].st.lookups;
+		st.found += xs[i].st.found;
+	}
 	printf("result=%s packets=%llu enobufs=%llu", rc == 0 ? "ok" : "error",
 	       st.packets, st.enobufs);
 	if (owners)
 		printf(" lookups=%llu found=%llu", st.lookups, st.found);
+	for (i = 0; nq > 1 && i < nq; i++)
+		printf("%s%llu", i == 0 ? " per_queue=" : ",",
+		       xs[i].st.packets);
 	putchar('\n');
-	if (x.pq != NULL)
-		proc_query_free(x.pq);
+	for (i = 0; i < nq; i++) {
+		if (xs[i].pq != NULL)
+			proc_query_free(xs[i].pq);
+		if (xs[i].nl != NULL)
+			mnl_socket_close(xs[i].nl);
+		free(xs[i].buf);
+		free(xs[i].vbuf);
+	}
+	free(xs);
 	if (proc != NULL)
 		proc_free(proc);
-	if (nl != NULL)
-		mnl_socket_close(nl);
-	free(buf);
 	return rc;
 }
