@@ -18,8 +18,7 @@
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq nfq-owner
 #                    nfq-split spackle spackle-nostore spackle-flow
-#                    spackle-tun opensnitch); the default leaves conntrack
-#                    out
+#                    spackle-tun opensnitch: all of them, the default)
 #   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
@@ -45,7 +44,7 @@ NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-10000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none conntrack nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch}
 ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
