@@ -196,18 +196,31 @@ cpu_ticks() {
 # Namespace A's netfilter queues: packets queued (id_sequence), dropped
 # (queue full or netlink failure) and passed unqueued. The kernel counts a
 # packet a full fail-open queue lets through nowhere; the NFQUEUE rules'
-# own counters, less what was queued or dropped, show them.
-queue_stats() {
-	local q d hits
-
-	read -r q d < <(in_a cat /proc/net/netfilter/nfnetlink_queue \
-		2>/dev/null | awk '{ q += $8; d += $6 + $7 }
-		END { printf "%d %d\n", q, d }')
-	hits=$({
+# own counters, less what was queued or dropped, show them. The queues are
+# read between two readings of the rules' counters that agree: a packet
+# that arrived in between (a row's last connections still closing) would
+# count as passed unqueued.
+queue_hits() {
+	{
 		in_a iptables-save -c
 		in_a ip6tables-save -c
 	} 2>/dev/null | awk '/-j NFQUEUE/ && match($0, /^\[[0-9]+:/) {
-		s += substr($0, 2, RLENGTH - 2) } END { print s + 0 }')
+		s += substr($0, 2, RLENGTH - 2) } END { print s + 0 }'
+}
+
+queue_stats() {
+	local q d hits again i
+
+	hits=$(queue_hits)
+	for ((i = 0; i < 50; i++)); do
+		read -r q d < <(in_a cat /proc/net/netfilter/nfnetlink_queue \
+			2>/dev/null | awk '{ q += $8; d += $6 + $7 }
+			END { printf "%d %d\n", q, d }')
+		again=$(queue_hits)
+		[ "$again" = "$hits" ] && break
+		hits=$again
+		sleep 0.1
+	done
 	echo "$q $d $((hits - q - d < 0 ? 0 : hits - q - d))"
 }
 
