@@ -4,6 +4,7 @@
  * thread run between bursts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,11 +458,15 @@ void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
 	sigset_t all;
 
-	/* Signals are the main thread's. */
+	/* Signals are the main thread's. Named for its queue, as top -H and
+	 * ps -L show it. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	snprintf(name, sizeof(name), "spackle-q%u", w->queue);
+	pthread_setname_np(pthread_self(), name);
 	event_base_dispatch(w->base);
 	return NULL;
 }

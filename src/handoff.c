@@ -413,6 +413,8 @@ writer_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* It writes the denied-packet capture and the decision log. */
+	pthread_setname_np(pthread_self(), "spackle-log");
 	for (;;) {
 		/* Read before the pass: what was put before the stop is in
 		 * the heads the pass reads. */

@@ -573,6 +573,7 @@ cn_reader_main(void *arg)
 	struct pollfd pfd[2];
 	struct pinfo *pi = malloc(sizeof(*pi));
 	uint8_t buf[4096];
+	char name[16];
 	struct proc_event ev;
 	cpu_set_t set;
 	uint64_t window, now, n = 0;
@@ -583,6 +584,8 @@ cn_reader_main(void *arg)
 
 	if (pi == NULL)
 		return NULL;
+	snprintf(name, sizeof(name), "spackle-exec%u", r->cpu);
+	pthread_setname_np(pthread_self(), name);
 	CPU_ZERO(&set);
 	CPU_SET(r->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
@@ -658,6 +661,7 @@ cn_main(void *arg)
 		free(buf);
 		return NULL;
 	}
+	pthread_setname_np(pthread_self(), "spackle-proc");
 	cn_sched(false, -10);
 	pfd[0].fd = p->cn_fd;
 	pfd[0].events = POLLIN;

@@ -684,6 +684,7 @@ store_writer_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "spackle-store");
 	now = sp_now_mono();
 	next_flush = now + s->cfg.flush_ms * NS_PER_MS;
 	next_prune = now;

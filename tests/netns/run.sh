@@ -822,6 +822,20 @@ scenario_enforce() {
 		fail enforce/status-json "missing keys or mode: $st"
 	fi
 
+	# Each thread is named for its work, as top -H and ps -L show it: a
+	# worker per queue (DNS's too), the store's writer, and the writer of
+	# the denied packets' capture.
+	out=$(echo "$st" | jq -r '[range(.queue_base; .queue_base + .queues)]
+		+ [.dns_queue | numbers] | map("spackle-q\(.)")
+		+ ["spackle-store", "spackle-log"] | .[]' | sort)
+	s=$(sort -u /proc/"$DAEMON"/task/*/comm 2>/dev/null)
+	err=$(comm -23 <(echo "$out") <(echo "$s") | tr '\n' ' ')
+	if [ -n "$out" ] && [ -z "$err" ]; then
+		pass enforce/thread-names "$(echo "$s" | tr '\n' ' ')"
+	else
+		fail enforce/thread-names "missing: ${err:-all} (threads: $(echo "$s" | tr '\n' ' '))"
+	fi
+
 	# 1-3, 10: allow, deny, reject over TCP and UDP, IPv4 and IPv6.
 	tcp_check enforce/tcp4-allow ok "$B4" "$P_ALLOW"
 	tcp_check enforce/tcp4-deny timeout "$B4" "$P_DENY"
