@@ -256,9 +256,46 @@ user = ${BENCH_USER:-spackle}
 EOF
 }
 
+# split_prepare: spackle's steering for the spackle column's config, as
+# `spackle steering print` writes it, in TMP/split.rules; its queues in
+# SPLIT_FIRST and SPLIT_N. Sets NA and fails when there is none.
+split_prepare() {
+	local r
+
+	spackle_conf "divert = packet"
+	if ! "$SPACKLE" steering print --firewall iptables \
+		-c "$TMP/spackle.conf" >"$TMP/split.rules" 2>"$TMP/split.err"; then
+		NA="spackle steering print failed: $(head -c 200 "$TMP/split.err")"
+		return 1
+	fi
+	r=$(sed -n 's/^# queues \([0-9]*-[0-9]*\),.*/\1/p' \
+		"$TMP/split.rules" | head -n 1)
+	if ! [[ $r =~ ^[0-9]+-[0-9]+$ ]]; then
+		NA="no queue range in spackle's steering"
+		return 1
+	fi
+	SPLIT_FIRST=${r%-*}
+	SPLIT_N=$((${r#*-} - SPLIT_FIRST + 1))
+}
+
+# split_rules iptables|ip6tables: that family's queue rules of
+# TMP/split.rules as iptables-restore input, spackle's chains made the
+# built-in ones (its accept marks and DNS queue left out).
+split_rules() {
+	awk -v fam="$1" '
+		/^# spackle steering, IPv4/ { on = fam == "iptables" }
+		/^# spackle steering, IPv6/ { on = fam == "ip6tables" }
+		on && /^-A SPACKLE-(OUT|IN) / && /"spackle queue"|-m bpf/ {
+			sub(/^-A SPACKLE-OUT /, "-A OUTPUT ")
+			sub(/^-A SPACKLE-IN /, "-A INPUT ")
+			rules = rules $0 "\n"
+		}
+		END { printf "*filter\n%sCOMMIT\n", rules }' "$TMP/split.rules"
+}
+
 # start_filter COLUMN: sets FILTER_PID (empty for none) or NA (a reason).
 start_filter() {
-	local t
+	local t args
 
 	FILTER_PID=
 	NA=
@@ -277,62 +314,33 @@ start_filter() {
 				NA="$t connmark rule failed"
 		done
 		;;
-	nfq | nfq-owner)
+	nfq | nfq-owner | nfq-split)
 		# nfq-owner: the loop with the owner of each connection's
-		# SYN looked up before its verdict (nfq_accept.c).
-		if [ "$1" = nfq-owner ]; then
-			bg nfq "$NSA" "$NFQ_ACCEPT" -o "$QUEUE"
-		else
-			bg nfq "$NSA" "$NFQ_ACCEPT" "$QUEUE"
-		fi
+		# SYN looked up before its verdict (nfq_accept.c); nfq-split:
+		# that loop over spackle's queues, a thread each (split_prepare).
+		case $1 in
+		nfq) args=("$QUEUE") ;;
+		nfq-owner) args=(-o "$QUEUE") ;;
+		*) split_prepare || return
+			args=(-o -n "$SPLIT_N" "$SPLIT_FIRST") ;;
+		esac
+		bg nfq "$NSA" "$NFQ_ACCEPT" "${args[@]}"
 		FILTER_PID=$BG_PID
 		if ! wait_for 50 grep -qs '^ready' "$TMP/nfq.out"; then
 			NA="nfq_accept did not start: $(head -c 200 "$TMP/nfq.err")"
 			return
 		fi
 		for t in iptables ip6tables; do
-			in_a "$t" -A OUTPUT -j NFQUEUE --queue-num "$QUEUE" \
-				--queue-bypass &&
-				in_a "$t" -A INPUT -j NFQUEUE --queue-num "$QUEUE" \
-					--queue-bypass || NA="$t NFQUEUE rule failed"
-		done
-		;;
-	nfq-split)
-		# The loop with owners over spackle's queues, split by
-		# spackle's own rules (`spackle steering print`): a thread
-		# per queue, connections spread as packet mode spreads them.
-		spackle_conf "divert = packet"
-		if ! "$SPACKLE" steering print --firewall iptables \
-			-c "$TMP/spackle.conf" >"$TMP/split.rules" 2>"$TMP/split.err"; then
-			NA="spackle steering print failed: $(head -c 200 "$TMP/split.err")"
-			return
-		fi
-		t=$(sed -n 's/^# queues \([0-9]*-[0-9]*\),.*/\1/p' \
-			"$TMP/split.rules" | head -n 1)
-		if ! [[ $t =~ ^[0-9]+-[0-9]+$ ]]; then
-			NA="no queue range in spackle's steering"
-			return
-		fi
-		bg nfq "$NSA" "$NFQ_ACCEPT" -o -n $((${t#*-} - ${t%-*} + 1)) "${t%-*}"
-		FILTER_PID=$BG_PID
-		if ! wait_for 50 grep -qs '^ready' "$TMP/nfq.out"; then
-			NA="nfq_accept did not start: $(head -c 200 "$TMP/nfq.err")"
-			return
-		fi
-		# Each family's queue rules, spackle's chains made the
-		# built-in ones (its accept marks and DNS queue left out).
-		for t in iptables ip6tables; do
-			awk -v fam="$t" '
-				/^# spackle steering, IPv4/ { on = fam == "iptables" }
-				/^# spackle steering, IPv6/ { on = fam == "ip6tables" }
-				on && /^-A SPACKLE-(OUT|IN) / && /"spackle queue"|-m bpf/ {
-					sub(/^-A SPACKLE-OUT /, "-A OUTPUT ")
-					sub(/^-A SPACKLE-IN /, "-A INPUT ")
-					rules = rules $0 "\n"
-				}
-				END { printf "*filter\n%sCOMMIT\n", rules }' \
-				"$TMP/split.rules" | in_a "$t-restore" --noflush ||
-				NA="$t: spackle's queue split could not be loaded"
+			if [ "$1" = nfq-split ]; then
+				split_rules "$t" | in_a "$t-restore" --noflush ||
+					NA="$t: spackle's queue split could not be loaded"
+			else
+				in_a "$t" -A OUTPUT -j NFQUEUE --queue-num "$QUEUE" \
+					--queue-bypass &&
+					in_a "$t" -A INPUT -j NFQUEUE --queue-num \
+						"$QUEUE" --queue-bypass ||
+					NA="$t NFQUEUE rule failed"
+			fi
 		done
 		;;
 	spackle | spackle-nostore | spackle-flow | spackle-tun)
