@@ -753,9 +753,10 @@ scenario_baseline() {
 	tcp_check uid-65534 ok "$B4" "$P_USER" -u 65534
 }
 
-# port_reuse_check ADDR FIRST: one program's 40 connections to ADDR end (a
-# reset each) and another program opens 40 on the same local ports (FIRST
-# and up) at once, the first still running: each is a flow of its own,
+# port_reuse_check ADDR FIRST SUFFIX: one program's 40 connections to ADDR
+# end (a reset each) and another program opens 40 on the same local ports
+# (FIRST and up) at once, the first still running (the check is
+# enforce/port-reuseSUFFIX): each is a flow of its own,
 # decided for its own program. In flow mode the kernel reopens each
 # conntrack entry (a SYN on a closed entry ends it, with a destroy
 # event), and the daemon ends the old flow before it classifies the SYN:
