@@ -71,8 +71,9 @@ P_TCP=7401
 P_UDP=7402
 # The programs' user and group: nobody else's processes exit as it.
 TUID=$((40000 + ID % 20000))
-# Seconds between two programs.
-GAP=0.05
+# Seconds between two programs: back to back but for a breath, as a shell
+# script or a build starts them.
+GAP=0.01
 
 TMP=$(mktemp -d /tmp/spackle-sl.XXXXXX) || exit 2
 TMP=$(readlink -f "$TMP")
