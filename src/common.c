@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -264,9 +265,28 @@ sp_prefault_zeroed(void *p, size_t len)
 	volatile uint8_t *b = p;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t off, step = page > 0 ? (size_t)page : 4096;
+	uintptr_t lo = ((uintptr_t)p + step - 1) & ~(uintptr_t)(step - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(step - 1);
 
+	if (len == 0)
+		return;
+	/* The whole pages inside [p, p + len): the allocator's own header
+	 * and neighbours keep their pages as they are. */
+	if (hi > lo) {
+#ifdef MADV_HUGEPAGE
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+		if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0) {
+			b[0] = 0; /* the partial pages at either end */
+			b[len - 1] = 0;
+			return;
+		}
+#endif
+	}
 	for (off = 0; off < len; off += step)
 		b[off] = 0;
+	b[len - 1] = 0;
 }
 
 static uint64_t

@@ -162,6 +162,9 @@ flow_table_new(const struct flow_config *cfg)
 		goto fail;
 	if (flow_seed(&t->seed) != 0)
 		goto fail;
+	/* Every slot is written below: mapped first, in one go. */
+	sp_prefault_zeroed(t->pool, (size_t)cap * sizeof(*t->pool));
+	sp_prefault_zeroed(t->bucket, (size_t)nb * sizeof(*t->bucket));
 
 	t->cap = cap;
 	t->mask = nb - 1;

@@ -76,6 +76,9 @@ names_new(size_t cap)
 	if (r != (ssize_t)sizeof(c->seed))
 		goto fail;
 
+	/* Every slot is written below: mapped first, in one go. */
+	sp_prefault_zeroed(c->pool, cap * sizeof(*c->pool));
+	sp_prefault_zeroed(c->bucket, (size_t)nb * sizeof(*c->bucket));
 	c->cap = (uint32_t)cap;
 	c->mask = nb - 1;
 	memset(c->bucket, 0xff, (size_t)nb * sizeof(*c->bucket));

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "spackle/spackle.h"
 
@@ -61,6 +63,53 @@ test_proto_printed(void **state)
 	assert_null(sp_proto_system_name(253));
 }
 
+/* A fresh mapping's pages, resident or not, from mincore. */
+static size_t
+resident_pages(void *p, size_t len, size_t page)
+{
+	unsigned char vec[64];
+	size_t i, n = 0;
+
+	assert_true(len / page <= sizeof(vec));
+	assert_int_equal(mincore(p, len, vec), 0);
+	for (i = 0; i < len / page; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* Prefaulting maps every page the range touches, partial pages at either
+ * end included, keeps the range zero and leaves the bytes beside it. */
+static void
+test_prefault_maps_range(void **state)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = 16 * page;
+	uint8_t *p;
+	size_t i;
+
+	(void)state;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	         -1, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(resident_pages(p, len, page), 0);
+	/* Pages 2 to 12, starting and ending inside a page. */
+	sp_prefault_zeroed(p + 2 * page + 100, 10 * page);
+	assert_int_equal(resident_pages(p, 2 * page, page), 0);
+	assert_int_equal(resident_pages(p + 2 * page, 11 * page, page), 11);
+	assert_int_equal(resident_pages(p + 13 * page, 3 * page, page), 0);
+	for (i = 0; i < len; i++)
+		assert_int_equal(p[i], 0);
+
+	/* Bytes beside the range keep what they hold. */
+	memset(p, 0xaa, len);
+	memset(p + page + 7, 0, 3 * page);
+	sp_prefault_zeroed(p + page + 7, 3 * page);
+	assert_int_equal(p[page + 6], 0xaa);
+	assert_int_equal(p[4 * page + 7], 0xaa);
+	sp_prefault_zeroed(p, 0);
+	assert_int_equal(p[0], 0xaa);
+	assert_int_equal(munmap(p, len), 0);
+}
+
 int
 main(void)
 {
@@ -68,6 +117,7 @@ main(void)
 	        cmocka_unit_test(test_proto_words),
 	        cmocka_unit_test(test_proto_other_names),
 	        cmocka_unit_test(test_proto_printed),
+	        cmocka_unit_test(test_prefault_maps_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
