@@ -4,8 +4,10 @@
  * each with the process behind it and the probable cause.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +300,18 @@ early_free(struct early *e)
 	e->n = 0;
 }
 
+/* Gone by now: an exit event seen, or no such process any more (the
+ * event may not have been read yet, or lost with others under load). A
+ * pid taken again since reads as alive: the report errs toward "not
+ * exited". */
+static bool
+owner_exited(struct proc *proc, const struct proc_owner *who)
+{
+	if (who->how == PROC_HOW_EXITED || proc_pid_exited(proc, who->pid))
+		return true;
+	return who->pid > 0 && kill(who->pid, 0) != 0 && errno == ESRCH;
+}
+
 /*
  * The process behind a hidden flow's local socket, into o: the one that
  * holds it now, else the one the lookup found while the tap ran (the
@@ -355,10 +369,8 @@ owner_json(struct proc *proc, struct proc_query *pq, const struct wflow *f,
 		json_object_set_new(o, "exe", json_string(who->exe));
 		json_object_set_new(o, "cmdline", json_string(who->cmdline));
 		json_object_set_new(o, "process_evidence", json_string(ev));
-		json_object_set_new(
-		        o, "exited",
-		        json_boolean(who->how == PROC_HOW_EXITED ||
-		                     proc_pid_exited(proc, who->pid)));
+		json_object_set_new(o, "exited",
+		                    json_boolean(owner_exited(proc, who)));
 	}
 	if (who != NULL && who->uid != UINT32_MAX)
 		uid = who->uid;

@@ -452,7 +452,7 @@ else
 		and (.cmdline | test(\"udp-send\")) and .exited)" "$j" --arg p "$P_SL"; then
 		pass sniffed/tied "$(jq -c --arg p "$P_SL" "[${sl}[] | select(.cmdline // \"\" | test(\"udp-send\"))][0] | {pid, exe, uid, exited, process_evidence}" "$j")"
 	else
-		fail sniffed/tied "no flow to port $P_SL tied to nettool udp-send: $(jq -c --arg p "$P_SL" "$sl | map({sport, pid, exe, process_evidence})" "$j" 2>/dev/null | head -c 800)"
+		fail sniffed/tied "no flow to port $P_SL tied to nettool udp-send: $(jq -c --arg p "$P_SL" "$sl | map({sport, pid, exe, cmdline, exited, process_evidence})" "$j" 2>/dev/null | head -c 800)"
 	fi
 	if [ -s "$j" ] && jq_ok 'all(.hidden[]; (.exe // "" | test("tcpdump") | not)
 		and .pid != $s)' "$j" --argjson s "$SNIFFER" &&
