@@ -78,7 +78,9 @@ resident_pages(void *p, size_t len, size_t page)
 }
 
 /* Prefaulting maps every page the range touches, partial pages at either
- * end included, keeps the range zero and leaves the bytes beside it. */
+ * end included, keeps the range zero and leaves the bytes beside it. (The
+ * pages beside it may be mapped too, where the kernel faults in folios of
+ * several pages: only the range's are asked for.) */
 static void
 test_prefault_maps_range(void **state)
 {
@@ -93,9 +95,7 @@ test_prefault_maps_range(void **state)
 	assert_int_equal(resident_pages(p, len, page), 0);
 	/* Pages 2 to 12, starting and ending inside a page. */
 	sp_prefault_zeroed(p + 2 * page + 100, 10 * page);
-	assert_int_equal(resident_pages(p, 2 * page, page), 0);
 	assert_int_equal(resident_pages(p + 2 * page, 11 * page, page), 11);
-	assert_int_equal(resident_pages(p + 13 * page, 3 * page, page), 0);
 	for (i = 0; i < len; i++)
 		assert_int_equal(p[i], 0);
 
