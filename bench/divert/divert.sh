@@ -3,10 +3,12 @@
 # bench/divert: the divert path side by side, in network namespaces: no
 # filter, a bare accept-all NFQUEUE loop (nfq_accept), the loop finding
 # each connection's owner first (nfq_accept -o), that loop over spackle's
-# queues as spackle splits them (nfq_accept -o -n), spackle (NFQUEUE packet
-# and flow mode, and the tunnel backend) and OpenSnitch's daemon. Prints one
-# table of values and ratios to "no filter", then spackle's packet mode
-# against the loops and the tunnel backend against packet mode.
+# queues as spackle splits them (nfq_accept -o -n), the same under flow
+# mode's rules, answering with flow mode's accept mark (nfq_accept -o -m
+# -n), spackle (NFQUEUE packet and flow mode, and the tunnel backend) and
+# OpenSnitch's daemon. Prints one table of values and ratios to "no
+# filter", then spackle's packet mode against the loops, flow mode against
+# its loop, and the tunnel backend against packet mode.
 #
 # Usage: divert.sh [SPACKLE [NETTOOL [NFQ_ACCEPT]]]   (as root)
 #
@@ -17,8 +19,9 @@
 #   BENCH_HELD       connections the busy process keeps open (1000)
 #   BENCH_THREADS    client threads of the connection-rate row (4)
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq nfq-owner
-#                    nfq-split spackle spackle-nostore spackle-flow
-#                    spackle-tun opensnitch: all of them, the default)
+#                    nfq-split nfq-flow spackle spackle-nostore
+#                    spackle-flow spackle-tun opensnitch: all of them, the
+#                    default)
 #   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
@@ -44,7 +47,7 @@ NFQ_ACCEPT=$(readlink -f "${3:-build/bench/divert/nfq_accept}")
 SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-10000}
 THREADS=${BENCH_THREADS:-4}
-COLUMNS_RUN=${BENCH_COLUMNS:-none conntrack nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch}
+COLUMNS_RUN=${BENCH_COLUMNS:-none conntrack nfq nfq-owner nfq-split nfq-flow spackle spackle-nostore spackle-flow spackle-tun opensnitch}
 ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
@@ -256,13 +259,15 @@ user = ${BENCH_USER:-spackle}
 EOF
 }
 
-# split_prepare: spackle's steering for the spackle column's config, as
-# `spackle steering print` writes it, in TMP/split.rules; its queues in
-# SPLIT_FIRST and SPLIT_N. Sets NA and fails when there is none.
+# split_prepare packet|flow: spackle's steering for the spackle column's
+# config in that divert mode, as `spackle steering print` writes it, in
+# TMP/split.rules; its queues in SPLIT_FIRST and SPLIT_N, flow mode's
+# accept mark in SPLIT_MARK. Sets NA and fails when there is none.
 split_prepare() {
 	local r
 
-	spackle_conf "divert = packet"
+	SPLIT_MODE=$1
+	spackle_conf "divert = $1"
 	if ! "$SPACKLE" steering print --firewall iptables \
 		-c "$TMP/spackle.conf" >"$TMP/split.rules" 2>"$TMP/split.err"; then
 		NA="spackle steering print failed: $(head -c 200 "$TMP/split.err")"
@@ -276,16 +281,26 @@ split_prepare() {
 	fi
 	SPLIT_FIRST=${r%-*}
 	SPLIT_N=$((${r#*-} - SPLIT_FIRST + 1))
+	[ "$1" = flow ] || return 0
+	SPLIT_MARK=$(sed -n 's/.*-m mark --mark \(0x[0-9a-f]*\)\/0x[0-9a-f]* -m comment --comment "spackle accept".*/\1/p' \
+		"$TMP/split.rules" | head -n 1)
+	if [ -z "$SPLIT_MARK" ]; then
+		NA="no accept mark in spackle's flow steering"
+		return 1
+	fi
 }
 
-# split_rules iptables|ip6tables: that family's queue rules of
-# TMP/split.rules as iptables-restore input, spackle's chains made the
-# built-in ones (its accept marks and DNS queue left out).
+# split_rules iptables|ip6tables: that family's rules of TMP/split.rules
+# as iptables-restore input, spackle's chains made the built-in ones (a
+# RETURN there is the policy's ACCEPT). Packet mode: the queue rules alone,
+# its accept marks left out; flow mode: all but the DNS queue's, the marks
+# that let a decided connection by in the kernel kept.
 split_rules() {
-	awk -v fam="$1" '
+	awk -v fam="$1" -v mode="$SPLIT_MODE" '
 		/^# spackle steering, IPv4/ { on = fam == "iptables" }
 		/^# spackle steering, IPv6/ { on = fam == "ip6tables" }
-		on && /^-A SPACKLE-(OUT|IN) / && /"spackle queue"|-m bpf/ {
+		on && /^-A SPACKLE-(OUT|IN) / &&
+		(mode == "flow" ? !/"spackle dns"/ : /"spackle queue"|-m bpf/) {
 			sub(/^-A SPACKLE-OUT /, "-A OUTPUT ")
 			sub(/^-A SPACKLE-IN /, "-A INPUT ")
 			rules = rules $0 "\n"
@@ -314,15 +329,22 @@ start_filter() {
 				NA="$t connmark rule failed"
 		done
 		;;
-	nfq | nfq-owner | nfq-split)
+	nfq | nfq-owner | nfq-split | nfq-flow)
 		# nfq-owner: the loop with the owner of each connection's
 		# SYN looked up before its verdict (nfq_accept.c); nfq-split:
-		# that loop over spackle's queues, a thread each (split_prepare).
+		# that loop over spackle's queues, a thread each (split_prepare);
+		# nfq-flow: the same under flow mode's rules, its verdicts
+		# carrying flow mode's accept mark, conntrack counting bytes
+		# as for flow mode.
 		case $1 in
 		nfq) args=("$QUEUE") ;;
 		nfq-owner) args=(-o "$QUEUE") ;;
-		*) split_prepare || return
+		nfq-split) split_prepare packet || return
 			args=(-o -n "$SPLIT_N" "$SPLIT_FIRST") ;;
+		*) split_prepare flow || return
+			in_a sysctl -qw net.netfilter.nf_conntrack_acct=1 ||
+				NA="cannot turn on conntrack accounting"
+			args=(-o -m "$SPLIT_MARK" -n "$SPLIT_N" "$SPLIT_FIRST") ;;
 		esac
 		bg nfq "$NSA" "$NFQ_ACCEPT" "${args[@]}"
 		FILTER_PID=$BG_PID
@@ -331,7 +353,7 @@ start_filter() {
 			return
 		fi
 		for t in iptables ip6tables; do
-			if [ "$1" = nfq-split ]; then
+			if [ "$1" = nfq-split ] || [ "$1" = nfq-flow ]; then
 				split_rules "$t" | in_a "$t-restore" --noflush ||
 					NA="$t: spackle's queue split could not be loaded"
 			else
@@ -523,6 +545,9 @@ COL_PACKET=0
 COL_LOOP=0
 COL_OWNER=0
 COL_SPLIT=0
+COL_FLOWLOOP=0
+COL_FLOW=0
+COL_CT=0
 COL_TUN=0
 MOVED_NOTHING=0
 NAMES=()
@@ -535,13 +560,14 @@ for c in $COLUMNS_RUN; do
 	nfq) name="bare NFQUEUE loop" ;;
 	nfq-owner) name="loop + owner" ;;
 	nfq-split) name="loop + owner, split" ;;
+	nfq-flow) name="flow loop + owner" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
 	spackle-tun) name="spackle (tun)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner nfq-split spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner nfq-split nfq-flow spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
 		exit 2
 		;;
 	esac
@@ -551,6 +577,9 @@ for c in $COLUMNS_RUN; do
 	[ "$c" = nfq ] && COL_LOOP=$col
 	[ "$c" = nfq-owner ] && COL_OWNER=$col
 	[ "$c" = nfq-split ] && COL_SPLIT=$col
+	[ "$c" = nfq-flow ] && COL_FLOWLOOP=$col
+	[ "$c" = spackle-flow ] && COL_FLOW=$col
+	[ "$c" = conntrack ] && COL_CT=$col
 	[ "$c" = spackle-tun ] && COL_TUN=$col
 	NAMES+=("$name")
 	echo "# $name ..." >&2
@@ -612,7 +641,7 @@ for c in $COLUMNS_RUN; do
 	fi
 	check_moved "$col" "$name"
 	ns_down
-	if [ "$c" = nfq-owner ] || [ "$c" = nfq-split ]; then
+	if [[ $c == nfq-* ]]; then
 		NOTES+=("$name: $(grep -o 'lookups=.*' "$TMP/nfq.out"), $(sed -n 's/^attribution=//p' "$TMP/nfq.out")")
 	fi
 done
@@ -732,6 +761,14 @@ ratios() {
 	ratios "$COL_SPLIT" "$COL_OWNER" "the split is dearer"
 [ "$COL_OWNER" -gt 0 ] && [ "$COL_LOOP" -gt 0 ] &&
 	ratios "$COL_OWNER" "$COL_LOOP" "finding owners is dearer"
+# Flow mode against its floor: the loop under flow mode's rules, answering
+# a connection's first packet with its owner found and the accept mark
+# (issue 15's flow targets are ratios to conntrack alone; this loop is the
+# least a flow-mode firewall pays over it).
+[ "$COL_FLOW" -gt 0 ] && [ "$COL_FLOWLOOP" -gt 0 ] &&
+	ratios "$COL_FLOW" "$COL_FLOWLOOP" "spackle is higher"
+[ "$COL_FLOWLOOP" -gt 0 ] && [ "$COL_CT" -gt 0 ] &&
+	ratios "$COL_FLOWLOOP" "$COL_CT" "the loop is higher"
 [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ] &&
 	ratios "$COL_TUN" "$COL_PACKET" "the tunnel is higher"
 exit "$MOVED_NOTHING"

@@ -48,6 +48,12 @@
  * installs its split), the floor that includes spreading connections over
  * several queues, whose cost a single queue does not pay: a connection
  * whose queue's thread sleeps waits for it to wake.
+ *
+ * -m MARK answers as flow mode does: NF_REPEAT with the packet mark MARK
+ * (spackle's accept mark), where the rules spackle steers flow mode by save
+ * it on the connection and let the connection's later packets by in the
+ * kernel. With those rules loaded, the floor for flow mode: a queue round
+ * trip and an owner for a connection's first packet, nothing for the rest.
  */
 
 struct nfqa_stats {
@@ -56,7 +62,10 @@ struct nfqa_stats {
 	unsigned long long lookups, found; /* -o: owners asked, found */
 };
 
-#define NFQA_USAGE "usage: nfq_accept [-o] [-n QUEUES] QUEUE_NUM\n"
+#define NFQA_USAGE "usage: nfq_accept [-o] [-m MARK] [-n QUEUES] QUEUE_NUM\n"
+
+/* -m: the packet mark of an NF_REPEAT verdict; 0: NF_ACCEPT. */
+static uint32_t nfqa_mark;
 
 /* Set by the main thread on a signal, or by a thread that failed. */
 static atomic_bool nfqa_stop;
@@ -152,7 +161,12 @@ nfqa_packet(const struct nlmsghdr *nlh, void *data)
 	if (x->pq != NULL)
 		nfqa_owner(x, attr[NFQA_PAYLOAD], ph->hook);
 	v = nfq_nlmsg_put(x->vbuf, NFQNL_MSG_VERDICT, ntohs(nfg->res_id));
-	nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_ACCEPT);
+	if (nfqa_mark != 0) {
+		nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_REPEAT);
+		nfq_nlmsg_verdict_put_mark(v, nfqa_mark);
+	} else {
+		nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_ACCEPT);
+	}
 	if (nfqa_send(x->nl, v) < 0)
 		return MNL_CB_ERROR;
 	x->st.packets++;
@@ -239,11 +253,26 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	int opt, sig, rc = 1;
 
-	while ((opt = getopt(argc, argv, "on:")) != -1) {
+	while ((opt = getopt(argc, argv, "om:n:")) != -1) {
 		switch (opt) {
 		case 'o':
 			owners = true;
 			break;
+		case 'm': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 0);
+
+			if (*optarg == '\0' || *end != '\0' || m == 0 ||
+			    m > UINT32_MAX) {
+				fprintf(stderr,
+				        "nfq_accept: bad mark \"%s\" (1 to "
+				        "0xffffffff)\n",
+				        optarg);
+				return 2;
+			}
+			nfqa_mark = (uint32_t)m;
+			break;
+		}
 		case 'n':
 			if (nfqa_number(optarg, 64, &nq) != 0 || nq == 0) {
 				fprintf(stderr,
