@@ -8,6 +8,7 @@
 
 #include "daemon/daemon.h"
 #include "spackle/mark.h"
+#include "spackle/packet.h"
 #include "spackle/steer_text.h"
 
 /*
@@ -144,6 +145,20 @@ worker_is_syn(const struct divert_packet *p)
 	return p->caplen > l4 + 13 && (d[l4 + 13] & 0x12) == 0x02;
 }
 
+/* Do the addresses and ports of p (a SYN) meet a live flow of this
+ * worker's? True when p does not parse: the events are read, as before. */
+static bool
+worker_syn_meets_flow(struct worker *w, const struct divert_packet *p)
+{
+	struct packet pk;
+	int dir;
+
+	if (packet_parse_ip(p->data, p->caplen, &pk) != PACKET_OK)
+		return true;
+	return classify_find(w->cls, pk.proto, &pk.src, pk.sport, &pk.dst,
+	                     pk.dport, &dir) != NULL;
+}
+
 /*
  * Flow mode sees a connection's first packets only, so a flow stays live
  * for the daemon until its conntrack entry ends. A SYN on ports whose
@@ -152,10 +167,13 @@ worker_is_syn(const struct divert_packet *p)
  * after: classified before that event was read, the SYN met the old flow
  * and took its verdict, so another program's connection on the same
  * ports passed as the first program's. So before a burst that holds a
- * SYN, the events already sent are read: the old flow ends first and the
- * SYN opens a flow of its own. Bounded (DAEMON_CT_CATCH_UP): behind a
- * longer backlog (a flush of the table) a SYN's event may still come
- * after it.
+ * SYN on the addresses and ports of a live flow, the events already sent
+ * are read: the old flow ends first and the SYN opens a flow of its own.
+ * A SYN that meets no flow opens one whatever events wait, and they are
+ * left to their own turn after the rest: reading them before every SYN
+ * put two reads and another connection's end on each connect's path.
+ * Bounded (DAEMON_CT_CATCH_UP): behind a longer backlog (a flush of the
+ * table) a SYN's event may still come after it.
  */
 void
 worker_ct_before(struct worker *w, const struct divert_packet *dp, size_t n)
@@ -164,7 +182,7 @@ worker_ct_before(struct worker *w, const struct divert_packet *dp, size_t n)
 	int k;
 
 	for (i = 0; i < n; i++)
-		if (worker_is_syn(&dp[i]))
+		if (worker_is_syn(&dp[i]) && worker_syn_meets_flow(w, &dp[i]))
 			break;
 	if (i == n)
 		return;
