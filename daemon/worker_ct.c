@@ -170,8 +170,8 @@ worker_syn_meets_flow(struct worker *w, const struct divert_packet *p)
  * SYN on the addresses and ports of a live flow, the events already sent
  * are read: the old flow ends first and the SYN opens a flow of its own.
  * A SYN that meets no flow opens one whatever events wait, and they are
- * left to their own turn after the rest: reading them before every SYN
- * put two reads and another connection's end on each connect's path.
+ * left to their own turn after the rest, where a read before every SYN
+ * mostly found nothing (bench/divert.md, session 20).
  * Bounded (DAEMON_CT_CATCH_UP): behind a longer backlog (a flush of the
  * table) a SYN's event may still come after it.
  */
