@@ -29,6 +29,10 @@
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency busy)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
 #                    each spackle column to PREFIX.COLUMN.json
+#   BENCH_ROUNDS     run the columns this many times, in turn (1): each
+#                    cell is then the median of its rounds (counts and CPU
+#                    their sum), each ratio the median of the rounds' own
+#                    ratios with the lowest and highest beside it
 #
 # Each column gets a fresh pair of namespaces: the filter and the clients in
 # A, the servers in B, a veth pair between them (192.0.2.1 <-> 192.0.2.2).
@@ -52,6 +56,11 @@ ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
+ROUNDS=${BENCH_ROUNDS:-1}
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+	echo "bench/divert: BENCH_ROUNDS=\"$ROUNDS\": not a count of rounds (1 or more)" >&2
+	exit 2
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/divert: needs root (network namespaces, netfilter queues)" >&2
@@ -552,6 +561,7 @@ COL_TUN=0
 MOVED_NOTHING=0
 NAMES=()
 NOTES=()
+COLS=()
 col=0
 for c in $COLUMNS_RUN; do
 	case $c in
@@ -582,7 +592,29 @@ for c in $COLUMNS_RUN; do
 	[ "$c" = conntrack ] && COL_CT=$col
 	[ "$c" = spackle-tun ] && COL_TUN=$col
 	NAMES+=("$name")
-	echo "# $name ..." >&2
+	COLS+=("$c")
+done
+
+# note_once TEXT: a note, once however many rounds say it.
+note_once() {
+	local n
+
+	for n in "${NOTES[@]}"; do
+		[ "$n" = "$1" ] && return 0
+	done
+	NOTES+=("$1")
+}
+
+# measure_column COL C: column COL (filter C) through every row, its
+# values in V[COL,ROW].
+measure_column() {
+	local col=$1 c=$2 name=${NAMES[$1 - 1]} t0 t1
+
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo "# $name (round $round of $ROUNDS) ..." >&2
+	else
+		echo "# $name ..." >&2
+	fi
 	if ! ns_up "$col"; then
 		echo "bench/divert: could not set up the namespaces" >&2
 		exit 2
@@ -592,9 +624,9 @@ for c in $COLUMNS_RUN; do
 		for r in bulk udp rate p50 p99 bp50 bp99 cpu queued drops unqueued; do
 			V[$col,$r]="n/a"
 		done
-		NOTES+=("$name: n/a ($NA)")
+		note_once "$name: n/a ($NA)"
 		ns_down
-		continue
+		return 0
 	fi
 	t0=0
 	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
@@ -632,7 +664,7 @@ for c in $COLUMNS_RUN; do
 		V[$col,queued]="n/a"
 		V[$col,drops]="n/a"
 		V[$col,unqueued]="n/a"
-		NOTES+=("$name: the filter process died during the run")
+		note_once "$name: the filter process died during the run"
 	else
 		V[$col,cpu]="-"
 		V[$col,queued]="-"
@@ -642,9 +674,72 @@ for c in $COLUMNS_RUN; do
 	check_moved "$col" "$name"
 	ns_down
 	if [[ $c == nfq-* ]]; then
-		NOTES+=("$name: $(grep -o 'lookups=.*' "$TMP/nfq.out"), $(sed -n 's/^attribution=//p' "$TMP/nfq.out")")
+		NOTES+=("$name${ROUND_TAG}: $(grep -o 'lookups=.*' "$TMP/nfq.out"), $(sed -n 's/^attribution=//p' "$TMP/nfq.out")")
 	fi
+}
+
+# The columns alternate within a round, so a row of every column meets the
+# machine in much the same state; with ROUNDS > 1 each value is kept per
+# round (RV) and the table shows their median.
+ROW_KEYS="bulk udp rate p50 p99 bp50 bp99 cpu queued drops unqueued"
+ROW_KEYS+=" burst_bulk burst_udp burst_rate burst_latency burst_busy"
+declare -A RV
+ROUND_TAG=
+for ((round = 1; round <= ROUNDS; round++)); do
+	[ "$ROUNDS" -gt 1 ] && ROUND_TAG=" (round $round)"
+	for ((i = 1; i <= col; i++)); do
+		measure_column "$i" "${COLS[$i - 1]}"
+		for k in $ROW_KEYS; do
+			RV[$i,$k,$round]=${V[$i,$k]:-}
+		done
+	done
 done
+
+# combine COL KEY: the rounds' values of one cell: their median, or their
+# sum for the counts and the CPU; the first that is not a number when one
+# is not (a filter that died says so).
+combine() {
+	local r v vals=()
+
+	for ((r = 1; r <= ROUNDS; r++)); do
+		v=${RV[$1,$2,$r]}
+		if ! [[ $v =~ ^[0-9.]+$ ]]; then
+			echo "$v"
+			return
+		fi
+		vals+=("$v")
+	done
+	case $2 in
+	cpu | queued | drops | unqueued) printf '%s\n' "${vals[@]}" |
+		awk '{ s += $1; d = index($1, ".") ? length($1) - index($1, ".") : 0 }
+			END { printf "%.*f\n", d, s }' ;;
+	*) printf '%s\n' "${vals[@]}" | median ;;
+	esac
+}
+
+# median: of the numbers on stdin, one a line, printed with as many
+# decimals as the most precise of them has.
+median() {
+	sort -g | awk '
+		{
+			v[NR] = $1
+			k = index($1, ".") ? length($1) - index($1, ".") : 0
+			if (k > d) d = k
+		}
+		END {
+			if (NR % 2) m = v[(NR + 1) / 2]
+			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.*f\n", d, m
+		}'
+}
+
+if [ "$ROUNDS" -gt 1 ]; then
+	for ((i = 1; i <= col; i++)); do
+		for k in $ROW_KEYS; do
+			V[$i,$k]=$(combine "$i" "$k")
+		done
+	done
+fi
 
 # --- the table -------------------------------------------------------------------
 
@@ -665,6 +760,9 @@ W=24
 printf '\nbench/divert: %s s rows, %s sequential connects, %s connect threads; ' \
 	"$SECONDS_ROW" "$CONNECTS" "$THREADS"
 printf '%s CPUs, kernel %s\n' "$(nproc)" "$(uname -r)"
+if [ "$ROUNDS" -gt 1 ]; then
+	printf '%s rounds, the columns in turn in each; a value is the median of its rounds (counts and CPU: their sum)\n' "$ROUNDS"
+fi
 printf '(value, and its ratio to "no filter" in parentheses)\n\n'
 printf '%-30s' "row"
 for n in "${NAMES[@]}"; do
@@ -719,11 +817,14 @@ echo "packets per queue read: received / bursts from the daemon's" \
 	"status --json before and after the row (a read: one recvmmsg of up" \
 	"to 16 messages for NFQUEUE, up to 64 packets from the tun)."
 
-# ratio A B ROW: column A's value over column B's, "-" when either is not a
-# number.
+# ratio A B ROW [ROUND]: column A's value over column B's (in ROUND, from
+# RV, when given), "-" when either is not a number.
 ratio() {
 	local v=${V[$1,$3]} b=${V[$2,$3]}
 
+	if [ -n "${4:-}" ]; then
+		v=${RV[$1,$3,$4]} b=${RV[$2,$3,$4]}
+	fi
 	if [[ $v =~ ^[0-9.]+$ ]] && [[ $b =~ ^[0-9.]+$ ]]; then
 		awk -v v="$v" -v b="$b" 'BEGIN {
 			if (b + 0 == 0) print "-"; else printf "%.2f\n", v / b }'
@@ -732,16 +833,44 @@ ratio() {
 	fi
 }
 
+# ratio_rounds A B ROW: the median of the rounds' own ratios, the lowest
+# and the highest in parentheses; the ratio itself for one round.
+ratio_rounds() {
+	local r x all=()
+
+	if [ "$ROUNDS" -eq 1 ]; then
+		ratio "$1" "$2" "$3"
+		return
+	fi
+	for ((r = 1; r <= ROUNDS; r++)); do
+		x=$(ratio "$1" "$2" "$3" "$r")
+		[ "$x" = - ] || all+=("$x")
+	done
+	if [ "${#all[@]}" -eq 0 ]; then
+		echo "-"
+		return
+	fi
+	printf '%s (%s to %s)\n' \
+		"$(printf '%s\n' "${all[@]}" | median)" \
+		"$(printf '%s\n' "${all[@]}" | sort -g | head -1)" \
+		"$(printf '%s\n' "${all[@]}" | sort -g | tail -1)"
+}
+
 # ratios A B WHAT: the table of column A over column B (same run).
 ratios() {
-	printf '\n%s / %s (same run; > 1: %s)\n' "${NAMES[$1 - 1]}" \
-		"${NAMES[$2 - 1]}" "$3"
+	if [ "$ROUNDS" -gt 1 ]; then
+		printf '\n%s / %s (the median of %s rounds, lowest to highest; > 1: %s)\n' \
+			"${NAMES[$1 - 1]}" "${NAMES[$2 - 1]}" "$ROUNDS" "$3"
+	else
+		printf '\n%s / %s (same run; > 1: %s)\n' "${NAMES[$1 - 1]}" \
+			"${NAMES[$2 - 1]}" "$3"
+	fi
 	for r in "bulk|TCP bulk, Gbit/s" "udp|UDP 64 B delivered, kpkt/s" \
 		"rate|new TCP connections/s" "p50|connect() p50, us" \
 		"p99|connect() p99, us" "bp50|connect() p50, $HELD held, us" \
 		"bp99|connect() p99, $HELD held, us" "cpu|filter CPU, s"; do
 		IFS='|' read -r key label <<<"$r"
-		printf '%-30s%s\n' "$label" "$(ratio "$1" "$2" "$key")"
+		printf '%-30s%s\n' "$label" "$(ratio_rounds "$1" "$2" "$key")"
 	done
 }
 
