@@ -98,6 +98,7 @@ static const struct counter {
         {"proc_exec_by_main", G_ATTRIB, K_COUNT},
         {"proc_exec_lag_max_us", G_ATTRIB, K_COUNT},
         {"proc_exits", G_ATTRIB, K_COUNT},
+        {"proc_own_exits", G_ATTRIB, K_COUNT},
         {"store_queued", G_STORE, K_COUNT},
         {"store_written", G_STORE, K_COUNT},
         {"store_deferred", G_STORE, K_COUNT},

@@ -62,6 +62,7 @@ daemon_status_attrib(struct daemon *dm, json_t *a, json_t *c)
 	        c, "proc_exec_lag_max_us",
 	        json_integer((json_int_t)(ps.exec_lag_max_ns / 1000)));
 	ATTRIB("proc_exits", exits);
+	ATTRIB("proc_own_exits", own_exits);
 #undef ATTRIB
 }
 

@@ -90,7 +90,10 @@ struct worker {
 	struct proc_owner *po;
 	struct event *ev_drain;
 	uint64_t empty_ns; /* CLOCK_MONOTONIC: the queue was seen empty */
-	uint64_t exits_seen, busy_until;
+	/* Another process exited: look at the queue now (worker_kick). */
+	int kick_fd;
+	struct event *ev_kick;
+	_Atomic bool kicked;
 	struct log_limit attrib_limit;
 	/* Flow mode: conntrack, for the counters and ends of flows whose
 	 * later packets the kernel passes by their mark. */
@@ -246,6 +249,9 @@ void daemon_event(struct daemon *dm, enum store_event_type type,
 int worker_open_divert(struct daemon *dm, struct worker *w);
 int worker_open(struct daemon *dm, struct worker *w);
 void worker_close(struct daemon *dm, struct worker *w);
+/* From any thread: w is to read its queue empty as soon as it can, and
+ * note when (a process exited: attribution's "when it was sent"). */
+void worker_kick(struct worker *w);
 void *worker_main(void *arg);
 /* Run fn on w's thread and wait for it (or here when w has no thread). */
 void worker_run(struct worker *w, void (*fn)(struct worker *, void *),

@@ -79,6 +79,19 @@ daemon_control_dir(struct daemon *dm)
 	return 0;
 }
 
+/* Another process exited (the connector's thread): every worker reads
+ * its queue, so that it knows the packets read after were sent after the
+ * exit (docs/attribution.md, "When it was sent"). */
+static void
+daemon_exit_seen(void *arg)
+{
+	struct daemon *dm = arg;
+	unsigned i;
+
+	for (i = 0; i < dm->nw; i++)
+		worker_kick(&dm->w[i]);
+}
+
 /*
  * The hand-over's writer thread owns the capture and the decision log:
  * workers hand it what to write and never wait on a file. None when
@@ -287,6 +300,7 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		dm.w[i].idx = i;
 		dm.w[i].queue = dm.cfg.queue_base + i;
 		dm.w[i].call_pipe[0] = dm.w[i].call_pipe[1] = -1;
+		dm.w[i].kick_fd = -1;
 		if (worker_open_divert(&dm, &dm.w[i]) != 0)
 			goto out;
 	}
@@ -366,6 +380,7 @@ daemon_run(const char *conf_path, const struct config *cfg)
 		}
 		dm.w[i].started = true;
 	}
+	proc_on_exit(dm.proc, daemon_exit_seen, &dm);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(dm.base, signums[i], daemon_signal, &dm);
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
@@ -418,6 +433,8 @@ out:
 			         "removed what was left of it");
 		}
 	}
+	/* No worker is kicked from here on: they are closing. */
+	proc_on_exit(dm.proc, NULL, NULL);
 	for (i = 0; i < 3; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -18,8 +19,7 @@
 /* While processes exit (attribution may need to tell which one sent a
  * packet), and for a second after, each worker notes every this often that
  * its queue is empty; else seldom. */
-#define DAEMON_DRAIN_BUSY_US 5000
-#define DAEMON_DRAIN_IDLE_US 250000
+#define DAEMON_DRAIN_TICK_US 250000
 #define DAEMON_DISPATCH_MAX  64 /* packets handled per dispatch call */
 /* Flow slots the store's sweep visits before the queue's next turn: at
  * most some 100 us of work when every slot holds a live flow. */
@@ -196,26 +196,50 @@ worker_readable(evutil_socket_t fd, short what, void *arg)
 	worker_drain(arg);
 }
 
-/* Look at the queue often while processes exit, seldom otherwise. */
+/*
+ * When the queue was last seen empty bounds when a packet read later was
+ * sent, and so which exited processes may have sent it. A process's exit
+ * wakes the workers to read their queues at once (worker_kick), so a
+ * packet read after that was sent after the exit; this tick is the
+ * safety net, and wakes an idle worker four times a second.
+ */
 static void
 worker_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct proc_stats ps;
-	struct timeval tv = {0, DAEMON_DRAIN_IDLE_US};
+	struct timeval tv = {0, DAEMON_DRAIN_TICK_US};
 
 	(void)fd;
 	(void)what;
 	worker_drain(w);
-	if (w->dm->proc != NULL) {
-		proc_stats(w->dm->proc, &ps);
-		if (ps.exits != w->exits_seen)
-			w->busy_until = w->empty_ns + NS_PER_S;
-		w->exits_seen = ps.exits;
-		if (w->empty_ns < w->busy_until)
-			tv.tv_usec = DAEMON_DRAIN_BUSY_US;
-	}
 	event_add(w->ev_drain, &tv);
+}
+
+static void
+worker_kicked(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t n;
+
+	(void)what;
+	/* Cleared before the read: an exit read meanwhile kicks again. */
+	atomic_store(&w->kicked, false);
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing pending; the drain is right either way. */
+	}
+	worker_drain(w);
+}
+
+void
+worker_kick(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (w->kick_fd < 0 || atomic_exchange(&w->kicked, true))
+		return;
+	if (write(w->kick_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, the worker wakes anyway. */
+	}
 }
 
 /* The classifier's other hook: has the flow's process exited? */
@@ -775,11 +799,17 @@ worker_open(struct daemon *dm, struct worker *w)
 	                       worker_readable, w);
 	w->ev_call = event_new(w->base, w->call_pipe[0], EV_READ | EV_PERSIST,
 	                       worker_called, w);
+	if ((w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		log_err("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	w->ev_kick = event_new(w->base, w->kick_fd, EV_READ | EV_PERSIST,
+	                       worker_kicked, w);
 	w->ev_tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->ev_drain = event_new(w->base, -1, 0, worker_drain_tick, w);
 	w->ev_sweep = event_new(w->base, -1, 0, worker_sweep_slice, w);
 	if (w->ev_read == NULL || w->ev_call == NULL || w->ev_tick == NULL ||
-	    w->ev_drain == NULL || w->ev_sweep == NULL)
+	    w->ev_drain == NULL || w->ev_sweep == NULL || w->ev_kick == NULL)
 		return -1;
 	if (w->ct != NULL &&
 	    ((w->ev_ct = event_new(w->base, ct_fd(w->ct), EV_READ,
@@ -792,11 +822,12 @@ worker_open(struct daemon *dm, struct worker *w)
 		return -1;
 	{
 		struct timeval one = {1, 0};
-		struct timeval drain = {0, DAEMON_DRAIN_BUSY_US};
+		struct timeval drain = {0, DAEMON_DRAIN_TICK_US};
 
 		atomic_store(&w->beat_ns, sp_now_mono());
 		event_add(w->ev_read, NULL);
 		event_add(w->ev_call, NULL);
+		event_add(w->ev_kick, NULL);
 		event_add(w->ev_tick, &one);
 		event_add(w->ev_drain, &drain);
 	}
@@ -819,6 +850,8 @@ worker_close(struct daemon *dm, struct worker *w)
 		event_free(w->ev_tick);
 	if (w->ev_drain)
 		event_free(w->ev_drain);
+	if (w->ev_kick)
+		event_free(w->ev_kick);
 	if (w->ev_sweep)
 		event_free(w->ev_sweep);
 	if (w->ev_ct)
@@ -837,6 +870,9 @@ worker_close(struct daemon *dm, struct worker *w)
 		close(w->call_pipe[0]);
 		close(w->call_pipe[1]);
 	}
+	if (w->kick_fd >= 0)
+		close(w->kick_fd);
+	w->kick_fd = -1;
 	classify_free(w->cls);
 	incomplete_free(w->inc);
 	proc_query_free(w->pq);

@@ -55,6 +55,7 @@ proc_new(struct proc **out, const struct proc_config *cfg, char *err,
 	if (p->cfg.socks_max == 0)
 		p->cfg.socks_max = PROC_SOCKS_DEFAULT;
 	p->cn_fd = -1;
+	p->self = (int32_t)getpid();
 	p->bpf_map_fd = -1;
 	p->bpf_conns_fd = -1;
 	p->stop_fd = -1;
@@ -157,6 +158,17 @@ proc_start(struct proc *p, char *err, size_t errlen)
 		         "%s; attribution goes on without process events (a "
 		         "program that exits at once may stay unknown)",
 		         p->cnerr);
+}
+
+void
+proc_on_exit(struct proc *p, void (*fn)(void *arg), void *arg)
+{
+	if (p == NULL || !p->inited)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->exit_hook = fn;
+	p->exit_hook_arg = arg;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void

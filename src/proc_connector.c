@@ -140,7 +140,8 @@ on_fork(struct proc *p, int32_t parent, int32_t child, uint64_t ts,
 }
 
 static void
-on_exit_event(struct proc *p, int32_t tgid, uint64_t ts, struct pinfo *pi)
+on_exit_event(struct proc *p, int32_t tgid, int32_t parent, uint64_t ts,
+              struct pinfo *pi)
 {
 	struct pentry *e;
 	struct exit_rec *r;
@@ -157,6 +158,10 @@ on_exit_event(struct proc *p, int32_t tgid, uint64_t ts, struct pinfo *pi)
 			proc_pentry_fill(p, e, pi);
 	}
 	p->st.exits++;
+	if (parent == p->self)
+		p->st.own_exits++;
+	else if (p->exit_hook != NULL)
+		p->exit_hook(p->exit_hook_arg);
 	proc_gone_mark(p, tgid, true);
 	r = &p->exits[p->exits_n % PROC_EXITS];
 	r->tgid = tgid;
@@ -281,8 +286,8 @@ cn_event(struct proc *p, const struct proc_event *ev, uint32_t seq,
 	case PROC_EVENT_EXIT:
 		if (ev->event_data.exit.process_pid ==
 		    ev->event_data.exit.process_tgid)
-			on_exit_event(p, ev->event_data.exit.process_tgid, ts,
-			              pi);
+			on_exit_event(p, ev->event_data.exit.process_tgid,
+			              ev->event_data.exit.parent_tgid, ts, pi);
 		break;
 	case PROC_EVENT_UID:
 		on_id_change(p, ev->event_data.id.process_tgid, true,

@@ -151,6 +151,10 @@ struct proc {
 	unsigned active_n;
 	struct exit_rec exits[PROC_EXITS];
 	uint64_t exits_n;
+	int32_t self; /* this process: its children's exits are its own */
+	/* proc_on_exit(): called under mu after another process's exit. */
+	void (*exit_hook)(void *arg);
+	void *exit_hook_arg;
 	uint64_t idle_ns; /* the connector found its socket empty then */
 	uint64_t lost_ns; /* events were lost then (0 never) */
 	struct proc_stats st;

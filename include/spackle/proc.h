@@ -123,6 +123,8 @@ struct proc_stats {
 	uint64_t fd_guesses;      /* scans that a guessed fd ended (docs) */
 	uint64_t infer_ambiguous; /* gone, and not exactly one exit */
 	uint64_t events, events_lost, execs, exits;
+	uint64_t own_exits;       /* exits of this process's own children
+	                             (its firewall reads), among exits */
 	uint64_t exec_missed;     /* gone before its exe could be read */
 	uint64_t exec_by_main;    /* read by the main connector thread, its
 	                             CPU's exec reader being behind */
@@ -176,6 +178,15 @@ enum proc_how proc_lookup(struct proc_query *q, const struct proc_flow *fl,
                           struct proc_owner *out);
 
 void proc_stats(struct proc *p, struct proc_stats *st);
+
+/*
+ * fn(arg) after each exit the connector reads of a process that is not
+ * this one's own child: from the connector's thread, under the cache's
+ * lock, so it must be short and call no proc_* function (a daemon wakes
+ * its workers with it). NULL turns it off; once this returns, fn runs no
+ * more.
+ */
+void proc_on_exit(struct proc *p, void (*fn)(void *arg), void *arg);
 
 /*
  * The method in use, for a person: "bpf (cgroup sock_create)", or "proc

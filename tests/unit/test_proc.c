@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -813,6 +814,84 @@ test_exited(void **state)
 	close(s);
 }
 
+static atomic_uint exit_calls;
+
+static void
+exit_counted(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&exit_calls, 1);
+}
+
+/* A child that forks a grandchild, waits for it, and exits: the
+ * grandchild's parent is the child, the child's is this process. */
+static void
+child_and_grandchild(void)
+{
+	pid_t c = fork(), g;
+	int st;
+
+	assert_true(c >= 0);
+	if (c == 0) {
+		g = fork();
+		if (g == 0)
+			_exit(0);
+		_exit(g > 0 && waitpid(g, &st, 0) == g ? 0 : 1);
+	}
+	assert_int_equal(waitpid(c, &st, 0), c);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Until the connector has read `want` exits of this process's children
+ * (10 s at most): the exits before them are read too, in order. */
+static void
+own_exits_wait(struct proc *p, uint64_t want, struct proc_stats *st)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		proc_stats(p, st);
+		if (st->own_exits >= want)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the connector read %llu exits of this process's children "
+	         "in 10 s, want %llu",
+	         (unsigned long long)st->own_exits, (unsigned long long)want);
+}
+
+/*
+ * The exit hook (a daemon's workers note when their queues were empty on
+ * it): called for another process's exit, not for this process's own
+ * child's (the daemon's firewall reads), and not once turned off. Other
+ * processes of the machine may exit too, so a call is asked for, not a
+ * count.
+ */
+static void
+test_exit_hook(void **state)
+{
+	struct fixture *fx = *state;
+	struct proc_stats st0, st;
+	unsigned calls;
+
+	proc_stats(fx->p, &st0);
+	if (!st0.events_on)
+		skip();
+	atomic_store(&exit_calls, 0);
+	proc_on_exit(fx->p, exit_counted, NULL);
+	child_and_grandchild();
+	own_exits_wait(fx->p, st0.own_exits + 1, &st);
+	assert_int_equal(st.own_exits, st0.own_exits + 1);
+	assert_true(st.exits >= st0.exits + 2);
+	assert_true(atomic_load(&exit_calls) >= 1);
+
+	proc_on_exit(fx->p, NULL, NULL);
+	calls = atomic_load(&exit_calls);
+	child_and_grandchild();
+	own_exits_wait(fx->p, st0.own_exits + 2, &st);
+	assert_int_equal(atomic_load(&exit_calls), calls);
+}
+
 /*
  * A deadline of 1 ms, no events and no first scan (every lookup has fd
  * tables to read): each lookup returns, with its owner or a timeout that
@@ -912,6 +991,7 @@ main(int argc, char **argv)
 	        cmocka_unit_test(test_shared),
 	        cmocka_unit_test(test_threads),
 	        cmocka_unit_test(test_exited),
+	        cmocka_unit_test(test_exit_hook),
 	        cmocka_unit_test(test_bounded),
 	        cmocka_unit_test(test_config_key),
 	};
