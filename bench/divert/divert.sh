@@ -21,7 +21,7 @@
 #   BENCH_COLUMNS    which columns, in order (none conntrack nfq nfq-owner
 #                    nfq-split nfq-flow spackle spackle-nostore
 #                    spackle-flow spackle-tun opensnitch: all of them, the
-#                    default)
+#                    default; and spackle-alt, with BENCH_SPACKLE_ALT)
 #   BENCH_MODE       spackle's `divert =` (packet; spackle-tun is always
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
@@ -29,6 +29,9 @@
 #   BENCH_ROWS       which traffic rows (bulk udp rate latency busy)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
 #                    each spackle column to PREFIX.COLUMN.json
+#   BENCH_SPACKLE_ALT  another build of spackle, for the column spackle-alt
+#                    (packet mode or BENCH_MODE, as the column spackle): a
+#                    change against its parent, in the same run
 #   BENCH_ROUNDS     run the columns this many times, in turn (1): each
 #                    cell is then the median of its rounds (counts and CPU
 #                    their sum), each ratio the median of the rounds' own
@@ -56,6 +59,7 @@ ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
+SPACKLE_ALT=${BENCH_SPACKLE_ALT:+$(readlink -f "$BENCH_SPACKLE_ALT")}
 ROUNDS=${BENCH_ROUNDS:-1}
 if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
 	echo "bench/divert: BENCH_ROUNDS=\"$ROUNDS\": not a count of rounds (1 or more)" >&2
@@ -374,7 +378,11 @@ start_filter() {
 			fi
 		done
 		;;
-	spackle | spackle-nostore | spackle-flow | spackle-tun)
+	spackle | spackle-alt | spackle-nostore | spackle-flow | spackle-tun)
+		if [ "$1" = spackle-alt ] && [ ! -x "$SPACKLE" ]; then
+			NA="BENCH_SPACKLE_ALT names no program"
+			return
+		fi
 		if ! "$SPACKLE" help 2>/dev/null | grep -q '^  run '; then
 			NA="spackle run not built"
 			return
@@ -558,6 +566,7 @@ COL_FLOWLOOP=0
 COL_FLOW=0
 COL_CT=0
 COL_TUN=0
+COL_ALT=0
 MOVED_NOTHING=0
 NAMES=()
 NOTES=()
@@ -572,18 +581,20 @@ for c in $COLUMNS_RUN; do
 	nfq-split) name="loop + owner, split" ;;
 	nfq-flow) name="flow loop + owner" ;;
 	spackle) name="spackle ($DIVERT_MODE)" ;;
+	spackle-alt) name="other build ($DIVERT_MODE)" ;;
 	spackle-nostore) name="spackle, store off" ;;
 	spackle-flow) name="spackle (flow)" ;;
 	spackle-tun) name="spackle (tun)" ;;
 	opensnitch) name="opensnitchd $(dpkg-query -W -f '${Version}' opensnitch 2>/dev/null | cut -d- -f1)" ;;
 	*)
-		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner nfq-split nfq-flow spackle spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
+		echo "bench/divert: unknown column \"$c\" (none conntrack nfq nfq-owner nfq-split nfq-flow spackle spackle-alt spackle-nostore spackle-flow spackle-tun opensnitch)" >&2
 		exit 2
 		;;
 	esac
 	col=$((col + 1))
 	[ "$c" = none ] && BASE=$col
 	[ "$c" = spackle ] && COL_PACKET=$col
+	[ "$c" = spackle-alt ] && COL_ALT=$col
 	[ "$c" = nfq ] && COL_LOOP=$col
 	[ "$c" = nfq-owner ] && COL_OWNER=$col
 	[ "$c" = nfq-split ] && COL_SPLIT=$col
@@ -608,7 +619,10 @@ note_once() {
 # measure_column COL C: column COL (filter C) through every row, its
 # values in V[COL,ROW].
 measure_column() {
-	local col=$1 c=$2 name=${NAMES[$1 - 1]} t0 t1
+	local col=$1 c=$2 name=${NAMES[$1 - 1]} t0 t1 SPACKLE=$SPACKLE
+
+	# The other build stands in for spackle through the whole column.
+	[ "$c" = spackle-alt ] && SPACKLE=$SPACKLE_ALT
 
 	if [ "$ROUNDS" -gt 1 ]; then
 		echo "# $name (round $round of $ROUNDS) ..." >&2
@@ -900,4 +914,6 @@ ratios() {
 	ratios "$COL_FLOWLOOP" "$COL_CT" "the loop is higher"
 [ "$COL_TUN" -gt 0 ] && [ "$COL_PACKET" -gt 0 ] &&
 	ratios "$COL_TUN" "$COL_PACKET" "the tunnel is higher"
+[ "$COL_PACKET" -gt 0 ] && [ "$COL_ALT" -gt 0 ] &&
+	ratios "$COL_PACKET" "$COL_ALT" "this build is higher"
 exit "$MOVED_NOTHING"
