@@ -52,9 +52,9 @@ classify_new(const struct classify_config *cfg)
 	cap = cfg->flows.max_flows ? cfg->flows.max_flows : SP_FLOWS_DEFAULT;
 	n = classify_extra_slots(cap);
 	c->extra_mask = n - 1;
-	/* Mapped now: each new flow takes a slot at a hashed place. */
-	if ((c->extra = calloc(n, sizeof(*c->extra))) != NULL)
-		sp_prefault_zeroed(c->extra, n * sizeof(*c->extra));
+	/* Left as calloc gave it: a page is mapped when a flow's slot first
+	 * falls in it, at most once per page (a few thousand in all). */
+	c->extra = calloc(n, sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
 	if (cfg->shared_names != NULL)
 		c->names = cfg->shared_names;

@@ -74,10 +74,13 @@ struct flow_table {
 	uint32_t *bucket;
 	uint32_t mask; /* buckets - 1 */
 	uint32_t cap;
-	uint32_t free_head;
-	/* Slots handed out at least once: every live flow lies below. The
-	 * free list gives the latest freed slot first, so this stays near
-	 * the most flows ever live at once, not the cap. */
+	uint32_t free_head; /* slots freed again; FLOW_NIL: none */
+	/* Slots handed out at least once: every live flow lies below, and
+	 * the slots above were never written (nor mapped: a fresh calloc of
+	 * that size is). The free list gives the latest freed slot first and
+	 * a new flow takes a slot above only when it is empty, so this stays
+	 * near the most flows ever live at once, not the cap, and so does
+	 * the memory the pool takes. */
 	uint32_t used;
 	uint64_t seed;
 	uint64_t clock; /* the latest now_ns seen: lists stay ordered */
@@ -162,18 +165,15 @@ flow_table_new(const struct flow_config *cfg)
 		goto fail;
 	if (flow_seed(&t->seed) != 0)
 		goto fail;
-	/* Every slot is written below: mapped first, in one go. */
-	sp_prefault_zeroed(t->pool, (size_t)cap * sizeof(*t->pool));
+	/* Every bucket is written below: mapped first, in one go. The pool
+	 * is left as calloc gave it: a slot is written when a flow first
+	 * takes it (flow_create). */
 	sp_prefault_zeroed(t->bucket, (size_t)nb * sizeof(*t->bucket));
 
 	t->cap = cap;
 	t->mask = nb - 1;
 	memset(t->bucket, 0xff, (size_t)nb * sizeof(*t->bucket));
-	for (i = 0; i < cap; i++) {
-		t->pool[i].hnext = i + 1 < cap ? i + 1 : FLOW_NIL;
-		t->pool[i].cls = FLOW_FREE;
-	}
-	t->free_head = 0;
+	t->free_head = FLOW_NIL;
 	for (c = 0; c < FLOW_CLASS_COUNT; c++) {
 		uint32_t s = flow_timeout_default[c];
 
@@ -437,13 +437,16 @@ flow_create(struct flow_table *t, const struct flow_key *k, bool sender_is_a,
 	struct flow *f;
 	uint32_t i;
 
-	if (t->free_head == FLOW_NIL)
-		flow_evict_oldest(t);
-	i = t->free_head;
-	f = &t->pool[i];
-	t->free_head = f->hnext;
-	if (i >= t->used)
-		t->used = i + 1;
+	if (t->free_head == FLOW_NIL && t->used < t->cap) {
+		i = t->used++;
+		f = &t->pool[i];
+	} else {
+		if (t->free_head == FLOW_NIL)
+			flow_evict_oldest(t);
+		i = t->free_head;
+		f = &t->pool[i];
+		t->free_head = f->hnext;
+	}
 
 	memset(f, 0, sizeof(*f));
 	f->key = *k;

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "spackle/flow.h"
@@ -478,6 +480,70 @@ test_cap_eviction(void **state)
 	flow_table_free(t);
 }
 
+/* Pages of [p, p + len) the process has in memory. */
+static size_t
+resident_pages(const void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n, k, in = 0;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+	unsigned char *v;
+
+	n = ((uintptr_t)p + len - a + pg - 1) / pg;
+	v = malloc(n);
+	assert_non_null(v);
+	assert_int_equal(mincore((void *)a, n * pg, v), 0);
+	for (k = 0; k < n; k++)
+		in += v[k] & 1;
+	free(v);
+	return in;
+}
+
+/*
+ * The table takes memory as flows come, not for its cap: a full-size table
+ * (36 MiB of slots) holding 1,000 flows has in memory about the slots
+ * those take, the flows sit in the lowest slots one after another, and a
+ * slot freed is taken again before a new one.
+ */
+static void
+test_pool_grows_with_flows(void **state)
+{
+	const uint32_t cap = SP_FLOWS_DEFAULT, n = 1000;
+	struct flow_table *t = table(cap);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct flow *f, *base = NULL;
+	struct packet p;
+	bool created;
+	uint32_t i;
+	int dir;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		p = mkpkt("192.0.2.1", (uint16_t)(1024 + i), "192.0.2.2", 53,
+		          SP_PROTO_UDP, 0, 60);
+		f = step(t, &p, SEC, &created, &dir);
+		assert_true(created);
+		if (base == NULL)
+			base = f;
+		assert_ptr_equal(f, base + i);
+	}
+	/* The slots of 1,000 flows, and a page either side at most: not the
+	 * 9,216 pages of the whole pool. */
+	assert_true(resident_pages(base, (size_t)cap * sizeof(*base)) <=
+	            n * sizeof(*base) / pg + 2);
+
+	/* Ten flows end; the next ten take their slots, none above. */
+	for (i = 0; i < 10; i++)
+		flow_end(t, base + 100 + i);
+	for (i = 0; i < 10; i++) {
+		p = mkpkt("192.0.2.1", (uint16_t)(1024 + i), "192.0.2.3", 53,
+		          SP_PROTO_UDP, 0, 60);
+		f = step(t, &p, 2 * SEC, &created, &dir);
+		assert_true(created);
+		assert_true(f >= base + 100 && f < base + 110);
+	}
+	flow_table_free(t);
+}
+
 /* Clearing hands every flow over once, counts none as expired or evicted,
  * and leaves the table ready for new flows. */
 static void
@@ -826,6 +892,7 @@ main(void)
 	        cmocka_unit_test(test_activity_keeps_alive),
 	        cmocka_unit_test(test_busy_flow),
 	        cmocka_unit_test(test_cap_eviction),
+	        cmocka_unit_test(test_pool_grows_with_flows),
 	        cmocka_unit_test(test_ipv6),
 	        cmocka_unit_test(test_fragments),
 	        cmocka_unit_test(test_fragment_table_overwrites),
