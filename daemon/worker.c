@@ -16,9 +16,8 @@
 #include "daemon/peer_reset.h"
 #include "spackle/steer.h" /* STEER_DNS_QUEUE: the queue DNS crosses */
 
-/* While processes exit (attribution may need to tell which one sent a
- * packet), and for a second after, each worker notes every this often that
- * its queue is empty; else seldom. */
+/* How often a worker looks at its queue with no packet and no exit to
+ * wake it (worker_drain_tick). */
 #define DAEMON_DRAIN_TICK_US 250000
 #define DAEMON_DISPATCH_MAX  64 /* packets handled per dispatch call */
 /* Flow slots the store's sweep visits before the queue's next turn: at
@@ -222,11 +221,15 @@ worker_kicked(evutil_socket_t fd, short what, void *arg)
 	uint64_t n;
 
 	(void)what;
-	/* Cleared before the read: an exit read meanwhile kicks again. */
-	atomic_store(&w->kicked, false);
+	/* Read, then cleared, then the drain: a kick before the clear is
+	 * covered by this drain (its exit was read before it), one after it
+	 * writes again and wakes this thread once more. Cleared first, a
+	 * kick between the clear and the read would leave the flag set with
+	 * nothing to read, and no exit would wake the worker again. */
 	if (read(fd, &n, sizeof(n)) < 0) {
 		/* EAGAIN: nothing pending; the drain is right either way. */
 	}
+	atomic_store(&w->kicked, false);
 	worker_drain(w);
 }
 
