@@ -111,9 +111,12 @@ const char *sp_read_error(int err);
  * the daemon: an interrupt on each). Huge pages are asked for (fewer TLB
  * misses at hashed slots), and the pages are mapped by one madvise
  * (MADV_POPULATE_WRITE, Linux 5.14) where the kernel has it, not by a
- * fault each (a flow table is 9,000 pages): a daemon's start to its first
- * status answer went from 675 to 392 ms at p50 on a virtual machine where
- * a fault is dear. Elsewhere a zero is written to each page.
+ * fault each: while the flow tables' pools were mapped at start (9,000
+ * pages each), a daemon's start to its first status answer went from 675
+ * to 392 ms at p50 on a virtual machine where a fault is dear. Elsewhere
+ * a zero is written to each page. Used for what every start writes whole
+ * (hash buckets, the name cache); a table that may stay mostly empty is
+ * better left unmapped (flow.c, classify.c).
  */
 void sp_prefault_zeroed(void *p, size_t len);
 
