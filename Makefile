@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 600
 # Debian packages, by what needs them.
 PKGS_BUILD = build-essential cmake pkg-config netbase iptables nftables \
 	libpcap-dev libnet1-dev liblmdb-dev libevent-dev \
-	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev \
+	libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev libnftnl-dev \
 	libjansson-dev libcap-dev libsystemd-dev libcmocka-dev \
 	libbpf-dev bpftool clang
 # (the last three: attribution's eBPF program; without them the build goes

@@ -126,6 +126,8 @@ static const struct counter {
         {"rule_reload_failures", G_RULES, K_COUNT},
         {"tamper_events", G_STEERING, K_COUNT},
         {"steering_repairs", G_STEERING, K_COUNT},
+        {"steering_saves", G_STEERING, K_COUNT},
+        {"steering_counter_reads", G_STEERING, K_COUNT},
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 
@@ -381,6 +383,13 @@ print_state(const json_t *r, FILE *out)
 	if (json_object_get(st, "checked_ms_ago") != NULL)
 		fprintf(out, ", checked %" PRIu64 " ms ago",
 		        uval(json_object_get(st, "checked_ms_ago")));
+	/* iptables-nft: its counters alone while nothing changed. */
+	if (json_is_string(json_object_get(st, "read")))
+		fprintf(out, " (%s %s)",
+		        strcmp(query_gets(st, "read"), "nf_tables") == 0
+		                ? "unchanged in"
+		                : "read by",
+		        query_gets(st, "read"));
 	fputc('\n', out);
 }
 

@@ -126,6 +126,13 @@ daemon_status_steering(struct daemon *dm)
 	else
 		in = json_true();
 	json_object_set_new(s, "in_place", in);
+	/* How the last second read it (watch.c): its counters from
+	 * nf_tables while the generation stands, else iptables-save. */
+	if (dm->steered && dm->cfg.firewall == CONFIG_FIREWALL_IPTABLES)
+		json_object_set_new(s, "read",
+		                    json_string(dm->steer_gen_ok
+		                                        ? "nf_tables"
+		                                        : "iptables-save"));
 	if (dm->steer_checked_ns != 0) {
 		SET_U64(s, "hooks", dm->steer_hooks);
 		SET_U64(s, "hooks_in_place", dm->steer_hooks_ok);
@@ -275,6 +282,10 @@ daemon_status(const json_t *req, void *arg)
 	                    json_integer((json_int_t)dm->tampers));
 	json_object_set_new(c, "steering_repairs",
 	                    json_integer((json_int_t)dm->repairs));
+	json_object_set_new(c, "steering_saves",
+	                    json_integer((json_int_t)dm->steer_saves));
+	json_object_set_new(c, "steering_counter_reads",
+	                    json_integer((json_int_t)dm->steer_counts));
 	json_object_set_new(c, "rule_reload_failures",
 	                    json_integer((json_int_t)dm->reload_failures));
 	daemon_status_store(dm, c);

@@ -185,6 +185,16 @@ struct daemon {
 	uint64_t steer_checked_ns;
 	char *tamper_seen; /* the steering's last problem, NULL when ok */
 	uint64_t tampers;  /* times the steering was found changed */
+	/* How the tick reads the steering (watch.c): with iptables-nft,
+	 * iptables-save only when nf_tables' generation has moved since a
+	 * check that found every hook in place (steer_gen, of the families
+	 * in steer_gen_families), else its counters from nf_tables. */
+	bool steer_nft;    /* iptables-nft: the generation can be used */
+	bool steer_gen_ok; /* steer_gen is of such a check */
+	uint32_t steer_gen;
+	unsigned steer_gen_families;
+	uint64_t steer_saves;  /* reads by iptables-save and ip6tables-save */
+	uint64_t steer_counts; /* reads of the counters alone */
 	/* What the steering sent to the queues and nobody saw (watch.c):
 	 * the total, and the rules' figure it last grew from. */
 	uint64_t passed_unseen;

@@ -360,9 +360,14 @@ daemon_run(const char *conf_path, const struct config *cfg)
 	 * took them even if a later probe would say otherwise. */
 	dm.fw_auto = dm.cfg.firewall == CONFIG_FIREWALL_AUTO;
 	dm.cfg.firewall = steer_firewall(&dm.cfg);
-	dm.fw_name = dm.cfg.firewall == CONFIG_FIREWALL_NFT
-	                     ? "nft"
-	                     : steer_ipt_variant_name(steer_iptables_variant());
+	if (dm.cfg.firewall == CONFIG_FIREWALL_NFT) {
+		dm.fw_name = "nft";
+	} else {
+		enum steer_ipt_variant v = steer_iptables_variant();
+
+		dm.fw_name = steer_ipt_variant_name(v);
+		dm.steer_nft = v == STEER_IPT_NFT;
+	}
 	if (steer_apply(&dm.cfg, err, sizeof(err)) != 0) {
 		log_err("steering: %s", err);
 		goto out;

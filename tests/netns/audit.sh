@@ -197,6 +197,30 @@ else
 	fi
 fi
 
+# While no rule changes, the daemon's second reads the queue rules'
+# counters from nf_tables (iptables-nft): iptables-save runs again only
+# when the ruleset's generation moves (section 3 moves it).
+steer_reads() {
+	spk status -c "$CONF" --json |
+		jq -c '[.counters.steering_saves, .counters.steering_counter_reads, .steering.read]'
+}
+if [ "$DEMO" = 0 ] && ip netns exec "$NSA" iptables -V | grep -q nf_tables; then
+	r0=$(steer_reads)
+	steer_counted() {
+		steer_reads | jqe --argjson r "$r0" '.[1] >= $r[1] + 3' >/dev/null
+	}
+	if wait_for 100 steer_counted; then
+		r1=$(steer_reads)
+		if printf '%s' "$r1" | jqe --argjson r "$r0" '.[0] == $r[0] and .[2] == "nf_tables"' >/dev/null; then
+			pass steering-read "[iptables-save runs, counter reads, how]: $r0, then $r1"
+		else
+			fail steering-read "want no iptables-save while nothing changed: $r0, then $r1"
+		fi
+	else
+		fail steering-read "the counters were not read each second: $r0, then $(steer_reads)"
+	fi
+fi
+
 # --- 2: three holes -------------------------------------------------------------
 
 say "making three holes: an ACCEPT for uid $HOLE_UID above spackle's rules, an AF_PACKET sender, pings (exempt icmp)"
@@ -269,7 +293,7 @@ else
 fi
 # status says so too: the steering is not in place in one hook, and the
 # text puts it under attention.
-if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == false and .steering.hooks_in_place < .steering.hooks' >/dev/null 2>&1" &&
+if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == false and .steering.hooks_in_place < .steering.hooks and .steering.read != \"nf_tables\"' >/dev/null 2>&1" &&
 	spk status -c "$CONF" | grep -Eq "^  steering +1  hooks without spackle's jump first"; then
 	pass holes/status-steering "$(spk status -c "$CONF" --json | jq -c .steering); $(spk status -c "$CONF" | grep -E '^state ')"
 else
@@ -312,7 +336,7 @@ if daemon_start repair; then
 		--uid-owner "$HOLE_UID" -j ACCEPT
 	if wait_for 50 eval "ip netns exec $NSA iptables -S OUTPUT | sed -n 2p | grep -q -- '-j SPACKLE-OUT'"; then
 		pass repair "spackle's jump is rule 1 of OUTPUT again: $(ip netns exec "$NSA" iptables -S OUTPUT | sed -n '2,3p' | tr '\n' ';')"
-		if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == true' >/dev/null 2>&1"; then
+		if wait_for 30 eval "spk status -c '$CONF' --json | jqe '.steering.in_place == true and .steering.read == \"nf_tables\"' >/dev/null 2>&1"; then
 			pass repair/status "status says the steering is in place again: $(spk status -c "$CONF" --json | jq -c .steering)"
 		else
 			fail repair/status "$(spk status -c "$CONF" --json | jq -c .steering 2>/dev/null)"
