@@ -89,38 +89,57 @@ nftr_talk(struct nftr *x, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		n = mnl_socket_recvfrom(x->nl, x->buf, sizeof(x->buf));
 		if (n < 0)
 			return -errno;
+		errno = 0;
 		rc = mnl_cb_run(x->buf, (size_t)n, nlh->nlmsg_seq, x->portid,
 		                cb, data);
 		if (rc < 0)
-			return -errno;
+			return errno != 0 ? -errno : -EIO;
 		if (rc == MNL_CB_STOP)
 			return 0;
 	}
 }
 
+struct nftr_gen {
+	uint32_t id;
+	bool got;
+};
+
 static int
 nftr_gen_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nftnl_gen *g = nftnl_gen_alloc();
-	uint32_t *gen = data;
+	struct nftr_gen *r = data;
 
-	if (g == NULL)
+	if (g == NULL) {
+		errno = ENOMEM;
 		return MNL_CB_ERROR;
-	if (nftnl_gen_nlmsg_parse(nlh, g) == 0)
-		*gen = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	}
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 &&
+	    nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+		r->id = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+		r->got = true;
+	}
 	nftnl_gen_free(g);
 	return MNL_CB_OK;
 }
 
+/* The generation: 0, or -errno (-EBADMSG: the answer did not hold it). */
 static int
 nftr_gen(struct nftr *x, uint32_t *gen)
 {
+	struct nftr_gen r = {0};
 	struct nlmsghdr *nlh;
+	int rc;
 
 	/* Acknowledged, so that the answer has an end to wait for. */
 	nlh = nftnl_nlmsg_build_hdr(x->buf, NFT_MSG_GETGEN, AF_UNSPEC,
 	                            NLM_F_ACK, ++x->seq);
-	return nftr_talk(x, nlh, nftr_gen_cb, gen);
+	if ((rc = nftr_talk(x, nlh, nftr_gen_cb, &r)) < 0)
+		return rc;
+	if (!r.got)
+		return -EBADMSG;
+	*gen = r.id;
+	return 0;
 }
 
 static int
@@ -209,7 +228,8 @@ nftr_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (r == NULL || nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
 	    (chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN)) == NULL) {
 		d->rc = r == NULL ? -ENOMEM : -EBADMSG;
-		nftnl_rule_free(r);
+		if (r != NULL)
+			nftnl_rule_free(r);
 		return MNL_CB_ERROR;
 	}
 	/* Positions count within a chain, as iptables-save's order. */
