@@ -144,7 +144,7 @@ daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs, bool *whole)
 	size_t len;
 	unsigned f, read = 0;
 	uint32_t gen = 0;
-	bool gen_ok;
+	bool gen_ok = false;
 
 	*whole = false;
 	if (!dm->steered || dm->cfg.firewall != CONFIG_FIREWALL_IPTABLES)
@@ -158,12 +158,16 @@ daemon_read_steering(struct daemon *dm, struct fw_ruleset *rs, bool *whole)
 			dm->steer_checked_ns = sp_now_mono();
 			return dm->steer_gen_families;
 		}
+		/* Moved: gen, read before the programs run, is theirs. */
+		gen_ok = true;
 		fw_ruleset_free(rs);
 		memset(rs, 0, sizeof(*rs));
 	}
 	/* The generation before the rules: a change after this moves it,
 	 * and the next second reads the rules again. */
-	gen_ok = dm->steer_nft && nft_generation(&gen, err, sizeof(err)) == 0;
+	if (!gen_ok)
+		gen_ok = dm->steer_nft &&
+		         nft_generation(&gen, err, sizeof(err)) == 0;
 	for (f = 0; f < 2; f++) {
 		if (steer_save(daemon_fams[f], &buf, &len, err, sizeof(err)) !=
 		    0)
@@ -268,7 +272,7 @@ daemon_check_steering(struct daemon *dm, const struct fw_ruleset *rs,
 		free(dm->tamper_seen);
 		dm->tamper_seen = NULL;
 		/* Every hook in place: counters alone while nothing moves. */
-		dm->steer_gen_ok = dm->steer_gen_families == 3u && read == 3u;
+		dm->steer_gen_ok = dm->steer_gen_families == 3u;
 		return;
 	}
 	/* What is wrong, without the counters that move every second. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the firewall reader's files share, for pfconf/ alone: the parse
- * (fwread.c), the check (fwcheck.c) and the repair text (fwrepair.c).
+ * (fwread.c), the check (fwcheck.c), the repair text (fwrepair.c) and
+ * the reader of nf_tables (nftread.c).
  */
 #ifndef SPACKLE_PFCONF_FWREAD_PRIV_H
 #define SPACKLE_PFCONF_FWREAD_PRIV_H

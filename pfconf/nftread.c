@@ -26,6 +26,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 
+#include "pfconf/fwread_priv.h"
 #include "spackle/nftread.h"
 #include "spackle/steer_names.h"
 
@@ -41,7 +42,6 @@ struct nftr {
 /* What one rule's expressions and user data said. */
 struct nftr_rule {
 	uint64_t packets, bytes;
-	bool counted;
 	char comment[NFTR_COMMENT_MAX];
 };
 
@@ -155,7 +155,6 @@ nftr_expr_cb(struct nftnl_expr *e, void *data)
 	if (strcmp(name, "counter") == 0) {
 		r->packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
 		r->bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
-		r->counted = true;
 	} else if (strcmp(name, "match") == 0 &&
 	           (name = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME)) != NULL &&
 	           strcmp(name, "comment") == 0 &&
@@ -191,15 +190,11 @@ nftr_keep(struct nftr_dump *d, const char *chain, const struct nftr_rule *nr)
 {
 	struct fw_ruleset *rs = d->rs;
 	struct fw_rule *r;
-	size_t cap;
+	int rc;
 
-	if (rs->n == rs->cap) {
-		cap = rs->cap ? rs->cap * 2 : 16;
-		if ((r = realloc(rs->v, cap * sizeof(*r))) == NULL)
-			return -ENOMEM;
-		rs->v = r;
-		rs->cap = cap;
-	}
+	if ((rc = fw_grow((void **)&rs->v, &rs->cap, rs->n, sizeof(*rs->v))) <
+	    0)
+		return rc;
 	r = &rs->v[rs->n];
 	memset(r, 0, sizeof(*r));
 	r->family = d->family;
