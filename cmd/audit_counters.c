@@ -86,6 +86,9 @@ audit_sent(struct audit *a)
 /* One reading of the counters (audit_counters). */
 struct reading {
 	uint64_t sent1, sent2, waiting, qdrop, udrop, seq, received, enobufs;
+	/* The tunnel: tc counts an inbound super-packet as its segments, the
+	 * daemon as one; what it stood for beyond one (gso_in_extra). */
+	uint64_t in_extra;
 	unsigned nq;
 	bool daemon;
 	char err[1024]; /* why the daemon did not answer */
@@ -138,6 +141,8 @@ read_counters(struct audit *a, bool tun, struct reading *r)
 		        json_object_get(ctr, "received"));
 		r->enobufs = (uint64_t)json_integer_value(
 		        json_object_get(ctr, "enobufs"));
+		r->in_extra = (uint64_t)json_integer_value(
+		        json_object_get(ctr, "gso_in_extra"));
 	} else {
 		json_decref(a->status);
 		a->status = NULL;
@@ -175,8 +180,9 @@ audit_counters(struct audit *a)
 	for (i = 0;; i++) {
 		read_counters(a, tun, r);
 		slack = r->sent2 > r->sent1 ? r->sent2 - r->sent1 : 0;
-		rest = (int64_t)r->sent1 - (int64_t)(r->received + r->waiting +
-		                                     r->qdrop + r->udrop);
+		rest = (int64_t)r->sent1 -
+		       (int64_t)(r->received + r->in_extra + r->waiting +
+		                 r->qdrop + r->udrop);
 		if (rest <= 0 || !r->daemon || i + 1 == AUDIT_READS)
 			break;
 		usleep(AUDIT_READ_GAP_MS * 1000u);
@@ -230,12 +236,13 @@ audit_counters(struct audit *a)
 	if (tun)
 		json_object_set_new(
 		        c, "tun",
-		        json_pack("{s:s, s:I, s:I, s:I, s:I}", "device",
+		        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "device",
 		                  a->cfg.tun_name, "marked_out",
 		                  (json_int_t)a->tun_sent_out, "redirected_in",
 		                  (json_int_t)a->tun_sent_in, "device_sent",
 		                  (json_int_t)r->seq, "device_dropped",
-		                  (json_int_t)r->qdrop));
+		                  (json_int_t)r->qdrop, "gso_in_extra",
+		                  (json_int_t)r->in_extra));
 	json_object_set_new(c, "daemon", json_boolean(r->daemon));
 	json_object_set_new(c, "adds_up", json_boolean(adds_up && r->daemon));
 	json_object_set_new(

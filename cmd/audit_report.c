@@ -43,6 +43,11 @@ audit_print_text(const struct audit *a)
 	       json_is_true(json_object_get(c, "daemon"))
 	               ? ""
 	               : "   (the daemon does not answer)");
+	/* tc counts a super-packet coming in as its segments. */
+	if (t != NULL)
+		printf("  + segments of super-packets, beyond one %lld\n",
+		       (long long)json_integer_value(
+		               json_object_get(t, "gso_in_extra")));
 	printf("  + waiting in the queues now             %lld\n",
 	       CI("waiting"));
 	printf("  + dropped in the queue (full)           %lld%s\n",

@@ -251,6 +251,11 @@ daemon_status(const json_t *req, void *arg)
 	json_object_set_new(c, "enobufs",
 	                    json_integer((json_int_t)sum.ds.enobufs));
 	SET_U64(c, "unanswered", sum.ds.unanswered);
+	SET_U64(c, "gso_received", sum.ds.gso);
+	if (strcmp(dm->ops->name, "tun") == 0) {
+		SET_U64(c, "gso_segments", sum.ds.segments);
+		SET_U64(c, "gso_in_extra", sum.ds.gso_in_extra);
+	}
 	if (dm->cap != NULL)
 		SET_U64(c, "capture_lost", sum.st.capture_lost);
 	SET_U64(c, "bursts", sum.st.bursts);

@@ -549,6 +549,9 @@ worker_get_divert_stats(struct worker *w, void *arg)
 	sum->malformed += ds.malformed;
 	sum->requeued += ds.requeued;
 	sum->unanswered += ds.unanswered;
+	sum->gso += ds.gso;
+	sum->segments += ds.segments;
+	sum->gso_in_extra += ds.gso_in_extra;
 }
 
 void

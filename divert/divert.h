@@ -58,10 +58,16 @@ struct divert_stats {
 	uint64_t rejected;
 	uint64_t enobufs; /* receive overruns: the kernel lost messages */
 	uint64_t verdict_errors; /* verdicts the kernel refused */
-	uint64_t malformed;  /* messages from the kernel we could not read */
-	uint64_t requeued;   /* packets queued again before open finished */
-	uint64_t unanswered; /* packets never answered: their id's slot was
-	                        needed for a newer packet */
+	uint64_t malformed;    /* messages from the kernel we could not read */
+	uint64_t requeued;     /* packets queued again before open finished */
+	uint64_t unanswered;   /* packets never answered: their id's slot was
+	                          needed for a newer packet */
+	uint64_t gso;          /* GSO super-packets received whole */
+	uint64_t segments;     /* what the tunnel sent out for them, cut to the
+	                          MTU (its raw socket takes no more) */
+	uint64_t gso_in_extra; /* the tunnel: segments beyond one each that
+	                          the super-packets coming in stood for (tc's
+	                          redirect counts every segment) */
 };
 
 /*

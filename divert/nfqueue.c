@@ -299,6 +299,8 @@ nfqueue_packet(struct divert *d, const struct nlmsghdr *nlh, uint64_t now,
 	pe->mark = p.mark;
 	pe->live = true;
 	d->st.received++;
+	if (p.flags & DIVERT_PKT_GSO)
+		d->st.gso++;
 	*out = p;
 	return 1;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@
 #endif
 
 #include "divert/divert.h"
+#include "divert/tun_gso.h"
 #include "divert/tun_reply.h"
 #include "spackle/mark.h"
 #include "spackle/packet.h"
@@ -57,6 +59,8 @@
 #define TUN_LOCAL_MAX 64u           /* local addresses remembered */
 #define TUN_LOCAL_AGE 1000000000ull /* re-read them after 1 s */
 #define TUN_TXQLEN    16384u        /* packets the tun holds for its reader */
+#define TUN_SEG_BATCH 64u /* segments of a super-packet a system call */
+#define TUN_SEG_ROOM  (2u * TUN_PKT_MAX) /* bytes for them */
 #ifdef __APPLE__
 #define TUN_HDR 4u /* utun's address family, network order */
 #else
@@ -68,7 +72,11 @@ struct divert {
 	char name[IFNAMSIZ];
 	libnet_t *ln4, *ln6; /* raw sockets out, and the reply builder */
 	uint8_t *buf;        /* DIVERT_BURST_MAX reads of TUN_PKT_MAX */
+	uint8_t *seg;        /* segments of a super-packet, TUN_SEG_ROOM */
 	struct divert_packet pk[DIVERT_BURST_MAX];
+	/* What the kernel said of each packet of the burst: a super-packet,
+	 * a checksum left open (tun_gso.h; Linux alone, else all 0). */
+	struct tun_offload off[DIVERT_BURST_MAX];
 	size_t npk;        /* packets of the burst being answered */
 	uint32_t next_id;  /* the id the next packet read gets */
 	uint32_t first_id; /* the id of pk[0] */
@@ -236,7 +244,7 @@ static int
 tun_open_dev(struct divert *d)
 {
 	struct ifreq ifr;
-	int s;
+	int s, hdrsz = TUN_OFFLOAD_HDR;
 
 	d->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (d->fd < 0) {
@@ -244,12 +252,25 @@ tun_open_dev(struct divert *d)
 		return -1;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+	/* Every packet behind a virtio_net_hdr, which says what the device
+	 * was left to do (tun_gso.h). */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", d->name);
 	if (ioctl(d->fd, TUNSETIFF, &ifr) != 0) {
 		tun_seterr(d, "tun %s: TUNSETIFF: %s", strerror(errno));
 		return -1;
 	}
+	if (ioctl(d->fd, TUNSETVNETHDRSZ, &hdrsz) != 0) {
+		tun_seterr(d, "tun %s: TUNSETVNETHDRSZ: %s", strerror(errno));
+		return -1;
+	}
+	/* The device takes TCP whole (TSO) with its checksum open: one read
+	 * and one verdict for up to 64 KiB, as NFQUEUE hands them over. A
+	 * kernel that refuses hands over what it did before: packets of
+	 * the MTU, checksums done (status's gso_received stays 0). */
+	(void)ioctl(d->fd, TUNSETOFFLOAD,
+	            (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
+	                            TUN_F_TSO_ECN));
 	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		tun_seterr(d, "tun %s: socket: %s", strerror(errno));
 		return -1;
@@ -422,7 +443,7 @@ tun_open_dev(struct divert *d)
 /* One packet from either socket into p (TUN_PKT_MAX bytes), its address
  * kept for the verdict: its length, 0 when none waits, -1 on error. */
 static ssize_t
-tun_read(struct divert *d, uint8_t *p)
+tun_read(struct divert *d, uint8_t *p, struct tun_offload *o)
 {
 	struct sockaddr_storage *from =
 	        &d->from[(size_t)(p - d->buf) / TUN_PKT_MAX];
@@ -432,6 +453,7 @@ tun_read(struct divert *d, uint8_t *p)
 	ssize_t n;
 	int i;
 
+	memset(o, 0, sizeof(*o));
 	for (i = 0; i < 2; i++) {
 		flen = sizeof(*from);
 		n = recvfrom(d->sock[d->turn], p, TUN_PKT_MAX, 0,
@@ -476,24 +498,27 @@ tun_hook(struct divert *d, const uint8_t *p, size_t len)
  * libnet's raw sockets only build replies here.
  */
 static int
-tun_inject(struct divert *d, const uint8_t *p, size_t len, bool out)
+tun_inject(struct divert *d, uint8_t *p, size_t len, bool out,
+           const struct tun_offload *o, const char **why)
 {
 	const struct sockaddr_storage *to = tun_from(d, p);
 	struct sockaddr_storage reply;
 	int v6 = (p[0] >> 4) == 6;
 
+	(void)o; /* divert(4) hands over packets done */
 	if (to == NULL) {
 		tun_sockaddr(&reply, v6 ? AF_INET6 : AF_INET,
 		             out ? NULL : p + (v6 ? 24 : 16), 0);
 		to = &reply;
 	}
-	return sendto(d->sock[v6], p, len, 0,
-	              (const struct sockaddr *)(const void *)to,
-	              to->ss_family == AF_INET6
-	                      ? sizeof(struct sockaddr_in6)
-	                      : sizeof(struct sockaddr_in)) == (ssize_t)len
-	               ? 0
-	               : -1;
+	if (sendto(d->sock[v6], p, len, 0,
+	           (const struct sockaddr *)(const void *)to,
+	           to->ss_family == AF_INET6
+	                   ? sizeof(struct sockaddr_in6)
+	                   : sizeof(struct sockaddr_in)) == (ssize_t)len)
+		return 0;
+	*why = strerror(errno);
+	return -1;
 }
 #else
 static int
@@ -507,17 +532,35 @@ tun_open_dev(struct divert *d)
 
 #ifndef __OpenBSD__
 /* One packet from the tunnel into p (TUN_PKT_MAX bytes), without utun's
- * header: its length, 0 when none waits, -1 on error. */
+ * header, and what the kernel said of it into o: its length, 0 when none
+ * waits, -1 on error. */
 static ssize_t
-tun_read(struct divert *d, uint8_t *p)
+tun_read(struct divert *d, uint8_t *p, struct tun_offload *o)
 {
+#ifdef __linux__
+	uint8_t h[TUN_OFFLOAD_HDR];
+	struct iovec iov[2] = {{h, sizeof(h)}, {p, TUN_PKT_MAX}};
+#endif
 	ssize_t n;
 
+	memset(o, 0, sizeof(*o));
+#ifdef __linux__
+	n = readv(d->fd, iov, 2);
+#else
 	n = read(d->fd, p, TUN_PKT_MAX);
+#endif
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
 		               ? 0
 		               : -1;
+#ifdef __linux__
+	if ((size_t)n < sizeof(h)) {
+		d->st.malformed++;
+		return 0;
+	}
+	tun_offload_read(o, h);
+	n -= (ssize_t)sizeof(h);
+#endif
 #if TUN_HDR > 0
 	if ((size_t)n < TUN_HDR) {
 		d->st.malformed++;
@@ -529,10 +572,19 @@ tun_read(struct divert *d, uint8_t *p)
 	return n;
 }
 
-/* Write the packet p back into the tunnel: the stack receives it. */
+/* Write the packet p back into the tunnel: the stack receives it, a
+ * super-packet whole, a checksum left open still open (as o says). */
 static int
-tun_write(struct divert *d, const uint8_t *p, size_t len)
+tun_write(struct divert *d, const uint8_t *p, size_t len,
+          const struct tun_offload *o)
 {
+#ifdef __linux__
+	uint8_t h[TUN_OFFLOAD_HDR];
+	struct iovec iov[2] = {{h, sizeof(h)}, {(void *)(uintptr_t)p, len}};
+
+	tun_offload_write(o, h);
+	return writev(d->fd, iov, 2) == (ssize_t)(sizeof(h) + len) ? 0 : -1;
+#else
 #if TUN_HDR > 0
 	uint8_t frame[TUN_HDR + TUN_PKT_MAX];
 	uint32_t fam = htonl((p[0] >> 4) == 6 ? AF_INET6 : AF_INET);
@@ -544,7 +596,9 @@ tun_write(struct divert *d, const uint8_t *p, size_t len)
 	p = frame;
 	len += TUN_HDR;
 #endif
+	(void)o; /* utun takes no offload header */
 	return write(d->fd, p, len) == (ssize_t)len ? 0 : -1;
+#endif
 }
 #endif
 
@@ -594,7 +648,10 @@ tun_open(struct divert **out, const char *spec, char *err, size_t errlen)
 		return -1;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->buf = malloc((size_t)DIVERT_BURST_MAX * TUN_PKT_MAX)) == NULL) {
+	    (d->buf = malloc((size_t)DIVERT_BURST_MAX * TUN_PKT_MAX)) == NULL ||
+	    (d->seg = malloc(TUN_SEG_ROOM)) == NULL) {
+		if (d != NULL)
+			free(d->buf);
 		free(d);
 		snprintf(err, errlen, "tun %s: out of memory", spec);
 		return -1;
@@ -629,7 +686,7 @@ tun_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 			uint8_t *p = d->buf + n * TUN_PKT_MAX;
 			struct divert_packet *pk = &d->pk[n];
 
-			if ((len = tun_read(d, p)) < 0) {
+			if ((len = tun_read(d, p, &d->off[n])) < 0) {
 				tun_seterr(d, "tun %s: read: %s",
 				           strerror(errno));
 				return -1;
@@ -644,6 +701,17 @@ tun_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 			pk->id = d->next_id++;
 			pk->uid = pk->gid = UINT32_MAX;
 			pk->hook = tun_hook(d, p, (size_t)len);
+			if (d->off[n].gso_type != TUN_GSO_NONE) {
+				pk->flags |= DIVERT_PKT_GSO;
+				d->st.gso++;
+				if (pk->hook == DIVERT_HOOK_IN)
+					d->st.gso_in_extra +=
+					        tun_gso_segments(p, (size_t)len,
+					                         &d->off[n]) -
+					        1u;
+			}
+			if (d->off[n].flags & TUN_OFF_NEEDS_CSUM)
+				pk->flags |= DIVERT_PKT_CSUM_TODO;
 		}
 		if (n == 0)
 			break;
@@ -662,25 +730,136 @@ tun_dispatch(struct divert *d, int max, divert_burst_cb cb, void *arg)
 }
 
 #ifndef __OpenBSD__
-/* Send p on its way: out through the raw socket, or into this host. */
+/* p out through the raw socket of its family, marked past the steering. */
 static int
-tun_inject(struct divert *d, const uint8_t *p, size_t len, bool out)
+tun_send(struct divert *d, const uint8_t *p, size_t len, const char **why)
 {
 	int n;
 
-	if (!out)
-		return tun_write(d, p, len);
 	if ((p[0] >> 4) == 4)
 		n = libnet_adv_write_raw_ipv4(d->ln4, p, (uint32_t)len);
 	else
 		n = libnet_write_raw_ipv6(d->ln6, p, (uint32_t)len);
-	return n == (int)len ? 0 : -1;
+	if (n == (int)len)
+		return 0;
+	*why = errno != 0 ? strerror(errno) : "libnet failed";
+	return -1;
+}
+
+#ifdef __linux__
+/* n segments at d->seg out through libnet's raw socket of their family,
+ * to their destination, as many a system call as the kernel takes. */
+static int
+tun_send_segments(struct divert *d, struct iovec *iov, size_t n,
+                  const char **why)
+{
+	struct mmsghdr mh[TUN_SEG_BATCH];
+	struct sockaddr_storage to;
+	const uint8_t *p = iov[0].iov_base;
+	bool v6 = (p[0] >> 4) == 6;
+	size_t i;
+	int fd = libnet_getfd(v6 ? d->ln6 : d->ln4), k;
+
+	memset(&to, 0, sizeof(to));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&to;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, p + 24, 16);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&to;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, p + 16, 4);
+	}
+	memset(mh, 0, n * sizeof(mh[0]));
+	for (i = 0; i < n; i++) {
+		mh[i].msg_hdr.msg_name = &to;
+		mh[i].msg_hdr.msg_namelen = v6 ? sizeof(struct sockaddr_in6)
+		                               : sizeof(struct sockaddr_in);
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (i = 0; i < n; i += (size_t)k)
+		if ((k = sendmmsg(fd, mh + i, (unsigned)(n - i), 0)) <= 0) {
+			*why = k < 0 ? strerror(errno) : "sendmmsg sent none";
+			return -1;
+		}
+	d->st.segments += n;
+	return 0;
 }
 #endif
 
+/* Cut the super-packet p (tun_gso.h) and send the segments out. */
 static int
-tun_answer(struct divert *d, const struct divert_packet *pk, enum sp_verdict v)
+tun_send_cut(struct divert *d, const uint8_t *p, size_t len,
+             const struct tun_offload *o, const char **why)
 {
+	struct tun_seg seg;
+	struct iovec iov[TUN_SEG_BATCH];
+	size_t used = 0, n = 0, most, k;
+
+	if (tun_seg_begin(&seg, p, len, o, why) != 0)
+		return -1;
+	/* The largest a segment can be: headers and a full payload. */
+	most = seg.hlen + seg.mss < len ? seg.hlen + seg.mss : len;
+	for (;;) {
+		k = 0;
+		if (n < TUN_SEG_BATCH && TUN_SEG_ROOM - used >= most)
+			k = tun_seg_next(&seg, d->seg + used, most);
+		if (k > 0) {
+			iov[n].iov_base = d->seg + used;
+			iov[n++].iov_len = k;
+			used += k;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+#ifdef __linux__
+		if (tun_send_segments(d, iov, n, why) != 0)
+			return -1;
+#else
+		for (k = 0; k < n; k++)
+			if (tun_send(d, iov[k].iov_base, iov[k].iov_len, why) !=
+			    0)
+				return -1;
+		d->st.segments += n;
+#endif
+		n = used = 0;
+	}
+}
+
+/*
+ * Send p on its way: into this host through the tunnel, as it came (o);
+ * or out through the raw socket, which takes no more than the route's MTU
+ * and computes no checksum but IPv4's: a super-packet cut into its
+ * segments, a checksum left open filled in (tun_gso.h).
+ */
+static int
+tun_inject(struct divert *d, uint8_t *p, size_t len, bool out,
+           const struct tun_offload *o, const char **why)
+{
+	errno = 0;
+	if (!out) {
+		if (tun_write(d, p, len, o) == 0)
+			return 0;
+		*why = errno != 0 ? strerror(errno) : "short write";
+		return -1;
+	}
+	if (o->gso_type == TUN_GSO_NONE)
+		return tun_csum_fill(p, len, o, why) == 0
+		               ? tun_send(d, p, len, why)
+		               : -1;
+	return tun_send_cut(d, p, len, o, why);
+}
+#endif
+
+/* Packet k of the burst on its way as v says; -1 with why. */
+static int
+tun_answer(struct divert *d, size_t k, enum sp_verdict v, const char **why)
+{
+	static const struct tun_offload none;
+	const struct divert_packet *pk = &d->pk[k];
 	uint8_t reply[TUN_REPLY_MAX];
 	size_t rlen;
 	bool out = pk->hook != DIVERT_HOOK_IN;
@@ -688,7 +867,8 @@ tun_answer(struct divert *d, const struct divert_packet *pk, enum sp_verdict v)
 	switch (v) {
 	case SP_VERDICT_ALLOW:
 		d->st.accepted++;
-		return tun_inject(d, pk->data, pk->caplen, out);
+		return tun_inject(d, d->buf + k * TUN_PKT_MAX, pk->caplen, out,
+		                  &d->off[k], why);
 	case SP_VERDICT_DENY:
 		d->st.dropped++;
 		return 0;
@@ -699,8 +879,9 @@ tun_answer(struct divert *d, const struct divert_packet *pk, enum sp_verdict v)
 		if (tun_reply(d->ln4, d->ln6, pk->data, pk->caplen, reply,
 		              &rlen) != TUN_REPLY_OK)
 			return 0;
-		return tun_inject(d, reply, rlen, !out);
+		return tun_inject(d, reply, rlen, !out, &none, why);
 	default:
+		*why = "no such verdict";
 		return -1;
 	}
 }
@@ -708,6 +889,7 @@ tun_answer(struct divert *d, const struct divert_packet *pk, enum sp_verdict v)
 static int
 tun_verdict_batch(struct divert *d, const struct divert_verdict *v, size_t n)
 {
+	const char *why = NULL;
 	size_t i, k;
 	int rc = 0;
 
@@ -722,13 +904,11 @@ tun_verdict_batch(struct divert *d, const struct divert_verdict *v, size_t n)
 			rc = -1;
 			continue;
 		}
-		if (tun_answer(d, &d->pk[k], v[i].v) != 0) {
+		if (tun_answer(d, k, v[i].v, &why) != 0) {
 			d->st.verdict_errors++;
 			snprintf(d->err, sizeof(d->err),
 			         "tun %s: cannot send packet %u on: %s",
-			         d->name, v[i].id,
-			         errno != 0 ? strerror(errno)
-			                    : "libnet failed");
+			         d->name, v[i].id, why != NULL ? why : "?");
 			rc = -1;
 		}
 		/* Answered: a second verdict for it is an error. */
@@ -781,6 +961,7 @@ tun_close(struct divert *d)
 		close(d->sock[1]);
 #endif
 	free(d->buf);
+	free(d->seg);
 	free(d);
 }
 

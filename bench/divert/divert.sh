@@ -26,7 +26,7 @@
 #                    packet: the tunnel backend has no flow mode)
 #   BENCH_USER       spackle's `user =` (spackle, as installed; root to
 #                    measure what the privilege drop costs)
-#   BENCH_ROWS       which traffic rows (bulk udp rate latency busy)
+#   BENCH_ROWS       which traffic rows (bulk bulkin udp rate latency busy)
 #   BENCH_STATUS     PREFIX: save `spackle status --json` at the end of
 #                    each spackle column to PREFIX.COLUMN.json
 #   BENCH_SPACKLE_ALT  another build of spackle, for the column spackle-alt
@@ -55,7 +55,7 @@ SECONDS_ROW=${BENCH_SECONDS:-5}
 CONNECTS=${BENCH_CONNECTS:-10000}
 THREADS=${BENCH_THREADS:-4}
 COLUMNS_RUN=${BENCH_COLUMNS:-none conntrack nfq nfq-owner nfq-split nfq-flow spackle spackle-nostore spackle-flow spackle-tun opensnitch}
-ROWS_RUN=${BENCH_ROWS:-bulk udp rate latency busy}
+ROWS_RUN=${BENCH_ROWS:-bulk bulkin udp rate latency busy}
 HELD=${BENCH_HELD:-1000}
 BENCH_STATUS=${BENCH_STATUS:-}
 DIVERT_MODE=${BENCH_MODE:-packet}
@@ -437,15 +437,18 @@ EOF
 
 # --- the rows ------------------------------------------------------------------
 
+# row_tcp_bulk COLUMN [-R]: A sends to B; with -R, B sends to A (a
+# download: what comes in through the filter's inbound hook).
 row_tcp_bulk() {
 	local out
 
-	bg "iperf3-$1" "$NSB" iperf3 -s -1 -B "$B4" -p "$P_IPERF"
+	bg "iperf3-$1${2:-}" "$NSB" iperf3 -s -1 -B "$B4" -p "$P_IPERF"
 	wait_for 50 eval "in_b ss -Htln | grep -q ':$P_IPERF '" || {
 		echo "n/a"
 		return
 	}
-	out=$(in_a iperf3 -c "$B4" -p "$P_IPERF" -t "$SECONDS_ROW" -J 2>/dev/null)
+	out=$(in_a iperf3 -c "$B4" -p "$P_IPERF" -t "$SECONDS_ROW" ${2:+"$2"} \
+		-J 2>/dev/null)
 	echo "$out" | jq -r '.end.sum_received.bits_per_second // empty |
 		. / 1e9 * 100 | round / 100' 2>/dev/null || echo "n/a"
 }
@@ -540,7 +543,7 @@ burst_row() {
 check_moved() {
 	local r
 
-	for r in bulk udp rate; do
+	for r in bulk bulkin udp rate; do
 		want_row "$r" || continue
 		if ! [[ ${V[$1,$r]} =~ ^[0-9.]+$ ]] ||
 			awk -v v="${V[$1,$r]}" 'BEGIN { exit !(v + 0 == 0) }'; then
@@ -635,7 +638,7 @@ measure_column() {
 	fi
 	start_filter "$c"
 	if [ -n "$NA" ]; then
-		for r in bulk udp rate p50 p99 bp50 bp99 cpu queued drops unqueued; do
+		for r in bulk bulkin udp rate p50 p99 bp50 bp99 cpu queued drops unqueued; do
 			V[$col,$r]="n/a"
 		done
 		note_once "$name: n/a ($NA)"
@@ -644,11 +647,13 @@ measure_column() {
 	fi
 	t0=0
 	[ -n "$FILTER_PID" ] && t0=$(cpu_ticks "$FILTER_PID")
-	V[$col,bulk]="-" V[$col,udp]="-" V[$col,rate]="-" V[$col,p50]="-" V[$col,p99]="-"
+	V[$col,bulk]="-" V[$col,bulkin]="-" V[$col,udp]="-" V[$col,rate]="-" V[$col,p50]="-" V[$col,p99]="-"
 	V[$col,bp50]="-" V[$col,bp99]="-"
 	burst_mark "$c"
 	want_row bulk && V[$col,bulk]=$(row_tcp_bulk "$col") &&
 		burst_row "$c" "$col" bulk
+	want_row bulkin && V[$col,bulkin]=$(row_tcp_bulk "$col" -R) &&
+		burst_row "$c" "$col" bulkin
 	want_row udp && V[$col,udp]=$(row_udp "$col") &&
 		burst_row "$c" "$col" udp
 	want_row rate && V[$col,rate]=$(row_rate) && burst_row "$c" "$col" rate
@@ -695,8 +700,8 @@ measure_column() {
 # The columns alternate within a round, so a row of every column meets the
 # machine in much the same state; with ROUNDS > 1 each value is kept per
 # round (RV) and the table shows their median.
-ROW_KEYS="bulk udp rate p50 p99 bp50 bp99 cpu queued drops unqueued"
-ROW_KEYS+=" burst_bulk burst_udp burst_rate burst_latency burst_busy"
+ROW_KEYS="bulk bulkin udp rate p50 p99 bp50 bp99 cpu queued drops unqueued"
+ROW_KEYS+=" burst_bulk burst_bulkin burst_udp burst_rate burst_latency burst_busy"
 declare -A RV
 ROUND_TAG=
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -783,7 +788,8 @@ for n in "${NAMES[@]}"; do
 	printf "%-${W}s" "$n"
 done
 printf '\n'
-for r in "bulk|TCP bulk, Gbit/s|" "udp|UDP 64 B delivered, kpkt/s|" \
+for r in "bulk|TCP bulk, Gbit/s|" "bulkin|TCP bulk B to A, Gbit/s|" \
+	"udp|UDP 64 B delivered, kpkt/s|" \
 	"rate|new TCP connections/s|" "p50|connect() p50, us|" \
 	"p99|connect() p99, us|" \
 	"bp50|connect() p50, $HELD held, us|" \
@@ -817,7 +823,8 @@ for n in "${NAMES[@]}"; do
 	printf "%-${W}s" "$n"
 done
 printf '\n'
-for r in "bulk|TCP bulk" "udp|UDP 64 B" "rate|new TCP connections" \
+for r in "bulk|TCP bulk" "bulkin|TCP bulk B to A" "udp|UDP 64 B" \
+	"rate|new TCP connections" \
 	"latency|sequential connects" "busy|connects, $HELD held"; do
 	IFS='|' read -r key label <<<"$r"
 	want_row "$key" || continue
@@ -879,8 +886,8 @@ ratios() {
 		printf '\n%s / %s (same run; > 1: %s)\n' "${NAMES[$1 - 1]}" \
 			"${NAMES[$2 - 1]}" "$3"
 	fi
-	for r in "bulk|TCP bulk, Gbit/s" "udp|UDP 64 B delivered, kpkt/s" \
-		"rate|new TCP connections/s" "p50|connect() p50, us" \
+	for r in "bulk|TCP bulk, Gbit/s" "bulkin|TCP bulk B to A, Gbit/s" \
+		"udp|UDP 64 B delivered, kpkt/s" "rate|new TCP connections/s" "p50|connect() p50, us" \
 		"p99|connect() p99, us" "bp50|connect() p50, $HELD held, us" \
 		"bp99|connect() p99, $HELD held, us" "cpu|filter CPU, s"; do
 		IFS='|' read -r key label <<<"$r"

@@ -134,6 +134,9 @@ nt_usage(void)
 	      "  tcp-connect -a ADDR -p PORT [-w MS] [-e] [-H MS] [-u UID]\n"
 	      "  udp-send    -a ADDR -p PORT [-n N] [-T TAG] [-w MS] [-u UID]\n"
 	      "  tcp-stream  -a ADDR -p PORT [-d S] [-i MS] [-w MS] [-u UID]\n"
+	      "  tcp-bulk    -a ADDR -p PORT -n KIB [-w MS]   (KIB KiB to an "
+	      "echo server\n"
+	      "              and back, every byte checked)\n"
 	      "  tcp-ports   -a ADDR -p PORT -b FIRST [-n N] [-w MS] [-H MS]\n"
 	      "              (N connects at once from local ports FIRST.., "
 	      "then a reset\n"
@@ -799,6 +802,96 @@ nt_tcp_stream(const struct nt_opts *o)
 	printf("result=ok echoes=%u maxgap_ms=%.1f\n", seq,
 	       (double)maxgap / 1e6);
 	close(s);
+	return NT_OK;
+}
+
+/* tcp-bulk's byte at offset i of the stream: a function of i alone, so a
+ * byte lost, repeated, moved or changed shows. */
+static uint8_t
+nt_bulk_byte(uint64_t i)
+{
+	return (uint8_t)(i * 131u + (i >> 13) + (i >> 21));
+}
+
+/*
+ * tcp-bulk: o->count KiB to an echo server, written and read back at
+ * once (non-blocking, so neither side's buffers stall the other), each
+ * byte read compared with the one written there. Stalled when nothing
+ * moves for -w ms.
+ */
+static int
+nt_tcp_bulk(const struct nt_opts *o)
+{
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	socklen_t len;
+	enum nt_result res;
+	uint64_t want = (uint64_t)o->count * 1024u, sent = 0, got = 0, t0,
+	         moved, i;
+	uint8_t buf[65536];
+	ssize_t n;
+	size_t k;
+	int s, err;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
+		return NT_USAGE;
+	s = nt_connect(&ss, len, o->wait_ms, &err);
+	if (s < 0) {
+		printf("result=%s phase=connect errno=%d\n",
+		       nt_errname(err, &res), err);
+		return res;
+	}
+	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+	t0 = moved = nt_now_ns();
+	while (got < want && !nt_stop) {
+		pfd.fd = s;
+		pfd.events = (short)(POLLIN | (sent < want ? POLLOUT : 0));
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			break;
+		if (nt_now_ns() - moved > (uint64_t)o->wait_ms * 1000000u) {
+			printf("result=stalled sent=%llu got=%llu\n",
+			       (unsigned long long)sent,
+			       (unsigned long long)got);
+			close(s);
+			return NT_TIMEOUT;
+		}
+		if (sent < want && (pfd.revents & POLLOUT)) {
+			k = want - sent < sizeof(buf) ? (size_t)(want - sent)
+			                              : sizeof(buf);
+			for (i = 0; i < k; i++)
+				buf[i] = nt_bulk_byte(sent + i);
+			n = send(s, buf, k, MSG_NOSIGNAL);
+			if (n > 0) {
+				sent += (uint64_t)n;
+				moved = nt_now_ns();
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				break;
+			}
+		}
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		for (i = 0; n > 0 && i < (uint64_t)n; i++)
+			if (buf[i] != nt_bulk_byte(got + i)) {
+				printf("result=corrupt at=%llu\n",
+				       (unsigned long long)(got + i));
+				close(s);
+				return NT_ERROR;
+			}
+		if (n > 0) {
+			got += (uint64_t)n;
+			moved = nt_now_ns();
+		}
+	}
+	close(s);
+	if (got < want) {
+		printf("result=error sent=%llu got=%llu errno=%d\n",
+		       (unsigned long long)sent, (unsigned long long)got,
+		       errno);
+		return NT_ERROR;
+	}
+	printf("result=ok bytes=%llu ms=%.1f\n", (unsigned long long)got,
+	       (double)(nt_now_ns() - t0) / 1e6);
 	return NT_OK;
 }
 
@@ -1705,21 +1798,14 @@ nt_notify_sink(const struct nt_opts *o)
 }
 
 static const struct nt_command nt_commands[] = {
-        {"tcp-server", nt_tcp_server},
-        {"udp-server", nt_udp_server},
-        {"udp-sink", nt_udp_sink},
-        {"tcp-connect", nt_tcp_connect},
-        {"tcp-ports", nt_tcp_ports},
-        {"udp-send", nt_udp_send},
-        {"tcp-stream", nt_tcp_stream},
-        {"packet-send", nt_packet_send},
-        {"ping", nt_ping},
-        {"udp-flood", nt_udp_flood},
-        {"tcp-rate", nt_tcp_rate},
-        {"tcp-latency", nt_tcp_latency},
-        {"notify-sink", nt_notify_sink},
-        {"udp-spray", nt_udp_spray},
-        {"syn-flood", nt_syn_flood},
+        {"tcp-server", nt_tcp_server},   {"udp-server", nt_udp_server},
+        {"udp-sink", nt_udp_sink},       {"tcp-connect", nt_tcp_connect},
+        {"tcp-ports", nt_tcp_ports},     {"udp-send", nt_udp_send},
+        {"tcp-stream", nt_tcp_stream},   {"tcp-bulk", nt_tcp_bulk},
+        {"packet-send", nt_packet_send}, {"ping", nt_ping},
+        {"udp-flood", nt_udp_flood},     {"tcp-rate", nt_tcp_rate},
+        {"tcp-latency", nt_tcp_latency}, {"notify-sink", nt_notify_sink},
+        {"udp-spray", nt_udp_spray},     {"syn-flood", nt_syn_flood},
 };
 
 int

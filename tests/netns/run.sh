@@ -679,6 +679,32 @@ CONN_KEYS='["proto","src","sport","dst","dport","dir","pid","exe","uid","host","
 STATUS_KEYS='["mode","backend","firewall","queues","uptime","counters"]'
 COUNTER_KEYS='["received","accepted","dropped","rejected","malformed","enobufs","flows_live","flows_evicted"]'
 
+# bulk_check NAME ADDR PORT: 32 MiB to the echo server at ADDR PORT and
+# back through the filter, every byte checked (nettool tcp-bulk). Where
+# the daemon sees every packet (packet mode, the tunnel), the stream also
+# crossed it as GSO super-packets, whole (status's gso_received grew), and
+# the tunnel cut those leaving into segments itself (gso_segments grew:
+# divert/tun_gso.c).
+bulk_check() {
+	local name=$1 addr=$2 port=$3 out before after
+
+	before=$(spk status -c "$CONF" --json | jq -c '.counters | {gso_received, gso_segments}')
+	out=$(in_a "$NETTOOL" tcp-bulk -a "$addr" -p "$port" -n 32768 -w 10000)
+	after=$(spk status -c "$CONF" --json | jq -c '.counters | {gso_received, gso_segments}')
+	if [ "$(kv result "$out")" != ok ]; then
+		fail "$name" "want every byte back: $out"
+		return
+	fi
+	if [ "$MODE" = flow ] ||
+		jq -en --argjson b "$before" --argjson a "$after" --arg m "$MODE" \
+			'$a.gso_received > $b.gso_received and
+			 ($m != "tun" or $a.gso_segments > $b.gso_segments)' >/dev/null; then
+		pass "$name" "$out; before $before, after $after"
+	else
+		fail "$name" "want super-packets through whole ($MODE): before $before, after $after; $out"
+	fi
+}
+
 # hold_conn NAME ADDR PORT [nettool options]: a connection held open 4 s in
 # the background; its local port in $HELD_PORT.
 hold_conn() {
@@ -852,6 +878,8 @@ scenario_enforce() {
 	udp_check enforce/udp6-allow ok "$B6" "$P_ALLOW"
 	udp_check enforce/udp6-deny timeout "$B6" "$P_DENY"
 	udp_check enforce/udp6-reject refused "$B6" "$P_REJECT"
+	bulk_check enforce/tcp4-bulk "$B4" "$P_ALLOW"
+	bulk_check enforce/tcp6-bulk "$B6" "$P_ALLOW"
 	# Neighbour discovery under the steering: with the host's IPv6
 	# neighbour entries gone, a connection finds its peer again (the tun
 	# backend's ingress redirect took the advertisements once).
