@@ -24,41 +24,25 @@ classify_flow_ended(const struct flow *f, void *arg)
 	}
 	if (c->cfg.ended != NULL)
 		c->cfg.ended(f, c->cfg.ended_arg);
-	classify_extra_del(c, f->id);
-}
-
-/* The extra map's slots for a table of cap flows: a power of two, at
- * most half full. */
-static size_t
-classify_extra_slots(size_t cap)
-{
-	size_t n = 2;
-
-	while (n < cap * 2)
-		n <<= 1;
-	return n;
+	classify_extra_del(c, f);
 }
 
 struct classifier *
 classify_new(const struct classify_config *cfg)
 {
 	struct classifier *c;
-	size_t cap, n;
+	size_t cap;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->cfg = *cfg;
 	c->seed = sp_now_mono() ^ (uintptr_t)c;
 	cap = cfg->flows.max_flows ? cfg->flows.max_flows : SP_FLOWS_DEFAULT;
-	n = classify_extra_slots(cap);
-	c->extra_mask = n - 1;
-	/* Left as calloc gave it, so an idle daemon does not hold it. A slot
-	 * is at a hashed place, so a page is first read (the shared zero page
-	 * mapped) and then written (that mapping replaced, the TLB flushed:
-	 * sp_prefault_zeroed), once per page: 3,072 pages of a full-size
-	 * table, nine in ten touched within its first 7,100 flows.
-	 * bench/divert measured no change against mapping it at start. */
-	c->extra = calloc(n, sizeof(*c->extra));
+	c->extra_cap = cap;
+	/* Left as calloc gave it, so an idle daemon does not hold it: an
+	 * entry is at its flow's slot, and the pool hands out low slots
+	 * first (the one freed last), so pages are mapped as flows come. */
+	c->extra = calloc(cap, sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
 	if (cfg->shared_names != NULL)
 		c->names = cfg->shared_names;
@@ -185,7 +169,7 @@ classify_renew_wanted(struct classifier *c, const struct flow *f,
 static void
 classify_renew(struct classifier *c, struct flow *f)
 {
-	classify_extra_del(c, f->id);
+	classify_extra_del(c, f);
 	f->flags &= ~(uint32_t)FLOW_F_NAME_WAIT;
 	f->pid = -1;
 	c->st.renewed++;
@@ -247,7 +231,7 @@ classify_packet(struct classifier *c, const struct packet *pkt,
 	if ((v == SP_VERDICT_DENY || v == SP_VERDICT_REJECT) &&
 	    c->cfg.name_hold && dir == 0 && f->key.proto == SP_PROTO_TCP &&
 	    f->dir == SP_DIR_OUT) {
-		const struct classify_extra *e = classify_extra_slot(c, f->id);
+		const struct classify_extra *e = classify_extra_of(c, f);
 
 		if (e->id == f->id && e->more != NULL && e->more->held) {
 			v = SP_VERDICT_REJECT;
@@ -380,7 +364,7 @@ classify_memory(const struct classifier *c, struct classify_memory *m)
 
 	m->flows_cap = cap;
 	m->tables = cap * flow_table_bytes_per_flow() +
-	            (c->extra_mask + 1) * sizeof(*c->extra);
+	            c->extra_cap * sizeof(*c->extra);
 	m->carried = c->nmore;
 	m->carried_bytes = c->nmore * sizeof(struct classify_more);
 	m->strings = c->strs.n;
@@ -391,13 +375,10 @@ classify_memory(const struct classifier *c, struct classify_memory *m)
 }
 
 size_t
-classify_bytes_per_flow(size_t cap)
+classify_bytes_per_flow(void)
 {
-	size_t n = classify_extra_slots(cap);
-
 	/* A record's malloc carries up to 16 bytes beside it. */
-	return flow_table_bytes_per_flow() +
-	       (n + cap - 1) / cap * sizeof(struct classify_extra) +
+	return flow_table_bytes_per_flow() + sizeof(struct classify_extra) +
 	       sizeof(struct classify_more) + 16;
 }
 

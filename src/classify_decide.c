@@ -133,7 +133,7 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns,
 	const struct sp_addr *raddr;
 	struct rules_query q;
 	struct rules_result res;
-	struct classify_extra *e = classify_extra_slot(c, f->id);
+	struct classify_extra *e = classify_extra_of(c, f);
 	struct classify_more *m = e->id == f->id ? e->more : NULL;
 	uint16_t rport;
 	uint8_t src;
@@ -169,7 +169,7 @@ classify_match(struct classifier *c, struct flow *f, uint64_t now_ns,
 		rules_decided_add(c->cfg.rules, f->rule);
 	if (n == 0 && e->id != f->id)
 		return;
-	e->id = f->id;
+	e = classify_extra_take(c, f);
 	/* The host is the name that was asked for: names.h hands the newest
 	 * answer's chain out question first. Out of memory, the flow keeps
 	 * the host (and its source) it had: decided all the same. */
@@ -210,7 +210,7 @@ classify_hold_wanted(struct classifier *c, const struct flow *f,
 	names_unlock(c);
 	if (n > 0)
 		return false;
-	e = classify_extra_slot(c, f->id);
+	e = classify_extra_of(c, f);
 	classify_query(f, e->id == f->id ? e->more : NULL, &q);
 	memset(&res, 0, sizeof(res));
 	rules_match(c->cfg.rules, &q, c->cfg.dflt, &res);

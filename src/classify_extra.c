@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a flow carries beside its table entry (its remote name and its
- * process), kept by flow id in an open-addressing map. */
+ * process), kept at the flow's slot of the pool. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify_int.h"
 
 struct classify_extra *
-classify_extra_slot(const struct classifier *c, uint64_t id)
+classify_extra_of(const struct classifier *c, const struct flow *f)
 {
-	size_t i = sp_hash(&id, sizeof(id), c->seed) & c->extra_mask;
-
-	while (c->extra[i].id != 0 && c->extra[i].id != id)
-		i = (i + 1) & c->extra_mask;
-	return &c->extra[i];
+	return &c->extra[f->slot < c->extra_cap ? f->slot : 0];
 }
 
 /* ---- shared strings ---- */
@@ -145,16 +141,35 @@ more_free(struct classifier *c, struct classify_more *m)
 	free(m);
 }
 
+/* Free what e holds and empty it. */
+static void
+extra_empty(struct classifier *c, struct classify_extra *e)
+{
+	str_put(c, e->host);
+	more_free(c, e->more);
+	memset(e, 0, sizeof(*e));
+}
+
+struct classify_extra *
+classify_extra_take(struct classifier *c, const struct flow *f)
+{
+	struct classify_extra *e = classify_extra_of(c, f);
+
+	if (e->id != f->id) {
+		/* A flow before it in the slot ended without a word (every
+		 * end says one: classify_flow_ended): what it left goes. */
+		if (e->id != 0)
+			extra_empty(c, e);
+		e->id = f->id;
+	}
+	return e;
+}
+
 struct classify_more *
 classify_extra_more(struct classifier *c, const struct flow *f)
 {
-	struct classify_extra *e = classify_extra_slot(c, f->id);
+	struct classify_extra *e = classify_extra_take(c, f);
 
-	if (e->id != f->id) {
-		e->id = f->id;
-		e->host = NULL;
-		e->more = NULL;
-	}
 	if (e->more == NULL &&
 	    (e->more = calloc(1, sizeof(*e->more))) != NULL) {
 		e->more->ppid = -1;
@@ -164,32 +179,12 @@ classify_extra_more(struct classifier *c, const struct flow *f)
 }
 
 void
-classify_extra_del(struct classifier *c, uint64_t id)
+classify_extra_del(struct classifier *c, const struct flow *f)
 {
-	struct classify_extra *e = classify_extra_slot(c, id);
-	size_t i, j, k;
+	struct classify_extra *e = classify_extra_of(c, f);
 
-	if (e->id == 0)
-		return;
-	str_put(c, e->host);
-	more_free(c, e->more);
-	memset(e, 0, sizeof(*e));
-	/* Backward-shift deletion keeps every probe chain unbroken. */
-	i = (size_t)(e - c->extra);
-	j = i;
-	for (;;) {
-		j = (j + 1) & c->extra_mask;
-		if (c->extra[j].id == 0)
-			break;
-		k = sp_hash(&c->extra[j].id, sizeof(uint64_t), c->seed) &
-		    c->extra_mask;
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && k <= i && k > j)) {
-			c->extra[i] = c->extra[j];
-			memset(&c->extra[j], 0, sizeof(c->extra[j]));
-			i = j;
-		}
-	}
+	if (e->id == f->id && e->id != 0)
+		extra_empty(c, e);
 }
 
 void
@@ -197,7 +192,7 @@ classify_extra_clear(struct classifier *c)
 {
 	size_t i;
 
-	for (i = 0; i <= c->extra_mask; i++) {
+	for (i = 0; i < c->extra_cap; i++) {
 		str_put(c, c->extra[i].host);
 		more_free(c, c->extra[i].more);
 	}
@@ -222,7 +217,7 @@ classify_extra_set(char **slot, const char *v)
 const char *
 classify_flow_host(const struct classifier *c, const struct flow *f)
 {
-	const struct classify_extra *e = classify_extra_slot(c, f->id);
+	const struct classify_extra *e = classify_extra_of(c, f);
 
 	return e->id == f->id ? e->host : NULL;
 }
@@ -230,7 +225,7 @@ classify_flow_host(const struct classifier *c, const struct flow *f)
 const char *
 classify_flow_exe(const struct classifier *c, const struct flow *f)
 {
-	const struct classify_extra *e = classify_extra_slot(c, f->id);
+	const struct classify_extra *e = classify_extra_of(c, f);
 
 	return e->id == f->id && e->more != NULL ? e->more->exe : NULL;
 }
@@ -239,7 +234,7 @@ void
 classify_flow_info(const struct classifier *c, const struct flow *f,
                    struct classify_flow_info *out)
 {
-	const struct classify_extra *e = classify_extra_slot(c, f->id);
+	const struct classify_extra *e = classify_extra_of(c, f);
 	const struct classify_more *m;
 
 	memset(out, 0, sizeof(*out));

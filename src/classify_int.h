@@ -30,8 +30,10 @@ struct classify_more {
 
 /*
  * What a flow carries beyond its table entry ("names aside"): the remote
- * name it was decided with, and its process. Kept in an open-addressing
- * map keyed by flow id, sized for the flow cap, so struct flow stays small.
+ * name it was decided with, and its process. Kept in an array beside the
+ * flow pool, at the flow's own slot (struct flow's `slot`), so struct
+ * flow stays small and a flow's entry is one index away, no hashing: the
+ * pool hands out the slot freed last, so entries in use stay few pages.
  */
 struct classify_extra {
 	uint64_t id; /* 0: empty slot */
@@ -63,8 +65,8 @@ struct classifier {
 	struct names_cache *names;
 	struct classify_stats st;
 	struct packet_stats pst;
-	struct classify_extra *extra;
-	size_t extra_mask;
+	struct classify_extra *extra; /* one per slot of the flow pool */
+	size_t extra_cap;
 	struct classify_strs strs;
 	size_t nmore; /* extra entries with a struct classify_more */
 	uint64_t seed;
@@ -89,13 +91,17 @@ names_unlock(struct classifier *c)
 
 /* ---- classify_extra.c ---- */
 
-/* id's slot: its entry, or the empty slot where it would go. */
-struct classify_extra *classify_extra_slot(const struct classifier *c,
-                                           uint64_t id);
+/* f's entry, at f's slot of the pool: f's own when its id is f's, else
+ * not f's (empty, or left by a flow that ended without a word). */
+struct classify_extra *classify_extra_of(const struct classifier *c,
+                                         const struct flow *f);
+/* f's entry, made f's when it was not (emptied first). */
+struct classify_extra *classify_extra_take(struct classifier *c,
+                                           const struct flow *f);
 /* f's extra entry, made if missing; NULL when out of memory. */
 struct classify_more *classify_extra_more(struct classifier *c,
                                           const struct flow *f);
-void classify_extra_del(struct classifier *c, uint64_t id);
+void classify_extra_del(struct classifier *c, const struct flow *f);
 /* Free what every entry holds (the map itself stays). */
 void classify_extra_clear(struct classifier *c);
 /* Keep a copy of v (NULL: none) in *slot. Out of memory: false, and *slot

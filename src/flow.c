@@ -449,6 +449,7 @@ flow_create(struct flow_table *t, const struct flow_key *k, bool sender_is_a,
 	}
 
 	memset(f, 0, sizeof(*f));
+	f->slot = i;
 	f->key = *k;
 	f->id = flow_id_next();
 	f->first_ns = f->last_ns = now;

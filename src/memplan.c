@@ -14,7 +14,7 @@
 static uint64_t
 memplan_flows(unsigned workers, uint32_t flows)
 {
-	return (uint64_t)workers * flows * classify_bytes_per_flow(flows);
+	return (uint64_t)workers * flows * classify_bytes_per_flow();
 }
 
 int

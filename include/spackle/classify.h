@@ -249,10 +249,10 @@ struct classify_memory {
 	size_t flows_cap;
 };
 void classify_memory(const struct classifier *c, struct classify_memory *m);
-/* The most a classifier with a table of cap flows holds per flow, in
- * bytes, its shared strings aside: the table, the map beside it, and a
- * record for each flow with a process or a name. */
-size_t classify_bytes_per_flow(size_t cap);
+/* The most a classifier holds per flow of its table, in bytes, its shared
+ * strings aside: the table, the entry beside it, and a record for each
+ * flow with a process or a name. */
+size_t classify_bytes_per_flow(void);
 struct flow_table *classify_flows(struct classifier *c);
 /*
  * The remote name a live flow was decided with (NULL when its address had

@@ -72,6 +72,8 @@ struct flow {
 	uint32_t hnext;
 	uint32_t lprev, lnext;
 	uint8_t cls;     /* enum flow_class */
+	uint32_t slot;   /* its own index in the pool: what it carries beside
+	                    (classify's extra entries) is kept there too */
 	uint64_t lru_ns; /* when it last moved to its list's tail */
 };
 

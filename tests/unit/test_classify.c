@@ -653,6 +653,14 @@ test_shared_strings(void **state)
 	classify_flow_info(c, fl[1], &a);
 	assert_string_equal(a.exe, "/usr/bin/other");
 	assert_string_equal(a.host, "www.blocked.example");
+	/* A new flow takes the slot freed last, and nothing of what the
+	 * flow before it there carried: an address without a name. */
+	send_syn(c, "198.51.100.7", 20000, T0 + 9000, &res);
+	assert_ptr_equal(res.flow, fl[598]);
+	classify_flow_info(c, res.flow, &b);
+	assert_null(b.host);
+	assert_string_equal(b.exe, "/usr/bin/busy");
+	classify_end(c, res.flow);
 	for (i = 1; i < 600; i += 2)
 		classify_end(c, fl[i]);
 	/* what the DNS query's flow holds stays */

@@ -46,8 +46,7 @@ test_defaults_fit(void **state)
 	assert_true(p.ct_bytes > 0);
 	assert_int_equal(p.store_bytes, 5 * 4 * MiB);
 	assert_int_equal(p.flow_bytes,
-	                 3ull * SP_FLOWS_DEFAULT *
-	                         classify_bytes_per_flow(SP_FLOWS_DEFAULT));
+	                 3ull * SP_FLOWS_DEFAULT * classify_bytes_per_flow());
 	/* packet mode dumps nothing */
 	assert_int_equal(memplan_make(MEMPLAN_DEFAULT, 3, 4 * MiB, 0, &p, err,
 	                              sizeof(err)),
