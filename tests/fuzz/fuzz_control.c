@@ -15,17 +15,9 @@
 #include "daemon/daemon.h"
 #include "spackle/control.h"
 #include "spackle/store.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #x);                                           \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* The audit report's flows, as the daemon reads them. */
 static void

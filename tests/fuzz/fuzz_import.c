@@ -7,17 +7,9 @@
 
 #include "spackle/import.h"
 #include "spackle/rules.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #x);                                           \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* Rule text must load with no error and no warning; its rule count. */
 static size_t

@@ -7,17 +7,9 @@
 #include <string.h>
 
 #include "spackle/pfread.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #x);                                           \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* pc printed canonically (labels: the sums), in a malloc'd string. */
 static char *

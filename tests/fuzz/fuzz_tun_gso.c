@@ -11,17 +11,9 @@
 #include <string.h>
 
 #include "divert/tun_gso.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-	do {                                                                   \
-		if (!(x)) {                                                    \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #x);                                           \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static uint8_t pkt[65536], out[65536];
 

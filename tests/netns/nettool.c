@@ -743,6 +743,27 @@ nt_tcp_ports(const struct nt_opts *o)
 	return NT_OK;
 }
 
+/* A TCP connection to o's address within -w ms, as -u's user when given:
+ * NT_OK and the socket in *s, else the result, its line printed. */
+static int
+nt_dial(const struct nt_opts *o, int *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	enum nt_result res;
+	int err;
+
+	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0 ||
+	    nt_drop_uid(o->uid) < 0)
+		return NT_USAGE;
+	if ((*s = nt_connect(&ss, len, o->wait_ms, &err)) < 0) {
+		printf("result=%s phase=connect errno=%d\n",
+		       nt_errname(err, &res), err);
+		return res;
+	}
+	return NT_OK;
+}
+
 /*
  * tcp-stream: one connection, a 16-byte message every interval, each echo
  * printed with the wall clock (ms) so a script can count the echoes after
@@ -751,23 +772,13 @@ nt_tcp_ports(const struct nt_opts *o)
 static int
 nt_tcp_stream(const struct nt_opts *o)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	enum nt_result res;
 	char msg[NT_MSG_LEN + 1], back[NT_MSG_LEN];
 	uint64_t t0, end, last, gap, maxgap = 0;
 	unsigned seq = 0;
 	int s, err;
 
-	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0 ||
-	    nt_drop_uid(o->uid) < 0)
-		return NT_USAGE;
-	s = nt_connect(&ss, len, o->wait_ms, &err);
-	if (s < 0) {
-		printf("result=%s phase=connect errno=%d\n",
-		       nt_errname(err, &res), err);
-		return res;
-	}
+	if ((err = nt_dial(o, &s)) != NT_OK)
+		return err;
 	t0 = nt_now_ns();
 	end = t0 + (uint64_t)o->duration_s * 1000000000u;
 	last = t0;
@@ -822,10 +833,7 @@ nt_bulk_byte(uint64_t i)
 static int
 nt_tcp_bulk(const struct nt_opts *o)
 {
-	struct sockaddr_storage ss;
 	struct pollfd pfd;
-	socklen_t len;
-	enum nt_result res;
 	uint64_t want = (uint64_t)o->count * 1024u, sent = 0, got = 0, t0,
 	         moved, i;
 	uint8_t buf[65536];
@@ -833,14 +841,8 @@ nt_tcp_bulk(const struct nt_opts *o)
 	size_t k;
 	int s, err;
 
-	if (nt_resolve(o, SOCK_STREAM, &ss, &len) < 0)
-		return NT_USAGE;
-	s = nt_connect(&ss, len, o->wait_ms, &err);
-	if (s < 0) {
-		printf("result=%s phase=connect errno=%d\n",
-		       nt_errname(err, &res), err);
-		return res;
-	}
+	if ((err = nt_dial(o, &s)) != NT_OK)
+		return err;
 	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
 	t0 = moved = nt_now_ns();
 	while (got < want && !nt_stop) {

@@ -12,30 +12,19 @@
 #include <string.h>
 
 #include "divert/tun_gso.h"
+#include "../tools/inetsum.h"
 
 #define TH_FIN 0x01
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_CWR 0x80
 
-static uint32_t
-sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
+/* A pseudo-header's sum as the stack leaves it in a checksum it left
+ * open: folded, not complemented. */
 static uint16_t
-fold(uint32_t sum)
+partial(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	return (uint16_t)~inetsum_fold(sum);
 }
 
 static unsigned
@@ -57,10 +46,11 @@ static bool
 l4_sum_ok(const uint8_t *ip, bool v6, const uint8_t *l4, size_t n,
           unsigned proto)
 {
-	uint32_t s = v6 ? sum16(ip + 8, 32, 0) : sum16(ip + 12, 8, 0);
+	uint32_t s =
+	        v6 ? inetsum_add(ip + 8, 32, 0) : inetsum_add(ip + 12, 8, 0);
 
 	s += proto + (uint32_t)(n >> 16) + (uint32_t)(n & 0xffff);
-	return fold(sum16(l4, n, s)) == 0xffff;
+	return inetsum_fold(inetsum_add(l4, n, s)) == 0;
 }
 
 static uint8_t pkt[70000], out[70000];
@@ -121,10 +111,10 @@ make_tcp(bool v6, size_t payload, uint8_t flags)
 	t[27] = 42;
 	for (i = 0; i < payload; i++)
 		t[32 + i] = (uint8_t)(i * 7 + i / 251);
-	s = v6 ? sum16(pkt + 8, 32, 0) : sum16(pkt + 12, 8, 0);
+	s = v6 ? inetsum_add(pkt + 8, 32, 0) : inetsum_add(pkt + 12, 8, 0);
 	s += 6 + (uint32_t)(len - l3);
-	t[16] = (uint8_t)(fold(s) >> 8);
-	t[17] = (uint8_t)fold(s);
+	t[16] = (uint8_t)(partial(s) >> 8);
+	t[17] = (uint8_t)partial(s);
 	return len;
 }
 
@@ -159,7 +149,8 @@ check_cut(bool v6, size_t payload, unsigned mss, uint8_t flags,
 		} else {
 			assert_int_equal(get16(out + 2), n);
 			assert_int_equal(get16(out + 4), 0x1234 + i);
-			assert_int_equal(fold(sum16(out, 20, 0)), 0xffff);
+			assert_int_equal(inetsum_fold(inetsum_add(out, 20, 0)),
+			                 0);
 			assert_int_equal(out[6], 0x40);
 		}
 		assert_int_equal(get32(t + 4), 0xfffffc18u + (uint32_t)got);
@@ -283,9 +274,9 @@ test_fill_udp(void **state)
 		pkt[25] = (uint8_t)(len - 20);
 		for (i = 28; i < len; i++)
 			pkt[i] = (uint8_t)(i * 13);
-		s = sum16(pkt + 12, 8, 17 + (uint32_t)(len - 20));
-		pkt[26] = (uint8_t)(fold(s) >> 8);
-		pkt[27] = (uint8_t)fold(s);
+		s = inetsum_add(pkt + 12, 8, 17 + (uint32_t)(len - 20));
+		pkt[26] = (uint8_t)(partial(s) >> 8);
+		pkt[27] = (uint8_t)partial(s);
 		assert_int_equal(tun_csum_fill(pkt, len, &o, &why), 0);
 		assert_true(l4_sum_ok(pkt, false, pkt + 20, len - 20, 17));
 		assert_true(get16(pkt + 26) != 0);
@@ -316,8 +307,8 @@ test_sum_agrees(void **state)
 		for (n = 0; n < 260; n++) {
 			c = tun_csum_fold(tun_csum_add(0, b + off, n));
 			memcpy(h, &c, 2);
-			assert_int_equal(get16(h),
-			                 (uint16_t)~fold(sum16(b + off, n, 0)));
+			assert_int_equal(get16(h), inetsum_fold(inetsum_add(
+			                                   b + off, n, 0)));
 		}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "divert/tun_reply.h"
+#include "../tools/inetsum.h"
 #include "spackle/packet.h"
 
 static libnet_t *l4, *l6;
@@ -39,27 +40,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* The one's-complement sum of n bytes added to sum. */
-static uint32_t
-sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /* Does the transport checksum of the parsed packet hold (pseudo-header
  * included)? */
 static bool
@@ -69,20 +49,20 @@ l4_sum_ok(const struct packet *p)
 	uint8_t z[4] = {0, 0, 0, 0};
 
 	if (p->family == AF_INET) {
-		s = sum16(p->src.b + 12, 4, s);
-		s = sum16(p->dst.b + 12, 4, s);
+		s = inetsum_add(p->src.b + 12, 4, s);
+		s = inetsum_add(p->dst.b + 12, 4, s);
 		z[1] = p->proto;
-		s = sum16(z, 2, s);
+		s = inetsum_add(z, 2, s);
 		s += (uint32_t)p->l4.len;
 		if (p->proto == IPPROTO_ICMP)
 			s = 0; /* ICMPv4: no pseudo-header */
 	} else {
-		s = sum16(p->src.b, 16, s);
-		s = sum16(p->dst.b, 16, s);
+		s = inetsum_add(p->src.b, 16, s);
+		s = inetsum_add(p->dst.b, 16, s);
 		s += (uint32_t)p->l4.len;
 		s += p->proto;
 	}
-	return fold(sum16(p->l4.p, p->l4.len, s)) == 0xffff;
+	return inetsum_fold(inetsum_add(p->l4.p, p->l4.len, s)) == 0;
 }
 
 /* A TCP/IPv4 segment 192.0.2.1:40000 -> 192.0.2.2:7003 with flags. */
@@ -142,7 +122,7 @@ test_syn_gets_rst_ack(void **state)
 	/* The SYN's sequence number acknowledged. */
 	assert_int_equal(be32(p.l4.p + 8), 1001);
 	assert_int_equal(be32(p.l4.p + 4), 0);
-	assert_int_equal(fold(sum16(out, 20, 0)), 0xffff);
+	assert_int_equal(inetsum_fold(inetsum_add(out, 20, 0)), 0);
 	assert_true(l4_sum_ok(&p));
 }
 
@@ -235,7 +215,7 @@ test_udp4_gets_port_unreachable(void **state)
 	assert_int_equal(p.icmp_type, 3);
 	assert_int_equal(p.icmp_code, 3);
 	assert_memory_equal(p.src.b + 12, "\xc0\x00\x02\x02", 4);
-	assert_int_equal(fold(sum16(out, 20, 0)), 0xffff);
+	assert_int_equal(inetsum_fold(inetsum_add(out, 20, 0)), 0);
 	assert_true(l4_sum_ok(&p));
 }
 
