@@ -173,6 +173,40 @@ tun_hook(struct divert *d, const uint8_t *p, size_t len)
 }
 #endif
 
+#if defined(__linux__) || defined(__OpenBSD__)
+/* A sockaddr of family af: addr (the packet's bytes), or the unspecified
+ * address when NULL; with port (the divert port, to bind; 0 to send).
+ * Its length. The raw sockets' batches (Linux) and divert(4) (OpenBSD)
+ * address by it. */
+static socklen_t
+tun_sockaddr(struct sockaddr_storage *ss, int af, const uint8_t *addr,
+             unsigned port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (af == AF_INET) {
+#ifdef __OpenBSD__
+		sin->sin_len = sizeof(*sin);
+#endif
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (addr != NULL)
+			memcpy(&sin->sin_addr, addr, 4);
+		return sizeof(*sin);
+	}
+#ifdef __OpenBSD__
+	sin6->sin6_len = sizeof(*sin6);
+#endif
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	if (addr != NULL)
+		memcpy(&sin6->sin6_addr, addr, 16);
+	return sizeof(*sin6);
+}
+#endif
+
 /* ---- the device, per platform ----------------------------------------------
  */
 
@@ -343,32 +377,6 @@ tun_open_dev(struct divert *d)
  * that interface), and pf does not look at it again. A packet no socket
  * reads is dropped: failing closed. fd() is a kqueue over both sockets.
  */
-
-/* A sockaddr of family af: addr (the packet's bytes), or the unspecified
- * address when NULL; with port (the divert port, to bind). Its length. */
-static socklen_t
-tun_sockaddr(struct sockaddr_storage *ss, int af, const uint8_t *addr,
-             unsigned port)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (af == AF_INET) {
-		sin->sin_len = sizeof(*sin);
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		if (addr != NULL)
-			memcpy(&sin->sin_addr, addr, 4);
-		return sizeof(*sin);
-	}
-	sin6->sin6_len = sizeof(*sin6);
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons((uint16_t)port);
-	if (addr != NULL)
-		memcpy(&sin6->sin6_addr, addr, 16);
-	return sizeof(*sin6);
-}
 
 /* recvfrom()'s address for the packet read into p, or NULL when p is not
  * in the burst's buffer (a reply). */
@@ -757,26 +765,15 @@ tun_send_segments(struct divert *d, struct iovec *iov, size_t n,
 	struct sockaddr_storage to;
 	const uint8_t *p = iov[0].iov_base;
 	bool v6 = (p[0] >> 4) == 6;
+	socklen_t tolen = tun_sockaddr(&to, v6 ? AF_INET6 : AF_INET,
+	                               p + (v6 ? 24 : 16), 0);
 	size_t i;
 	int fd = libnet_getfd(v6 ? d->ln6 : d->ln4), k;
 
-	memset(&to, 0, sizeof(to));
-	if (v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&to;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, p + 24, 16);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&to;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, p + 16, 4);
-	}
 	memset(mh, 0, n * sizeof(mh[0]));
 	for (i = 0; i < n; i++) {
 		mh[i].msg_hdr.msg_name = &to;
-		mh[i].msg_hdr.msg_namelen = v6 ? sizeof(struct sockaddr_in6)
-		                               : sizeof(struct sockaddr_in);
+		mh[i].msg_hdr.msg_namelen = tolen;
 		mh[i].msg_hdr.msg_iov = &iov[i];
 		mh[i].msg_hdr.msg_iovlen = 1;
 	}
