@@ -51,11 +51,11 @@
 
 #include "divert/divert.h"
 #include "divert/tun_gso.h"
+#include "divert/tun_int.h"
 #include "divert/tun_reply.h"
 #include "spackle/mark.h"
 #include "spackle/packet.h"
 
-#define TUN_PKT_MAX   65536u        /* one read: the largest IP packet */
 #define TUN_LOCAL_MAX 64u           /* local addresses remembered */
 #define TUN_LOCAL_AGE 1000000000ull /* re-read them after 1 s */
 #define TUN_TXQLEN    16384u        /* packets the tun holds for its reader */
@@ -960,47 +960,6 @@ tun_close(struct divert *d)
 	free(d->buf);
 	free(d->seg);
 	free(d);
-}
-
-/* A counter of the interface, from sysfs; -1 when there is none. */
-static int
-tun_sys_counter(const char *dev, const char *what, uint64_t *v)
-{
-	char path[128];
-	unsigned long long x;
-	FILE *f;
-	int rc;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", dev, what);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	rc = fscanf(f, "%llu", &x) == 1 ? 0 : -1;
-	fclose(f);
-	*v = x;
-	return rc;
-}
-
-/*
- * The tun's own counters: what the kernel sent into it (tx: every packet
- * steered to spackle) and what it dropped there, a reader too slow or
- * gone. Linux alone (sysfs).
- */
-static int
-tun_kernel_stats(const char *spec, struct divert_kernel_stats *st)
-{
-	uint64_t idx = 0;
-
-	memset(st, 0, sizeof(*st));
-	if (strchr(spec, '/') != NULL || strlen(spec) >= IFNAMSIZ ||
-	    tun_sys_counter(spec, "ifindex", &idx) != 0 ||
-	    tun_sys_counter(spec, "statistics/tx_packets", &st->diverted) !=
-	            0 ||
-	    tun_sys_counter(spec, "statistics/tx_dropped", &st->dropped_full) !=
-	            0)
-		return -1;
-	st->holder = (uint32_t)idx;
-	st->copy_range = TUN_PKT_MAX - 1;
-	return 0;
 }
 
 const struct divert_ops divert_tun_ops = {
