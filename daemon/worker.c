@@ -181,10 +181,16 @@ worker_drain(struct worker *w)
 		n = w->dm->ops->dispatch(w->d, DAEMON_DISPATCH_MAX,
 		                         worker_burst, w);
 	} while (n == DAEMON_DISPATCH_MAX);
-	if (n < 0)
+	if (n < 0) {
 		log_warn("queue %u: %s", w->queue, w->dm->ops->error(w->d));
-	else
-		w->empty_ns = t;
+		return;
+	}
+	w->empty_ns = t;
+	/* The queue is empty: a moment to map the pages the next flows'
+	 * entries and records will take, which a packet would otherwise
+	 * wait for a fault at a time (struct sp_ahead). */
+	(void)classify_ahead(w->cls);
+	(void)store_producer_ahead(w->sp);
 }
 
 static void

@@ -43,6 +43,9 @@ classify_new(const struct classify_config *cfg)
 	 * entry is at its flow's slot, and the pool hands out low slots
 	 * first (the one freed last), so pages are mapped as flows come. */
 	c->extra = calloc(cap, sizeof(*c->extra));
+	if (c->extra != NULL)
+		sp_ahead_init(&c->extra_ahead, c->extra,
+		              cap * sizeof(*c->extra));
 	c->flows = flow_table_new(&cfg->flows);
 	if (cfg->shared_names != NULL)
 		c->names = cfg->shared_names;
@@ -71,6 +74,16 @@ classify_free(struct classifier *c)
 	if (c->cfg.shared_names == NULL)
 		names_free(c->names);
 	free(c);
+}
+
+bool
+classify_ahead(struct classifier *c)
+{
+	bool pool = flow_table_ahead(c->flows);
+
+	return sp_ahead_fill(&c->extra_ahead,
+	                     c->extra + flow_table_slots(c->flows)) ||
+	       pool;
 }
 
 static bool

@@ -190,9 +190,10 @@ classify_extra_del(struct classifier *c, const struct flow *f)
 void
 classify_extra_clear(struct classifier *c)
 {
-	size_t i;
+	size_t i, n = c->flows != NULL ? flow_table_slots(c->flows) : 0;
 
-	for (i = 0; i < c->extra_cap; i++) {
+	/* No flow ever took a slot above (nor were its pages mapped). */
+	for (i = 0; i < n && i < c->extra_cap; i++) {
 		str_put(c, c->extra[i].host);
 		more_free(c, c->extra[i].more);
 	}

@@ -67,6 +67,7 @@ struct classifier {
 	struct packet_stats pst;
 	struct classify_extra *extra; /* one per slot of the flow pool */
 	size_t extra_cap;
+	struct sp_ahead extra_ahead; /* its pages mapped past the slots used */
 	struct classify_strs strs;
 	size_t nmore; /* extra entries with a struct classify_more */
 	uint64_t seed;

@@ -259,12 +259,19 @@ sp_proto_system_name(unsigned proto)
 	return sp_proto_name(proto);
 }
 
+static size_t
+page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? (size_t)page : 4096;
+}
+
 void
 sp_prefault_zeroed(void *p, size_t len)
 {
 	volatile uint8_t *b = p;
-	long page = sysconf(_SC_PAGESIZE);
-	size_t off, step = page > 0 ? (size_t)page : 4096;
+	size_t off, step = page_size();
 	uintptr_t lo = ((uintptr_t)p + step - 1) & ~(uintptr_t)(step - 1);
 	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(step - 1);
 
@@ -287,6 +294,58 @@ sp_prefault_zeroed(void *p, size_t len)
 	for (off = 0; off < len; off += step)
 		b[off] = 0;
 	b[len - 1] = 0;
+}
+
+void
+sp_ahead_init(struct sp_ahead *a, void *p, size_t len)
+{
+	uintptr_t step = page_size();
+	uintptr_t lo = ((uintptr_t)p + step - 1) & ~(step - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(step - 1);
+
+	/* The partial pages at either end fault in when used. */
+	a->next = a->pop = (uint8_t *)lo;
+	a->end = (uint8_t *)(hi > lo ? hi : lo);
+}
+
+bool
+sp_ahead_fill(struct sp_ahead *a, const void *used_end)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t used = (uintptr_t)used_end;
+	size_t step, n;
+
+	if (a->next >= a->end || used + SP_AHEAD_LEAD <= (uintptr_t)a->next)
+		return false;
+	step = page_size();
+	/* The pages the use has reached are mapped: no call for them. */
+	if (used > (uintptr_t)a->next)
+		a->next =
+		        (uint8_t *)((used + step - 1) & ~(uintptr_t)(step - 1));
+	if (a->next >= a->end)
+		return false;
+	if (a->pop <= a->next) {
+		n = (size_t)(a->end - a->next);
+		if (n > SP_AHEAD_STRETCH)
+			n = SP_AHEAD_STRETCH;
+		if (madvise(a->next, n, MADV_POPULATE_WRITE) != 0) {
+			/* A kernel before 5.14, or no memory to map now: the
+			 * pages fault in as they are used, as they did
+			 * without this. A signal only cuts the call short. */
+			if (errno != EINTR)
+				a->next = a->end;
+			return false;
+		}
+		a->pop = a->next + n;
+	}
+	(void)*(volatile const uint8_t *)a->next;
+	a->next += step;
+	return true;
+#else
+	(void)a;
+	(void)used_end;
+	return false;
+#endif
 }
 
 static uint64_t

@@ -82,6 +82,7 @@ struct flow_table {
 	 * near the most flows ever live at once, not the cap, and so does
 	 * the memory the pool takes. */
 	uint32_t used;
+	struct sp_ahead ahead; /* the pool's pages mapped past `used` */
 	uint64_t seed;
 	uint64_t clock; /* the latest now_ns seen: lists stay ordered */
 	uint64_t grain; /* a flow moves to its list's tail at most this often */
@@ -171,6 +172,7 @@ flow_table_new(const struct flow_config *cfg)
 	sp_prefault_zeroed(t->bucket, (size_t)nb * sizeof(*t->bucket));
 
 	t->cap = cap;
+	sp_ahead_init(&t->ahead, t->pool, (size_t)cap * sizeof(*t->pool));
 	t->mask = nb - 1;
 	memset(t->bucket, 0xff, (size_t)nb * sizeof(*t->bucket));
 	t->free_head = FLOW_NIL;
@@ -195,6 +197,18 @@ flow_table_new(const struct flow_config *cfg)
 fail:
 	flow_table_free(t);
 	return NULL;
+}
+
+uint32_t
+flow_table_slots(const struct flow_table *t)
+{
+	return t->used;
+}
+
+bool
+flow_table_ahead(struct flow_table *t)
+{
+	return sp_ahead_fill(&t->ahead, t->pool + t->used);
 }
 
 void

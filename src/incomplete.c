@@ -21,7 +21,6 @@ struct agg_key {
 
 /* What differs between them is kept while it does not: `same_*`. */
 struct agg {
-	bool used;
 	struct agg_key k;
 	struct store_flow r;  /* the sums; its strings are the ones below */
 	struct sp_addr other; /* the responder's address */
@@ -33,6 +32,11 @@ struct incomplete {
 	unsigned budget;
 	uint64_t minute; /* of the aggregates held, and of `ended` */
 	unsigned nkeys;
+	/* Which slots hold an aggregate, looked at before the slot is: a
+	 * slot's page is mapped when an aggregate first takes it, not when
+	 * a probe or the minute's walk passes it (a read of a page never
+	 * written is a fault too). */
+	uint64_t used[SLOTS / 64];
 	struct agg slot[SLOTS];
 	struct incomplete_stats st;
 };
@@ -64,6 +68,19 @@ agg_clear(struct agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
+static bool
+slot_used(const struct incomplete *in, size_t i)
+{
+	return (in->used[i / 64] >> (i % 64) & 1) != 0;
+}
+
+static void
+slot_free(struct incomplete *in, size_t i)
+{
+	agg_clear(&in->slot[i]);
+	in->used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
 void
 incomplete_free(struct incomplete *in)
 {
@@ -72,7 +89,8 @@ incomplete_free(struct incomplete *in)
 	if (in == NULL)
 		return;
 	for (i = 0; i < SLOTS; i++)
-		agg_clear(&in->slot[i]);
+		if (slot_used(in, i))
+			slot_free(in, i);
 	free(in);
 }
 
@@ -161,12 +179,12 @@ agg_find(struct incomplete *in, const struct agg_key *k, unsigned max)
 	for (n = 0; n < SLOTS; n++, i = (i + 1) % SLOTS) {
 		struct agg *a = &in->slot[i];
 
-		if (a->used && key_equal(&a->k, k))
+		if (slot_used(in, i) && key_equal(&a->k, k))
 			return a;
-		if (!a->used) {
+		if (!slot_used(in, i)) {
 			if (in->nkeys >= max)
 				return NULL;
-			a->used = true;
+			in->used[i / 64] |= UINT64_C(1) << (i % 64);
 			a->k = *k;
 			in->nkeys++;
 			return a;
@@ -335,12 +353,12 @@ incomplete_tick(struct incomplete *in, uint64_t now_ns, bool force,
 	if (in == NULL || (!force && minute == in->minute))
 		return;
 	for (i = 0; i < SLOTS; i++) {
-		if (!in->slot[i].used)
+		if (!slot_used(in, i))
 			continue;
 		agg_record(&in->slot[i], &r);
 		emit(&r, arg);
 		in->st.aggregates++;
-		agg_clear(&in->slot[i]);
+		slot_free(in, i);
 	}
 	in->nkeys = 0;
 	in->minute = minute;

@@ -388,8 +388,10 @@ store_open(struct store **sp, const struct store_config *cfg, char *err,
 		s->prod[i].s = s;
 		s->prod[i].cap = qb;
 		s->prod[i].mask = qb - 1;
+		/* Its pages are mapped as the first lap comes to them. */
 		if ((s->prod[i].buf = malloc(qb)) == NULL)
 			goto oom;
+		sp_ahead_init(&s->prod[i].ahead, s->prod[i].buf, qb);
 	}
 	if ((s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));

@@ -29,6 +29,7 @@ struct store_producer {
 	_Atomic uint64_t queued;            /* records ever written */
 	_Atomic uint64_t lost, deferred;
 	uint64_t tail_cache, popped_cache;
+	struct sp_ahead ahead; /* buf's pages mapped past the first lap */
 	/* Written by the writer, after the commit holding the records. */
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic uint64_t popped;

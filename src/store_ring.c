@@ -239,3 +239,17 @@ store_producer(struct store *s, unsigned i)
 		return NULL;
 	return &s->prod[i];
 }
+
+bool
+store_producer_ahead(struct store_producer *p)
+{
+	uint64_t h;
+
+	if (p == NULL)
+		return false;
+	h = atomic_load_explicit(&p->head, memory_order_relaxed);
+	/* After the first lap every page has been written once. */
+	if (h >= p->cap)
+		return false;
+	return sp_ahead_fill(&p->ahead, p->buf + h);
+}

@@ -170,6 +170,13 @@ uint32_t flow_walk(struct flow_table *t, uint32_t from, uint32_t n,
 
 void flow_table_stats(const struct flow_table *t, struct flow_stats *st);
 
+/* The slots ever given out: every live flow lies below (flow_walk's end). */
+uint32_t flow_table_slots(const struct flow_table *t);
+
+/* Map the pool's pages a stretch ahead of the slots given out (struct
+ * sp_ahead), for a moment when no packet waits: true when it did. */
+bool flow_table_ahead(struct flow_table *t);
+
 /* A flow id for a flow no table holds (one the audit saw on the wire
  * only), from the counter the tables' ids come from: unique, and growing
  * with the time it was made. */

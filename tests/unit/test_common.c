@@ -110,6 +110,52 @@ test_prefault_maps_range(void **state)
 	assert_int_equal(munmap(p, len), 0);
 }
 
+/* The pages of a region filled from its start are mapped ahead of its
+ * use, one a call, a lead's worth past it and no further; what they hold
+ * stays; a use that jumps ahead moves the mapping with it. */
+static void
+test_ahead_maps_before_use(void **state)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = 64 * page;
+	size_t lead = SP_AHEAD_LEAD / page, calls = 0;
+	struct sp_ahead a;
+	uint8_t *p;
+
+	(void)state;
+	assert_true(lead >= 1 && 2 * lead + 30 <= 64);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	         -1, 0);
+	assert_true(p != MAP_FAILED);
+	p[5 * page + 9] = 0x5a;
+	/* Its whole pages are 1 to 62: the partial ones at the ends are the
+	 * user's to fault in. */
+	sp_ahead_init(&a, p + 100, len - 200);
+	while (sp_ahead_fill(&a, p + 100))
+		calls++;
+	assert_int_equal(calls, lead);
+	assert_int_equal(resident_pages(p + page, lead * page, page), lead);
+	assert_int_equal(resident_pages(p + 48 * page, 16 * page, page), 0);
+	assert_int_equal(p[5 * page + 9], 0x5a);
+	assert_int_equal(p[5 * page + 8], 0);
+	/* Nothing to do while the use stays where it was. */
+	assert_false(sp_ahead_fill(&a, p + 100));
+
+	/* The use jumps to page 30: what it passed is its own, the lead
+	 * after it is mapped. */
+	calls = 0;
+	while (sp_ahead_fill(&a, p + 30 * page))
+		calls++;
+	assert_int_equal(calls, lead);
+	assert_int_equal(resident_pages(p + 30 * page, lead * page, page),
+	                 lead);
+	/* At the end: no page past the region's last whole one. */
+	calls = 0;
+	while (sp_ahead_fill(&a, p + 62 * page + 50))
+		calls++;
+	assert_int_equal(calls, 0);
+	assert_int_equal(munmap(p, len), 0);
+}
+
 int
 main(void)
 {
@@ -118,6 +164,7 @@ main(void)
 	        cmocka_unit_test(test_proto_other_names),
 	        cmocka_unit_test(test_proto_printed),
 	        cmocka_unit_test(test_prefault_maps_range),
+	        cmocka_unit_test(test_ahead_maps_before_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -512,6 +512,8 @@ test_pool_grows_with_flows(void **state)
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	struct flow *f, *base = NULL;
 	struct packet p;
+	uintptr_t next;
+	size_t most;
 	bool created;
 	uint32_t i;
 	int dir;
@@ -530,6 +532,16 @@ test_pool_grows_with_flows(void **state)
 	 * 9,216 pages of the whole pool. */
 	assert_true(resident_pages(base, (size_t)cap * sizeof(*base)) <=
 	            n * sizeof(*base) / pg + 2);
+	/* Mapped ahead, the slots the next flows take are in memory before
+	 * they come: a lead's worth, and at most the rest of the kernel's
+	 * last stretch past it. */
+	while (flow_table_ahead(t))
+		;
+	next = (uintptr_t)(base + n);
+	assert_int_equal(resident_pages(base + n, SP_AHEAD_LEAD),
+	                 (next + SP_AHEAD_LEAD - 1) / pg - next / pg + 1);
+	most = (n * sizeof(*base) + SP_AHEAD_LEAD + SP_AHEAD_STRETCH) / pg + 2;
+	assert_true(resident_pages(base, (size_t)cap * sizeof(*base)) <= most);
 
 	/* Ten flows end; the next ten take their slots, none above. */
 	for (i = 0; i < 10; i++)
