@@ -21,6 +21,8 @@
 #define CT_OUTSZ         1024u      /* one request: a tuple and a mark */
 #define CT_REPLY_WAIT_MS 2000u      /* the kernel's silence before we give up */
 #define CT_EVENT_READS   256        /* datagrams read per ct_read_events() */
+#define CT_EV_VLEN       16         /* event datagrams one recvmmsg() reads */
+#define CT_EV_SLOT       32768u     /* room for one (the kernel's: far less) */
 #define CT_ACCT_PATH     "/proc/sys/net/netfilter/nf_conntrack_acct"
 
 /* Echo types: an ICMP tuple names its type (request one way, reply the
@@ -39,6 +41,11 @@ struct ct {
 	bool more;     /* the last ct_read_events() stopped at its bound */
 	uint64_t bad; /* messages skipped: malformed, stale, not the kernel's */
 	uint8_t *buf; /* CT_BUFSZ, for whatever is read */
+	/* With events: CT_EV_VLEN slots of CT_EV_SLOT, read by one call. */
+	uint8_t *evbuf;
+	struct mmsghdr evmsg[CT_EV_VLEN];
+	struct iovec eviov[CT_EV_VLEN];
+	struct sockaddr_nl evfrom[CT_EV_VLEN];
 	_Alignas(struct nlmsghdr) uint8_t out[CT_OUTSZ]; /* a request */
 	char err[256];
 };
@@ -603,6 +610,11 @@ ct_open(struct ct **out, bool events, char *err, size_t errlen)
 		c->ev = ct_socket(err, errlen);
 		if (c->ev == NULL)
 			goto fail;
+		if ((c->evbuf = malloc((size_t)CT_EV_VLEN * CT_EV_SLOT)) ==
+		    NULL) {
+			snprintf(err, errlen, "conntrack: out of memory");
+			goto fail;
+		}
 		if (mnl_socket_setsockopt(c->ev, NETLINK_ADD_MEMBERSHIP, &group,
 		                          sizeof(group)) < 0) {
 			snprintf(err, errlen,
@@ -638,6 +650,7 @@ ct_close(struct ct *c)
 		mnl_socket_close(c->req);
 	if (c->ev != NULL)
 		mnl_socket_close(c->ev);
+	free(c->evbuf);
 	free(c->buf);
 	free(c);
 }
@@ -648,12 +661,58 @@ ct_fd(const struct ct *c)
 	return c->ev != NULL ? mnl_socket_get_fd(c->ev) : -1;
 }
 
+/*
+ * Up to vlen event datagrams from the event socket by one recvmmsg(): how
+ * many, or -errno (-EAGAIN: none waits).
+ */
+static int
+ct_recv_events(struct ct *c, int fd, unsigned vlen)
+{
+	unsigned i;
+	int k;
+
+	for (i = 0; i < vlen; i++) {
+		c->eviov[i].iov_base = c->evbuf + (size_t)i * CT_EV_SLOT;
+		c->eviov[i].iov_len = CT_EV_SLOT;
+		memset(&c->evmsg[i], 0, sizeof(c->evmsg[i]));
+		c->evmsg[i].msg_hdr.msg_iov = &c->eviov[i];
+		c->evmsg[i].msg_hdr.msg_iovlen = 1;
+		c->evmsg[i].msg_hdr.msg_name = &c->evfrom[i];
+		c->evmsg[i].msg_hdr.msg_namelen = sizeof(c->evfrom[i]);
+	}
+	do {
+		k = recvmmsg(fd, c->evmsg, vlen, MSG_DONTWAIT, NULL);
+	} while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return k;
+}
+
+/* Whether datagram j of the last read came whole from the kernel. */
+static bool
+ct_event_ok(const struct ct *c, int j)
+{
+	const struct msghdr *h = &c->evmsg[j].msg_hdr;
+
+	return c->evmsg[j].msg_len > 0 &&
+	       h->msg_namelen == sizeof(c->evfrom[j]) &&
+	       c->evfrom[j].nl_family == AF_NETLINK &&
+	       c->evfrom[j].nl_pid == 0 && (h->msg_flags & MSG_TRUNC) == 0;
+}
+
+/*
+ * The events are read CT_EV_VLEN datagrams a call. A read that brings
+ * fewer than it asked for found the socket empty (or met an error, which
+ * the next read reports): the last call, where one datagram a recvmsg()
+ * took a call more for the EAGAIN that ended it. A worker catching up
+ * before a SYN (daemon/worker_ct.c) reads its one waiting event in one
+ * call instead of two.
+ */
 int
 ct_read_events(struct ct *c, unsigned max_reads, ct_entry_fn fn, void *arg)
 {
-	unsigned i;
-	int fd, n = 0;
-	ssize_t len;
+	unsigned i = 0, vlen;
+	int fd, j, k, n = 0;
 
 	c->more = false;
 	if (c->ev == NULL) {
@@ -664,24 +723,35 @@ ct_read_events(struct ct *c, unsigned max_reads, ct_entry_fn fn, void *arg)
 	if (max_reads == 0)
 		max_reads = CT_EVENT_READS;
 	fd = mnl_socket_get_fd(c->ev);
-	for (i = 0; i < max_reads; i++) {
-		len = ct_recv(c, fd);
-		if (len == -EAGAIN)
+	while (i < max_reads) {
+		vlen = max_reads - i < CT_EV_VLEN ? max_reads - i : CT_EV_VLEN;
+		k = ct_recv_events(c, fd, vlen);
+		if (k == -EAGAIN)
 			return n;
-		if (len == -ENOBUFS) {
+		if (k == -ENOBUFS) {
 			/* The socket overflowed and events were dropped; the
 			 * ones queued after are still good. */
 			c->lost++;
+			i++;
 			continue;
 		}
-		if (len < 0) {
+		if (k < 0) {
 			snprintf(c->err, sizeof(c->err),
 			         "conntrack: reading destroy events failed: %s",
-			         strerror((int)-len));
+			         strerror(-k));
 			return -1;
 		}
-		if (len > 0)
-			n += ct_walk_events(c, c->buf, (size_t)len, fn, arg);
+		for (j = 0; j < k; j++) {
+			if (!ct_event_ok(c, j)) {
+				c->bad++;
+				continue;
+			}
+			n += ct_walk_events(c, c->eviov[j].iov_base,
+			                    c->evmsg[j].msg_len, fn, arg);
+		}
+		i += (unsigned)k;
+		if ((unsigned)k < vlen)
+			return n;
 	}
 	/* Bounded: the caller comes back for the rest. */
 	c->more = true;

@@ -857,6 +857,48 @@ test_enobufs(void **state)
 }
 
 /*
+ * Events waiting are read in batches of datagrams: a bounded read takes
+ * exactly its bound and says more wait, an unbounded one the rest, and a
+ * read after that finds none.
+ */
+static void
+test_many_waiting(void **state)
+{
+	struct ct *c, *q;
+	struct seen *s;
+	uint8_t b = 1;
+	int srv, cli, i, n;
+
+	(void)state;
+	NEED_NS();
+	s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	c = open_ct(true);
+	q = open_ct(false);
+	srv = udp_bound(AF_INET, "127.0.0.1");
+	for (i = 0; i < 40; i++) {
+		cli = udp_bound(AF_INET, "127.0.0.1");
+		connect_to(cli, srv);
+		xsend(cli, &b, 1);
+		close(cli);
+	}
+	/* The flush sends its destroy events before it returns. */
+	assert_int_equal(ct_flush(q), 0);
+	assert_int_equal(ct_read_events(c, 10, on_entry, s), 10);
+	assert_true(ct_events_more(c));
+	n = ct_read_events(c, 0, on_entry, s);
+	assert_true(n >= 30);
+	assert_false(ct_events_more(c));
+	assert_int_equal(s->total, (uint64_t)n + 10);
+	assert_int_equal(ct_read_events(c, 0, on_entry, s), 0);
+	assert_int_equal(ct_lost(c), 0);
+	close(srv);
+	ct_close(q);
+	ct_close(c);
+	free(s);
+}
+
+/*
  * A destroy event forged by another process with CAP_NET_ADMIN, sent to
  * the event socket's port: not the kernel's, so never handed on.
  */
@@ -1195,6 +1237,7 @@ main(void)
 	        cmocka_unit_test(test_icmp4),
 	        cmocka_unit_test(test_icmp6),
 	        cmocka_unit_test(test_forged),
+	        cmocka_unit_test(test_many_waiting),
 	        cmocka_unit_test(test_enobufs),
 	};
 
