@@ -703,9 +703,9 @@ ct_event_ok(const struct ct *c, int j)
 /*
  * The events are read CT_EV_VLEN datagrams a call. A read that brings
  * fewer than it asked for found the socket empty (or met an error, which
- * the next read reports): the last call, where one datagram a recvmsg()
- * took a call more for the EAGAIN that ended it. A worker catching up
- * before a SYN (daemon/worker_ct.c) reads its one waiting event in one
+ * the next read reports), so it is the last: no call is spent on the
+ * EAGAIN that ended a read of one datagram a recvmsg(). A worker catching
+ * up before a SYN (daemon/worker_ct.c) reads its one waiting event in one
  * call instead of two.
  */
 int
