@@ -796,6 +796,22 @@ test_icmp6(void **state)
 
 /* ---- events: overflow, forgery ------------------------------------------ */
 
+/* n UDP entries on lo, one datagram each, to the server returned. */
+static int
+udp_entries(int n)
+{
+	uint8_t b = 1;
+	int srv = udp_bound(AF_INET, "127.0.0.1"), cli, i;
+
+	for (i = 0; i < n; i++) {
+		cli = udp_bound(AF_INET, "127.0.0.1");
+		connect_to(cli, srv);
+		xsend(cli, &b, 1);
+		close(cli);
+	}
+	return srv;
+}
+
 /*
  * A receive buffer shrunk to a few events, 100 entries flushed at once:
  * the overflow is counted, the events queued before it are read, and a
@@ -809,7 +825,7 @@ test_enobufs(void **state)
 	struct ct_key k;
 	struct ct_entry d;
 	uint8_t b = 1;
-	int small = 4096, big = 1 << 20, srv, cli, i, n;
+	int small = 4096, big = 1 << 20, srv, cli, n;
 
 	(void)state;
 	NEED_NS();
@@ -817,13 +833,7 @@ test_enobufs(void **state)
 	assert_non_null(s);
 	c = open_ct(true);
 	q = open_ct(false);
-	srv = udp_bound(AF_INET, "127.0.0.1");
-	for (i = 0; i < 100; i++) {
-		cli = udp_bound(AF_INET, "127.0.0.1");
-		connect_to(cli, srv);
-		xsend(cli, &b, 1);
-		close(cli);
-	}
+	srv = udp_entries(100);
 	assert_int_equal(setsockopt(ct_fd(c), SOL_SOCKET, SO_RCVBUFFORCE,
 	                            &small, sizeof(small)),
 	                 0);
@@ -866,8 +876,7 @@ test_many_waiting(void **state)
 {
 	struct ct *c, *q;
 	struct seen *s;
-	uint8_t b = 1;
-	int srv, cli, i, n;
+	int srv, n;
 
 	(void)state;
 	NEED_NS();
@@ -875,13 +884,7 @@ test_many_waiting(void **state)
 	assert_non_null(s);
 	c = open_ct(true);
 	q = open_ct(false);
-	srv = udp_bound(AF_INET, "127.0.0.1");
-	for (i = 0; i < 40; i++) {
-		cli = udp_bound(AF_INET, "127.0.0.1");
-		connect_to(cli, srv);
-		xsend(cli, &b, 1);
-		close(cli);
-	}
+	srv = udp_entries(40);
 	/* The flush sends its destroy events before it returns. */
 	assert_int_equal(ct_flush(q), 0);
 	assert_int_equal(ct_read_events(c, 10, on_entry, s), 10);
