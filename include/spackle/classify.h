@@ -233,8 +233,8 @@ size_t classify_expire(struct classifier *c, uint64_t now_ns);
 /* Hand every live flow to cfg->ended and empty the table. */
 void classify_flush(struct classifier *c);
 
-/* Map the flow tables' pages a stretch ahead of the slots in use (struct
- * sp_ahead), for a moment when no packet waits: true when it did. */
+/* Map the next page of the flow tables ahead of the slots given out
+ * (struct sp_ahead), for a moment when no packet waits: true when it did. */
 bool classify_ahead(struct classifier *c);
 
 void classify_stats(const struct classifier *c, struct classify_stats *st);

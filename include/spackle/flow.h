@@ -173,7 +173,7 @@ void flow_table_stats(const struct flow_table *t, struct flow_stats *st);
 /* The slots ever given out: every live flow lies below (flow_walk's end). */
 uint32_t flow_table_slots(const struct flow_table *t);
 
-/* Map the pool's pages a stretch ahead of the slots given out (struct
+/* Map the pool's next page ahead of the slots given out (struct
  * sp_ahead), for a moment when no packet waits: true when it did. */
 bool flow_table_ahead(struct flow_table *t);
 

@@ -204,8 +204,9 @@ void store_close(struct store *s);
  * NULL or i is out of range. */
 struct store_producer *store_producer(struct store *s, unsigned i);
 
-/* Map p's ring a stretch ahead of its first lap (struct sp_ahead), for a
- * moment when its thread has nothing to put: true when it did. */
+/* Map the next page of p's ring ahead of its first lap (struct
+ * sp_ahead), for a moment when its thread has nothing to put: true when
+ * it did. */
 bool store_producer_ahead(struct store_producer *p);
 
 enum store_put_opt {
