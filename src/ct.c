@@ -490,9 +490,22 @@ ct_walk_answers(struct ct *c, const uint8_t *buf, size_t len, uint32_t seq,
 /* ---- sockets ------------------------------------------------------------ */
 
 /*
+ * Whether a datagram of len bytes that recvmsg() filled h and from for
+ * came whole from the kernel: not empty, not truncated, and from port 0
+ * (a process with CAP_NET_ADMIN can write to our port).
+ */
+static bool
+ct_from_kernel(const struct msghdr *h, const struct sockaddr_nl *from,
+               size_t len)
+{
+	return len > 0 && h->msg_namelen == sizeof(*from) &&
+	       from->nl_family == AF_NETLINK && from->nl_pid == 0 &&
+	       (h->msg_flags & MSG_TRUNC) == 0;
+}
+
+/*
  * One datagram from fd into c->buf: its length; 0 for one skipped (not
- * from the kernel: a process with CAP_NET_ADMIN can write to our port;
- * truncated; empty); -EAGAIN when none waits; or -errno.
+ * from the kernel: ct_from_kernel); -EAGAIN when none waits; or -errno.
  */
 static ssize_t
 ct_recv(struct ct *c, int fd)
@@ -512,9 +525,7 @@ ct_recv(struct ct *c, int fd)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (n == 0 || msg.msg_namelen != sizeof(from) ||
-	    from.nl_family != AF_NETLINK || from.nl_pid != 0 ||
-	    (msg.msg_flags & MSG_TRUNC) != 0) {
+	if (!ct_from_kernel(&msg, &from, (size_t)n)) {
 		c->bad++;
 		return 0;
 	}
@@ -688,18 +699,6 @@ ct_recv_events(struct ct *c, int fd, unsigned vlen)
 	return k;
 }
 
-/* Whether datagram j of the last read came whole from the kernel. */
-static bool
-ct_event_ok(const struct ct *c, int j)
-{
-	const struct msghdr *h = &c->evmsg[j].msg_hdr;
-
-	return c->evmsg[j].msg_len > 0 &&
-	       h->msg_namelen == sizeof(c->evfrom[j]) &&
-	       c->evfrom[j].nl_family == AF_NETLINK &&
-	       c->evfrom[j].nl_pid == 0 && (h->msg_flags & MSG_TRUNC) == 0;
-}
-
 /*
  * The events are read CT_EV_VLEN datagrams a call. A read that brings
  * fewer than it asked for found the socket empty (or met an error, which
@@ -742,7 +741,8 @@ ct_read_events(struct ct *c, unsigned max_reads, ct_entry_fn fn, void *arg)
 			return -1;
 		}
 		for (j = 0; j < k; j++) {
-			if (!ct_event_ok(c, j)) {
+			if (!ct_from_kernel(&c->evmsg[j].msg_hdr, &c->evfrom[j],
+			                    c->evmsg[j].msg_len)) {
 				c->bad++;
 				continue;
 			}
