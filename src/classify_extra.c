@@ -193,10 +193,8 @@ classify_extra_clear(struct classifier *c)
 	size_t i, n = c->flows != NULL ? flow_table_slots(c->flows) : 0;
 
 	/* No flow ever took a slot above. */
-	for (i = 0; i < n && i < c->extra_cap; i++) {
-		str_put(c, c->extra[i].host);
-		more_free(c, c->extra[i].more);
-	}
+	for (i = 0; i < n && i < c->extra_cap; i++)
+		extra_empty(c, &c->extra[i]);
 	free(c->strs.v);
 	memset(&c->strs, 0, sizeof(c->strs));
 }
